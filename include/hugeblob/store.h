@@ -1,0 +1,93 @@
+// The storage boundary. An ObjectStore holds immutable objects under string
+// keys ("packs/ab/ab12...", "refs/vm/2026-11-22"); everything above it works
+// the same on a local directory, in memory, and on S3.
+//
+// Contract for every backend:
+//  * Put and CompleteMultipart publish an object atomically: a reader sees
+//    the whole new object or nothing (or the previous one), never a prefix.
+//  * Keys are '/'-separated, relative, without "." or ".." components; the
+//    store rejects anything else with kInvalidArgument.
+//  * Errors name the key (and the bucket/path) and say whether a retry may
+//    help (Error::retryable). Backends retry transient failures themselves;
+//    a retryable error that reaches the caller means the retries ran out.
+//  * Buffers passed in are only read during the call; the store keeps no
+//    reference after it returns. Buffers returned are owned by the caller.
+//  * All methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hugeblob/buffer.h"
+#include "hugeblob/error.h"
+
+namespace hugeblob {
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+  int64_t mtime_unix = 0;  // seconds since the epoch; 0 if unknown
+};
+
+struct MultipartUpload {
+  std::string key;
+  std::string upload_id;
+  int64_t initiated_unix = 0;
+};
+
+struct CompletedPart {
+  int part_number = 0;  // 1-based
+  std::string etag;
+};
+
+class ObjectStore {
+ public:
+  static constexpr uint64_t kToEnd = UINT64_MAX;
+
+  virtual ~ObjectStore() = default;
+
+  // A URL that reopens this store ("file:///srv/blobs", "s3://b/p").
+  virtual std::string url() const = 0;
+
+  virtual Status Put(std::string_view key, const BufferChain& data) = 0;
+  Status Put(std::string_view key, const Buffer& data) { return Put(key, BufferChain(data)); }
+
+  // Bytes [offset, offset + length) of the object; a range running past the
+  // end is cut at the end. kNotFound if the key does not exist.
+  virtual Result<Buffer> GetRange(std::string_view key, uint64_t offset, uint64_t length) = 0;
+  Result<Buffer> Get(std::string_view key) { return GetRange(key, 0, kToEnd); }
+
+  virtual Result<ObjectInfo> Head(std::string_view key) = 0;
+  // Every object whose key starts with `prefix`, sorted by key.
+  virtual Result<std::vector<ObjectInfo>> List(std::string_view prefix) = 0;
+  // Deleting a missing key succeeds.
+  virtual Status Delete(std::string_view key) = 0;
+
+  // Multipart uploads, for objects too large to send in one request. Every
+  // part but the last is `part_size` bytes (the local store relies on it to
+  // write parts in place); parts may be uploaded concurrently and in any
+  // order. Every created upload must be completed or aborted.
+  virtual Result<std::string> CreateMultipart(std::string_view key, uint64_t part_size) = 0;
+  virtual Result<CompletedPart> UploadPart(std::string_view key, std::string_view upload_id,
+                                           int part_number, const BufferChain& data) = 0;
+  virtual Status CompleteMultipart(std::string_view key, std::string_view upload_id,
+                                   const std::vector<CompletedPart>& parts) = 0;
+  virtual Status AbortMultipart(std::string_view key, std::string_view upload_id) = 0;
+  // Uploads that were started and neither completed nor aborted (for gc).
+  virtual Result<std::vector<MultipartUpload>> ListMultipart(std::string_view prefix) = 0;
+
+  // Objects at least this large should go through multipart.
+  virtual uint64_t multipart_threshold() const { return UINT64_MAX; }
+};
+
+// Opens a store by URL: a path or file:///path (local directory, created if
+// missing), mem:// (in-memory, for tests), s3://bucket/prefix (S3, when built
+// with it). An empty url means the default store: $HUGEBLOB_STORE, else
+// $XDG_DATA_HOME/hugeblob, else ~/.local/share/hugeblob.
+Result<std::shared_ptr<ObjectStore>> OpenStore(std::string_view url);
+std::string DefaultStoreUrl();
+
+}  // namespace hugeblob

@@ -1,0 +1,155 @@
+#include "codec/codec.h"
+
+#include <lz4.h>
+#include <lz4hc.h>
+#include <zstd.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "util/budget.h"
+
+namespace hugeblob {
+namespace {
+
+struct ZstdContexts {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(cctx);
+    ZSTD_freeDCtx(dctx);
+  }
+};
+
+ZstdContexts& ThreadZstd() {
+  thread_local ZstdContexts ctx;
+  return ctx;
+}
+
+// Compression must save at least 1/32 of the chunk to be worth a decode.
+bool WorthIt(size_t compressed, size_t raw) { return compressed + raw / 32 < raw; }
+
+}  // namespace
+
+std::string_view CodecName(Codec codec) {
+  switch (codec) {
+    case Codec::kNone: return "none";
+    case Codec::kZstd: return "zstd";
+    case Codec::kLz4: return "lz4";
+  }
+  return "unknown";
+}
+
+Result<Codec> ParseCodec(std::string_view name) {
+  if (name == "none" || name == "raw") return Codec::kNone;
+  if (name == "zstd") return Codec::kZstd;
+  if (name == "lz4") return Codec::kLz4;
+  return Fail(ErrorCode::kInvalidArgument,
+              "unknown codec '" + std::string(name) + "' (expected zstd, lz4 or none)");
+}
+
+bool IsValidCodec(uint8_t value) { return value < kCodecCount; }
+
+int DefaultLevel(Codec codec) { return codec == Codec::kZstd ? 3 : 0; }
+
+Result<Frame> EncodeFrame(Codec codec, int level, const Buffer& chunk, MemoryBudget* budget) {
+  if (codec == Codec::kNone || chunk.size() < 64) return Frame{Codec::kNone, chunk};
+  size_t bound = 0;
+  if (codec == Codec::kZstd) {
+    bound = ZSTD_compressBound(chunk.size());
+  } else {
+    if (chunk.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) return Frame{Codec::kNone, chunk};
+    bound = static_cast<size_t>(LZ4_compressBound(static_cast<int>(chunk.size())));
+  }
+  Reservation res;
+  if (budget != nullptr) res = budget->ForceReserve(bound);
+  Buffer out = Buffer::Allocate(bound, std::move(res));
+  size_t n = 0;
+  if (codec == Codec::kZstd) {
+    n = ZSTD_compressCCtx(ThreadZstd().cctx, out.mutable_data(), bound, chunk.data(), chunk.size(),
+                          level);
+    if (ZSTD_isError(n)) {
+      return Fail(ErrorCode::kInternal, std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+    }
+  } else {
+    // Level 0-2: LZ4's fast block compressor; 3 and up: LZ4HC at that level.
+    const char* src = reinterpret_cast<const char*>(chunk.data());
+    char* dst = reinterpret_cast<char*>(out.mutable_data());
+    int r = level < 3 ? LZ4_compress_default(src, dst, static_cast<int>(chunk.size()),
+                                             static_cast<int>(bound))
+                      : LZ4_compress_HC(src, dst, static_cast<int>(chunk.size()),
+                                        static_cast<int>(bound), level);
+    if (r <= 0) return Fail(ErrorCode::kInternal, "lz4 compression failed");
+    n = static_cast<size_t>(r);
+  }
+  if (!WorthIt(n, chunk.size())) return Frame{Codec::kNone, chunk};
+  out.Truncate(n);
+  return Frame{codec, std::move(out)};
+}
+
+Status DecodeFrame(Codec codec, std::span<const uint8_t> frame, std::span<uint8_t> out) {
+  switch (codec) {
+    case Codec::kNone:
+      if (frame.size() != out.size()) {
+        return Fail(ErrorCode::kCorruption, "raw frame is " + std::to_string(frame.size()) +
+                                                " bytes, expected " + std::to_string(out.size()));
+      }
+      if (!out.empty()) std::memcpy(out.data(), frame.data(), out.size());
+      return OkStatus();
+    case Codec::kZstd: {
+      size_t n = ZSTD_decompressDCtx(ThreadZstd().dctx, out.data(), out.size(), frame.data(),
+                                     frame.size());
+      if (ZSTD_isError(n)) {
+        return Fail(ErrorCode::kCorruption, std::string("zstd frame: ") + ZSTD_getErrorName(n));
+      }
+      if (n != out.size()) {
+        return Fail(ErrorCode::kCorruption, "zstd frame decodes to " + std::to_string(n) +
+                                                " bytes, expected " + std::to_string(out.size()));
+      }
+      return OkStatus();
+    }
+    case Codec::kLz4: {
+      if (frame.size() > static_cast<size_t>(INT32_MAX) || out.size() > static_cast<size_t>(INT32_MAX)) {
+        return Fail(ErrorCode::kCorruption, "lz4 frame too large");
+      }
+      int n = LZ4_decompress_safe(reinterpret_cast<const char*>(frame.data()),
+                                  reinterpret_cast<char*>(out.data()), static_cast<int>(frame.size()),
+                                  static_cast<int>(out.size()));
+      if (n < 0 || static_cast<size_t>(n) != out.size()) {
+        return Fail(ErrorCode::kCorruption, "lz4 frame is malformed or of the wrong length");
+      }
+      return OkStatus();
+    }
+  }
+  return Fail(ErrorCode::kCorruption, "unknown codec " + std::to_string(static_cast<int>(codec)));
+}
+
+Result<Buffer> ZstdCompress(std::span<const uint8_t> data, int level) {
+  size_t bound = ZSTD_compressBound(data.size());
+  Buffer out = Buffer::Allocate(bound);
+  size_t n = ZSTD_compressCCtx(ThreadZstd().cctx, out.mutable_data(), bound, data.data(),
+                               data.size(), level);
+  if (ZSTD_isError(n)) {
+    return Fail(ErrorCode::kInternal, std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+  }
+  out.Truncate(n);
+  return out;
+}
+
+Result<Buffer> ZstdDecompress(std::span<const uint8_t> data, uint64_t max_size) {
+  unsigned long long size = ZSTD_getFrameContentSize(data.data(), data.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
+    return Fail(ErrorCode::kCorruption, "not a zstd frame with a known size");
+  }
+  if (size > max_size) {
+    return Fail(ErrorCode::kCorruption, "zstd frame claims " + std::to_string(size) +
+                                            " bytes, more than the limit of " +
+                                            std::to_string(max_size));
+  }
+  Buffer out = Buffer::Allocate(static_cast<size_t>(size));
+  HB_TRY(DecodeFrame(Codec::kZstd, data, {out.mutable_data(), out.size()}));
+  return out;
+}
+
+}  // namespace hugeblob

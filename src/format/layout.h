@@ -1,0 +1,41 @@
+// Where objects live in a store, and which names are allowed.
+//
+//   config                     store marker and format version (text)
+//   packs/<h2>/<hex64>         pack: frames + trailing index; id = SHA-256 of the trailer
+//   index/<hex64>              index object; id = SHA-256 of its bytes
+//   manifests/<hex64>          manifest;     id = SHA-256 of its bytes
+//   refs/<name>                ref: points at a manifest (text); written last
+//
+// <h2> is the first two hex digits of the id, to keep directories small.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "hash/sha256.h"
+#include "hugeblob/error.h"
+
+namespace hugeblob {
+
+inline constexpr std::string_view kPacksPrefix = "packs/";
+inline constexpr std::string_view kIndexPrefix = "index/";
+inline constexpr std::string_view kManifestsPrefix = "manifests/";
+inline constexpr std::string_view kRefsPrefix = "refs/";
+inline constexpr std::string_view kConfigKey = "config";
+
+std::string PackKey(const Hash256& pack_id);
+std::string IndexKey(const Hash256& index_id);
+std::string ManifestKey(const Hash256& manifest_id);
+std::string RefKey(std::string_view name);
+
+// Parses the id out of "packs/ab/ab..." / "index/..." / "manifests/...".
+Result<Hash256> IdFromKey(std::string_view key);
+// The ref name of "refs/<name>".
+std::string_view NameFromRefKey(std::string_view key);
+
+// A name is 1..1024 bytes of printable ASCII other than '\\', made of
+// '/'-separated components that are not empty, ".", "..", and that do not
+// start with '.'. Names never escape the store or a mount.
+Status ValidateName(std::string_view name);
+
+}  // namespace hugeblob

@@ -1,0 +1,157 @@
+#include "hugeblob/buffer.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "util/budget.h"
+
+namespace hugeblob {
+
+Reservation& Reservation::operator=(Reservation&& other) noexcept {
+  if (this != &other) {
+    Release();
+    budget_ = std::move(other.budget_);
+    bytes_ = other.bytes_;
+    other.bytes_ = 0;
+  }
+  return *this;
+}
+
+void Reservation::ShrinkTo(uint64_t bytes) {
+  if (budget_ && bytes < bytes_) {
+    budget_->Return(bytes_ - bytes);
+    bytes_ = bytes;
+  }
+}
+
+void Reservation::Release() {
+  if (budget_) {
+    if (bytes_ > 0) budget_->Return(bytes_);
+    budget_.reset();
+  }
+  bytes_ = 0;
+}
+
+struct Buffer::Block {
+  uint8_t* bytes = nullptr;
+  size_t capacity = 0;
+  Reservation reservation;
+  ~Block() { std::free(bytes); }
+};
+
+Buffer Buffer::Allocate(size_t size, Reservation reservation) {
+  Buffer b;
+  b.block_ = std::make_shared<Block>();
+  // malloc(0) may return nullptr; always allocate at least one byte.
+  b.block_->bytes = static_cast<uint8_t*>(std::malloc(size == 0 ? 1 : size));
+  if (b.block_->bytes == nullptr) throw std::bad_alloc();
+  b.block_->capacity = size;
+  b.block_->reservation = std::move(reservation);
+  b.data_ = b.block_->bytes;
+  b.size_ = size;
+  return b;
+}
+
+Buffer Buffer::Copy(std::span<const uint8_t> bytes) {
+  Buffer b = Allocate(bytes.size());
+  if (!bytes.empty()) std::memcpy(b.mutable_data(), bytes.data(), bytes.size());
+  return b;
+}
+
+Buffer Buffer::Copy(std::string_view bytes) {
+  return Copy(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+}
+
+Buffer Buffer::Zeros(size_t size) {
+  Buffer b;
+  b.block_ = std::make_shared<Block>();
+  b.block_->bytes = static_cast<uint8_t*>(std::calloc(size == 0 ? 1 : size, 1));
+  if (b.block_->bytes == nullptr) throw std::bad_alloc();
+  b.block_->capacity = size;
+  b.data_ = b.block_->bytes;
+  b.size_ = size;
+  return b;
+}
+
+Buffer Buffer::Slice(size_t offset, size_t length) const {
+  Buffer b;
+  if (offset > size_) offset = size_;
+  if (length > size_ - offset) length = size_ - offset;
+  b.block_ = block_;
+  b.data_ = data_ + offset;
+  b.size_ = length;
+  return b;
+}
+
+void Buffer::Truncate(size_t size) {
+  if (size >= size_) return;
+  size_ = size;
+  // Only reallocate when we are the sole owner of a block we view from its
+  // start, and more than a quarter would be wasted.
+  if (block_ && block_.use_count() == 1 && data_ == block_->bytes &&
+      block_->capacity - size > block_->capacity / 4) {
+    void* p = std::realloc(block_->bytes, size == 0 ? 1 : size);
+    if (p != nullptr) {
+      block_->bytes = static_cast<uint8_t*>(p);
+      block_->capacity = size;
+      block_->reservation.ShrinkTo(size);
+      data_ = block_->bytes;
+    }
+  }
+}
+
+void BufferChain::Append(Buffer b) {
+  if (b.empty()) return;
+  size_ += b.size();
+  pieces_.push_back(std::move(b));
+}
+
+BufferChain BufferChain::Sub(uint64_t offset, uint64_t length) const {
+  BufferChain out;
+  uint64_t pos = 0;
+  for (const Buffer& p : pieces_) {
+    if (length == 0) break;
+    uint64_t end = pos + p.size();
+    if (end > offset) {
+      uint64_t start_in = offset > pos ? offset - pos : 0;
+      uint64_t take = std::min<uint64_t>(p.size() - start_in, length);
+      out.Append(p.Slice(start_in, take));
+      length -= take;
+      offset += take;
+    }
+    pos = end;
+  }
+  return out;
+}
+
+size_t BufferChain::CopyOut(uint64_t offset, std::span<uint8_t> dst) const {
+  size_t copied = 0;
+  uint64_t pos = 0;
+  for (const Buffer& p : pieces_) {
+    if (copied == dst.size()) break;
+    uint64_t end = pos + p.size();
+    if (end > offset) {
+      uint64_t start_in = offset > pos ? offset - pos : 0;
+      size_t take = std::min<uint64_t>(p.size() - start_in, dst.size() - copied);
+      std::memcpy(dst.data() + copied, p.data() + start_in, take);
+      copied += take;
+      offset += take;
+    }
+    pos = end;
+  }
+  return copied;
+}
+
+Buffer BufferChain::Flatten() const {
+  if (pieces_.size() == 1) return pieces_[0];
+  Buffer b = Buffer::Allocate(size_);
+  size_t pos = 0;
+  for (const Buffer& p : pieces_) {
+    std::memcpy(b.mutable_data() + pos, p.data(), p.size());
+    pos += p.size();
+  }
+  return b;
+}
+
+}  // namespace hugeblob
