@@ -1,0 +1,41 @@
+// A store in a local directory: one file per object under root/<key>.
+// Every object is written crash-safely: a temporary file under root/tmp/,
+// fsync, rename into place, fsync of the directory. A multipart upload is one
+// temporary file that parts are written into in place (part n at
+// (n-1)*part_size), renamed into place on completion. Safe for several
+// processes sharing one directory.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "hugeblob/store.h"
+
+namespace hugeblob {
+
+class LocalStore : public ObjectStore {
+ public:
+  // Creates `root` if it does not exist.
+  static Result<std::shared_ptr<LocalStore>> Open(const std::string& root);
+  const std::string& root() const { return root_; }
+
+  std::string url() const override;
+  Status Put(std::string_view key, const BufferChain& data) override;
+  Result<Buffer> GetRange(std::string_view key, uint64_t offset, uint64_t length) override;
+  Result<ObjectInfo> Head(std::string_view key) override;
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
+  Status Delete(std::string_view key) override;
+  Result<std::string> CreateMultipart(std::string_view key, uint64_t part_size) override;
+  Result<CompletedPart> UploadPart(std::string_view key, std::string_view upload_id,
+                                   int part_number, const BufferChain& data) override;
+  Status CompleteMultipart(std::string_view key, std::string_view upload_id,
+                           const std::vector<CompletedPart>& parts) override;
+  Status AbortMultipart(std::string_view key, std::string_view upload_id) override;
+  Result<std::vector<MultipartUpload>> ListMultipart(std::string_view prefix) override;
+
+ private:
+  explicit LocalStore(std::string root) : root_(std::move(root)) {}
+  std::string root_;
+};
+
+}  // namespace hugeblob

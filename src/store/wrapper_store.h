@@ -1,0 +1,132 @@
+// Stores that wrap another store, for tests and diagnostics:
+//
+//  * ForwardingStore forwards every call; subclasses override one method.
+//  * CountingStore counts calls and bytes per operation (proves single-flight
+//    and range coalescing).
+//  * FaultInjectingStore fails, corrupts, truncates or delays chosen calls
+//    according to rules set by the test.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "hugeblob/store.h"
+
+namespace hugeblob {
+
+class ForwardingStore : public ObjectStore {
+ public:
+  explicit ForwardingStore(std::shared_ptr<ObjectStore> base) : base_(std::move(base)) {}
+  ObjectStore& base() { return *base_; }
+
+  std::string url() const override { return base_->url(); }
+  Status Put(std::string_view key, const BufferChain& data) override { return base_->Put(key, data); }
+  Result<Buffer> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
+    return base_->GetRange(key, offset, length);
+  }
+  Result<ObjectInfo> Head(std::string_view key) override { return base_->Head(key); }
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override { return base_->List(prefix); }
+  Status Delete(std::string_view key) override { return base_->Delete(key); }
+  Result<std::string> CreateMultipart(std::string_view key, uint64_t part_size) override {
+    return base_->CreateMultipart(key, part_size);
+  }
+  Result<CompletedPart> UploadPart(std::string_view key, std::string_view upload_id,
+                                   int part_number, const BufferChain& data) override {
+    return base_->UploadPart(key, upload_id, part_number, data);
+  }
+  Status CompleteMultipart(std::string_view key, std::string_view upload_id,
+                           const std::vector<CompletedPart>& parts) override {
+    return base_->CompleteMultipart(key, upload_id, parts);
+  }
+  Status AbortMultipart(std::string_view key, std::string_view upload_id) override {
+    return base_->AbortMultipart(key, upload_id);
+  }
+  Result<std::vector<MultipartUpload>> ListMultipart(std::string_view prefix) override {
+    return base_->ListMultipart(prefix);
+  }
+  uint64_t multipart_threshold() const override { return base_->multipart_threshold(); }
+
+ protected:
+  std::shared_ptr<ObjectStore> base_;
+};
+
+enum class StoreOp { kPut, kGetRange, kHead, kList, kDelete, kCreateMultipart, kUploadPart,
+                     kCompleteMultipart, kAbortMultipart, kListMultipart };
+inline constexpr int kStoreOpCount = 10;
+
+class CountingStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  // Implemented in wrapper_store.cc: count, then forward.
+  Status Put(std::string_view key, const BufferChain& data) override;
+  Result<Buffer> GetRange(std::string_view key, uint64_t offset, uint64_t length) override;
+  Result<ObjectInfo> Head(std::string_view key) override;
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
+  Status Delete(std::string_view key) override;
+  Result<CompletedPart> UploadPart(std::string_view key, std::string_view upload_id,
+                                   int part_number, const BufferChain& data) override;
+
+  uint64_t calls(StoreOp op) const { return calls_[static_cast<int>(op)].load(); }
+  uint64_t bytes_read() const { return bytes_read_.load(); }
+  uint64_t bytes_written() const { return bytes_written_.load(); }
+  void Reset();
+
+ private:
+  std::atomic<uint64_t> calls_[kStoreOpCount] = {};
+  std::atomic<uint64_t> bytes_read_{0};
+  std::atomic<uint64_t> bytes_written_{0};
+};
+
+// A rule: calls of `op` on keys containing `key_substring`, from the
+// `after`-th matching call on (0-based), `times` times (-1: forever), do
+// `action`.
+struct FaultRule {
+  enum class Action { kFail, kCorrupt, kTruncate, kDelay };
+  StoreOp op = StoreOp::kGetRange;
+  std::string key_substring;
+  int after = 0;
+  int times = 1;
+  Action action = Action::kFail;
+  ErrorCode code = ErrorCode::kServer;  // for kFail
+  bool retryable = true;                // for kFail
+  int delay_ms = 0;                     // for kDelay
+};
+
+class FaultInjectingStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  void AddRule(FaultRule rule);
+  void ClearRules();
+  // How many times rules fired.
+  uint64_t faults_injected() const { return injected_.load(); }
+
+  Status Put(std::string_view key, const BufferChain& data) override;
+  Result<Buffer> GetRange(std::string_view key, uint64_t offset, uint64_t length) override;
+  Result<ObjectInfo> Head(std::string_view key) override;
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
+  Status Delete(std::string_view key) override;
+  Result<std::string> CreateMultipart(std::string_view key, uint64_t part_size) override;
+  Result<CompletedPart> UploadPart(std::string_view key, std::string_view upload_id,
+                                   int part_number, const BufferChain& data) override;
+  Status CompleteMultipart(std::string_view key, std::string_view upload_id,
+                           const std::vector<CompletedPart>& parts) override;
+
+ private:
+  struct ActiveRule {
+    FaultRule rule;
+    int seen = 0;
+    int fired = 0;
+  };
+  // Returns the action to apply to this call, if any.
+  const FaultRule* Match(StoreOp op, std::string_view key);
+
+  std::mutex mu_;
+  std::vector<ActiveRule> rules_;  // guarded by mu_
+  std::atomic<uint64_t> injected_{0};
+};
+
+}  // namespace hugeblob
