@@ -54,11 +54,17 @@ Result<Buffer> EncodeManifest(const Manifest& manifest);
 Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view name);
 
 // A ref is a small text object naming a manifest:
-//   hugeblob-ref 1\nmanifest <hex>\nsize <bytes>\ncreated <unix>\n
+//   hugeblob-ref 1\nmanifest <hex>\nsize <bytes>\ncreated <unix>\nadded <bytes>\nshared <bytes>\n
+// `added` is the stored (compressed) bytes this put wrote to the store,
+// `shared` the uncompressed bytes of chunks the store already held. Lines
+// with unknown keys are ignored (forward compatible); a missing
+// added/shared line reads as 0.
 struct Ref {
   Hash256 manifest;
   uint64_t size = 0;
   int64_t created_unix = 0;
+  uint64_t added_bytes = 0;
+  uint64_t shared_bytes = 0;
 };
 Buffer EncodeRef(const Ref& ref);
 Result<Ref> DecodeRef(std::span<const uint8_t> bytes, std::string_view name);

@@ -3,7 +3,8 @@
 // fsync, rename into place, fsync of the directory. A multipart upload is one
 // temporary file that parts are written into in place (part n at
 // (n-1)*part_size), renamed into place on completion. Safe for several
-// processes sharing one directory.
+// processes sharing one directory. Keys under "tmp/" are refused (that
+// directory holds the temporary files); List never shows it.
 #pragma once
 
 #include <memory>
@@ -20,6 +21,7 @@ class LocalStore : public ObjectStore {
   const std::string& root() const { return root_; }
 
   std::string url() const override;
+  using ObjectStore::Put;  // the Buffer overload, hidden by the override below
   Status Put(std::string_view key, const BufferChain& data) override;
   Result<Buffer> GetRange(std::string_view key, uint64_t offset, uint64_t length) override;
   Result<ObjectInfo> Head(std::string_view key) override;

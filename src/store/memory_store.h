@@ -1,4 +1,6 @@
-// An in-memory store for tests and benchmarks. Thread-safe.
+// An in-memory store for tests and benchmarks. Thread-safe. Same rules as
+// every backend (key validation, atomic publication, multipart part sizes);
+// Put copies the bytes in, reads return slices of the stored block.
 #pragma once
 
 #include <map>
@@ -12,6 +14,7 @@ namespace hugeblob {
 class MemoryStore : public ObjectStore {
  public:
   MemoryStore() = default;
+  using ObjectStore::Put;  // the Buffer overload, hidden by the override below
 
   std::string url() const override { return "mem://"; }
   Status Put(std::string_view key, const BufferChain& data) override;
@@ -31,15 +34,25 @@ class MemoryStore : public ObjectStore {
   void Overwrite(std::string_view key, Buffer bytes);
 
  private:
+  struct Part {
+    Buffer data;
+    std::string etag;
+  };
   struct Upload {
     std::string key;
     uint64_t part_size = 0;
-    std::map<int, Buffer> parts;
+    int64_t initiated_unix = 0;
+    std::map<int, Part> parts;
+  };
+  struct Object {
+    Buffer data;
+    int64_t mtime_unix = 0;
   };
   mutable std::mutex mu_;
-  std::map<std::string, Buffer, std::less<>> objects_;  // guarded by mu_
+  std::map<std::string, Object, std::less<>> objects_;  // guarded by mu_
   std::map<std::string, Upload, std::less<>> uploads_;  // guarded by mu_
-  uint64_t next_upload_ = 1;                             // guarded by mu_
+  uint64_t next_upload_ = 1;                            // guarded by mu_
+  uint64_t next_etag_ = 1;                              // guarded by mu_
 };
 
 }  // namespace hugeblob

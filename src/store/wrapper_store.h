@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,12 +25,17 @@ class ForwardingStore : public ObjectStore {
   ObjectStore& base() { return *base_; }
 
   std::string url() const override { return base_->url(); }
-  Status Put(std::string_view key, const BufferChain& data) override { return base_->Put(key, data); }
+  using ObjectStore::Put;
+  Status Put(std::string_view key, const BufferChain& data) override {
+    return base_->Put(key, data);
+  }
   Result<Buffer> GetRange(std::string_view key, uint64_t offset, uint64_t length) override {
     return base_->GetRange(key, offset, length);
   }
   Result<ObjectInfo> Head(std::string_view key) override { return base_->Head(key); }
-  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override { return base_->List(prefix); }
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override {
+    return base_->List(prefix);
+  }
   Status Delete(std::string_view key) override { return base_->Delete(key); }
   Result<std::string> CreateMultipart(std::string_view key, uint64_t part_size) override {
     return base_->CreateMultipart(key, part_size);
@@ -54,21 +60,39 @@ class ForwardingStore : public ObjectStore {
   std::shared_ptr<ObjectStore> base_;
 };
 
-enum class StoreOp { kPut, kGetRange, kHead, kList, kDelete, kCreateMultipart, kUploadPart,
-                     kCompleteMultipart, kAbortMultipart, kListMultipart };
+enum class StoreOp {
+  kPut,
+  kGetRange,
+  kHead,
+  kList,
+  kDelete,
+  kCreateMultipart,
+  kUploadPart,
+  kCompleteMultipart,
+  kAbortMultipart,
+  kListMultipart
+};
 inline constexpr int kStoreOpCount = 10;
 
 class CountingStore : public ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
-  // Implemented in wrapper_store.cc: count, then forward.
+  using ObjectStore::Put;
+  // Implemented in wrapper_store.cc: count, then forward. A call is counted
+  // whether or not it succeeds; bytes_read counts bytes returned by
+  // GetRange, bytes_written bytes passed to Put and UploadPart.
   Status Put(std::string_view key, const BufferChain& data) override;
   Result<Buffer> GetRange(std::string_view key, uint64_t offset, uint64_t length) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
   Status Delete(std::string_view key) override;
+  Result<std::string> CreateMultipart(std::string_view key, uint64_t part_size) override;
   Result<CompletedPart> UploadPart(std::string_view key, std::string_view upload_id,
                                    int part_number, const BufferChain& data) override;
+  Status CompleteMultipart(std::string_view key, std::string_view upload_id,
+                           const std::vector<CompletedPart>& parts) override;
+  Status AbortMultipart(std::string_view key, std::string_view upload_id) override;
+  Result<std::vector<MultipartUpload>> ListMultipart(std::string_view prefix) override;
 
   uint64_t calls(StoreOp op) const { return calls_[static_cast<int>(op)].load(); }
   uint64_t bytes_read() const { return bytes_read_.load(); }
@@ -83,7 +107,14 @@ class CountingStore : public ForwardingStore {
 
 // A rule: calls of `op` on keys containing `key_substring`, from the
 // `after`-th matching call on (0-based), `times` times (-1: forever), do
-// `action`.
+// `action`:
+//  * kFail: the call returns Error(code, "injected fault: <op> <key>",
+//    retryable) without reaching the base store.
+//  * kDelay: sleeps delay_ms, then forwards.
+//  * kCorrupt / kTruncate: on GetRange, the returned bytes are a copy with
+//    the middle byte flipped / the first half only; on Put and UploadPart,
+//    the bytes written are altered the same way. Other ops just forward.
+// For List and ListMultipart the prefix plays the part of the key.
 struct FaultRule {
   enum class Action { kFail, kCorrupt, kTruncate, kDelay };
   StoreOp op = StoreOp::kGetRange;
@@ -99,6 +130,7 @@ struct FaultRule {
 class FaultInjectingStore : public ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
+  using ObjectStore::Put;
   void AddRule(FaultRule rule);
   void ClearRules();
   // How many times rules fired.
@@ -114,6 +146,8 @@ class FaultInjectingStore : public ForwardingStore {
                                    int part_number, const BufferChain& data) override;
   Status CompleteMultipart(std::string_view key, std::string_view upload_id,
                            const std::vector<CompletedPart>& parts) override;
+  Status AbortMultipart(std::string_view key, std::string_view upload_id) override;
+  Result<std::vector<MultipartUpload>> ListMultipart(std::string_view prefix) override;
 
  private:
   struct ActiveRule {
@@ -121,8 +155,8 @@ class FaultInjectingStore : public ForwardingStore {
     int seen = 0;
     int fired = 0;
   };
-  // Returns the action to apply to this call, if any.
-  const FaultRule* Match(StoreOp op, std::string_view key);
+  // Returns (a copy of) the rule to apply to this call, if any.
+  std::optional<FaultRule> Match(StoreOp op, std::string_view key);
 
   std::mutex mu_;
   std::vector<ActiveRule> rules_;  // guarded by mu_

@@ -1,0 +1,138 @@
+// hugeblob's public API: store a file (Put), give it back whole (Get), and
+// inspect or check a store. Lazy reads are in reader.h, stores in store.h.
+//
+// Every call is synchronous and returns a Result; a CancelToken, when given,
+// is polled so Ctrl-C stops work within a fraction of a second. Calls on one
+// store may run concurrently from several threads or processes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hugeblob/error.h"
+#include "hugeblob/reader.h"
+#include "hugeblob/store.h"
+
+namespace hugeblob {
+
+class CancelToken;
+
+// Progress of a long call, reported from a pipeline thread at most a few
+// times a second. `total` is 0 when unknown (stdin).
+struct Progress {
+  uint64_t done = 0;
+  uint64_t total = 0;
+  uint64_t stored = 0;  // bytes written to the store so far
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+struct PutOptions {
+  std::string name;                  // the ref to write
+  std::string codec = "zstd";        // zstd | lz4 | none
+  int level = -1;                    // -1: the codec's default
+  std::string chunker = "cdc";       // cdc | fixed
+  uint64_t chunk_size = 0;           // average (cdc) or exact (fixed) size; 0: default
+  unsigned threads = 0;              // hash/compress workers; 0: one per core
+  uint64_t memory_budget = 48ull << 20;  // peak bytes of data buffers in flight
+  uint64_t pack_size = 16ull << 20;  // target pack object size
+  ProgressFn progress;
+  const CancelToken* cancel = nullptr;
+};
+
+struct PutResult {
+  std::string manifest;        // id of the manifest written, hex
+  uint64_t size = 0;           // bytes read
+  std::string sha256;          // of the whole file, hex
+  uint64_t chunks = 0;
+  uint64_t zero_chunks = 0;    // all-zero chunks (not stored)
+  uint64_t new_chunks = 0;     // chunks written by this put
+  uint64_t added_bytes = 0;    // stored bytes this put added (frames + trailers)
+  uint64_t shared_bytes = 0;   // uncompressed bytes the store already held
+  uint64_t packs = 0;          // pack objects written
+  uint64_t peak_buffer_bytes = 0;  // high-water mark of the memory budget
+};
+
+// Stores `path` ("-" reads standard input as a stream of unknown length)
+// under options.name. The ref is written last: on any failure or
+// cancellation no ref is written and rerunning the same put resumes,
+// skipping every chunk that reached the store.
+Result<PutResult> Put(const std::shared_ptr<ObjectStore>& store, const std::string& path,
+                      const PutOptions& options);
+
+struct GetOptions {
+  bool force = false;             // replace an existing output file
+  unsigned threads = 0;           // parallel fetch/decode; 0: default
+  uint64_t memory_budget = 64ull << 20;
+  ReaderOptions reader;           // cache settings (get turns the disk cache off by default)
+  ProgressFn progress;
+  const CancelToken* cancel = nullptr;
+};
+
+struct GetResult {
+  uint64_t size = 0;
+  uint64_t holes = 0;  // bytes left as holes (all-zero chunks)
+};
+
+// Restores `name` to `out` ("-" writes standard output). Checks free space
+// first (size + 10%), writes a temporary file beside `out`, verifies every
+// chunk and the whole-file SHA-256, fsyncs, then renames. On failure nothing
+// is left under `out` and no temporary file remains.
+Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::string& name,
+                      const std::string& out, const GetOptions& options);
+
+// --- Inspecting a store --------------------------------------------------
+
+struct BlobInfo {
+  std::string name;
+  uint64_t size = 0;
+  int64_t created_unix = 0;
+  std::string manifest;        // hex id
+  uint64_t added_bytes = 0;    // stored bytes its put added
+  uint64_t shared_bytes = 0;   // bytes its put found already stored
+};
+
+// Every name in the store, sorted.
+Result<std::vector<BlobInfo>> ListBlobs(const std::shared_ptr<ObjectStore>& store);
+
+struct BlobStat {
+  BlobInfo info;
+  std::string sha256;          // whole file, hex
+  std::string chunker;         // "cdc 64K/256K/1M" or "fixed 256K"
+  uint64_t chunks = 0;
+  uint64_t zero_chunks = 0;
+  uint64_t unique_chunks = 0;  // distinct non-zero chunks
+  uint64_t unique_bytes = 0;   // their uncompressed size
+  uint64_t stored_bytes = 0;   // their compressed size
+  uint64_t packs = 0;          // pack objects referenced
+  uint64_t manifest_bytes = 0; // encoded manifest size
+};
+Result<BlobStat> StatBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name);
+
+// Removes the name (the ref). Its data stays until `gc` finds it unreferenced.
+Status RemoveBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name);
+
+struct VerifyOptions {
+  std::string name;            // empty: the whole store
+  unsigned threads = 0;
+  ProgressFn progress;
+  const CancelToken* cancel = nullptr;
+};
+
+struct VerifyReport {
+  uint64_t objects = 0;        // objects read
+  uint64_t frames = 0;         // frames decoded and hashed
+  uint64_t bytes = 0;          // bytes read from the store
+  std::vector<std::string> problems;  // one line per corrupt or missing object
+};
+
+// Re-reads every object of a name (ref, manifest, every frame it uses), or of
+// the whole store (every ref, manifest, index and pack), and reports each
+// corrupt or missing object by name. An error result means verify itself
+// could not run (e.g. the store is unreachable); problems found are in the
+// report.
+Result<VerifyReport> Verify(const std::shared_ptr<ObjectStore>& store, const VerifyOptions& options);
+
+}  // namespace hugeblob

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what hugeblob needs on Debian 12: the build toolchain and libraries,
+# the tools the tests drive (s3rver from npm, boto3, sqlite3, fuse3), and with
+# --bench the tools the benchmarks compare against.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+BUILD_PKGS=(
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format
+  libzstd-dev liblz4-dev libcurl4-openssl-dev libssl-dev libfuse3-dev fuse3
+  libexpected-dev libcli11-dev libfmt-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
+)
+TEST_PKGS=(zstd lz4 python3 python3-boto3 sqlite3 nodejs npm time xxd)
+BENCH_PKGS=(restic borgbackup casync rclone awscli fio squashfuse squashfs-tools e2fsprogs
+            python3-matplotlib)
+
+want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+if [ "${1:-}" = "--bench" ]; then want+=("${BENCH_PKGS[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# s3rver (pinned in package.json / package-lock.json) for the S3 tests.
+if [ -f package-lock.json ] && [ ! -d node_modules/s3rver ]; then
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi

@@ -1,0 +1,456 @@
+#include "cli/commands.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <string>
+#include <vector>
+
+#include "cli/options.h"
+#include "cli/progress.h"
+#include "hugeblob/hugeblob.h"
+#include "hugeblob/reader.h"
+#include "util/cancel.h"
+#include "util/units.h"
+
+namespace hugeblob::cli {
+namespace {
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string FormatTime(int64_t unix_seconds) {
+  time_t t = static_cast<time_t>(unix_seconds);
+  struct tm tm_utc;
+  gmtime_r(&t, &tm_utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
+  return buf;
+}
+
+double Ratio(uint64_t a, uint64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b); }
+
+int ExitCodeFor(const Error& e) {
+  if (e.code() == ErrorCode::kCancelled) {
+    int sig = CancelSignal();
+    return sig != 0 ? 128 + sig : 130;
+  }
+  if (e.code() == ErrorCode::kInvalidArgument) return 2;
+  return 1;
+}
+
+int Report(const Error& e) {
+  std::fprintf(stderr, "hugeblob: %s\n", e.message().c_str());
+  return ExitCodeFor(e);
+}
+
+std::string Basename(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  auto pos = p.find_last_of('/');
+  return pos == std::string::npos ? p : p.substr(pos + 1);
+}
+
+}  // namespace
+
+Result<uint64_t> SizeArg(const std::string& text, const char* option) {
+  auto v = ParseSize(text);
+  if (!v) return Fail(v.error().Wrap(option));
+  return v;
+}
+
+Result<std::shared_ptr<ObjectStore>> GlobalOptions::OpenStore() const {
+  if (!endpoint.empty()) ::setenv("AWS_ENDPOINT_URL", endpoint.c_str(), 1);
+  return hugeblob::OpenStore(store);
+}
+
+Result<ReaderOptions> CacheOptions::ToReaderOptions(bool disk_default) const {
+  ReaderOptions r;
+  r.disk_cache = disk_default;
+  if (!cache_dir.empty()) {
+    r.disk_cache = true;
+    r.disk_cache_dir = cache_dir;
+  }
+  if (no_disk_cache) r.disk_cache = false;
+  if (!cache_size.empty()) {
+    HB_ASSIGN_OR_RETURN(r.disk_cache_bytes, SizeArg(cache_size, "--cache-size"));
+  }
+  if (!memory_cache.empty()) {
+    HB_ASSIGN_OR_RETURN(r.memory_cache_bytes, SizeArg(memory_cache, "--memory-cache"));
+  }
+  return r;
+}
+
+void CacheOptions::Add(CLI::App* cmd) {
+  cmd->add_option("--cache-dir", cache_dir, "Disk cache directory (default $XDG_CACHE_HOME/hugeblob)");
+  cmd->add_option("--cache-size", cache_size, "Disk cache bound, e.g. 10G (default 2G)");
+  cmd->add_option("--memory-cache", memory_cache, "Memory cache of decoded chunks (default 64M)");
+  cmd->add_flag("--no-disk-cache", no_disk_cache, "Do not use the disk cache");
+}
+
+namespace {
+
+struct PutArgs {
+  std::string file;
+  std::string name;
+  std::string codec = "zstd";
+  int level = -1;
+  std::string chunker = "cdc";
+  std::string chunk_size;
+  unsigned threads = 0;
+  std::string memory;
+  std::string pack_size;
+};
+
+int RunPut(const GlobalOptions& g, const PutArgs& a) {
+  PutOptions o;
+  o.name = a.name.empty() ? Basename(a.file) : a.name;
+  if (a.file == "-" && a.name.empty()) {
+    return Report(Error(ErrorCode::kInvalidArgument, "put from standard input needs --name"));
+  }
+  o.codec = a.codec;
+  o.level = a.level;
+  o.chunker = a.chunker;
+  o.threads = a.threads;
+  if (!a.chunk_size.empty()) {
+    auto v = SizeArg(a.chunk_size, "--chunk-size");
+    if (!v) return Report(v.error());
+    o.chunk_size = *v;
+  }
+  if (!a.memory.empty()) {
+    auto v = SizeArg(a.memory, "--memory");
+    if (!v) return Report(v.error());
+    o.memory_budget = *v;
+  }
+  if (!a.pack_size.empty()) {
+    auto v = SizeArg(a.pack_size, "--pack-size");
+    if (!v) return Report(v.error());
+    o.pack_size = *v;
+  }
+  auto store = g.OpenStore();
+  if (!store) return Report(store.error());
+  ProgressLine progress("put " + o.name, g.ShowProgress());
+  o.progress = progress.callback();
+  o.cancel = &ProcessCancelToken();
+  auto start = std::chrono::steady_clock::now();
+  auto r = Put(*store, a.file, o);
+  progress.Finish();
+  if (!r) return Report(r.error());
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (g.json) {
+    std::printf(
+        "{\"name\":%s,\"size\":%llu,\"sha256\":\"%s\",\"manifest\":\"%s\",\"chunks\":%llu,"
+        "\"zero_chunks\":%llu,\"new_chunks\":%llu,\"added_bytes\":%llu,\"shared_bytes\":%llu,"
+        "\"packs\":%llu,\"seconds\":%.3f,\"peak_buffer_bytes\":%llu}\n",
+        JsonString(o.name).c_str(), (unsigned long long)r->size, r->sha256.c_str(),
+        r->manifest.c_str(), (unsigned long long)r->chunks, (unsigned long long)r->zero_chunks,
+        (unsigned long long)r->new_chunks, (unsigned long long)r->added_bytes,
+        (unsigned long long)r->shared_bytes, (unsigned long long)r->packs, secs,
+        (unsigned long long)r->peak_buffer_bytes);
+  } else if (g.Chatty()) {
+    std::printf("%s: %s in %.1fs (%s/s), %llu chunks (%llu zero, %llu new), added %s, shared %s\n",
+                o.name.c_str(), FormatSize(r->size).c_str(), secs,
+                FormatSize(secs > 0 ? static_cast<uint64_t>(static_cast<double>(r->size) / secs) : 0).c_str(),
+                (unsigned long long)r->chunks, (unsigned long long)r->zero_chunks,
+                (unsigned long long)r->new_chunks, FormatSize(r->added_bytes).c_str(),
+                FormatSize(r->shared_bytes).c_str());
+  }
+  return 0;
+}
+
+struct GetArgs {
+  std::string name;
+  std::string out;
+  bool force = false;
+  unsigned threads = 0;
+  CacheOptions cache;
+};
+
+int RunGet(const GlobalOptions& g, const GetArgs& a) {
+  auto store = g.OpenStore();
+  if (!store) return Report(store.error());
+  GetOptions o;
+  o.force = a.force;
+  o.threads = a.threads;
+  auto reader = a.cache.ToReaderOptions(/*disk_default=*/false);
+  if (!reader) return Report(reader.error());
+  o.reader = *reader;
+  ProgressLine progress("get " + a.name, g.ShowProgress() && a.out != "-");
+  o.progress = progress.callback();
+  o.cancel = &ProcessCancelToken();
+  auto start = std::chrono::steady_clock::now();
+  auto r = Get(*store, a.name, a.out, o);
+  progress.Finish();
+  if (!r) return Report(r.error());
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (g.json) {
+    std::printf("{\"name\":%s,\"out\":%s,\"size\":%llu,\"holes\":%llu,\"seconds\":%.3f}\n",
+                JsonString(a.name).c_str(), JsonString(a.out).c_str(), (unsigned long long)r->size,
+                (unsigned long long)r->holes, secs);
+  } else if (g.Chatty() && a.out != "-") {
+    std::printf("%s -> %s: %s in %.1fs, verified\n", a.name.c_str(), a.out.c_str(),
+                FormatSize(r->size).c_str(), secs);
+  }
+  return 0;
+}
+
+struct CatArgs {
+  std::string name;
+  std::string offset = "0";
+  std::string length;
+  CacheOptions cache;
+};
+
+int RunCat(const GlobalOptions& g, const CatArgs& a) {
+  auto offset = SizeArg(a.offset, "--offset");
+  if (!offset) return Report(offset.error());
+  uint64_t length = UINT64_MAX;
+  if (!a.length.empty()) {
+    auto v = SizeArg(a.length, "--length");
+    if (!v) return Report(v.error());
+    length = *v;
+  }
+  auto store = g.OpenStore();
+  if (!store) return Report(store.error());
+  auto options = a.cache.ToReaderOptions(/*disk_default=*/true);
+  if (!options) return Report(options.error());
+  auto context = ReaderContext::Create(*options);
+  if (!context) return Report(context.error());
+  auto reader = BlobReader::Open(*context, *store, a.name);
+  if (!reader) return Report(reader.error());
+  const uint64_t size = (*reader)->size();
+  if (*offset > size) {
+    return Report(Error(ErrorCode::kInvalidArgument,
+                        fmt::format("--offset {} is past the end of '{}' ({} bytes)", *offset, a.name, size)));
+  }
+  uint64_t end = length > size - *offset ? size : *offset + length;
+  std::vector<uint8_t> buf(1 << 20);
+  for (uint64_t pos = *offset; pos < end;) {
+    if (ProcessCancelToken().cancelled()) return Report(CancelledError("cat"));
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - pos));
+    auto n = (*reader)->pread(pos, {buf.data(), want});
+    if (!n) return Report(n.error());
+    if (*n == 0) break;
+    size_t written = 0;
+    while (written < *n) {
+      ssize_t w = ::write(1, buf.data() + written, *n - written);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EPIPE) return 0;  // the reader went away (| head): not an error
+        return Report(ErrnoError(errno, "write standard output"));
+      }
+      written += static_cast<size_t>(w);
+    }
+    pos += *n;
+  }
+  return 0;
+}
+
+int RunLs(const GlobalOptions& g) {
+  auto store = g.OpenStore();
+  if (!store) return Report(store.error());
+  auto list = ListBlobs(*store);
+  if (!list) return Report(list.error());
+  if (g.json) {
+    std::string out = "[";
+    for (size_t i = 0; i < list->size(); ++i) {
+      const BlobInfo& b = (*list)[i];
+      out += fmt::format("{}{{\"name\":{},\"size\":{},\"created\":\"{}\",\"manifest\":\"{}\","
+                         "\"added_bytes\":{},\"shared_bytes\":{}}}",
+                         i == 0 ? "" : ",", JsonString(b.name), b.size, FormatTime(b.created_unix),
+                         b.manifest, b.added_bytes, b.shared_bytes);
+    }
+    std::printf("%s]\n", out.c_str());
+    return 0;
+  }
+  for (const BlobInfo& b : *list) {
+    std::printf("%14llu  %s  %s\n", (unsigned long long)b.size, FormatTime(b.created_unix).c_str(),
+                b.name.c_str());
+  }
+  return 0;
+}
+
+int RunStat(const GlobalOptions& g, const std::string& name) {
+  auto store = g.OpenStore();
+  if (!store) return Report(store.error());
+  auto st = StatBlob(*store, name);
+  if (!st) return Report(st.error());
+  const BlobInfo& b = st->info;
+  const double compression = Ratio(st->unique_bytes, st->stored_bytes);
+  if (g.json) {
+    std::printf(
+        "{\"name\":%s,\"size\":%llu,\"sha256\":\"%s\",\"created\":\"%s\",\"manifest\":\"%s\","
+        "\"chunker\":\"%s\",\"chunks\":%llu,\"zero_chunks\":%llu,\"unique_chunks\":%llu,"
+        "\"unique_bytes\":%llu,\"stored_bytes\":%llu,\"compression_ratio\":%.3f,\"packs\":%llu,"
+        "\"manifest_bytes\":%llu,\"added_bytes\":%llu,\"shared_bytes\":%llu}\n",
+        JsonString(b.name).c_str(), (unsigned long long)b.size, st->sha256.c_str(),
+        FormatTime(b.created_unix).c_str(), b.manifest.c_str(), st->chunker.c_str(),
+        (unsigned long long)st->chunks, (unsigned long long)st->zero_chunks,
+        (unsigned long long)st->unique_chunks, (unsigned long long)st->unique_bytes,
+        (unsigned long long)st->stored_bytes, compression, (unsigned long long)st->packs,
+        (unsigned long long)st->manifest_bytes, (unsigned long long)b.added_bytes,
+        (unsigned long long)b.shared_bytes);
+    return 0;
+  }
+  std::printf("name:        %s\n", b.name.c_str());
+  std::printf("size:        %llu (%s)\n", (unsigned long long)b.size, FormatSize(b.size).c_str());
+  std::printf("sha256:      %s\n", st->sha256.c_str());
+  std::printf("created:     %s\n", FormatTime(b.created_unix).c_str());
+  std::printf("manifest:    %s (%s)\n", b.manifest.c_str(), FormatSize(st->manifest_bytes).c_str());
+  std::printf("chunker:     %s\n", st->chunker.c_str());
+  std::printf("chunks:      %llu (%llu zero, %llu unique)\n", (unsigned long long)st->chunks,
+              (unsigned long long)st->zero_chunks, (unsigned long long)st->unique_chunks);
+  std::printf("stored:      %s for %s of unique data (compression %.2fx) in %llu packs\n",
+              FormatSize(st->stored_bytes).c_str(), FormatSize(st->unique_bytes).c_str(), compression,
+              (unsigned long long)st->packs);
+  std::printf("added:       %s new to the store when it was put\n", FormatSize(b.added_bytes).c_str());
+  std::printf("shared:      %s already in the store when it was put\n",
+              FormatSize(b.shared_bytes).c_str());
+  return 0;
+}
+
+int RunVerify(const GlobalOptions& g, const std::string& name, unsigned threads) {
+  auto store = g.OpenStore();
+  if (!store) return Report(store.error());
+  VerifyOptions o;
+  o.name = name;
+  o.threads = threads;
+  o.cancel = &ProcessCancelToken();
+  auto r = Verify(*store, o);
+  if (!r) return Report(r.error());
+  if (g.json) {
+    std::string problems = "[";
+    for (size_t i = 0; i < r->problems.size(); ++i) {
+      problems += (i == 0 ? "" : ",") + JsonString(r->problems[i]);
+    }
+    std::printf("{\"ok\":%s,\"objects\":%llu,\"frames\":%llu,\"bytes\":%llu,\"problems\":%s]}\n",
+                r->problems.empty() ? "true" : "false", (unsigned long long)r->objects,
+                (unsigned long long)r->frames, (unsigned long long)r->bytes, problems.c_str());
+  } else {
+    for (const std::string& p : r->problems) std::fprintf(stderr, "hugeblob: corrupt: %s\n", p.c_str());
+    if (g.Chatty() || !r->problems.empty()) {
+      std::printf("verified %llu objects, %llu frames, %s: %zu problem%s\n",
+                  (unsigned long long)r->objects, (unsigned long long)r->frames,
+                  FormatSize(r->bytes).c_str(), r->problems.size(), r->problems.size() == 1 ? "" : "s");
+    }
+  }
+  return r->problems.empty() ? 0 : 3;
+}
+
+int RunRm(const GlobalOptions& g, const std::string& name) {
+  auto store = g.OpenStore();
+  if (!store) return Report(store.error());
+  Status st = RemoveBlob(*store, name);
+  if (!st) return Report(st.error());
+  return 0;
+}
+
+}  // namespace
+
+bool GlobalOptions::ShowProgress() const { return !quiet && !json && StderrIsTty(); }
+bool GlobalOptions::Chatty() const { return verbose || (!quiet && ::isatty(1) == 1); }
+
+int Main(int argc, char** argv) {
+  InstallSignalHandlers();
+  spdlog::set_pattern("hugeblob: %l: %v");
+  spdlog::set_level(spdlog::level::warn);
+
+  CLI::App app{"hugeblob: huge files in a local directory or S3, chunked, deduplicated and compressed"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  GlobalOptions g;
+  app.add_option("--store", g.store,
+                 "Store URL: a path, file:///path or s3://bucket/prefix (default $HUGEBLOB_STORE or "
+                 "~/.local/share/hugeblob)")
+      ->envname("HUGEBLOB_STORE");
+  app.add_option("--endpoint", g.endpoint, "S3 endpoint URL (default $AWS_ENDPOINT_URL)");
+  app.add_flag("--json", g.json, "Machine-readable output");
+  app.add_flag("-q,--quiet", g.quiet, "No progress and no summary");
+  app.add_flag("-v,--verbose", g.verbose, "Summaries and log messages");
+
+  std::function<int()> run;
+
+  PutArgs put;
+  auto* put_cmd = app.add_subcommand("put", "Store a file (or - for standard input)");
+  put_cmd->add_option("file", put.file, "File to store, or - for standard input")->required();
+  put_cmd->add_option("--name", put.name, "Name in the store (default: the file's base name)");
+  put_cmd->add_option("--codec", put.codec, "zstd, lz4 or none")->capture_default_str();
+  put_cmd->add_option("--level", put.level, "Compression level (zstd 1-19, lz4 0-12)");
+  put_cmd->add_option("--chunker", put.chunker, "cdc (content-defined) or fixed")->capture_default_str();
+  put_cmd->add_option("--chunk-size", put.chunk_size, "Average (cdc) or exact (fixed) chunk size");
+  put_cmd->add_option("--threads", put.threads, "Hash/compress threads (default: one per core)");
+  put_cmd->add_option("--memory", put.memory, "Memory budget for data in flight (default 48M)");
+  put_cmd->add_option("--pack-size", put.pack_size, "Target pack object size (default 16M)");
+  put_cmd->callback([&] { run = [&] { return RunPut(g, put); }; });
+
+  GetArgs get;
+  auto* get_cmd = app.add_subcommand("get", "Restore a file (verified, atomic; - for standard output)");
+  get_cmd->add_option("name", get.name)->required();
+  get_cmd->add_option("out", get.out, "Output path, or - for standard output")->required();
+  get_cmd->add_flag("-f,--force", get.force, "Replace an existing output file");
+  get_cmd->add_option("--threads", get.threads, "Parallel fetch/decode threads (default 4)");
+  get.cache.Add(get_cmd);
+  get_cmd->callback([&] { run = [&] { return RunGet(g, get); }; });
+
+  CatArgs cat;
+  auto* cat_cmd = app.add_subcommand("cat", "Write a byte range of a file to standard output");
+  cat_cmd->add_option("name", cat.name)->required();
+  cat_cmd->add_option("--offset", cat.offset, "First byte (K/M/G suffixes)");
+  cat_cmd->add_option("--length", cat.length, "Number of bytes (default: to the end)");
+  cat.cache.Add(cat_cmd);
+  cat_cmd->callback([&] { run = [&] { return RunCat(g, cat); }; });
+
+  auto* ls_cmd = app.add_subcommand("ls", "List the files in the store");
+  ls_cmd->callback([&] { run = [&] { return RunLs(g); }; });
+
+  std::string stat_name;
+  auto* stat_cmd = app.add_subcommand("stat", "Sizes, chunks, compression and dedup of a file");
+  stat_cmd->add_option("name", stat_name)->required();
+  stat_cmd->callback([&] { run = [&] { return RunStat(g, stat_name); }; });
+
+  std::string verify_name;
+  unsigned verify_threads = 0;
+  auto* verify_cmd = app.add_subcommand("verify", "Re-read and check a file, or the whole store");
+  verify_cmd->add_option("name", verify_name, "Check only this file");
+  verify_cmd->add_option("--threads", verify_threads, "Packs checked in parallel (default 4)");
+  verify_cmd->callback([&] { run = [&] { return RunVerify(g, verify_name, verify_threads); }; });
+
+  std::string rm_name;
+  auto* rm_cmd = app.add_subcommand("rm", "Remove a name (its data goes at the next gc)");
+  rm_cmd->add_option("name", rm_name)->required();
+  rm_cmd->callback([&] { run = [&] { return RunRm(g, rm_name); }; });
+
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (g.verbose) spdlog::set_level(spdlog::level::info);
+  if (!run) return 2;
+  return run();
+}
+
+}  // namespace hugeblob::cli

@@ -1,0 +1,399 @@
+#include "format/manifest.h"
+
+#include <algorithm>
+#include <charconv>
+#include <string>
+
+#include "format/bytes.h"
+#include "format/envelope.h"
+
+namespace hugeblob {
+namespace {
+
+using format_internal::ByteReader;
+using format_internal::ByteWriter;
+using format_internal::kMaxMetadataBodySize;
+using format_internal::ObjectLabel;
+
+// Body layout, version 1 (inside the envelope, see format/envelope.h and
+// docs/format.md). Varints are unsigned LEB128, canonical.
+//
+//   size            varint
+//   sha256          [32]
+//   chunker.kind    u8
+//   chunker.min     varint
+//   chunker.avg     varint
+//   chunker.max     varint
+//   created_unix    zigzag varint
+//   packs           pack_count x [32]
+//   frames          frame_count x frame record
+//
+// A frame record starts with a flags byte:
+//   bit 0     zero chunk: the record is just flags + length
+//   bits 1-2  codec
+//   bit 3     same pack as the previous stored frame: pack index omitted
+//   bit 4     (only with bit 3) the frame starts where the previous stored
+//             frame ended: stored_offset omitted
+//   bits 5-7  reserved, 0
+// then: length varint; and unless zero: chunk[32], [pack varint],
+// [stored_offset varint], stored_length varint unless the codec is none
+// (a raw frame is stored at its length).
+// Frames written in file order mostly sit back to back in one pack, so a
+// typical record is flags + 3-byte length + 32-byte id + ~3-byte stored
+// length. Offsets in the file are the running sum of lengths: not stored.
+constexpr char kMagic[] = "HBMF";
+
+constexpr uint8_t kFlagZero = 1 << 0;
+constexpr int kCodecShift = 1;
+constexpr uint8_t kCodecMask = 3 << kCodecShift;
+constexpr uint8_t kFlagSamePack = 1 << 3;
+constexpr uint8_t kFlagContiguous = 1 << 4;
+constexpr uint8_t kFlagReserved = 0xe0;
+
+// Bounds on the body size from the table sizes (used before decompressing).
+constexpr uint64_t kMinFixed = 1 + 32 + 1 + 3 + 1;
+constexpr uint64_t kMaxFixed = 10 + 32 + 1 + 15 + 10;
+constexpr uint64_t kMinFrame = 2;
+constexpr uint64_t kMaxFrame = 1 + 5 + 32 + 5 + 10 + 5;
+constexpr uint64_t kMaxFrames = kMaxMetadataBodySize / kMinFrame;
+
+// Matches the chunker's own ceiling; frame lengths are checked against the
+// recorded max_size, so this only guards the params themselves.
+constexpr uint32_t kMaxChunkSize = 64u << 20;
+
+std::string Str(uint64_t v) { return std::to_string(v); }
+
+Status CheckChunker(const ChunkerParams& c) {
+  // Our own check rather than ValidateChunkerParams: a manifest must stay
+  // readable even if the chunker later tightens what it accepts for new files.
+  if (static_cast<uint8_t>(c.kind) > static_cast<uint8_t>(ChunkerKind::kFastCdc)) {
+    return Fail(ErrorCode::kCorruption,
+                "unknown chunker kind " + Str(static_cast<uint8_t>(c.kind)));
+  }
+  if (c.min_size == 0 || c.min_size > c.avg_size || c.avg_size > c.max_size ||
+      c.max_size > kMaxChunkSize) {
+    return Fail(ErrorCode::kCorruption, "implausible chunker sizes " + Str(c.min_size) + "/" +
+                                            Str(c.avg_size) + "/" + Str(c.max_size));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+size_t Manifest::FindFrame(uint64_t offset) const {
+  if (offset >= size) return frames.size();
+  // First frame that starts after `offset`; the one before it holds it.
+  auto it = std::upper_bound(frames.begin(), frames.end(), offset,
+                             [](uint64_t o, const FrameRef& f) { return o < f.offset; });
+  if (it == frames.begin()) return frames.size();  // only if not Validate()d
+  return static_cast<size_t>(it - frames.begin()) - 1;
+}
+
+Status Manifest::Validate() const {
+  HB_TRY(CheckChunker(chunker));
+  {
+    std::vector<Hash256> sorted = packs;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+      return Fail(ErrorCode::kCorruption, "pack table lists a pack twice");
+    }
+  }
+  uint64_t expect = 0;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const FrameRef& f = frames[i];
+    auto bad = [&](const std::string& why) {
+      return Fail(ErrorCode::kCorruption, "frame " + Str(i) + ": " + why);
+    };
+    if (f.offset != expect) {
+      return bad("starts at " + Str(f.offset) + ", expected " + Str(expect));
+    }
+    if (f.length == 0) return bad("empty");
+    if (f.length > chunker.max_size) {
+      return bad("length " + Str(f.length) + " exceeds the chunker maximum " +
+                 Str(chunker.max_size));
+    }
+    if (expect > size || f.length > size - expect) {
+      return bad("runs past the file size " + Str(size));
+    }
+    expect += f.length;
+    if (f.zero) continue;
+    if (f.pack >= packs.size()) {
+      return bad("pack index " + Str(f.pack) + " out of range (" + Str(packs.size()) + " packs)");
+    }
+    if (!IsValidCodec(static_cast<uint8_t>(f.codec))) {
+      return bad("unknown codec " + Str(static_cast<uint8_t>(f.codec)));
+    }
+    if (f.stored_length == 0) return bad("empty stored frame");
+    if (f.codec == Codec::kNone && f.stored_length != f.length) {
+      return bad("raw frame whose stored length differs from its length");
+    }
+    if (f.stored_offset > UINT64_MAX - f.stored_length) return bad("stored frame end overflows");
+  }
+  if (expect != size) {
+    return Fail(ErrorCode::kCorruption,
+                "frames cover " + Str(expect) + " bytes, file size is " + Str(size));
+  }
+  return OkStatus();
+}
+
+Result<Buffer> EncodeManifest(const Manifest& m) {
+  if (auto st = m.Validate(); !st) {
+    return Fail(ErrorCode::kInvalidArgument, "cannot encode manifest: " + st.error().message());
+  }
+  auto too_large = [&] {
+    return Fail(ErrorCode::kInvalidArgument,
+                "cannot encode manifest: " + Str(m.frames.size()) +
+                    " frames are too many for one manifest; use larger chunks");
+  };
+  if (m.packs.size() > UINT32_MAX || m.frames.size() > kMaxFrames) return too_large();
+
+  ByteWriter w;
+  w.Reserve(kMaxFixed + m.packs.size() * 32 + m.frames.size() * 44);
+  w.Varint(m.size);
+  w.Hash(m.sha256);
+  w.U8(static_cast<uint8_t>(m.chunker.kind));
+  w.Varint(m.chunker.min_size);
+  w.Varint(m.chunker.avg_size);
+  w.Varint(m.chunker.max_size);
+  w.SignedVarint(m.created_unix);
+  for (const Hash256& p : m.packs) w.Hash(p);
+
+  bool have_prev = false;
+  uint32_t prev_pack = 0;
+  uint64_t prev_end = 0;
+  for (const FrameRef& f : m.frames) {
+    if (f.zero) {
+      w.U8(kFlagZero);
+      w.Varint(f.length);
+      continue;
+    }
+    uint8_t flags = static_cast<uint8_t>(static_cast<uint8_t>(f.codec) << kCodecShift);
+    bool same_pack = have_prev && f.pack == prev_pack;
+    bool contiguous = same_pack && f.stored_offset == prev_end;
+    if (same_pack) flags |= kFlagSamePack;
+    if (contiguous) flags |= kFlagContiguous;
+    w.U8(flags);
+    w.Varint(f.length);
+    w.Hash(f.chunk);
+    if (!same_pack) w.Varint(f.pack);
+    if (!contiguous) w.Varint(f.stored_offset);
+    if (f.codec != Codec::kNone) w.Varint(f.stored_length);
+    have_prev = true;
+    prev_pack = f.pack;
+    prev_end = f.stored_offset + f.stored_length;
+  }
+  if (w.size() > kMaxMetadataBodySize) return too_large();
+
+  format_internal::EnvelopeHeader header;
+  header.version = kManifestVersion;
+  header.pack_count = static_cast<uint32_t>(m.packs.size());
+  header.entry_count = m.frames.size();
+  return format_internal::SealEnvelope(kMagic, header, std::span<const uint8_t>(w.bytes()));
+}
+
+Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view name) {
+  const std::string label = ObjectLabel("manifest", name);
+  HB_ASSIGN_OR_RETURN(
+      auto env, format_internal::OpenEnvelope(bytes, kMagic, kManifestVersion, "manifest", label));
+  const uint64_t pack_count = env.header.pack_count;
+  const uint64_t frame_count = env.header.entry_count;
+  if (frame_count > kMaxFrames) {
+    return Fail(ErrorCode::kCorruption, label + ": implausible frame count " + Str(frame_count));
+  }
+  // pack_count < 2^32 and frame_count < 2^29: no overflow below.
+  HB_ASSIGN_OR_RETURN(
+      Buffer body, format_internal::InflateBody(
+                       env.compressed_body, kMinFixed + pack_count * 32 + frame_count * kMinFrame,
+                       kMaxFixed + pack_count * 32 + frame_count * kMaxFrame, label));
+
+  auto truncated = [&](const std::string& where) {
+    return Fail(ErrorCode::kCorruption, label + ": malformed body (" + where + ")");
+  };
+  ByteReader r(body.span());
+  Manifest m;
+  uint8_t kind = 0;
+  if (!r.Varint(&m.size) || !r.Hash(&m.sha256) || !r.U8(&kind) ||
+      !r.Varint32(&m.chunker.min_size) || !r.Varint32(&m.chunker.avg_size) ||
+      !r.Varint32(&m.chunker.max_size) || !r.SignedVarint(&m.created_unix)) {
+    return truncated("header fields");
+  }
+  m.chunker.kind = static_cast<ChunkerKind>(kind);
+  // Checked now so that frame lengths below can be bounded by max_size.
+  if (auto st = CheckChunker(m.chunker); !st) return Fail(st.error().Wrap(label));
+
+  m.packs.resize(pack_count);  // bounded: the body holds 32 bytes per pack
+  for (Hash256& p : m.packs) {
+    if (!r.Hash(&p)) return truncated("pack table");
+  }
+
+  m.frames.reserve(frame_count);  // bounded: the body holds >= 2 bytes per frame
+  bool have_prev = false;
+  uint32_t prev_pack = 0;
+  uint64_t prev_end = 0;
+  uint64_t offset = 0;
+  for (uint64_t i = 0; i < frame_count; ++i) {
+    auto bad = [&](const std::string& why) {
+      return Fail(ErrorCode::kCorruption, label + ": frame " + Str(i) + ": " + why);
+    };
+    FrameRef f;
+    uint8_t flags = 0;
+    if (!r.U8(&flags) || !r.Varint32(&f.length)) return bad("truncated");
+    if (f.length == 0 || f.length > m.chunker.max_size) {
+      return bad("length " + Str(f.length) + " out of range");
+    }
+    if (f.length > UINT64_MAX - offset) return bad("offset overflows");
+    f.offset = offset;
+    offset += f.length;
+    if (flags & kFlagZero) {
+      if (flags != kFlagZero) return bad("zero chunk with other flags set");
+      f.zero = true;
+      m.frames.push_back(f);
+      continue;
+    }
+    if (flags & kFlagReserved) return bad("reserved flag bits set");
+    f.codec = static_cast<Codec>((flags & kCodecMask) >> kCodecShift);
+    if (!IsValidCodec(static_cast<uint8_t>(f.codec))) {
+      return bad("unknown codec " + Str(static_cast<uint8_t>(f.codec)));
+    }
+    bool same_pack = flags & kFlagSamePack;
+    bool contiguous = flags & kFlagContiguous;
+    if ((same_pack || contiguous) && !have_prev) return bad("refers to a previous frame");
+    if (contiguous && !same_pack) return bad("contiguous flag without same-pack flag");
+    if (!r.Hash(&f.chunk)) return bad("truncated");
+    if (same_pack) {
+      f.pack = prev_pack;
+    } else if (!r.Varint32(&f.pack)) {
+      return bad("truncated");
+    } else if (have_prev && f.pack == prev_pack) {
+      return bad("pack index spelled out where the same-pack flag belongs");
+    }
+    if (f.pack >= pack_count) return bad("pack index " + Str(f.pack) + " out of range");
+    if (contiguous) {
+      f.stored_offset = prev_end;
+    } else if (!r.Varint(&f.stored_offset)) {
+      return bad("truncated");
+    } else if (same_pack && f.stored_offset == prev_end) {
+      return bad("stored offset spelled out where the contiguous flag belongs");
+    }
+    if (f.codec == Codec::kNone) {
+      f.stored_length = f.length;
+    } else if (!r.Varint32(&f.stored_length)) {
+      return bad("truncated");
+    }
+    if (f.stored_length == 0 || f.stored_offset > UINT64_MAX - f.stored_length) {
+      return bad("stored frame out of range");
+    }
+    have_prev = true;
+    prev_pack = f.pack;
+    prev_end = f.stored_offset + f.stored_length;
+    m.frames.push_back(f);
+  }
+  if (!r.done()) {
+    return Fail(ErrorCode::kCorruption,
+                label + ": " + Str(r.remaining()) + " unexpected bytes after the frame table");
+  }
+  if (auto st = m.Validate(); !st) return Fail(st.error().Wrap(label));
+  return m;
+}
+
+// --- refs -----------------------------------------------------------------
+
+namespace {
+
+constexpr size_t kMaxRefSize = 4096;
+constexpr std::string_view kRefMagic = "hugeblob-ref ";
+constexpr uint32_t kRefVersion = 1;
+
+// Canonical decimal: digits only, no leading zeros, no overflow.
+bool ParseU64(std::string_view s, uint64_t* v) {
+  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+bool ParseI64(std::string_view s, int64_t* v) {
+  bool neg = !s.empty() && s[0] == '-';
+  uint64_t u;
+  if (!ParseU64(neg ? s.substr(1) : s, &u)) return false;
+  if (neg) {
+    if (u == 0 || u > uint64_t{1} << 63) return false;  // no "-0"
+    *v = static_cast<int64_t>(0 - u);
+  } else {
+    if (u > static_cast<uint64_t>(INT64_MAX)) return false;
+    *v = static_cast<int64_t>(u);
+  }
+  return true;
+}
+
+}  // namespace
+
+Buffer EncodeRef(const Ref& ref) {
+  std::string s;
+  s += kRefMagic;
+  s += std::to_string(kRefVersion);
+  s += "\nmanifest ";
+  s += ref.manifest.Hex();
+  s += "\nsize ";
+  s += std::to_string(ref.size);
+  s += "\ncreated ";
+  s += std::to_string(ref.created_unix);
+  s += '\n';
+  return Buffer::Copy(std::string_view(s));
+}
+
+Result<Ref> DecodeRef(std::span<const uint8_t> bytes, std::string_view name) {
+  const std::string label = "ref " + std::string(name);
+  auto bad = [&](const std::string& why) {
+    return Fail(ErrorCode::kCorruption, label + ": " + why);
+  };
+  if (bytes.size() > kMaxRefSize)
+    return bad("too large for a ref (" + Str(bytes.size()) + " bytes)");
+  std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+
+  // Splits off the next '\n'-terminated line; false at the end or on a
+  // missing terminator (a ref cut short).
+  auto next_line = [&](std::string_view* line) {
+    size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) return false;
+    *line = text.substr(0, nl);
+    text.remove_prefix(nl + 1);
+    return true;
+  };
+
+  std::string_view line;
+  if (!next_line(&line) || !line.starts_with(kRefMagic)) return bad("not a hugeblob ref");
+  uint64_t version = 0;
+  if (!ParseU64(line.substr(kRefMagic.size()), &version)) return bad("malformed version line");
+  if (version != kRefVersion) {
+    return Fail(ErrorCode::kUnsupported, label + ": format version " + Str(version) +
+                                             " is not supported (this hugeblob reads version " +
+                                             Str(kRefVersion) + ")");
+  }
+
+  // "key value" with the keys in this exact order.
+  auto field = [&](std::string_view key, std::string_view* value) {
+    if (!next_line(&line) || !line.starts_with(key) || line.size() <= key.size() ||
+        line[key.size()] != ' ') {
+      return false;
+    }
+    *value = line.substr(key.size() + 1);
+    return true;
+  };
+  Ref ref;
+  std::string_view value;
+  if (!field("manifest", &value)) return bad("missing manifest line");
+  auto id = Hash256::FromHex(value);
+  if (!id) return bad("malformed manifest id");
+  ref.manifest = *id;
+  if (!field("size", &value) || !ParseU64(value, &ref.size)) return bad("missing or bad size");
+  if (!field("created", &value) || !ParseI64(value, &ref.created_unix)) {
+    return bad("missing or bad created time");
+  }
+  if (!text.empty()) return bad("unexpected bytes after the created line");
+  return ref;
+}
+
+}  // namespace hugeblob

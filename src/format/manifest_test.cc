@@ -1,0 +1,382 @@
+#include "format/manifest.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "format/envelope.h"
+#include "format/format_test_util.h"
+
+namespace hugeblob {
+namespace {
+
+using format_test::Filled;
+using format_test::FromHex;
+using format_test::Repeat;
+using format_test::ToHex;
+
+// Appends a frame at the end of the file.
+void Add(Manifest* m, uint32_t length, bool zero, uint32_t pack = 0, uint64_t stored_offset = 0,
+         uint32_t stored_length = 0, Codec codec = Codec::kZstd, uint8_t id = 0) {
+  FrameRef f;
+  f.offset = m->size;
+  f.length = length;
+  f.zero = zero;
+  if (!zero) {
+    f.chunk = Filled(id);
+    f.pack = pack;
+    f.stored_offset = stored_offset;
+    f.codec = codec;
+    f.stored_length = codec == Codec::kNone ? length : stored_length;
+  }
+  m->frames.push_back(f);
+  m->size += length;
+}
+
+Manifest Small() {
+  // The golden manifest: 300 bytes, a raw frame, a hole, a zstd frame right
+  // after the raw one in the same pack.
+  Manifest m;
+  m.sha256 = Filled(0xaa);
+  m.chunker = ChunkerParams{ChunkerKind::kFixed, 100, 100, 100};
+  m.created_unix = 1700000000;
+  m.packs = {Filled(0xbb)};
+  Add(&m, 100, false, 0, 0, 100, Codec::kNone, 0x11);
+  Add(&m, 100, true);
+  Add(&m, 100, false, 0, 100, 40, Codec::kZstd, 0x22);
+  return m;
+}
+
+Manifest Larger() {
+  Manifest m;
+  m.sha256 = Filled(0x01);
+  m.chunker = ChunkerParams{ChunkerKind::kFastCdc, 16384, 65536, 262144};
+  m.created_unix = -5;  // before the epoch: zigzag path
+  m.packs = {Filled(3), Filled(1), Filled(2)};
+  uint64_t end[3] = {0, 0, 0};
+  for (int i = 0; i < 200; ++i) {
+    uint32_t len = 16384 + 977 * static_cast<uint32_t>(i % 200);
+    if (i % 17 == 5) {
+      Add(&m, len, true);
+      continue;
+    }
+    uint32_t pack = (i / 40) % 3;
+    Codec codec = static_cast<Codec>(i % 3);
+    uint32_t stored = codec == Codec::kNone ? len : len / 2;
+    uint64_t at = end[pack] + (i % 23 == 0 ? 512 : 0);  // sometimes a gap
+    Add(&m, len, false, pack, at, stored, codec, static_cast<uint8_t>(i));
+    end[pack] = at + stored;
+  }
+  // A chunk stored twice in the file (dedup inside one file): same pack
+  // fields as an earlier frame.
+  FrameRef again = m.frames[3];
+  again.offset = m.size;
+  m.frames.push_back(again);
+  m.size += again.length;
+  return m;
+}
+
+void ExpectSame(const Manifest& a, const Manifest& b) {
+  EXPECT_EQ(a.size, b.size);
+  EXPECT_EQ(a.sha256, b.sha256);
+  EXPECT_EQ(a.chunker, b.chunker);
+  EXPECT_EQ(a.created_unix, b.created_unix);
+  EXPECT_EQ(a.packs, b.packs);
+  ASSERT_EQ(a.frames.size(), b.frames.size());
+  for (size_t i = 0; i < a.frames.size(); ++i) EXPECT_EQ(a.frames[i], b.frames[i]) << i;
+}
+
+TEST(ManifestTest, RoundTrip) {
+  for (const Manifest& m : {Small(), Larger(), Manifest{}}) {
+    Manifest in = m;
+    if (in.frames.empty()) in.chunker = ChunkerParams{};
+    ASSERT_TRUE(in.Validate()) << in.Validate().error().message();
+    auto encoded = EncodeManifest(in);
+    ASSERT_TRUE(encoded) << encoded.error().message();
+    auto decoded = DecodeManifest(encoded->span(), "vm/1");
+    ASSERT_TRUE(decoded) << decoded.error().message();
+    ExpectSame(in, *decoded);
+    // Deterministic.
+    EXPECT_EQ(EncodeManifest(in)->view(), encoded->view());
+  }
+}
+
+TEST(ManifestTest, Compact) {
+  Manifest m = Larger();
+  auto encoded = EncodeManifest(m);
+  ASSERT_TRUE(encoded);
+  // Ids are incompressible: 32 bytes a frame plus a few for the rest.
+  EXPECT_LT(encoded->size(), m.frames.size() * 42 + m.packs.size() * 32 + 200);
+}
+
+// Guards the byte layout: header bytes and the exact uncompressed body.
+TEST(ManifestTest, GoldenLayout) {
+  auto encoded = EncodeManifest(Small());
+  ASSERT_TRUE(encoded) << encoded.error().message();
+  EXPECT_EQ(ToHex(encoded->span().subspan(0, 24)),
+            ToHex(FromHex("48424d46"              // "HBMF"
+                          "01000000"              // version
+                          "00000000"              // flags
+                          "01000000"              // pack count
+                          "0300000000000000")));  // frame count
+  auto body = ZstdDecompress(encoded->span().subspan(24, encoded->size() - 24 - 16), 1 << 20);
+  ASSERT_TRUE(body);
+  EXPECT_EQ(ToHex(body->span()),
+            ToHex(FromHex("ac02" +            // size 300
+                          Repeat("aa", 32) +  // whole-file sha256
+                          "00"
+                          "64"
+                          "64"
+                          "64"                // fixed 100/100/100
+                          "80c49fd50c" +      // created 1700000000, zigzag
+                          Repeat("bb", 32) +  // pack 0
+                          "00"
+                          "64" +
+                          Repeat("11", 32) +
+                          "00"
+                          "00"  // raw: pack 0 @0
+                          "01"
+                          "64"  // zero, 100
+                          "1a"
+                          "64" +
+                          Repeat("22", 32) + "28")));  // zstd same pack,
+                                                       // contiguous, 40
+  // The checksum is the first 16 bytes of SHA-256 of everything before it.
+  Hash256 sum = Sha256Of(encoded->span().subspan(0, encoded->size() - 16));
+  EXPECT_EQ(ToHex(encoded->span().subspan(encoded->size() - 16)),
+            ToHex(std::span<const uint8_t>(sum.bytes.data(), 16)));
+}
+
+TEST(ManifestTest, EveryByteFlipIsDetected) {
+  auto encoded = EncodeManifest(Small());
+  ASSERT_TRUE(encoded);
+  std::vector<uint8_t> bytes(encoded->data(), encoded->data() + encoded->size());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (uint8_t mask : {0x01, 0x80, 0xff}) {
+      bytes[i] ^= mask;
+      auto r = DecodeManifest(bytes, "vm/1");
+      ASSERT_FALSE(r) << "byte " << i;
+      EXPECT_TRUE(r.error().code() == ErrorCode::kCorruption ||
+                  r.error().code() == ErrorCode::kUnsupported);
+      EXPECT_EQ(r.error().message().rfind("manifest vm/1: ", 0), 0u) << r.error().message();
+      bytes[i] ^= mask;
+    }
+  }
+}
+
+TEST(ManifestTest, TruncationAtEveryLength) {
+  auto encoded = EncodeManifest(Larger());
+  ASSERT_TRUE(encoded);
+  for (size_t n = 0; n < encoded->size(); ++n) {
+    auto r = DecodeManifest(encoded->span().subspan(0, n), "m");
+    ASSERT_FALSE(r) << n;
+    EXPECT_EQ(r.error().code(), ErrorCode::kCorruption) << n;
+  }
+  std::vector<uint8_t> longer(encoded->data(), encoded->data() + encoded->size());
+  longer.push_back(0);
+  EXPECT_FALSE(DecodeManifest(longer, "m"));
+}
+
+TEST(ManifestTest, UnknownVersion) {
+  auto encoded = EncodeManifest(Small());
+  ASSERT_TRUE(encoded);
+  std::vector<uint8_t> bytes(encoded->data(), encoded->data() + encoded->size());
+  bytes[4] = 7;
+  auto r = DecodeManifest(bytes, "vm/2026-11-22");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(r.error().message(),
+            "manifest vm/2026-11-22: format version 7 is not supported (this hugeblob reads "
+            "version 1)");
+  // Even a version-7 object cut short is refused for its version, not as
+  // corrupt: the version is what the user needs to know.
+  auto short_r = DecodeManifest(std::span<const uint8_t>(bytes).subspan(0, 8), "x");
+  EXPECT_EQ(short_r.error().code(), ErrorCode::kUnsupported);
+}
+
+TEST(ManifestTest, KeyAsName) {
+  std::vector<uint8_t> junk(50, 0);
+  auto r = DecodeManifest(junk, "manifests/ab12");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message().rfind("manifests/ab12: ", 0), 0u) << r.error().message();
+}
+
+// Bodies with a valid checksum around them but malformed content: the
+// decoder's own checks must catch them.
+TEST(ManifestTest, RejectsMalformedBodies) {
+  using format_internal::EnvelopeHeader;
+  using format_internal::SealEnvelope;
+  auto encoded = EncodeManifest(Small());
+  auto body0 = ZstdDecompress(encoded->span().subspan(24, encoded->size() - 40), 1 << 20);
+  ASSERT_TRUE(body0);
+  const std::vector<uint8_t> good(body0->data(), body0->data() + body0->size());
+  auto decode = [&](const std::vector<uint8_t>& body, uint32_t packs = 1, uint64_t frames = 3) {
+    EnvelopeHeader h{kManifestVersion, 0, packs, frames};
+    auto sealed = SealEnvelope("HBMF", h, body);
+    EXPECT_TRUE(sealed);
+    return DecodeManifest(sealed->span(), "m");
+  };
+  ASSERT_TRUE(decode(good));
+  // Offsets into `good`: see GoldenLayout.
+  const size_t kKind = 2 + 32, kPacks = kKind + 4 + 5, kF0 = kPacks + 32;
+  const size_t kF1 = kF0 + 2 + 32 + 2, kF2 = kF1 + 2;
+  auto patch = [&](size_t at, uint8_t v) {
+    auto b = good;
+    b[at] = v;
+    return decode(b);
+  };
+  EXPECT_FALSE(decode(good, 1, 2)) << "trailing bytes";
+  EXPECT_FALSE(decode(good, 1, 4)) << "missing frame";
+  EXPECT_FALSE(decode(good, 2, 3)) << "missing pack";
+  EXPECT_FALSE(decode(good, 0, 3)) << "pack index out of range";
+  EXPECT_FALSE(decode(good, 0xffffffff, 0xffffffffffffffff)) << "absurd counts";
+  EXPECT_FALSE(patch(0, 0xad)) << "size disagrees with frames";
+  EXPECT_FALSE(patch(kKind, 2)) << "unknown chunker kind";
+  EXPECT_FALSE(patch(kKind + 1, 0x65)) << "min > avg";
+  EXPECT_FALSE(patch(kF0, 0x20)) << "reserved flag";
+  EXPECT_FALSE(patch(kF0, 0x06)) << "codec 3";
+  EXPECT_FALSE(patch(kF0, 0x08)) << "same-pack flag on the first frame";
+  EXPECT_FALSE(patch(kF0 + 1, 0x65)) << "length over chunker max";
+  EXPECT_FALSE(patch(kF0 + 1, 0x00)) << "zero length";
+  EXPECT_FALSE(patch(kF1, 0x03)) << "zero frame with a codec";
+  EXPECT_FALSE(patch(kF2, 0x12)) << "contiguous without same pack";
+  EXPECT_FALSE(patch(kF2, 0x0a)) << "same pack, not contiguous: stored length missing";
+  EXPECT_FALSE(patch(kF2 + 2 + 32, 0x00)) << "zero stored length";
+  EXPECT_FALSE(patch(kF2 + 2 + 32, 0x80)) << "varint running off the end";
+  {
+    auto b = good;  // non-canonical varint for the size: ac 82 00 (still 300)
+    b[1] = 0x82;
+    b.insert(b.begin() + 2, 0x00);
+    EXPECT_FALSE(decode(b));
+  }
+  {
+    auto b = good;  // the same pack index spelled out instead of flagged
+    b[kF2] = 0x02;  // zstd, no same-pack or contiguous flag
+    b.insert(b.begin() + kF2 + 2 + 32, {0x00, 0x64});  // pack 0, offset 100
+    EXPECT_FALSE(decode(b));
+  }
+}
+
+TEST(ManifestTest, ValidateRejects) {
+  auto expect_bad = [](const Manifest& m, const char* what) {
+    auto st = m.Validate();
+    EXPECT_FALSE(st) << what;
+    if (!st) {
+      EXPECT_EQ(st.error().code(), ErrorCode::kCorruption);
+    }
+    auto enc = EncodeManifest(m);
+    EXPECT_FALSE(enc) << what;
+    if (!enc) {
+      EXPECT_EQ(enc.error().code(), ErrorCode::kInvalidArgument);
+    }
+  };
+  Manifest m = Small();
+  m.size += 1;
+  expect_bad(m, "size");
+  m = Small();
+  m.frames[1].offset += 1;
+  expect_bad(m, "offset");
+  m = Small();
+  m.frames[2].pack = 1;
+  expect_bad(m, "pack range");
+  m = Small();
+  m.packs.push_back(m.packs[0]);
+  expect_bad(m, "duplicate pack");
+  m = Small();
+  m.chunker.max_size = 99;
+  expect_bad(m, "length over max");
+  m = Small();
+  m.frames[0].stored_length = 99;
+  expect_bad(m, "raw stored length");
+  m = Small();
+  m.frames[2].codec = static_cast<Codec>(3);
+  expect_bad(m, "codec");
+  m = Small();
+  m.chunker.kind = static_cast<ChunkerKind>(9);
+  expect_bad(m, "chunker kind");
+  m = Manifest{};
+  m.size = 1;
+  expect_bad(m, "size without frames");
+}
+
+TEST(ManifestTest, FindFrame) {
+  Manifest m = Small();
+  EXPECT_EQ(m.FindFrame(0), 0u);
+  EXPECT_EQ(m.FindFrame(99), 0u);
+  EXPECT_EQ(m.FindFrame(100), 1u);
+  EXPECT_EQ(m.FindFrame(150), 1u);
+  EXPECT_EQ(m.FindFrame(200), 2u);
+  EXPECT_EQ(m.FindFrame(299), 2u);  // last byte
+  EXPECT_EQ(m.FindFrame(300), 3u);  // == size
+  EXPECT_EQ(m.FindFrame(UINT64_MAX), 3u);
+
+  Manifest empty;
+  EXPECT_EQ(empty.FindFrame(0), 0u);
+  EXPECT_EQ(empty.FindFrame(1), 0u);
+
+  Manifest big = Larger();
+  for (size_t i = 0; i < big.frames.size(); ++i) {
+    const FrameRef& f = big.frames[i];
+    ASSERT_EQ(big.FindFrame(f.offset), i);
+    ASSERT_EQ(big.FindFrame(f.offset + f.length - 1), i);
+  }
+}
+
+TEST(RefTest, RoundTripAndText) {
+  Ref ref{Filled(0xcd), 123456789, 1700000000};
+  Buffer b = EncodeRef(ref);
+  EXPECT_EQ(b.view(), "hugeblob-ref 1\nmanifest " + Filled(0xcd).Hex() +
+                          "\nsize 123456789\ncreated 1700000000\n");
+  auto r = DecodeRef(b.span(), "vm");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->manifest, ref.manifest);
+  EXPECT_EQ(r->size, ref.size);
+  EXPECT_EQ(r->created_unix, ref.created_unix);
+
+  for (Ref edge : {Ref{Filled(0), 0, 0}, Ref{Filled(1), UINT64_MAX, INT64_MIN},
+                   Ref{Filled(2), 1, INT64_MAX}, Ref{Filled(3), 1, -1}}) {
+    auto d = DecodeRef(EncodeRef(edge).span(), "e");
+    ASSERT_TRUE(d) << EncodeRef(edge).view();
+    EXPECT_EQ(d->size, edge.size);
+    EXPECT_EQ(d->created_unix, edge.created_unix);
+  }
+}
+
+TEST(RefTest, Rejects) {
+  std::string hex = Filled(0xcd).Hex();
+  std::string good = "hugeblob-ref 1\nmanifest " + hex + "\nsize 5\ncreated 7\n";
+  ASSERT_TRUE(DecodeRef({reinterpret_cast<const uint8_t*>(good.data()), good.size()}, "r"));
+  for (size_t n = 0; n < good.size(); ++n) {
+    auto r = DecodeRef({reinterpret_cast<const uint8_t*>(good.data()), n}, "r");
+    EXPECT_FALSE(r) << "truncated at " << n;
+  }
+  for (std::string bad : {
+           "hugeblob-ref 1\nmanifest " + hex + "\nsize 5\ncreated 7\nextra\n",
+           "hugeblob-ref 1\nmanifest " + hex + "\nsize 05\ncreated 7\n",
+           "hugeblob-ref 1\nmanifest " + hex + "\nsize -5\ncreated 7\n",
+           "hugeblob-ref 1\nmanifest " + hex + "\nsize 5\ncreated -0\n",
+           "hugeblob-ref 1\nmanifest " + hex + "\nsize 18446744073709551616\ncreated 7\n",
+           "hugeblob-ref 1\nmanifest " + hex + "\nsize 5\ncreated 9223372036854775808\n",
+           "hugeblob-ref 1\nmanifest " + hex + "\ncreated 7\nsize 5\n",
+           "hugeblob-ref 1\nmanifest " + hex.substr(1) + "\nsize 5\ncreated 7\n",
+           "hugeblob-ref 1\nmanifest  " + hex + "\nsize 5\ncreated 7\n",
+           "hugeblob-ref 1\r\nmanifest " + hex + "\nsize 5\ncreated 7\n",
+           "hugeblob-ref 01\nmanifest " + hex + "\nsize 5\ncreated 7\n",
+           "HUGEBLOB-REF 1\nmanifest " + hex + "\nsize 5\ncreated 7\n",
+           std::string(5000, 'x'),
+       }) {
+    auto r = DecodeRef({reinterpret_cast<const uint8_t*>(bad.data()), bad.size()}, "r");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kCorruption) << bad;
+    EXPECT_EQ(r.error().message().rfind("ref r: ", 0), 0u);
+  }
+  std::string v2 = "hugeblob-ref 2\nwhatever\n";
+  auto r = DecodeRef({reinterpret_cast<const uint8_t*>(v2.data()), v2.size()}, "vm");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(r.error().message(),
+            "ref vm: format version 2 is not supported (this hugeblob reads version 1)");
+}
+
+}  // namespace
+}  // namespace hugeblob

@@ -1,0 +1,223 @@
+// get: restore a whole file through the BlobReader.
+//
+// Frames are fetched and decoded in parallel (a window bounded in bytes) and
+// written in place with pwrite; the main thread hashes them in file order so
+// the whole-file SHA-256 is checked without reading the output back. All-zero
+// chunks are never written: the file is created at its full size with
+// ftruncate, so they stay holes. The data goes to a temporary file beside the
+// target, fsynced and renamed only once every check has passed.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <deque>
+#include <future>
+#include <optional>
+
+#include "format/manifest.h"
+#include "hash/sha256.h"
+#include "hugeblob/hugeblob.h"
+#include "util/cancel.h"
+#include "util/fs.h"
+#include "util/thread_pool.h"
+#include "util/units.h"
+
+namespace hugeblob {
+namespace {
+
+std::string Basename(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+Status WriteAllFd(int fd, std::span<const uint8_t> data, std::string_view what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Fail(ErrnoError(errno, "write " + std::string(what)));
+    }
+    data = data.subspan(static_cast<size_t>(n));
+  }
+  return OkStatus();
+}
+
+Status CheckFreeSpace(const std::string& dir, uint64_t size) {
+  HB_ASSIGN_OR_RETURN(uint64_t free_bytes, FreeSpace(dir));
+  const uint64_t need = size + size / 10;
+  if (free_bytes < need) {
+    return Fail(ErrorCode::kNoSpace, "not enough free space in " + dir + ": need " + FormatSize(need) +
+                                         " (file " + FormatSize(size) + " + 10% headroom), have " +
+                                         FormatSize(free_bytes));
+  }
+  return OkStatus();
+}
+
+class Restorer {
+ public:
+  Restorer(std::unique_ptr<BlobReader> reader, const GetOptions& options, std::string label)
+      : reader_(std::move(reader)), options_(options), label_(std::move(label)) {}
+
+  // Streams every frame in order to `sink(frame_index, bytes)` after the
+  // fetch stage, where `fetch(frame_index)` runs on the pool. Zero frames are
+  // passed to sink with an empty Buffer. Hashes in order and checks the
+  // whole-file SHA-256 at the end.
+  Status Run(const std::function<Result<Buffer>(size_t)>& fetch,
+             const std::function<Status(size_t, const Buffer&)>& sink);
+
+ private:
+  bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->cancelled(); }
+
+  std::unique_ptr<BlobReader> reader_;
+  GetOptions options_;
+  std::string label_;
+};
+
+Status Restorer::Run(const std::function<Result<Buffer>(size_t)>& fetch,
+                     const std::function<Status(size_t, const Buffer&)>& sink) {
+  const Manifest& m = reader_->manifest();
+  const size_t n = m.frames.size();
+  const unsigned threads = options_.threads == 0 ? 4 : options_.threads;
+  // Decoded bytes in flight: half the budget (the other half is the reader's
+  // cache and fetch buffers).
+  const uint64_t max_window = std::max<uint64_t>(options_.memory_budget / 2, 2ull << 20);
+  ThreadPool pool(threads, 4 * threads);
+  std::deque<std::pair<size_t, std::future<Result<Buffer>>>> window;
+  uint64_t window_bytes = 0;
+  size_t next = 0;
+  Sha256 whole;
+  std::optional<Error> error;
+  uint64_t done = 0;
+
+  auto submit = [&](size_t i) {
+    const FrameRef& f = m.frames[i];
+    auto promise = std::make_shared<std::promise<Result<Buffer>>>();
+    auto future = promise->get_future();
+    if (f.zero) {
+      promise->set_value(Buffer());
+    } else {
+      pool.Submit([&fetch, i, promise] { promise->set_value(fetch(i)); });
+    }
+    window.emplace_back(i, std::move(future));
+    window_bytes += f.length;
+  };
+
+  while (next < n || !window.empty()) {
+    if (!error && Cancelled()) error = CancelledError("get");
+    // Fill the window; always allow one frame so a huge chunk still moves.
+    if (!error) {
+      size_t first = next;
+      while (next < n && (window.empty() || window_bytes + m.frames[next].length <= max_window)) {
+        submit(next++);
+      }
+      if (next > first) reader_->Prefetch(first, next);
+    }
+    if (window.empty()) break;
+    auto [i, future] = std::move(window.front());
+    window.pop_front();
+    Result<Buffer> bytes = future.get();
+    const FrameRef& f = m.frames[i];
+    window_bytes -= f.length;
+    if (error) continue;  // drain what is in flight, then stop
+    if (!bytes) {
+      error = bytes.error();
+      continue;
+    }
+    if (f.zero) {
+      whole.UpdateZeros(f.length);
+    } else {
+      whole.Update(bytes->span());
+    }
+    Status st = sink(i, *bytes);
+    if (!st) {
+      error = st.error();
+      continue;
+    }
+    done += f.length;
+    if (options_.progress) options_.progress(Progress{done, m.size, 0});
+  }
+  pool.Wait();
+  if (error) return Fail(*error);
+  if (whole.Finish() != m.sha256) {
+    return Fail(ErrorCode::kCorruption,
+                label_ + ": restored bytes do not match the file's SHA-256 " + m.sha256.Hex());
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::string& name,
+                      const std::string& out, const GetOptions& options) {
+  HB_ASSIGN_OR_RETURN(auto context, ReaderContext::Create(options.reader));
+  HB_ASSIGN_OR_RETURN(auto reader, BlobReader::Open(context, store, name));
+  BlobReader* r = reader.get();
+  const Manifest& m = r->manifest();
+  GetResult result;
+  result.size = m.size;
+  for (const FrameRef& f : m.frames) {
+    if (f.zero) result.holes += f.length;
+  }
+  Restorer restorer(std::move(reader), options, "'" + name + "'");
+
+  if (out == "-") {
+    // Standard output: written in order by this thread.
+    static const std::vector<uint8_t> kZeros(1 << 16, 0);
+    auto fetch = [r](size_t i) { return r->ReadFrame(i); };
+    auto sink = [&](size_t i, const Buffer& b) -> Status {
+      if (m.frames[i].zero) {
+        uint64_t left = m.frames[i].length;
+        while (left > 0) {
+          size_t take = std::min<uint64_t>(left, kZeros.size());
+          HB_TRY(WriteAllFd(1, {kZeros.data(), take}, "standard output"));
+          left -= take;
+        }
+        return OkStatus();
+      }
+      return WriteAllFd(1, b.span(), "standard output");
+    };
+    HB_TRY(restorer.Run(fetch, sink));
+    return result;
+  }
+
+  struct stat st;
+  if (::lstat(out.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Fail(ErrorCode::kInvalidArgument, out + ": is a directory");
+    if (!options.force) {
+      return Fail(ErrorCode::kAlreadyExists, out + " already exists (use --force to replace it)");
+    }
+  }
+  const std::string dir = Dirname(out);
+  HB_TRY(CheckFreeSpace(dir, m.size));
+  HB_ASSIGN_OR_RETURN(std::string tmp, MakeTempName(dir, "." + Basename(out) + ".hugeblob"));
+  ScopedFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd.valid()) return Fail(ErrnoError(errno, "create " + tmp));
+
+  auto fail = [&](const Error& e) -> tl::unexpected<Error> {
+    fd = ScopedFd();
+    ::unlink(tmp.c_str());
+    return Fail(e);
+  };
+  if (::ftruncate(fd.get(), static_cast<off_t>(m.size)) != 0) {
+    return fail(ErrnoError(errno, "truncate " + tmp));
+  }
+  const int raw_fd = fd.get();
+  auto fetch = [r, raw_fd, &m, &tmp](size_t i) -> Result<Buffer> {
+    HB_ASSIGN_OR_RETURN(Buffer b, r->ReadFrame(i));
+    HB_TRY(PwriteAll(raw_fd, b.span(), m.frames[i].offset, tmp));
+    return b;
+  };
+  auto sink = [](size_t, const Buffer&) -> Status { return OkStatus(); };
+  Status run = restorer.Run(fetch, sink);
+  if (!run) return fail(run.error().code() == ErrorCode::kCancelled
+                            ? Error(ErrorCode::kCancelled, "get " + name + " interrupted; nothing was written to " + out)
+                            : run.error());
+  if (::fsync(raw_fd) != 0) return fail(ErrnoError(errno, "fsync " + tmp));
+  Status closed = fd.Close(tmp);
+  if (!closed) return fail(closed.error());
+  if (::rename(tmp.c_str(), out.c_str()) != 0) return fail(ErrnoError(errno, "rename to " + out));
+  HB_TRY(FsyncDir(dir));
+  return result;
+}
+
+}  // namespace hugeblob

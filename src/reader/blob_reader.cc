@@ -1,0 +1,215 @@
+// BlobReader (include/hugeblob/reader.h): maps byte ranges to frames and
+// serves them from the chunk loader.
+//
+// pread's warm path, the one the latency targets are about: one binary
+// search over the frame table, one memory-cache lookup per chunk (a shard
+// lock and a shared_ptr copy), memcpy. No allocation, no locks of its own;
+// the read-ahead detector is two relaxed atomics.
+
+#include <algorithm>
+#include <cstring>
+
+#include "format/layout.h"
+#include "format/manifest.h"
+#include "hugeblob/reader.h"
+#include "reader/chunk_loader.h"
+#include "reader/context.h"
+#include "reader/readahead.h"
+
+namespace hugeblob {
+
+namespace {
+
+// The index of the frame holding `offset` (< size): the last frame whose
+// offset is <= it. Frames are contiguous from 0 (Manifest::Validate).
+size_t FrameAt(const std::vector<FrameRef>& frames, uint64_t offset) {
+  auto it = std::upper_bound(frames.begin(), frames.end(), offset,
+                             [](uint64_t off, const FrameRef& f) { return off < f.offset; });
+  return static_cast<size_t>(it - frames.begin()) - 1;
+}
+
+// A slow-path pread loads at most this many decoded bytes at once (and at
+// least one chunk), so a huge pread holds a bounded number of chunks.
+constexpr uint64_t kPreadBatchBytes = 8ull << 20;
+
+class BlobReaderImpl final : public BlobReader {
+ public:
+  BlobReaderImpl(std::shared_ptr<ContextImpl> ctx, std::shared_ptr<const BlobSource> src)
+      : ctx_(std::move(ctx)),
+        src_(std::move(src)),
+        m_(*src_->manifest),
+        readahead_(ctx_->options().readahead_chunks) {
+    uint32_t zero_len = 0;
+    for (const FrameRef& f : m_.frames) {
+      if (f.zero) zero_len = std::max(zero_len, f.length);
+    }
+    // calloc'd: large zero blocks are mapped lazily and read as the shared
+    // zero page, so this costs address space, not memory.
+    if (zero_len > 0) zeros_ = Buffer::Zeros(zero_len);
+  }
+
+  uint64_t size() const override { return m_.size; }
+  const Manifest& manifest() const override { return m_; }
+
+  Result<size_t> pread(uint64_t offset, std::span<uint8_t> out) override {
+    if (offset >= m_.size || out.empty()) return size_t{0};
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), m_.size - offset));
+    const std::vector<FrameRef>& frames = m_.frames;
+    size_t idx = FrameAt(frames, offset);
+
+    if (unsigned ahead = readahead_.Observe(offset, n)) StartReadahead(offset + n, ahead);
+
+    size_t pos = 0;
+    Buffer chunk;
+    while (pos < n) {
+      const FrameRef& f = frames[idx];
+      const uint64_t in = offset + pos - f.offset;
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(f.length - in, n - pos));
+      if (f.zero) {
+        std::memset(out.data() + pos, 0, take);
+      } else if (ctx_->memory().Lookup(f.chunk, &chunk)) {
+        std::memcpy(out.data() + pos, chunk.data() + in, take);
+      } else {
+        Status s = ReadSlow(idx, offset + pos, out.subspan(pos, n - pos));
+        if (!s) {
+          return Fail(s.error().Wrap(src_->label + ": reading " + std::to_string(n) +
+                                     " bytes at offset " + std::to_string(offset)));
+        }
+        return n;
+      }
+      pos += take;
+      ++idx;
+    }
+    return n;
+  }
+
+  Result<Buffer> ReadFrame(size_t frame_index) override {
+    if (frame_index >= m_.frames.size()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  src_->label + ": frame " + std::to_string(frame_index) + " out of range (" +
+                      std::to_string(m_.frames.size()) + " frames)");
+    }
+    const FrameRef& f = m_.frames[frame_index];
+    if (f.zero) return zeros_.Slice(0, f.length);
+    Buffer chunk;
+    if (ctx_->memory().Lookup(f.chunk, &chunk)) return chunk;
+    Status s = LoadFrames(*ctx_, *src_, {&frame_index, 1}, {&chunk, 1});
+    if (!s) return Fail(s.error().Wrap(src_->label + ": frame " + std::to_string(frame_index)));
+    return chunk;
+  }
+
+  void Prefetch(size_t first, size_t last) override {
+    PrefetchFrames(*ctx_, src_, first, std::min(last, m_.frames.size()));
+  }
+
+ private:
+  // From frame `idx` (holding `offset`) on, fills `out` (which ends within
+  // the file) in batches of kPreadBatchBytes, fetching what is missing.
+  Status ReadSlow(size_t idx, uint64_t offset, std::span<uint8_t> out) {
+    const std::vector<FrameRef>& frames = m_.frames;
+    std::vector<size_t> batch;
+    std::vector<Buffer> chunks;
+    size_t pos = 0;
+    while (pos < out.size()) {
+      // Collect the frames of the next batch; holes need no fetch.
+      batch.clear();
+      uint64_t batch_bytes = 0;
+      size_t end = idx;
+      uint64_t covered = frames[idx].offset;
+      while (end < frames.size() && covered < offset + out.size() &&
+             (batch_bytes == 0 || batch_bytes + frames[end].length <= kPreadBatchBytes)) {
+        if (!frames[end].zero) {
+          batch.push_back(end);
+          batch_bytes += frames[end].length;
+        }
+        covered += frames[end].length;
+        ++end;
+      }
+      chunks.assign(batch.size(), Buffer());
+      HB_TRY(LoadFrames(*ctx_, *src_, batch, chunks));
+      size_t b = 0;
+      for (; idx < end; ++idx) {
+        const FrameRef& f = frames[idx];
+        const uint64_t in = offset + pos - f.offset;
+        const size_t take = static_cast<size_t>(std::min<uint64_t>(f.length - in, out.size() - pos));
+        if (f.zero) {
+          std::memset(out.data() + pos, 0, take);
+        } else {
+          std::memcpy(out.data() + pos, chunks[b++].data() + in, take);
+        }
+        pos += take;
+      }
+    }
+    return OkStatus();
+  }
+
+  // A sequential reader just read up to `end`: fetch `ahead` chunks past
+  // the frame holding its last byte.
+  void StartReadahead(uint64_t end, unsigned ahead) {
+    const size_t next = FrameAt(m_.frames, end - 1) + 1;
+    auto [first, last] = readahead_.Claim(next, std::min(next + ahead, m_.frames.size()));
+    if (first < last) PrefetchFrames(*ctx_, src_, first, last);
+  }
+
+  const std::shared_ptr<ContextImpl> ctx_;
+  const std::shared_ptr<const BlobSource> src_;
+  const Manifest& m_;  // *src_->manifest
+  Readahead readahead_;
+  Buffer zeros_;  // shared by every hole chunk of this file
+};
+
+Result<std::shared_ptr<ContextImpl>> ImplOf(std::shared_ptr<ReaderContext> context) {
+  auto impl = std::dynamic_pointer_cast<ContextImpl>(std::move(context));
+  if (impl == nullptr) {
+    return Fail(ErrorCode::kInvalidArgument, "BlobReader: context not made by ReaderContext::Create");
+  }
+  return impl;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlobReader>> BlobReader::Open(std::shared_ptr<ReaderContext> context,
+                                                     std::shared_ptr<ObjectStore> store,
+                                                     std::shared_ptr<const Manifest> manifest,
+                                                     std::string label) {
+  HB_ASSIGN_OR_RETURN(auto ctx, ImplOf(std::move(context)));
+  if (store == nullptr || manifest == nullptr) {
+    return Fail(ErrorCode::kInvalidArgument, "BlobReader: no store or manifest for " + label);
+  }
+  Status valid = manifest->Validate();
+  if (!valid) return Fail(valid.error().Wrap(label));
+  auto src = std::make_shared<BlobSource>();
+  src->store = std::move(store);
+  src->pack_keys.reserve(manifest->packs.size());
+  for (const Hash256& p : manifest->packs) src->pack_keys.push_back(PackKey(p));
+  src->manifest = std::move(manifest);
+  src->label = std::move(label);
+  return std::unique_ptr<BlobReader>(new BlobReaderImpl(std::move(ctx), std::move(src)));
+}
+
+Result<std::unique_ptr<BlobReader>> BlobReader::Open(std::shared_ptr<ReaderContext> context,
+                                                     std::shared_ptr<ObjectStore> store,
+                                                     std::string_view name) {
+  HB_TRY(ValidateName(name));
+  if (store == nullptr) return Fail(ErrorCode::kInvalidArgument, "BlobReader: no store");
+  const std::string ref_key = RefKey(name);
+  HB_ASSIGN_OR_RETURN(Buffer ref_bytes, store->Get(ref_key));
+  HB_ASSIGN_OR_RETURN(Ref ref, DecodeRef(ref_bytes.span(), ref_key));
+  const std::string manifest_key = ManifestKey(ref.manifest);
+  HB_ASSIGN_OR_RETURN(Buffer manifest_bytes, store->Get(manifest_key));
+  // Manifests are content-addressed: check the name before parsing.
+  if (Sha256Of(manifest_bytes.span()) != ref.manifest) {
+    return Fail(ErrorCode::kCorruption,
+                manifest_key + " (of " + std::string(name) + "): bytes do not match the id");
+  }
+  HB_ASSIGN_OR_RETURN(Manifest manifest, DecodeManifest(manifest_bytes.span(), manifest_key));
+  if (manifest.size != ref.size) {
+    return Fail(ErrorCode::kCorruption, ref_key + " says " + std::to_string(ref.size) +
+                                            " bytes but " + manifest_key + " has " +
+                                            std::to_string(manifest.size));
+  }
+  return Open(std::move(context), std::move(store),
+              std::make_shared<const Manifest>(std::move(manifest)), std::string(name));
+}
+
+}  // namespace hugeblob

@@ -1,0 +1,168 @@
+#include "reader/chunk_loader.h"
+
+#include <algorithm>
+
+#include "reader/context.h"
+#include "reader/fetcher.h"
+
+namespace hugeblob {
+
+namespace {
+
+// A frame this thread leads the fetch of.
+struct Led {
+  size_t frame;
+  ChunkFlights::Lease lease;
+  Buffer* out;  // where the caller wants the chunk; null for prefetch
+};
+
+// Resolves led frames from the disk cache, then from the store in coalesced
+// runs of at most `max_run_bytes`. Completes every lease; returns the first
+// error.
+Status ResolveLed(ContextImpl& ctx, const BlobSource& src, std::vector<Led>& led,
+                  uint64_t max_run_bytes) {
+  const std::vector<FrameRef>& frames = src.manifest->frames;
+  Status first_error = OkStatus();
+  DiskCache* disk = ctx.disk();
+
+  std::vector<size_t> need;         // positions in `led`
+  std::vector<size_t> need_frames;  // their frame indices
+  for (size_t j = 0; j < led.size(); ++j) {
+    const FrameRef& f = frames[led[j].frame];
+    Buffer b;
+    if (disk != nullptr && disk->Get(f.chunk, f.length, &b, ctx.live())) {
+      ctx.memory().Insert(f.chunk, b);
+      if (led[j].out != nullptr) *led[j].out = b;
+      led[j].lease.Complete(std::move(b));
+    } else {
+      need.push_back(j);
+      need_frames.push_back(led[j].frame);
+    }
+  }
+  if (need.empty()) return first_error;
+
+  std::vector<std::pair<ChunkId, Buffer>> to_disk;  // written after every lease completes
+  std::vector<size_t> run_frames;
+  for (const std::vector<size_t>& run : PlanRuns(frames, need_frames, max_run_bytes)) {
+    run_frames.clear();
+    for (size_t p : run) run_frames.push_back(need_frames[p]);
+    const std::string& pack_key = src.pack_keys[frames[run_frames.front()].pack];
+    std::vector<Result<Buffer>> results =
+        FetchRun(*src.store, pack_key, frames, run_frames, ctx.live(), &ctx.counters());
+    for (size_t q = 0; q < run.size(); ++q) {
+      Led& l = led[need[run[q]]];
+      Result<Buffer>& r = results[q];
+      if (r) {
+        const ChunkId& id = frames[l.frame].chunk;
+        // Cache first, then complete: see the single-flight header.
+        ctx.memory().Insert(id, *r);
+        if (l.out != nullptr) *l.out = *r;
+        if (disk != nullptr) to_disk.emplace_back(id, *r);
+      } else if (first_error) {
+        first_error = Fail(r.error());
+      }
+      l.lease.Complete(std::move(r));
+    }
+  }
+  for (const auto& [id, chunk] : to_disk) disk->Put(id, chunk);
+  return first_error;
+}
+
+}  // namespace
+
+Status LoadFrames(ContextImpl& ctx, const BlobSource& src, std::span<const size_t> indices,
+                  std::span<Buffer> out) {
+  const std::vector<FrameRef>& frames = src.manifest->frames;
+  std::vector<Led> led;
+  std::vector<std::pair<std::shared_ptr<const ChunkFlights::Flight>, size_t>> follows;
+  for (size_t k = 0; k < indices.size(); ++k) {
+    const FrameRef& f = frames[indices[k]];
+    if (f.zero) return Fail(ErrorCode::kInternal, "LoadFrames: frame " + std::to_string(indices[k]) + " is a hole");
+    if (ctx.memory().Lookup(f.chunk, &out[k])) continue;
+    ChunkFlights::Joined joined = ctx.flights().Join(f.chunk);
+    if (!joined.lease) {
+      follows.emplace_back(std::move(joined.follow), k);
+      continue;
+    }
+    // We lead: the previous leader may have cached it and finished between
+    // our miss and our Join.
+    if (ctx.memory().Lookup(f.chunk, &out[k])) {
+      joined.lease.Complete(out[k]);
+      continue;
+    }
+    led.push_back(Led{indices[k], std::move(joined.lease), &out[k]});
+  }
+
+  // Our own leases are all completed before we wait on anyone else's: that
+  // is what keeps two readers that follow each other from deadlocking.
+  Status status = ResolveLed(ctx, src, led, ctx.options().max_coalesce_bytes);
+  led.clear();
+  for (auto& [flight, k] : follows) {
+    Result<Buffer> r = flight->Wait();
+    if (r) {
+      out[k] = std::move(*r);
+    } else if (status) {
+      status = Fail(r.error());
+    }
+  }
+  return status;
+}
+
+void PrefetchFrames(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& src, size_t first,
+                    size_t last) {
+  if (ctx.stopping() || ctx.prefetch_limit() == 0) return;
+  const std::vector<FrameRef>& frames = src->manifest->frames;
+  last = std::min(last, frames.size());
+
+  std::vector<size_t> claimed;  // frame indices
+  std::vector<ChunkFlights::Lease> leases;
+  uint64_t stored = 0;
+  for (size_t i = first; i < last; ++i) {
+    const FrameRef& f = frames[i];
+    if (f.zero || ctx.memory().Contains(f.chunk)) continue;
+    if (!ctx.TryReservePrefetch(f.length)) break;  // over the bound: the rest is dropped
+    ChunkFlights::Lease lease = ctx.flights().TryLead(f.chunk);
+    Buffer cached;
+    if (lease && ctx.memory().Lookup(f.chunk, &cached)) lease.Complete(std::move(cached));
+    if (!lease) {  // someone else is fetching it, or it just arrived
+      ctx.ReleasePrefetch(f.length);
+      continue;
+    }
+    claimed.push_back(i);
+    leases.push_back(std::move(lease));
+    stored += f.stored_length;
+  }
+  if (claimed.empty()) return;
+
+  // Split into about one run per fetch thread so the runs download and
+  // decode in parallel; each run is still one coalesced ranged GET.
+  const uint64_t threads = ctx.fetch_threads();
+  const uint64_t per_run = std::clamp<uint64_t>((stored + threads - 1) / threads, 1,
+                                                std::max<uint64_t>(1, ctx.options().max_coalesce_bytes));
+  for (const std::vector<size_t>& run : PlanRuns(frames, claimed, per_run)) {
+    struct Task {
+      std::shared_ptr<const BlobSource> src;
+      std::vector<Led> led;
+      uint64_t bytes = 0;
+    };
+    auto task = std::make_shared<Task>();
+    task->src = src;
+    for (size_t p : run) {
+      task->led.push_back(Led{claimed[p], std::move(leases[p]), nullptr});
+      task->bytes += frames[claimed[p]].length;
+    }
+    ContextImpl* c = &ctx;  // outlives its pool's tasks; see context.h
+    c->Submit([c, task] {
+      if (c->stopping()) {
+        for (Led& l : task->led) l.lease.Complete(Fail(ErrorCode::kCancelled, "reader closed"));
+      } else {
+        // Errors reach whoever waits on the flights; a prefetch has no caller.
+        (void)ResolveLed(*c, *task->src, task->led, c->options().max_coalesce_bytes);
+      }
+      task->led.clear();
+      c->ReleasePrefetch(task->bytes);
+    });
+  }
+}
+
+}  // namespace hugeblob

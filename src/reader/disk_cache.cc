@@ -1,0 +1,345 @@
+#include "reader/disk_cache.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "util/budget.h"
+
+namespace hugeblob {
+
+namespace {
+
+// A hit refreshes the entry's mtime (the LRU clock) only if it is older than
+// this: one futimens per minute per hot entry instead of one per hit.
+constexpr int64_t kTouchAfterSeconds = 60;
+// After a write failure the cache stops writing for this long, so a full
+// disk costs one failed write per minute, not one per fetched chunk.
+constexpr int64_t kBypassSeconds = 60;
+// Temporary files older than this were left by a crashed writer.
+constexpr int64_t kStaleTempSeconds = 3600;
+// Sizes are counted in filesystem blocks, close to what the files occupy.
+constexpr uint64_t kBlock = 4096;
+
+uint64_t Rounded(uint64_t size) { return (size + kBlock - 1) / kBlock * kBlock; }
+
+int64_t SteadySeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool MakeDir(const std::string& path) {
+  return ::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST;
+}
+
+bool MakeDirs(const std::string& path) {
+  for (size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos == path.size() || path[pos] == '/') {
+      if (!MakeDir(path.substr(0, pos))) return false;
+    }
+  }
+  return true;
+}
+
+bool IsHexName(const char* name) {
+  size_t n = 0;
+  for (; name[n] != '\0'; ++n) {
+    char c = name[n];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return n == 64;
+}
+
+const char kHexDigits[] = "0123456789abcdef";
+
+}  // namespace
+
+std::string DiskCache::DefaultDir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/hugeblob";
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && home[0] == '/') return std::string(home) + "/.cache/hugeblob";
+  return "";
+}
+
+DiskCache::DiskCache(std::string root, uint64_t capacity)
+    : root_(std::move(root)), capacity_(capacity) {}
+
+DiskCache::~DiskCache() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+std::unique_ptr<DiskCache> DiskCache::Open(const std::string& dir, uint64_t capacity_bytes) {
+  std::string base = dir.empty() ? DefaultDir() : dir;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  std::unique_ptr<DiskCache> cache(new DiskCache(base.empty() ? "" : base + "/v1", capacity_bytes));
+  if (base.empty()) {
+    spdlog::warn("disk cache: no directory ($XDG_CACHE_HOME and $HOME unset); cache disabled");
+    return cache;
+  }
+  cache->enabled_ = capacity_bytes > 0 && cache->Setup();
+  if (cache->enabled_) cache->Evict(capacity_bytes);  // learn the size; trim if over
+  return cache;
+}
+
+bool DiskCache::Setup() {
+  if (!MakeDirs(root_ + "/tmp")) {
+    WarnOnce("creating " + root_, errno);
+    return false;
+  }
+  std::string sub = root_ + "/00";
+  for (int i = 0; i < 256; ++i) {
+    sub[sub.size() - 2] = kHexDigits[i >> 4];
+    sub[sub.size() - 1] = kHexDigits[i & 15];
+    if (!MakeDir(sub)) {
+      WarnOnce("creating " + sub, errno);
+      return false;
+    }
+  }
+  lock_fd_ = ::open((root_ + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) {
+    WarnOnce("opening " + root_ + "/lock", errno);
+    return false;
+  }
+  return true;
+}
+
+std::string DiskCache::PathFor(const ChunkId& id) const {
+  std::string hex = id.Hex();
+  std::string path;
+  path.reserve(root_.size() + 4 + hex.size());
+  path.append(root_).append("/").append(hex, 0, 2).append("/").append(hex);
+  return path;
+}
+
+void DiskCache::WarnOnce(const std::string& what, int err) {
+  if (!warned_.exchange(true)) {
+    spdlog::warn("disk cache: {}: {}; reads go to the store instead (logged once)", what,
+                 std::strerror(err));
+  }
+}
+
+bool DiskCache::Get(const ChunkId& id, uint32_t length, Buffer* out, MemoryBudget* live) {
+  if (!enabled_) return false;
+  const std::string path = PathFor(id);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  struct stat st;
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            static_cast<uint64_t>(st.st_size) == length;
+  Buffer buf;
+  if (ok) {
+    Reservation r;
+    if (live != nullptr) r = live->ForceReserve(length);
+    buf = Buffer::Allocate(length, std::move(r));
+    size_t done = 0;
+    while (done < length) {
+      ssize_t n = ::pread(fd, buf.mutable_data() + done, length - done, static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    ok = done == length && Sha256Of(buf.span()) == id;
+  }
+  if (ok) {
+    struct timespec now;
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    if (now.tv_sec - st.st_mtim.tv_sec >= kTouchAfterSeconds) {
+      (void)::futimens(fd, nullptr);  // may fail on another user's entry: harmless
+    }
+  }
+  ::close(fd);
+  if (!ok) {
+    // Torn, truncated or foreign: drop it so the refetched chunk replaces it.
+    ::unlink(path.c_str());
+    corrupt_.fetch_add(1, std::memory_order_relaxed);
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  hits_.fetch_add(1, std::memory_order_relaxed);
+  *out = std::move(buf);
+  return true;
+}
+
+bool DiskCache::Publish(const ChunkId& id, const Buffer& chunk) {
+  const std::string path = PathFor(id);
+  const std::string tmp = root_ + "/tmp/" + id.Hex() + "." + std::to_string(::getpid()) + "." +
+                          std::to_string(temp_counter_.fetch_add(1));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == ENOENT && MakeDirs(root_ + "/tmp")) {
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  }
+  if (fd < 0) return false;
+  size_t done = 0;
+  int err = 0;
+  while (done < chunk.size()) {
+    ssize_t n = ::write(fd, chunk.data() + done, chunk.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err = errno;
+      break;
+    }
+    if (n == 0) {
+      err = ENOSPC;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0 && err == 0) err = errno;  // NFS reports ENOSPC on close
+  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = errno;
+    if (err == ENOENT) {  // the fan-out directory was removed under us
+      std::string dir = path.substr(0, path.rfind('/'));
+      if (MakeDirs(dir) && ::rename(tmp.c_str(), path.c_str()) == 0) err = 0;
+    }
+  }
+  if (err != 0) {
+    ::unlink(tmp.c_str());
+    errno = err;
+    return false;
+  }
+  return true;
+}
+
+void DiskCache::Put(const ChunkId& id, const Buffer& chunk) {
+  if (!enabled_) return;
+  // An entry larger than 1/8 of the cache would push out too much to be
+  // worth keeping.
+  if (chunk.size() > capacity_ / 8) return;
+  if (SteadySeconds() < bypass_until_.load(std::memory_order_relaxed)) return;
+  if (::access(PathFor(id).c_str(), F_OK) == 0) return;  // another reader published it
+
+  bool ok = Publish(id, chunk);
+  if (!ok && (errno == ENOSPC || errno == EDQUOT)) {
+    // Make room: down to half of what we believe is there, then once more.
+    Evict(std::min(usage(), capacity_) / 2);
+    ok = Publish(id, chunk);
+  }
+  if (!ok) {
+    int err = errno;
+    write_failures_.fetch_add(1, std::memory_order_relaxed);
+    bypass_until_.store(SteadySeconds() + kBypassSeconds, std::memory_order_relaxed);
+    WarnOnce("writing " + PathFor(id), err);
+    return;
+  }
+  writes_.fetch_add(1, std::memory_order_relaxed);
+  usage_.fetch_add(Rounded(chunk.size()), std::memory_order_relaxed);
+  written_since_scan_.fetch_add(Rounded(chunk.size()), std::memory_order_relaxed);
+  MaybeEvict();
+}
+
+void DiskCache::MaybeEvict() {
+  if (usage() <= capacity_ &&
+      written_since_scan_.load(std::memory_order_relaxed) < capacity_ / 16) {
+    return;
+  }
+  std::unique_lock lock(evict_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;  // another thread of ours is at it
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    // Another process is scanning; it trims for everyone.
+    written_since_scan_.store(0, std::memory_order_relaxed);
+    return;
+  }
+  // Trim to 7/8 so that the next 1/8 of writes needs no eviction.
+  ScanLocked(capacity_, capacity_ / 8 * 7);
+  ::flock(lock_fd_, LOCK_UN);
+}
+
+uint64_t DiskCache::Evict(uint64_t target_bytes) {
+  if (!enabled_) return 0;
+  std::lock_guard lock(evict_mu_);
+  // flock() locks belong to the open file description: one per process
+  // here, and evict_mu_ keeps our own threads out of each other's way.
+  while (::flock(lock_fd_, LOCK_EX) != 0 && errno == EINTR) {
+  }
+  uint64_t left = ScanLocked(target_bytes, target_bytes);
+  ::flock(lock_fd_, LOCK_UN);
+  return left;
+}
+
+uint64_t DiskCache::ScanLocked(uint64_t trigger_bytes, uint64_t target_bytes) {
+  scans_.fetch_add(1, std::memory_order_relaxed);
+
+  struct Entry {
+    struct timespec mtime;
+    uint64_t size;
+    std::string path;
+  };
+  std::vector<Entry> entries;
+  uint64_t total = 0;
+  struct timespec now;
+  ::clock_gettime(CLOCK_REALTIME, &now);
+
+  std::string sub = root_ + "/00";
+  for (int i = 0; i <= 256; ++i) {
+    std::string dir = i < 256 ? sub : root_ + "/tmp";
+    if (i < 256) {
+      dir[dir.size() - 2] = kHexDigits[i >> 4];
+      dir[dir.size() - 1] = kHexDigits[i & 15];
+    }
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) continue;
+    while (struct dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      struct stat st;
+      if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (!S_ISREG(st.st_mode)) continue;
+      std::string path = dir + "/" + e->d_name;
+      if (i == 256) {
+        if (now.tv_sec - st.st_mtim.tv_sec > kStaleTempSeconds) ::unlink(path.c_str());
+        continue;
+      }
+      if (!IsHexName(e->d_name)) continue;  // not ours: neither counted nor deleted
+      uint64_t size = Rounded(static_cast<uint64_t>(st.st_size));
+      total += size;
+      entries.push_back({st.st_mtim, size, std::move(path)});
+    }
+    ::closedir(d);
+  }
+
+  if (total > trigger_bytes) {
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      if (a.mtime.tv_sec != b.mtime.tv_sec) return a.mtime.tv_sec < b.mtime.tv_sec;
+      return a.mtime.tv_nsec < b.mtime.tv_nsec;
+    });
+    for (const Entry& e : entries) {
+      if (total <= target_bytes) break;
+      if (::unlink(e.path.c_str()) == 0 || errno == ENOENT) {
+        total -= e.size;
+        evicted_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+  usage_.store(total, std::memory_order_relaxed);
+  written_since_scan_.store(0, std::memory_order_relaxed);
+  return total;
+}
+
+DiskCache::Stats DiskCache::stats() const {
+  Stats s;
+  s.hits = hits_.load();
+  s.misses = misses_.load();
+  s.corrupt = corrupt_.load();
+  s.writes = writes_.load();
+  s.write_failures = write_failures_.load();
+  s.evicted = evicted_.load();
+  s.scans = scans_.load();
+  return s;
+}
+
+}  // namespace hugeblob

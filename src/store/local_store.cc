@@ -1,0 +1,554 @@
+// Layout of a local store:
+//
+//   root/<key>                 one regular file per object
+//   root/tmp/put.<pid>.<rnd>.tmp   a Put in progress (renamed into place)
+//   root/tmp/mpu-<id>          the data of a multipart upload, parts in place
+//   root/tmp/mpu-<id>.parts    one 32-byte record per uploaded part
+//   root/tmp/mpu-<id>.info     sidecar: key, part size, creation time
+//
+// The sidecar is written (atomically) before the data and parts files are
+// created and removed after them, so every upload file left by a crash has a
+// sidecar and ListMultipart reports it. Part records let CompleteMultipart
+// prove that every listed part was really written with that size (a missing
+// part would otherwise be a silent hole of zeros).
+#include "store/local_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <tuple>
+
+#include "store/key.h"
+#include "util/fs.h"
+
+namespace hugeblob {
+
+namespace {
+
+constexpr std::string_view kTmpDirName = "tmp";
+constexpr std::string_view kUploadPrefix = "mpu-";
+constexpr size_t kUploadIdBytes = 16;              // 128 random bits: ids never collide
+constexpr int kMaxPartNumber = 10000;              // as S3, so callers see one limit
+constexpr uint32_t kPartRecordMagic = 0x74706268;  // "hbpt"
+// Publishing may race with a Delete that removes the (empty) parent
+// directory between our mkdir and rename; a few attempts always suffice
+// unless another process deletes in a tight loop.
+constexpr int kPublishAttempts = 8;
+
+struct PartRecord {
+  uint32_t magic = 0;
+  uint32_t reserved = 0;
+  uint64_t size = 0;
+  uint64_t nonce = 0;
+  uint64_t reserved2 = 0;
+};
+static_assert(sizeof(PartRecord) == 32);
+
+struct UploadInfo {
+  std::string key;
+  uint64_t part_size = 0;
+  int64_t created_unix = 0;
+};
+
+int OpenRetry(const std::string& path, int flags, mode_t mode = 0) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+Status FsyncFd(int fd, const std::string& path) {
+  int rc;
+  do {
+    rc = ::fsync(fd);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return Fail(ErrnoError(errno, "fsync " + path));
+  return OkStatus();
+}
+
+// Keys are validated by the common rules, and "tmp/..." is refused because
+// that directory holds our temporary files.
+Status CheckKey(std::string_view key) {
+  HB_TRY(ValidateKey(key));
+  if (key == kTmpDirName || key.starts_with(std::string(kTmpDirName) + "/")) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "key '" + std::string(key) + "': 'tmp/' is reserved by the local store");
+  }
+  return OkStatus();
+}
+
+Status CheckUploadId(std::string_view id) {
+  bool ok = id.size() == 2 * kUploadIdBytes && std::all_of(id.begin(), id.end(), [](char c) {
+              return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+            });
+  if (!ok) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "malformed multipart upload id '" + std::string(id) + "' (expected 32 hex digits)");
+  }
+  return OkStatus();
+}
+
+std::string Etag(uint64_t size, uint64_t nonce) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%llx-%016llx", static_cast<unsigned long long>(size),
+                static_cast<unsigned long long>(nonce));
+  return buf;
+}
+
+std::string FormatInfo(const UploadInfo& info) {
+  // The key goes last and runs to the end of the file, so any byte a key
+  // may hold (even a newline) survives the round trip.
+  return "hugeblob-mpu 1\npart_size " + std::to_string(info.part_size) + "\ncreated " +
+         std::to_string(info.created_unix) + "\nkey " + info.key;
+}
+
+Result<UploadInfo> ParseInfo(const std::string& text, const std::string& path) {
+  auto bad = [&] { return Fail(ErrorCode::kCorruption, "malformed multipart sidecar " + path); };
+  std::string_view rest = text;
+  auto line = [&](std::string_view prefix, std::string_view* value) {
+    if (!rest.starts_with(prefix)) return false;
+    size_t nl = rest.find('\n');
+    if (nl == std::string_view::npos) return false;
+    *value = rest.substr(prefix.size(), nl - prefix.size());
+    rest.remove_prefix(nl + 1);
+    return true;
+  };
+  std::string_view header, part_size, created;
+  if (!line("hugeblob-mpu ", &header) || header != "1") return bad();
+  if (!line("part_size ", &part_size) || !line("created ", &created)) return bad();
+  if (!rest.starts_with("key ")) return bad();
+  UploadInfo info;
+  info.key = std::string(rest.substr(4));
+  char* end = nullptr;
+  std::string ps(part_size), cr(created);
+  info.part_size = std::strtoull(ps.c_str(), &end, 10);
+  if (ps.empty() || *end != '\0' || info.part_size == 0) return bad();
+  info.created_unix = std::strtoll(cr.c_str(), &end, 10);
+  if (cr.empty() || *end != '\0') return bad();
+  return info;
+}
+
+// Renames the finished temporary file `tmp` to `path`, creating the parent
+// directories, and makes the rename durable.
+Status Publish(const std::string& tmp, const std::string& path) {
+  std::string dir = Dirname(path);
+  for (int attempt = 0;; ++attempt) {
+    HB_TRY(MakeDirs(dir, /*durable=*/true));
+    if (::rename(tmp.c_str(), path.c_str()) == 0) break;
+    int err = errno;
+    bool dir_vanished = err == ENOENT && ::access(tmp.c_str(), F_OK) == 0;
+    if (!dir_vanished || attempt + 1 >= kPublishAttempts) {
+      return Fail(ErrnoError(err, "rename " + tmp + " to " + path));
+    }
+  }
+  return FsyncDir(dir);
+}
+
+class LocalPaths {
+ public:
+  explicit LocalPaths(const std::string& root) : root_(root) {}
+  std::string Object(std::string_view key) const { return root_ + "/" + std::string(key); }
+  std::string TmpDir() const { return root_ + "/" + std::string(kTmpDirName); }
+  std::string Upload(std::string_view id) const {
+    return TmpDir() + "/" + std::string(kUploadPrefix) + std::string(id);
+  }
+  std::string UploadParts(std::string_view id) const { return Upload(id) + ".parts"; }
+  std::string UploadInfoPath(std::string_view id) const { return Upload(id) + ".info"; }
+
+ private:
+  const std::string& root_;
+};
+
+// Creates a new temporary file under root/tmp (creating tmp/ on first use).
+Result<ScopedFd> CreateTemp(const LocalPaths& paths, std::string_view stem, std::string* name) {
+  HB_ASSIGN_OR_RETURN(*name, MakeTempName(paths.TmpDir(), stem));
+  int fd = OpenRetry(*name, O_WRONLY | O_CREAT | O_EXCL, 0666);
+  if (fd < 0 && errno == ENOENT) {
+    HB_TRY(MakeDirs(paths.TmpDir()));
+    fd = OpenRetry(*name, O_WRONLY | O_CREAT | O_EXCL, 0666);
+  }
+  if (fd < 0) return Fail(ErrnoError(errno, "create " + *name));
+  return ScopedFd(fd);
+}
+
+// Reads the sidecar of upload `id` and checks it belongs to `key`.
+Result<UploadInfo> LoadUpload(const LocalPaths& paths, std::string_view key, std::string_view id) {
+  std::string path = paths.UploadInfoPath(id);
+  auto text = ReadFileToString(path);
+  if (!text) {
+    if (text.error().code() == ErrorCode::kNotFound) {
+      return Fail(ErrorCode::kNotFound, "multipart upload " + std::string(id) + " of " +
+                                            paths.Object(key) + " not found (no " + path + ")");
+    }
+    return Fail(text.error());
+  }
+  HB_ASSIGN_OR_RETURN(UploadInfo info, ParseInfo(*text, path));
+  if (info.key != key) {
+    return Fail(ErrorCode::kInvalidArgument, "multipart upload " + std::string(id) +
+                                                 " is for key '" + info.key + "', not '" +
+                                                 std::string(key) + "' (" + path + ")");
+  }
+  return info;
+}
+
+Status UnlinkIfExists(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Fail(ErrnoError(errno, "unlink " + path));
+  }
+  return OkStatus();
+}
+
+// Appends every regular file below `dir` (whose key prefix is `key_prefix`)
+// whose first-level name starts with `stem`; recurses into directories.
+Status Walk(const std::string& dir, const std::string& key_prefix, std::string_view stem,
+            bool skip_tmp, std::vector<ObjectInfo>* out) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    // Gone or replaced since we saw it (a concurrent Delete): nothing here.
+    if (errno == ENOENT || errno == ENOTDIR) return OkStatus();
+    return Fail(ErrnoError(errno, "opendir " + dir));
+  }
+  std::vector<std::string> subdirs;
+  Status result = OkStatus();
+  while (true) {
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      if (errno != 0) result = Fail(ErrnoError(errno, "readdir " + dir));
+      break;
+    }
+    std::string_view name = e->d_name;
+    if (name == "." || name == ".." || !name.starts_with(stem)) continue;
+    if (skip_tmp && name == kTmpDirName) continue;
+    struct stat st;
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;  // deleted while we list
+      result = Fail(ErrnoError(errno, "stat " + dir + "/" + std::string(name)));
+      break;
+    }
+    if (S_ISREG(st.st_mode)) {
+      out->push_back({key_prefix + std::string(name), static_cast<uint64_t>(st.st_size),
+                      static_cast<int64_t>(st.st_mtim.tv_sec)});
+    } else if (S_ISDIR(st.st_mode)) {
+      subdirs.emplace_back(name);
+    }
+  }
+  ::closedir(d);  // before recursing: depth must not cost open descriptors
+  HB_TRY(result);
+  for (const std::string& sub : subdirs) {
+    HB_TRY(Walk(dir + "/" + sub, key_prefix + sub + "/", "", false, out));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<LocalStore>> LocalStore::Open(const std::string& root) {
+  if (root.empty()) return Fail(ErrorCode::kInvalidArgument, "local store: empty path");
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(root, ec);
+  if (ec) return Fail(ErrnoError(ec.value(), "absolute path of " + root));
+  std::string norm = abs.lexically_normal().string();
+  while (norm.size() > 1 && norm.back() == '/') norm.pop_back();
+  // tmp/ is created on first write, so opening a store only to read it
+  // leaves the directory untouched.
+  HB_TRY(MakeDirs(norm, /*durable=*/true));
+  return std::shared_ptr<LocalStore>(new LocalStore(norm));
+}
+
+std::string LocalStore::url() const { return "file://" + root_; }
+
+Status LocalStore::Put(std::string_view key, const BufferChain& data) {
+  HB_TRY(CheckKey(key));
+  LocalPaths paths(root_);
+  std::string path = paths.Object(key);
+  auto put = [&]() -> Status {
+    std::string tmp;
+    HB_ASSIGN_OR_RETURN(ScopedFd fd, CreateTemp(paths, "put", &tmp));
+    Status st = PwriteAll(fd.get(), data, 0, tmp);
+    if (st) st = FsyncFd(fd.get(), tmp);
+    if (st) st = fd.Close(tmp);
+    if (st) st = Publish(tmp, path);
+    // A failed Put leaves nothing behind: no partial object, no temp file.
+    if (!st) ::unlink(tmp.c_str());
+    return st;
+  };
+  if (auto st = put(); !st) return Fail(st.error().Wrap("put " + path));
+  return OkStatus();
+}
+
+Result<Buffer> LocalStore::GetRange(std::string_view key, uint64_t offset, uint64_t length) {
+  HB_TRY(CheckKey(key));
+  std::string path = LocalPaths(root_).Object(key);
+  int raw = OpenRetry(path, O_RDONLY);
+  if (raw < 0) {
+    int err = errno == ENOTDIR ? ENOENT : errno;  // a key below an object: missing
+    return Fail(ErrnoError(err, "get " + path));
+  }
+  ScopedFd fd(raw);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return Fail(ErrnoError(errno, "stat " + path));
+  if (!S_ISREG(st.st_mode)) return Fail(ErrnoError(ENOENT, "get " + path + " (not an object)"));
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (offset >= size || length == 0) return Buffer();
+  uint64_t n = std::min(length, size - offset);
+  Buffer out = Buffer::Allocate(n);
+  // The fd pins the inode, so a concurrent overwrite (a rename) cannot change
+  // what we read; a short read means the file really is damaged.
+  HB_TRY(PreadAll(fd.get(), {out.mutable_data(), n}, offset, path));
+  return out;
+}
+
+Result<ObjectInfo> LocalStore::Head(std::string_view key) {
+  HB_TRY(CheckKey(key));
+  std::string path = LocalPaths(root_).Object(key);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    int err = errno == ENOTDIR ? ENOENT : errno;
+    return Fail(ErrnoError(err, "head " + path));
+  }
+  if (!S_ISREG(st.st_mode)) return Fail(ErrnoError(ENOENT, "head " + path + " (not an object)"));
+  return ObjectInfo{std::string(key), static_cast<uint64_t>(st.st_size),
+                    static_cast<int64_t>(st.st_mtim.tv_sec)};
+}
+
+Result<std::vector<ObjectInfo>> LocalStore::List(std::string_view prefix) {
+  HB_TRY(ValidatePrefix(prefix));
+  // Only the directory named by the prefix up to its last '/' can hold
+  // matches; the rest of the prefix filters that directory's entries.
+  size_t slash = prefix.rfind('/');
+  std::string dir_part =
+      slash == std::string_view::npos ? "" : std::string(prefix.substr(0, slash));
+  std::string_view stem = slash == std::string_view::npos ? prefix : prefix.substr(slash + 1);
+  std::vector<ObjectInfo> out;
+  // No key lives under tmp/ (CheckKey), so never show what is in there.
+  if (dir_part == kTmpDirName || dir_part.starts_with(std::string(kTmpDirName) + "/")) return out;
+  if (dir_part.empty()) {
+    HB_TRY(Walk(root_, "", stem, /*skip_tmp=*/true, &out));
+  } else {
+    HB_TRY(Walk(root_ + "/" + dir_part, dir_part + "/", stem, false, &out));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  return out;
+}
+
+Status LocalStore::Delete(std::string_view key) {
+  HB_TRY(CheckKey(key));
+  std::string path = LocalPaths(root_).Object(key);
+  if (::unlink(path.c_str()) != 0) {
+    // Missing, below a file, or a directory: there is no such object.
+    if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR) return OkStatus();
+    return Fail(ErrnoError(errno, "delete " + path));
+  }
+  // Remove the directories this emptied, so gc does not leave a skeleton of
+  // empty fan-out directories. rmdir fails harmlessly on a non-empty one; a
+  // Put racing with us re-creates its directory (see Publish).
+  std::string dir = Dirname(path);
+  while (dir.size() > root_.size() && ::rmdir(dir.c_str()) == 0) dir = Dirname(dir);
+  if (auto st = FsyncDir(dir); !st && st.error().code() != ErrorCode::kNotFound) {
+    return Fail(st.error().Wrap("delete " + path));
+  }
+  return OkStatus();
+}
+
+Result<std::string> LocalStore::CreateMultipart(std::string_view key, uint64_t part_size) {
+  HB_TRY(CheckKey(key));
+  LocalPaths paths(root_);
+  if (part_size == 0) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "multipart upload of " + paths.Object(key) + ": part size must be positive");
+  }
+  HB_ASSIGN_OR_RETURN(std::string id, RandomHex(kUploadIdBytes));
+  HB_TRY(MakeDirs(paths.TmpDir()));
+  UploadInfo info{std::string(key), part_size, static_cast<int64_t>(std::time(nullptr))};
+  // Sidecar first: see the comment at the top of the file.
+  HB_TRY(WriteFileAtomic(paths.UploadInfoPath(id), FormatInfo(info)));
+  for (const std::string& file : {paths.Upload(id), paths.UploadParts(id)}) {
+    int fd = OpenRetry(file, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0) {
+      Error e = ErrnoError(errno, "create " + file);
+      ::unlink(paths.Upload(id).c_str());
+      ::unlink(paths.UploadParts(id).c_str());
+      ::unlink(paths.UploadInfoPath(id).c_str());
+      return Fail(e.Wrap("multipart upload of " + paths.Object(key)));
+    }
+    ::close(fd);
+  }
+  return id;
+}
+
+Result<CompletedPart> LocalStore::UploadPart(std::string_view key, std::string_view upload_id,
+                                             int part_number, const BufferChain& data) {
+  HB_TRY(CheckKey(key));
+  HB_TRY(CheckUploadId(upload_id));
+  LocalPaths paths(root_);
+  std::string what = "upload part " + std::to_string(part_number) + " of " + paths.Object(key) +
+                     " (upload " + std::string(upload_id) + ")";
+  if (part_number < 1 || part_number > kMaxPartNumber) {
+    return Fail(ErrorCode::kInvalidArgument,
+                what + ": part number must be in 1.." + std::to_string(kMaxPartNumber));
+  }
+  HB_ASSIGN_OR_RETURN(UploadInfo info, LoadUpload(paths, key, upload_id));
+  // Only the last part may be shorter, which we learn at completion; a
+  // longer part would overwrite the next one.
+  if (data.size() > info.part_size) {
+    return Fail(ErrorCode::kInvalidArgument, what + ": " + std::to_string(data.size()) +
+                                                 " bytes, more than the part size " +
+                                                 std::to_string(info.part_size));
+  }
+  std::string file = paths.Upload(upload_id);
+  int raw = OpenRetry(file, O_WRONLY);
+  if (raw < 0) return Fail(ErrnoError(errno, what + ": open " + file));
+  ScopedFd fd(raw);
+  uint64_t offset = static_cast<uint64_t>(part_number - 1) * info.part_size;
+  if (auto st = PwriteAll(fd.get(), data, offset, file); !st) return Fail(st.error().Wrap(what));
+  if (auto st = fd.Close(file); !st) return Fail(st.error().Wrap(what));
+
+  HB_ASSIGN_OR_RETURN(std::string nonce_hex, RandomHex(8));
+  PartRecord rec;
+  rec.magic = kPartRecordMagic;
+  rec.size = data.size();
+  rec.nonce = std::strtoull(nonce_hex.c_str(), nullptr, 16);
+  std::string parts_file = paths.UploadParts(upload_id);
+  raw = OpenRetry(parts_file, O_WRONLY);
+  if (raw < 0) return Fail(ErrnoError(errno, what + ": open " + parts_file));
+  ScopedFd pfd(raw);
+  std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(&rec), sizeof rec);
+  if (auto st = PwriteAll(pfd.get(), bytes, (part_number - 1) * sizeof rec, parts_file); !st) {
+    return Fail(st.error().Wrap(what));
+  }
+  if (auto st = pfd.Close(parts_file); !st) return Fail(st.error().Wrap(what));
+  return CompletedPart{part_number, Etag(rec.size, rec.nonce)};
+}
+
+Status LocalStore::CompleteMultipart(std::string_view key, std::string_view upload_id,
+                                     const std::vector<CompletedPart>& parts) {
+  HB_TRY(CheckKey(key));
+  HB_TRY(CheckUploadId(upload_id));
+  LocalPaths paths(root_);
+  std::string path = paths.Object(key);
+  std::string what = "complete multipart upload " + std::string(upload_id) + " of " + path;
+  HB_ASSIGN_OR_RETURN(UploadInfo info, LoadUpload(paths, key, upload_id));
+  if (parts.empty()) return Fail(ErrorCode::kInvalidArgument, what + ": no parts");
+  std::vector<CompletedPart> sorted = parts;
+  std::sort(sorted.begin(), sorted.end(), [](const CompletedPart& a, const CompletedPart& b) {
+    return a.part_number < b.part_number;
+  });
+  // Part n sits at (n-1)*part_size, so a gap would be a hole in the object.
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (sorted[i].part_number != static_cast<int>(i + 1)) {
+      return Fail(
+          ErrorCode::kInvalidArgument,
+          what + ": parts must be numbered 1.." + std::to_string(sorted.size()) +
+              " without gaps or duplicates (part " + std::to_string(i + 1) +
+              (sorted[i].part_number < static_cast<int>(i + 1) ? " repeated)" : " missing)"));
+    }
+  }
+  HB_ASSIGN_OR_RETURN(std::string records, ReadFileToString(paths.UploadParts(upload_id)));
+  uint64_t total = 0;
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    std::string part = what + ": part " + std::to_string(i + 1);
+    PartRecord rec;
+    if (records.size() >= (i + 1) * sizeof rec) {
+      std::memcpy(&rec, records.data() + i * sizeof rec, sizeof rec);
+    }
+    if (rec.magic != kPartRecordMagic) {
+      return Fail(ErrorCode::kInvalidArgument, part + " was never uploaded");
+    }
+    if (Etag(rec.size, rec.nonce) != sorted[i].etag) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  part + ": etag '" + sorted[i].etag + "' does not match the last upload of it");
+    }
+    bool last = i + 1 == sorted.size();
+    if (!last && rec.size != info.part_size) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  part + " is " + std::to_string(rec.size) +
+                      " bytes; every part but the last must be the part size " +
+                      std::to_string(info.part_size));
+    }
+    total += rec.size;
+  }
+  std::string file = paths.Upload(upload_id);
+  int raw = OpenRetry(file, O_WRONLY);
+  if (raw < 0) return Fail(ErrnoError(errno, what + ": open " + file));
+  ScopedFd fd(raw);
+  // Parts beyond the last one listed may have been written; cut them off.
+  if (::ftruncate(fd.get(), static_cast<off_t>(total)) != 0) {
+    return Fail(ErrnoError(errno, what + ": truncate " + file));
+  }
+  if (auto st = FsyncFd(fd.get(), file); !st) return Fail(st.error().Wrap(what));
+  if (auto st = fd.Close(file); !st) return Fail(st.error().Wrap(what));
+  if (auto st = Publish(file, path); !st) return Fail(st.error().Wrap(what));
+  // The object is published; leftovers only cost a ListMultipart entry.
+  HB_TRY(UnlinkIfExists(paths.UploadParts(upload_id)));
+  HB_TRY(UnlinkIfExists(paths.UploadInfoPath(upload_id)));
+  return OkStatus();
+}
+
+Status LocalStore::AbortMultipart(std::string_view key, std::string_view upload_id) {
+  HB_TRY(CheckKey(key));
+  HB_TRY(CheckUploadId(upload_id));
+  LocalPaths paths(root_);
+  HB_TRY(LoadUpload(paths, key, upload_id));
+  // Sidecar last: see the comment at the top of the file.
+  HB_TRY(UnlinkIfExists(paths.Upload(upload_id)));
+  HB_TRY(UnlinkIfExists(paths.UploadParts(upload_id)));
+  HB_TRY(UnlinkIfExists(paths.UploadInfoPath(upload_id)));
+  return OkStatus();
+}
+
+Result<std::vector<MultipartUpload>> LocalStore::ListMultipart(std::string_view prefix) {
+  HB_TRY(ValidatePrefix(prefix));
+  LocalPaths paths(root_);
+  std::string dir = paths.TmpDir();
+  std::vector<std::string> ids;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return std::vector<MultipartUpload>{};
+    return Fail(ErrnoError(errno, "opendir " + dir));
+  }
+  while (true) {
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      int err = errno;
+      ::closedir(d);
+      if (err != 0) return Fail(ErrnoError(err, "readdir " + dir));
+      break;
+    }
+    std::string_view name = e->d_name;
+    if (!name.starts_with(kUploadPrefix) || !name.ends_with(".info")) continue;
+    name.remove_prefix(kUploadPrefix.size());
+    name.remove_suffix(5);
+    if (CheckUploadId(name)) ids.emplace_back(name);
+  }
+  std::vector<MultipartUpload> out;
+  for (const std::string& id : ids) {
+    std::string path = paths.UploadInfoPath(id);
+    auto text = ReadFileToString(path);
+    if (!text) {
+      if (text.error().code() == ErrorCode::kNotFound) continue;  // completed meanwhile
+      return Fail(text.error());
+    }
+    HB_ASSIGN_OR_RETURN(UploadInfo info, ParseInfo(*text, path));
+    if (info.key.starts_with(prefix)) out.push_back({info.key, id, info.created_unix});
+  }
+  std::sort(out.begin(), out.end(), [](const MultipartUpload& a, const MultipartUpload& b) {
+    return std::tie(a.key, a.initiated_unix, a.upload_id) <
+           std::tie(b.key, b.initiated_unix, b.upload_id);
+  });
+  return out;
+}
+
+}  // namespace hugeblob

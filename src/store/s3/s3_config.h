@@ -1,0 +1,123 @@
+// Where an S3 store lives and how to talk to it, taken the way the AWS CLI
+// takes it (docs/s3.md has the full precedence):
+//
+//   s3://bucket/prefix[?endpoint=URL&region=R&profile=P&addressing=path|virtual]
+//   AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION,
+//   AWS_PROFILE / AWS_DEFAULT_PROFILE, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+//   AWS_SESSION_TOKEN, AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials),
+//   AWS_CONFIG_FILE (~/.aws/config), AWS_MAX_ATTEMPTS,
+//   and hugeblob's tuning knobs HB_S3_* (part size, parts in flight, ...).
+//
+// Secrets live only in Credentials; nothing here formats them into a message.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "hugeblob/error.h"
+#include "store/s3/sigv4.h"
+
+namespace hugeblob::s3 {
+
+enum class Addressing { kAuto, kPath, kVirtual };
+enum class PayloadSigning {
+  kAuto,      // SHA-256 over plain HTTP, UNSIGNED-PAYLOAD over TLS (as botocore does)
+  kUnsigned,  // UNSIGNED-PAYLOAD: TLS already protects the body
+  kSha256,    // hash every body (one extra pass over the bytes)
+};
+
+struct S3Config {
+  std::string bucket;
+  std::string prefix;  // without leading or trailing '/'; may be empty
+  // The query of the s3:// URL as given, so url() can reopen the same store.
+  std::string url_query;
+
+  std::string endpoint;  // "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:9000"
+  bool custom_endpoint = false;
+  std::string region;
+  Addressing addressing = Addressing::kAuto;
+  PayloadSigning payload_signing = PayloadSigning::kAuto;
+
+  // Where credentials come from when not in the environment.
+  std::string profile;
+  std::string credentials_file;
+  std::string config_file;
+
+  // Objects at least this large are uploaded in parts by Put.
+  uint64_t multipart_threshold = 64ull << 20;
+  // The smallest part Put uses; grown so that no object needs more than
+  // 10,000 parts (S3's limit). S3 refuses parts below 5 MiB but the last.
+  uint64_t min_part_size = 16ull << 20;
+  // Parts of one Put uploaded at once; each holds a connection.
+  int parts_in_flight = 4;
+
+  // Attempts per request (first try included), and the backoff between them.
+  int max_attempts = 8;
+  int retry_base_ms = 200;
+  int retry_max_ms = 20000;
+
+  int connect_timeout_s = 10;
+  // A transfer that moves less than 1 KiB/s for this long is cut and retried.
+  int stall_timeout_s = 30;
+  // CompleteMultipartUpload may take long with no byte on the wire (some
+  // servers copy the whole object): its deadline is this plus size / rate.
+  int complete_base_timeout_s = 120;
+  uint64_t complete_min_rate = 16ull << 20;  // bytes per second
+  int list_page_size = 1000;
+
+  // Derived: true when requests go to http:// (no TLS).
+  bool plain_http() const { return endpoint.rfind("http://", 0) == 0; }
+  bool use_path_style() const;
+  bool sign_payload() const;
+};
+
+// Parses the s3:// URL and fills in everything else from the environment and
+// the AWS config file. Does not read credentials (see CredentialsProvider).
+Result<S3Config> LoadS3Config(std::string_view url);
+
+// A parsed AWS ini file: section name -> key -> value. Nested keys
+// ("s3 =\n  addressing_style = path") appear as "s3.addressing_style".
+using IniFile = std::map<std::string, std::map<std::string, std::string>>;
+IniFile ParseIni(std::string_view text);
+
+// Resolves credentials from the environment, then from the profile in the
+// shared credentials file, then from the config file, and re-reads them on
+// request: when the server says a token expired, the store calls Refresh and
+// retries with whatever the sources now hold. Thread-safe.
+class CredentialsProvider {
+ public:
+  explicit CredentialsProvider(const S3Config& config)
+      : profile_(config.profile),
+        credentials_file_(config.credentials_file),
+        config_file_(config.config_file) {}
+  // Fixed credentials (tests); Refresh never changes them.
+  explicit CredentialsProvider(Credentials fixed)
+      : fixed_(true), current_(std::make_shared<const Credentials>(std::move(fixed))) {}
+
+  // The current credentials, loading them on first use.
+  Result<std::shared_ptr<const Credentials>> Get();
+  // Re-reads the sources. Returns true if what they hold differs from `seen`
+  // (so a retry with them may succeed).
+  Result<bool> Refresh(const Credentials& seen);
+
+  // Where the credentials came from, for messages ("environment", "profile x
+  // in ~/.aws/credentials"); never the values.
+  std::string source() const;
+
+ private:
+  Result<Credentials> Load(std::string* source) const;
+
+  const bool fixed_ = false;
+  const std::string profile_;
+  const std::string credentials_file_;
+  const std::string config_file_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const Credentials> current_;  // guarded by mu_
+  std::string source_;                          // guarded by mu_
+};
+
+}  // namespace hugeblob::s3

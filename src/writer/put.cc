@@ -1,0 +1,598 @@
+// The put pipeline:
+//
+//   reader thread   read blocks (memory reserved first), cut chunks (slices of
+//       |           the block, no copy), hand each chunk to a slot
+//       v
+//   workers (N)     zero check, SHA-256 chunk id, dedup probe, compress
+//       |
+//       v
+//   assembler       in file order: whole-file SHA-256, authoritative dedup,
+//       |           append frames to the open pack, close full packs
+//       v
+//   uploaders (U)   put packs; every 64 packs written, write an index object
+//
+// Backpressure: the order queue bounds chunks in flight, the input budget
+// bounds blocks read but not yet consumed, the upload queue bounds packs.
+// Only the reader blocks on the budget, and every later stage only releases
+// memory, so the pipeline cannot deadlock on memory. The first error cancels
+// every stage and is what the caller sees. The ref is written last.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "chunking/chunker.h"
+#include "codec/codec.h"
+#include "format/index.h"
+#include "format/layout.h"
+#include "format/manifest.h"
+#include "format/pack.h"
+#include "hash/sha256.h"
+#include "hugeblob/hugeblob.h"
+#include "util/bounded_queue.h"
+#include "util/budget.h"
+#include "util/cancel.h"
+#include "writer/chunk_index.h"
+
+namespace hugeblob {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Packs uploaded between two index objects: bounds what a crashed put must
+// re-read from pack trailers on the next run.
+constexpr size_t kPacksPerIndexObject = 64;
+
+struct Slot {
+  uint64_t offset = 0;
+  Buffer input;  // uncompressed chunk (slice of a read block)
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool ready = false;             // guarded by mu
+  std::optional<Error> error;     // guarded by mu
+  bool zero = false;
+  ChunkId id;
+  std::optional<Frame> frame;     // empty for zero chunks and known chunks
+};
+using SlotPtr = std::shared_ptr<Slot>;
+
+struct PackJob {
+  Hash256 id;
+  BufferChain bytes;
+  std::vector<PackEntry> entries;
+};
+
+// The table entry the assembler builds; pack is a ChunkIndex pack_no until
+// the manifest is encoded.
+struct PendingFrame {
+  uint32_t length = 0;
+  bool zero = false;
+  ChunkId chunk;
+  ChunkLocation location;
+};
+
+class Input {
+ public:
+  ~Input() {
+    if (fd_ > 0) ::close(fd_);
+  }
+  Status Open(const std::string& path) {
+    if (path == "-") {
+      fd_ = 0;
+      label_ = "standard input";
+      return OkStatus();
+    }
+    label_ = path;
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return Fail(ErrnoError(errno, "open " + path));
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return Fail(ErrnoError(errno, "stat " + path));
+    if (S_ISDIR(st.st_mode)) {
+      return Fail(ErrorCode::kInvalidArgument, path + ": is a directory, not a file");
+    }
+    if (S_ISREG(st.st_mode)) {
+      size_ = static_cast<uint64_t>(st.st_size);
+      ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+    return OkStatus();
+  }
+  // Fills dst completely unless the input ends; returns bytes read.
+  Result<size_t> ReadFull(uint8_t* dst, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::read(fd_, dst + got, n - got);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return Fail(ErrnoError(errno, "read " + label_));
+      }
+      if (r == 0) break;
+      got += static_cast<size_t>(r);
+    }
+    return got;
+  }
+  uint64_t size() const { return size_; }
+  const std::string& label() const { return label_; }
+
+ private:
+  int fd_ = -1;
+  uint64_t size_ = 0;  // 0 when unknown (pipes)
+  std::string label_;
+};
+
+class PutPipeline {
+ public:
+  PutPipeline(std::shared_ptr<ObjectStore> store, const PutOptions& options)
+      : store_(std::move(store)), options_(options) {}
+
+  Result<PutResult> Run(const std::string& path);
+
+ private:
+  Status Configure();
+  bool Stopped() const {
+    return abort_.cancelled() || (options_.cancel != nullptr && options_.cancel->cancelled());
+  }
+  void SetError(Error e) {
+    {
+      std::lock_guard lock(error_mu_);
+      if (!error_) error_ = std::move(e);
+    }
+    Abort();
+  }
+  void Abort() {
+    abort_.Cancel();
+    order_queue_->Cancel();
+    work_queue_->Cancel();
+    upload_queue_->Cancel();
+  }
+
+  void ReaderLoop();
+  void WorkerLoop();
+  void AssemblerLoop();
+  void UploaderLoop();
+  Status ClosePack();
+  Status WriteIndexObject(std::vector<IndexEntry> entries);
+  Status RecordUploaded(const PackJob& job);
+  Result<PutResult> Finish();
+
+  std::shared_ptr<ObjectStore> store_;
+  PutOptions options_;
+  Input input_;
+
+  // Configuration (set before threads start).
+  Codec codec_ = Codec::kZstd;
+  int level_ = 3;
+  ChunkerParams chunker_params_;
+  std::unique_ptr<Chunker> chunker_;
+  unsigned threads_ = 2;
+  unsigned uploaders_ = 1;
+  size_t block_size_ = 0;
+  std::shared_ptr<MemoryBudget> input_budget_;  // read blocks; the reader blocks on it
+  std::shared_ptr<MemoryBudget> frame_budget_;  // compressed frames; accounting only
+  std::unique_ptr<ChunkIndex> index_;
+  uint32_t first_new_pack_ = 0;
+
+  CancelToken abort_;
+  std::mutex error_mu_;
+  std::optional<Error> error_;  // guarded by error_mu_
+
+  std::unique_ptr<BoundedQueue<SlotPtr>> order_queue_;
+  std::unique_ptr<BoundedQueue<SlotPtr>> work_queue_;
+  std::unique_ptr<BoundedQueue<PackJob>> upload_queue_;
+
+  // Assembler state (assembler thread only).
+  Sha256 whole_;
+  std::vector<PendingFrame> frames_;
+  uint64_t bytes_done_ = 0;
+  uint32_t open_pack_no_ = 0;
+  bool pack_open_ = false;
+  BufferChain pack_bytes_;
+  std::vector<PackEntry> pack_entries_;
+  PutResult result_;
+  Clock::time_point last_progress_{};
+
+  // Packs closed but not yet stored: at most uploaders_, so pack memory is
+  // the open pack plus uploaders_ packs (a queue slot would add one more).
+  std::mutex inflight_mu_;
+  std::condition_variable inflight_cv_;
+  unsigned inflight_ = 0;  // guarded by inflight_mu_
+
+  // Uploader bookkeeping.
+  std::mutex upload_mu_;
+  std::vector<IndexEntry> index_pending_;  // guarded by upload_mu_
+  size_t index_pending_packs_ = 0;         // guarded by upload_mu_
+  std::atomic<uint64_t> stored_bytes_{0};
+};
+
+Status PutPipeline::Configure() {
+  HB_TRY(ValidateName(options_.name));
+  HB_ASSIGN_OR_RETURN(codec_, ParseCodec(options_.codec));
+  level_ = options_.level < 0 ? DefaultLevel(codec_) : options_.level;
+  if (codec_ == Codec::kZstd && (level_ < 1 || level_ > 19)) {
+    return Fail(ErrorCode::kInvalidArgument, "zstd level must be 1..19, got " + std::to_string(level_));
+  }
+  if (codec_ == Codec::kLz4 && level_ > 12) {
+    return Fail(ErrorCode::kInvalidArgument, "lz4 level must be 0..12, got " + std::to_string(level_));
+  }
+  HB_ASSIGN_OR_RETURN(ChunkerKind kind, ParseChunkerKind(options_.chunker));
+  uint64_t avg = options_.chunk_size == 0 ? ChunkerParams{}.avg_size : options_.chunk_size;
+  if (avg > (16u << 20)) {
+    return Fail(ErrorCode::kInvalidArgument, "chunk size must be at most 16M, got " + std::to_string(avg));
+  }
+  chunker_params_ = ChunkerParams::For(kind, static_cast<uint32_t>(avg));
+  HB_TRY(ValidateChunkerParams(chunker_params_));
+  chunker_ = MakeChunker(chunker_params_);
+
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  threads_ = options_.threads == 0 ? cores : options_.threads;
+  if (threads_ > 256) return Fail(ErrorCode::kInvalidArgument, "at most 256 threads");
+
+  // Memory plan: packs (the open one + those queued or uploading) take
+  // pack_size each; read blocks take the rest, and at least two blocks are
+  // needed so reading overlaps hashing.
+  const uint64_t pack_size = options_.pack_size;
+  if (pack_size < (1u << 20) || pack_size > (1ull << 30)) {
+    return Fail(ErrorCode::kInvalidArgument, "pack size must be between 1M and 1G");
+  }
+  // Two maximal chunks per block keeps the tail copied from block to block
+  // small relative to the block, with few blocks in memory.
+  block_size_ = std::max<size_t>(2u << 20, 2 * static_cast<size_t>(chunker_->max_size()));
+  const uint64_t budget = options_.memory_budget;
+  uploaders_ = 1;
+  const uint64_t pack_budget = pack_size * (1 + uploaders_);
+  if (budget < pack_budget + 2 * block_size_) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "memory budget " + std::to_string(budget >> 20) + "M is too small for packs of " +
+                    std::to_string(pack_size >> 20) + "M and chunks up to " +
+                    std::to_string(chunker_->max_size() >> 10) + "K; need at least " +
+                    std::to_string((pack_budget + 2 * block_size_ + (1 << 20) - 1) >> 20) + "M");
+  }
+  // Any budget left above two packs and four blocks buys more uploads in flight.
+  while (uploaders_ < 8 && budget >= pack_size * (2 + uploaders_) + 4 * block_size_) ++uploaders_;
+  // Blocks beyond what keeps every worker busy only add memory.
+  const uint64_t max_input = std::max<uint64_t>(4, threads_ + 2) * block_size_;
+  input_budget_ = MemoryBudget::Create(std::min(budget - pack_size * (1 + uploaders_), max_input));
+  frame_budget_ = MemoryBudget::Create(budget);
+
+  // Enough slots to keep every worker busy while the assembler waits on the
+  // oldest; the input budget bounds their bytes anyway.
+  order_queue_ = std::make_unique<BoundedQueue<SlotPtr>>(4 * threads_ + 16);
+  work_queue_ = std::make_unique<BoundedQueue<SlotPtr>>(2 * threads_ + 4);
+  upload_queue_ = std::make_unique<BoundedQueue<PackJob>>(uploaders_);
+  return OkStatus();
+}
+
+void PutPipeline::ReaderLoop() {
+  Buffer carry;
+  uint64_t offset = 0;
+  for (;;) {
+    if (Stopped()) break;
+    auto reservation = input_budget_->Reserve(block_size_, &abort_);
+    if (!reservation) {
+      if (!Stopped()) SetError(reservation.error());
+      break;
+    }
+    Buffer block = Buffer::Allocate(block_size_, std::move(*reservation));
+    size_t fill = carry.size();
+    if (fill > 0) std::memcpy(block.mutable_data(), carry.data(), fill);
+    carry = Buffer();
+    auto got = input_.ReadFull(block.mutable_data() + fill, block_size_ - fill);
+    if (!got) {
+      SetError(got.error());
+      break;
+    }
+    fill += *got;
+    const bool eof = fill < block_size_;
+    size_t pos = 0;
+    while (pos < fill) {
+      size_t n = chunker_->NextCut({block.data() + pos, fill - pos}, eof);
+      if (n == 0) break;
+      auto slot = std::make_shared<Slot>();
+      slot->offset = offset;
+      slot->input = block.Slice(pos, n);
+      if (!order_queue_->Push(slot) || !work_queue_->Push(slot)) break;
+      pos += n;
+      offset += n;
+    }
+    if (eof || Stopped()) break;
+    carry = block.Slice(pos, fill - pos);
+  }
+  order_queue_->Close();
+  work_queue_->Close();
+}
+
+void PutPipeline::WorkerLoop() {
+  while (auto slot = work_queue_->Pop()) {
+    Slot& s = **slot;
+    std::optional<Error> error;
+    if (IsAllZero(s.input.span())) {
+      s.zero = true;
+    } else {
+      s.id = Sha256Of(s.input.span());
+      // Optimistic: the assembler makes the final call, in file order.
+      if (!index_->Contains(s.id)) {
+        auto frame = EncodeFrame(codec_, level_, s.input, frame_budget_.get());
+        if (!frame) {
+          error = frame.error();
+        } else {
+          if (frame->bytes.data() == s.input.data()) {
+            // Stored raw: copy out of the read block so a pack never pins
+            // input blocks (the reader would wait on memory held by packs
+            // that wait on the reader).
+            Buffer copy = Buffer::Allocate(s.input.size(), frame_budget_->ForceReserve(s.input.size()));
+            std::memcpy(copy.mutable_data(), s.input.data(), s.input.size());
+            frame->bytes = std::move(copy);
+          }
+          s.frame = std::move(*frame);
+        }
+      }
+    }
+    {
+      std::lock_guard lock(s.mu);
+      s.ready = true;
+      s.error = std::move(error);
+    }
+    s.cv.notify_one();
+  }
+}
+
+Status PutPipeline::ClosePack() {
+  if (!pack_open_) return OkStatus();
+  uint64_t frames_length = pack_bytes_.size();
+  Buffer trailer = EncodePackTrailer(pack_entries_, frames_length);
+  Hash256 id = Sha256Of(trailer.span());
+  index_->SetPackId(open_pack_no_, id);
+  pack_bytes_.Append(std::move(trailer));
+  PackJob job{id, std::move(pack_bytes_), std::move(pack_entries_)};
+  pack_bytes_ = BufferChain();
+  pack_entries_.clear();
+  pack_open_ = false;
+  ++result_.packs;
+  {
+    std::unique_lock lock(inflight_mu_);
+    while (inflight_ >= uploaders_) {
+      if (Stopped()) return Fail(CancelledError("put"));
+      inflight_cv_.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    ++inflight_;
+  }
+  if (!upload_queue_->Push(std::move(job))) return Fail(CancelledError("put"));
+  return OkStatus();
+}
+
+void PutPipeline::AssemblerLoop() {
+  while (auto popped = order_queue_->Pop()) {
+    if (Stopped()) {
+      Abort();
+      return;
+    }
+    SlotPtr slot = std::move(*popped);
+    {
+      std::unique_lock lock(slot->mu);
+      while (!slot->ready) {
+        if (Stopped()) return;
+        slot->cv.wait_for(lock, std::chrono::milliseconds(50));
+      }
+      if (slot->error) {
+        SetError(*slot->error);
+        return;
+      }
+    }
+    const uint32_t length = static_cast<uint32_t>(slot->input.size());
+    whole_.Update(slot->input.span());
+    bytes_done_ += length;
+    ++result_.chunks;
+    PendingFrame pf;
+    pf.length = length;
+    if (slot->zero) {
+      pf.zero = true;
+      ++result_.zero_chunks;
+    } else {
+      pf.chunk = slot->id;
+      if (auto known = index_->Find(slot->id)) {
+        pf.location = *known;
+        if (known->pack_no < first_new_pack_) result_.shared_bytes += length;
+      } else {
+        if (!slot->frame) {
+          // Cannot happen (entries are never removed during a put), but a
+          // missing frame must never turn into a missing chunk.
+          auto frame = EncodeFrame(codec_, level_, slot->input, frame_budget_.get());
+          if (!frame) {
+            SetError(frame.error());
+            return;
+          }
+          slot->frame = std::move(*frame);
+        }
+        if (!pack_open_) {
+          open_pack_no_ = index_->AddPack(Hash256{});
+          pack_open_ = true;
+        }
+        const Frame& frame = *slot->frame;
+        ChunkLocation loc{open_pack_no_, static_cast<uint32_t>(frame.bytes.size()), pack_bytes_.size(),
+                          length, frame.codec};
+        pack_entries_.push_back(
+            PackEntry{slot->id, loc.offset, loc.stored_length, loc.length, loc.codec});
+        pack_bytes_.Append(frame.bytes);
+        index_->Insert(slot->id, loc);
+        pf.location = loc;
+        ++result_.new_chunks;
+        if (pack_bytes_.size() >= options_.pack_size) {
+          Status st = ClosePack();
+          if (!st) {
+            SetError(st.error());
+            return;
+          }
+        }
+      }
+    }
+    frames_.push_back(pf);
+    slot.reset();  // releases the input slice (and with the last one, its block)
+
+    if (options_.progress) {
+      auto now = Clock::now();
+      if (now - last_progress_ > std::chrono::milliseconds(200)) {
+        last_progress_ = now;
+        options_.progress(Progress{bytes_done_, input_.size(), stored_bytes_.load()});
+      }
+    }
+  }
+  if (Stopped()) return;
+  Status st = ClosePack();
+  if (!st) SetError(st.error());
+  upload_queue_->Close();
+}
+
+Status PutPipeline::WriteIndexObject(std::vector<IndexEntry> entries) {
+  if (entries.empty()) return OkStatus();
+  HB_ASSIGN_OR_RETURN(Buffer bytes, EncodeIndex(std::move(entries)));
+  Hash256 id = Sha256Of(bytes.span());
+  HB_TRY(store_->Put(IndexKey(id), bytes));
+  stored_bytes_ += bytes.size();
+  return OkStatus();
+}
+
+Status PutPipeline::RecordUploaded(const PackJob& job) {
+  std::vector<IndexEntry> flush;
+  {
+    std::lock_guard lock(upload_mu_);
+    for (const PackEntry& e : job.entries) {
+      index_pending_.push_back(IndexEntry{e.chunk, job.id, e.offset, e.stored_length, e.length, e.codec});
+    }
+    if (++index_pending_packs_ >= kPacksPerIndexObject) {
+      flush.swap(index_pending_);
+      index_pending_packs_ = 0;
+    }
+  }
+  return WriteIndexObject(std::move(flush));
+}
+
+void PutPipeline::UploaderLoop() {
+  while (auto job = upload_queue_->Pop()) {
+    if (Stopped()) return;
+    Status st = store_->Put(PackKey(job->id), job->bytes);
+    if (!st) {
+      SetError(st.error().Wrap("writing pack"));
+      return;
+    }
+    stored_bytes_ += job->bytes.size();
+    job->bytes = BufferChain();  // free the pack before letting another one in
+    {
+      std::lock_guard lock(inflight_mu_);
+      --inflight_;
+    }
+    inflight_cv_.notify_one();
+    st = RecordUploaded(*job);
+    if (!st) {
+      SetError(st.error().Wrap("writing index"));
+      return;
+    }
+  }
+}
+
+Result<PutResult> PutPipeline::Finish() {
+  // Index objects for the rest of the packs written (and for packs a previous,
+  // interrupted put left unindexed).
+  std::vector<IndexEntry> rest;
+  {
+    std::lock_guard lock(upload_mu_);
+    rest.swap(index_pending_);
+  }
+  auto unindexed = index_->TakeUnindexed();
+  rest.insert(rest.end(), unindexed.begin(), unindexed.end());
+  HB_TRY(WriteIndexObject(std::move(rest)));
+
+  Manifest m;
+  m.size = bytes_done_;
+  m.sha256 = whole_.Finish();
+  m.chunker = chunker_params_;
+  m.created_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  std::unordered_map<uint32_t, uint32_t> pack_slot;  // pack_no -> manifest pack index
+  m.frames.reserve(frames_.size());
+  uint64_t offset = 0;
+  for (const PendingFrame& pf : frames_) {
+    FrameRef f;
+    f.offset = offset;
+    f.length = pf.length;
+    f.zero = pf.zero;
+    if (!pf.zero) {
+      auto [it, inserted] = pack_slot.emplace(pf.location.pack_no, static_cast<uint32_t>(m.packs.size()));
+      if (inserted) m.packs.push_back(index_->PackId(pf.location.pack_no));
+      f.chunk = pf.chunk;
+      f.pack = it->second;
+      f.stored_offset = pf.location.offset;
+      f.stored_length = pf.location.stored_length;
+      f.codec = pf.location.codec;
+    }
+    offset += pf.length;
+    m.frames.push_back(f);
+  }
+  frames_.clear();
+  frames_.shrink_to_fit();
+  HB_ASSIGN_OR_RETURN(Buffer manifest_bytes, EncodeManifest(m));
+  Hash256 manifest_id = Sha256Of(manifest_bytes.span());
+  HB_TRY(store_->Put(ManifestKey(manifest_id), manifest_bytes));
+  stored_bytes_ += manifest_bytes.size();
+
+  result_.size = bytes_done_;
+  result_.sha256 = m.sha256.Hex();
+  result_.manifest = manifest_id.Hex();
+  result_.added_bytes = stored_bytes_.load();
+  result_.peak_buffer_bytes = input_budget_->peak() + frame_budget_->peak();
+
+  Ref ref;
+  ref.manifest = manifest_id;
+  ref.size = m.size;
+  ref.created_unix = m.created_unix;
+  ref.added_bytes = result_.added_bytes;
+  ref.shared_bytes = result_.shared_bytes;
+  // The ref is written last: until here, a crash leaves only unreferenced
+  // objects, which a rerun reuses and gc collects.
+  HB_TRY(store_->Put(RefKey(options_.name), EncodeRef(ref)));
+  if (options_.progress) options_.progress(Progress{bytes_done_, bytes_done_, stored_bytes_.load()});
+  return result_;
+}
+
+Result<PutResult> PutPipeline::Run(const std::string& path) {
+  HB_TRY(Configure());
+  HB_TRY(input_.Open(path));
+  HB_ASSIGN_OR_RETURN(index_, ChunkIndex::Load(*store_, 8, options_.cancel));
+  first_new_pack_ = index_->pack_count();
+
+  std::vector<std::thread> threads;
+  threads.emplace_back([this] { ReaderLoop(); });
+  for (unsigned i = 0; i < threads_; ++i) threads.emplace_back([this] { WorkerLoop(); });
+  for (unsigned i = 0; i < uploaders_; ++i) threads.emplace_back([this] { UploaderLoop(); });
+  AssemblerLoop();
+  if (Stopped()) Abort();
+  for (auto& t : threads) t.join();
+
+  {
+    std::lock_guard lock(error_mu_);
+    if (error_) return Fail(*error_);
+  }
+  if (options_.cancel != nullptr && options_.cancel->cancelled()) {
+    return Fail(ErrorCode::kCancelled,
+                "put " + options_.name + " interrupted; packs already written are kept and a rerun "
+                "resumes from them");
+  }
+  return Finish();
+}
+
+}  // namespace
+
+Result<PutResult> Put(const std::shared_ptr<ObjectStore>& store, const std::string& path,
+                      const PutOptions& options) {
+  PutPipeline pipeline(store, options);
+  return pipeline.Run(path);
+}
+
+}  // namespace hugeblob
