@@ -123,7 +123,7 @@ PY
 out=$("$HB" --store "$CSTORE" verify 2>&1); rc=$?
 check "verify exits 3 on a corrupt pack (rc=$rc)" test "$rc" -eq 3
 check "verify names the pack" grep -q "$(basename "$pack")" <<< "$out"
-expect_error "get of a corrupt file fails" "does not match|corrupt|mismatch" \
+expect_error "get of a corrupt file fails" "do(es)? not match" \
   "$HB" --store "$CSTORE" get victim "$WORK/victim.out"
 check "nothing written under the target" test ! -e "$WORK/victim.out"
 check "no temporary file left" bash -c "! ls -a '$WORK' | grep -q 'victim.out.hugeblob'"
@@ -141,10 +141,12 @@ fi
 
 # --- Ctrl-C and resume --------------------------------------------------------
 BIG=$WORK/big
-head -c $(((QUICK == 1 ? 64 : 256) << 20)) /dev/urandom > "$BIG"
-"$HB" put "$BIG" --name big --threads 1 --codec zstd --level 9 &
+head -c $((64 << 20)) /dev/urandom > "$BIG"
+# Slow on purpose (zstd -19, one thread) with small packs, so some packs are
+# stored when the signal comes.
+"$HB" put "$BIG" --name big --threads 1 --codec zstd --level 19 --pack-size 1M &
 pid=$!
-sleep 1.5
+sleep 2
 kill -INT $pid
 wait $pid; rc=$?
 check "interrupted put exits 130 (rc=$rc)" test "$rc" -eq 130

@@ -15,6 +15,7 @@
 #include "cli/progress.h"
 #include "hugeblob/hugeblob.h"
 #include "hugeblob/reader.h"
+#include "ops/load.h"
 #include "util/cancel.h"
 #include "util/units.h"
 
@@ -237,7 +238,7 @@ int RunCat(const GlobalOptions& g, const CatArgs& a) {
   if (!options) return Report(options.error());
   auto context = ReaderContext::Create(*options);
   if (!context) return Report(context.error());
-  auto reader = BlobReader::Open(*context, *store, a.name);
+  auto reader = OpenBlobReader(*context, *store, a.name);
   if (!reader) return Report(reader.error());
   const uint64_t size = (*reader)->size();
   if (*offset > size) {

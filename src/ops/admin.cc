@@ -13,40 +13,13 @@
 #include "format/manifest.h"
 #include "format/pack.h"
 #include "hugeblob/hugeblob.h"
+#include "ops/load.h"
 #include "util/cancel.h"
 #include "util/thread_pool.h"
 #include "util/units.h"
 
 namespace hugeblob {
 namespace {
-
-Result<Ref> LoadRef(ObjectStore& store, const std::string& name) {
-  HB_TRY(ValidateName(name));
-  auto bytes = store.Get(RefKey(name));
-  if (!bytes) {
-    if (bytes.error().code() == ErrorCode::kNotFound) {
-      return Fail(ErrorCode::kNotFound, "no file named '" + name + "' in " + store.url());
-    }
-    return Fail(bytes.error());
-  }
-  return DecodeRef(bytes->span(), RefKey(name));
-}
-
-Result<Manifest> LoadManifest(ObjectStore& store, const Hash256& id, uint64_t* encoded_size) {
-  std::string key = ManifestKey(id);
-  auto bytes = store.Get(key);
-  if (!bytes) {
-    if (bytes.error().code() == ErrorCode::kNotFound) {
-      return Fail(ErrorCode::kCorruption, key + ": manifest is missing");
-    }
-    return Fail(bytes.error());
-  }
-  if (Sha256Of(bytes->span()) != id) {
-    return Fail(ErrorCode::kCorruption, key + ": content does not match its id");
-  }
-  if (encoded_size != nullptr) *encoded_size = bytes->size();
-  return DecodeManifest(bytes->span(), key);
-}
 
 BlobInfo InfoFromRef(const std::string& name, const Ref& ref) {
   BlobInfo info;

@@ -17,6 +17,7 @@
 #include "format/manifest.h"
 #include "hash/sha256.h"
 #include "hugeblob/hugeblob.h"
+#include "ops/load.h"
 #include "util/cancel.h"
 #include "util/fs.h"
 #include "util/thread_pool.h"
@@ -150,7 +151,7 @@ Status Restorer::Run(const std::function<Result<Buffer>(size_t)>& fetch,
 Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::string& name,
                       const std::string& out, const GetOptions& options) {
   HB_ASSIGN_OR_RETURN(auto context, ReaderContext::Create(options.reader));
-  HB_ASSIGN_OR_RETURN(auto reader, BlobReader::Open(context, store, name));
+  HB_ASSIGN_OR_RETURN(auto reader, OpenBlobReader(context, store, name));
   BlobReader* r = reader.get();
   const Manifest& m = r->manifest();
   GetResult result;

@@ -9,6 +9,9 @@ namespace hugeblob {
 
 namespace {
 
+// The smallest run a prefetch is split into for parallelism.
+constexpr uint64_t kMinParallelRunBytes = 1 << 20;
+
 // A frame this thread leads the fetch of.
 struct Led {
   size_t frame;
@@ -114,12 +117,25 @@ void PrefetchFrames(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& s
   const std::vector<FrameRef>& frames = src->manifest->frames;
   last = std::min(last, frames.size());
 
+  // Which frames are missing and not being fetched?
+  std::vector<size_t> want;
+  for (size_t i = first; i < last; ++i) {
+    const FrameRef& f = frames[i];
+    if (f.zero || ctx.memory().Contains(f.chunk) || ctx.flights().Busy(f.chunk)) continue;
+    want.push_back(i);
+  }
+  if (want.empty()) return;
+  // Sliding-window callers (get: Prefetch(i, i + w) before reading frame i)
+  // free one frame per call. Fetching that one at once would make one
+  // request per frame; wait until half the window is free and fetch it in
+  // bulk, unless the caller's next frame itself is missing.
+  if (want.front() != first && want.size() * 2 < last - first) return;
+
   std::vector<size_t> claimed;  // frame indices
   std::vector<ChunkFlights::Lease> leases;
   uint64_t stored = 0;
-  for (size_t i = first; i < last; ++i) {
+  for (size_t i : want) {
     const FrameRef& f = frames[i];
-    if (f.zero || ctx.memory().Contains(f.chunk)) continue;
     if (!ctx.TryReservePrefetch(f.length)) break;  // over the bound: the rest is dropped
     ChunkFlights::Lease lease = ctx.flights().TryLead(f.chunk);
     Buffer cached;
@@ -134,11 +150,13 @@ void PrefetchFrames(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& s
   }
   if (claimed.empty()) return;
 
-  // Split into about one run per fetch thread so the runs download and
-  // decode in parallel; each run is still one coalesced ranged GET.
+  // Split into up to one run per fetch thread so the runs download and
+  // decode in parallel, but not below kMinParallelRunBytes: below that the
+  // request (an S3 round trip) costs more than the parallelism gains.
   const uint64_t threads = ctx.fetch_threads();
-  const uint64_t per_run = std::clamp<uint64_t>((stored + threads - 1) / threads, 1,
-                                                std::max<uint64_t>(1, ctx.options().max_coalesce_bytes));
+  const uint64_t per_run = std::min<uint64_t>(
+      std::max<uint64_t>((stored + threads - 1) / threads, kMinParallelRunBytes),
+      std::max<uint64_t>(1, ctx.options().max_coalesce_bytes));
   for (const std::vector<size_t>& run : PlanRuns(frames, claimed, per_run)) {
     struct Task {
       std::shared_ptr<const BlobSource> src;

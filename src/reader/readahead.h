@@ -9,8 +9,13 @@
 // little. Any other read resets the streak: random access causes no
 // read-ahead at all.
 //
+// A read that starts near the previous end but does not go past it (a late
+// block, or threads re-reading one spot) neither advances nor resets the
+// streak.
+//
 // Claim then hands out each frame index at most once per streak, so
-// overlapping windows of consecutive reads are not fetched twice.
+// overlapping windows of consecutive reads are not fetched twice, and in
+// batches of at least half a window, so that they coalesce.
 //
 // Thread-safe and lock-free; the state is a heuristic, so concurrent readers
 // may race on it without harm (at worst a window is skipped or repeated, and

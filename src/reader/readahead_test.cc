@@ -28,7 +28,13 @@ TEST(ReadaheadTest, SmallReorderingStillSequential) {
   ra.Observe(0, 65536);
   ra.Observe(65536, 65536);
   EXPECT_GT(ra.Observe(196608, 65536), 0u);  // skipped one block (FUSE reordering)
-  EXPECT_GT(ra.Observe(131072, 65536), 0u);  // and the late one arrives
+  EXPECT_EQ(ra.Observe(131072, 65536), 0u);  // the late one: no progress, no reset
+  EXPECT_EQ(ra.Observe(262144, 65536), 2u);  // the stream goes on
+}
+
+TEST(ReadaheadTest, ThreadsRereadingOneSpotAreNotAStream) {
+  Readahead ra(4);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(ra.Observe(1 << 20, 4096), 0u);
 }
 
 TEST(ReadaheadTest, DisabledWithZeroChunks) {

@@ -206,7 +206,9 @@ TEST_F(ReaderTest, ConcurrentMissesOnOneChunkFetchOnce) {
   slow.action = FaultRule::Action::kDelay;
   slow.delay_ms = 100;  // long enough that every thread misses while it runs
   faults_->AddRule(slow);
-  auto ctx = MakeContext(NoDisk());
+  ReaderOptions o = NoDisk();
+  o.readahead_chunks = 0;  // only the one chunk is wanted
+  auto ctx = MakeContext(o);
   auto r = Open(ctx);
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};

@@ -119,6 +119,12 @@ class SingleFlight {
     return Lease(this, key, it->second);
   }
 
+  // True if a flight for `key` is in progress (a hint: it may end at once).
+  bool Busy(const Key& key) const {
+    std::lock_guard lock(mu_);
+    return flights_.find(key) != flights_.end();
+  }
+
   size_t in_flight() const {
     std::lock_guard lock(mu_);
     return flights_.size();

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""An HTTP proxy on loopback between the S3 store and s3rver, for tests.
+
+It forwards every request unchanged, records it (method, target, headers) as
+one JSON line when --record is given, and injects faults chosen by the
+object key, so a test picks a fault by naming its key:
+
+    .../__fault_<kind>_<n>/...    the first <n> matching requests get <kind>
+                                  (<n> = "inf": every one)
+
+Requests are matched per (method, path, partNumber, list prefix), so each
+part of a multipart upload gets its own <n> faults. Kinds:
+
+    http500      500 InternalError, request not forwarded
+    slowdown     503 SlowDown
+    throttle429  429 TooManyRequests
+    reqtimeout   400 RequestTimeout
+    denied       403 AccessDenied
+    cut          GET: forward, send the headers and half the body, then close
+    cutreq       PUT: read half of the request body, then close, no answer
+    stall        GET: forward, send the headers and half the body, then go
+                 silent for --stall seconds and close
+    expire       requests signed with session token "old-token" get 400
+                 ExpiredToken once <n> of them have passed
+
+Only for tests: binds 127.0.0.1, keeps bodies in memory, stops on SIGTERM.
+Prints "PORT <n>" on stdout once it listens.
+"""
+import argparse
+import http.client
+import http.server
+import json
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+
+FAULT_RE = re.compile(r"__fault_([a-z0-9]+)_(inf|\d+)")
+
+ERRORS = {
+    "http500": (500, "InternalError", "We encountered an internal error. Please try again."),
+    "slowdown": (503, "SlowDown", "Please reduce your request rate."),
+    "throttle429": (429, "TooManyRequests", "Too many requests."),
+    "reqtimeout": (400, "RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period."),
+    "denied": (403, "AccessDenied", "Access Denied"),
+    "expire": (400, "ExpiredToken", "The provided token has expired."),
+}
+
+
+class State:
+    def __init__(self, upstream, record, stall):
+        self.upstream = upstream
+        self.record = open(record, "a", buffering=1) if record else None
+        self.stall = stall
+        self.lock = threading.Lock()
+        self.counts = {}
+        self.local = threading.local()
+
+    def count(self, key):
+        with self.lock:
+            n = self.counts.get(key, 0) + 1
+            self.counts[key] = n
+            return n
+
+    def log(self, entry):
+        if self.record:
+            with self.lock:
+                self.record.write(json.dumps(entry) + "\n")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state = None
+
+    def log_message(self, fmt, *args):  # quiet
+        pass
+
+    def _upstream(self, fresh=False):
+        conn = getattr(self.state.local, "conn", None)
+        if conn is None or fresh:
+            if conn is not None:
+                conn.close()
+            host, port = self.state.upstream
+            conn = http.client.HTTPConnection(host, port, timeout=600)
+            self.state.local.conn = conn
+        return conn
+
+    def _error(self, status, code, message, body_read=True):
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+                f"<Message>{message}</Message><RequestId>proxy</RequestId></Error>").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        if not body_read:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _abort_connection(self):
+        # An RST rather than a FIN: what a dropped connection looks like.
+        try:
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.close_connection = True
+        try:
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _handle(self):
+        target = self.path
+        parsed = urllib.parse.urlsplit(target)
+        query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+        raw_target = urllib.parse.unquote(target)
+        self.state.log({"method": self.command, "target": target,
+                        "headers": [[k, v] for k, v in self.headers.items()]})
+        length = int(self.headers.get("Content-Length", "0") or "0")
+
+        fault, limit = None, 0
+        m = FAULT_RE.search(raw_target)
+        if m:
+            fault = m.group(1)
+            limit = float("inf") if m.group(2) == "inf" else int(m.group(2))
+            key = (self.command, parsed.path, tuple(query.get("partNumber", [])), tuple(query.get("prefix", [])))
+            if fault == "expire":
+                if self.headers.get("x-amz-security-token") == "old-token":
+                    if self.state.count(key) > limit:
+                        self.rfile.read(length)
+                        return self._error(*ERRORS["expire"])
+                fault = None
+            elif fault in ("cut", "stall") and self.command != "GET":
+                fault = None
+            elif fault == "cutreq" and self.command != "PUT":
+                fault = None
+            elif self.state.count(key) > limit:
+                fault = None
+
+        if fault == "cutreq":
+            self.rfile.read(length // 2)
+            return self._abort_connection()
+        body = self.rfile.read(length) if length else b""
+        if fault in ERRORS:
+            return self._error(*ERRORS[fault])
+
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+        for attempt in range(2):
+            conn = self._upstream(fresh=attempt > 0)
+            try:
+                conn.request(self.command, target, body=body if body else None, headers=headers)
+                resp = conn.getresponse()
+                break
+            except (ConnectionError, http.client.HTTPException, OSError):
+                if attempt == 1:
+                    return self._error(502, "BadGateway", "upstream unreachable")
+
+        self.send_response(resp.status, resp.reason)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("connection", "keep-alive", "transfer-encoding"):
+                self.send_header(k, v)
+        data = resp.read() if self.command != "HEAD" else b""
+        if self.command != "HEAD" and resp.getheader("Content-Length") is None:
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if fault in ("cut", "stall") and len(data) > 1:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            if fault == "stall":
+                time.sleep(self.state.stall)
+            return self._abort_connection()
+        self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--upstream", required=True, help="http://127.0.0.1:PORT of the real server")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--record", help="append one JSON line per request to this file")
+    ap.add_argument("--stall", type=float, default=8.0, help="seconds a 'stall' fault stays silent")
+    args = ap.parse_args()
+    up = urllib.parse.urlsplit(args.upstream)
+    if up.hostname not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit("s3_fault_proxy: upstream must be on loopback")
+    Handler.state = State((up.hostname, up.port or 80), args.record, args.stall)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    print(f"PORT {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
