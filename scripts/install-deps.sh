@@ -13,7 +13,11 @@ BUILD_PKGS=(
   libzstd-dev liblz4-dev libcurl4-openssl-dev libssl-dev libfuse3-dev fuse3
   libexpected-dev libcli11-dev libfmt-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
-TEST_PKGS=(zstd lz4 python3 python3-boto3 sqlite3 nodejs npm time xxd)
+TEST_PKGS=(zstd lz4 python3 python3-boto3 sqlite3 time xxd)
+# Node.js and npm run s3rver; take Debian's only when the machine has none
+# (Debian's npm conflicts with a Node.js installed another way).
+command -v node >/dev/null 2>&1 || TEST_PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || TEST_PKGS+=(npm)
 BENCH_PKGS=(restic borgbackup casync rclone awscli fio squashfuse squashfs-tools e2fsprogs
             python3-matplotlib)
 

@@ -6,6 +6,7 @@
 
 #include "format/bytes.h"
 #include "format/envelope.h"
+#include "format/layout.h"
 
 namespace hugeblob {
 namespace {
@@ -345,7 +346,9 @@ Buffer EncodeRef(const Ref& ref) {
 }
 
 Result<Ref> DecodeRef(std::span<const uint8_t> bytes, std::string_view name) {
-  const std::string label = "ref " + std::string(name);
+  // A ref key ("refs/vm/1") already says what it is.
+  const std::string label =
+      name.starts_with(kRefsPrefix) ? std::string(name) : "ref " + std::string(name);
   auto bad = [&](const std::string& why) {
     return Fail(ErrorCode::kCorruption, label + ": " + why);
   };

@@ -370,6 +370,10 @@ TEST(RefTest, Rejects) {
     EXPECT_EQ(r.error().code(), ErrorCode::kCorruption) << bad;
     EXPECT_EQ(r.error().message().rfind("ref r: ", 0), 0u);
   }
+  std::string junk = "junk";
+  auto j = DecodeRef({reinterpret_cast<const uint8_t*>(junk.data()), junk.size()}, "refs/vm/1");
+  ASSERT_FALSE(j);
+  EXPECT_EQ(j.error().message(), "refs/vm/1: not a hugeblob ref");
   std::string v2 = "hugeblob-ref 2\nwhatever\n";
   auto r = DecodeRef({reinterpret_cast<const uint8_t*>(v2.data()), v2.size()}, "vm");
   ASSERT_FALSE(r);

@@ -85,9 +85,9 @@ class BlobReaderImpl final : public BlobReader {
 
   Result<Buffer> ReadFrame(size_t frame_index) override {
     if (frame_index >= m_.frames.size()) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  src_->label + ": frame " + std::to_string(frame_index) + " out of range (" +
-                      std::to_string(m_.frames.size()) + " frames)");
+      return Fail(ErrorCode::kInvalidArgument, src_->label + ": frame " +
+                                                   std::to_string(frame_index) + " out of range (" +
+                                                   std::to_string(m_.frames.size()) + " frames)");
     }
     const FrameRef& f = m_.frames[frame_index];
     if (f.zero) return zeros_.Slice(0, f.length);
@@ -131,7 +131,8 @@ class BlobReaderImpl final : public BlobReader {
       for (; idx < end; ++idx) {
         const FrameRef& f = frames[idx];
         const uint64_t in = offset + pos - f.offset;
-        const size_t take = static_cast<size_t>(std::min<uint64_t>(f.length - in, out.size() - pos));
+        const size_t take =
+            static_cast<size_t>(std::min<uint64_t>(f.length - in, out.size() - pos));
         if (f.zero) {
           std::memset(out.data() + pos, 0, take);
         } else {
@@ -161,7 +162,8 @@ class BlobReaderImpl final : public BlobReader {
 Result<std::shared_ptr<ContextImpl>> ImplOf(std::shared_ptr<ReaderContext> context) {
   auto impl = std::dynamic_pointer_cast<ContextImpl>(std::move(context));
   if (impl == nullptr) {
-    return Fail(ErrorCode::kInvalidArgument, "BlobReader: context not made by ReaderContext::Create");
+    return Fail(ErrorCode::kInvalidArgument,
+                "BlobReader: context not made by ReaderContext::Create");
   }
   return impl;
 }

@@ -80,7 +80,9 @@ Status LoadFrames(ContextImpl& ctx, const BlobSource& src, std::span<const size_
   std::vector<std::pair<std::shared_ptr<const ChunkFlights::Flight>, size_t>> follows;
   for (size_t k = 0; k < indices.size(); ++k) {
     const FrameRef& f = frames[indices[k]];
-    if (f.zero) return Fail(ErrorCode::kInternal, "LoadFrames: frame " + std::to_string(indices[k]) + " is a hole");
+    if (f.zero)
+      return Fail(ErrorCode::kInternal,
+                  "LoadFrames: frame " + std::to_string(indices[k]) + " is a hole");
     if (ctx.memory().Lookup(f.chunk, &out[k])) continue;
     ChunkFlights::Joined joined = ctx.flights().Join(f.chunk);
     if (!joined.lease) {
@@ -154,9 +156,9 @@ void PrefetchFrames(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& s
   // decode in parallel, but not below kMinParallelRunBytes: below that the
   // request (an S3 round trip) costs more than the parallelism gains.
   const uint64_t threads = ctx.fetch_threads();
-  const uint64_t per_run = std::min<uint64_t>(
-      std::max<uint64_t>((stored + threads - 1) / threads, kMinParallelRunBytes),
-      std::max<uint64_t>(1, ctx.options().max_coalesce_bytes));
+  const uint64_t per_run =
+      std::min<uint64_t>(std::max<uint64_t>((stored + threads - 1) / threads, kMinParallelRunBytes),
+                         std::max<uint64_t>(1, ctx.options().max_coalesce_bytes));
   for (const std::vector<size_t>& run : PlanRuns(frames, claimed, per_run)) {
     struct Task {
       std::shared_ptr<const BlobSource> src;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,8 +13,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "util/budget.h"
 
@@ -140,8 +139,8 @@ bool DiskCache::Get(const ChunkId& id, uint32_t length, Buffer* out, MemoryBudge
     return false;
   }
   struct stat st;
-  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-            static_cast<uint64_t>(st.st_size) == length;
+  bool ok =
+      ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == length;
   Buffer buf;
   if (ok) {
     Reservation r;

@@ -51,10 +51,10 @@ class DiskCache {
   struct Stats {
     uint64_t hits = 0;
     uint64_t misses = 0;
-    uint64_t corrupt = 0;       // bad entries found and deleted
-    uint64_t writes = 0;        // entries published
+    uint64_t corrupt = 0;  // bad entries found and deleted
+    uint64_t writes = 0;   // entries published
     uint64_t write_failures = 0;
-    uint64_t evicted = 0;       // entries deleted by eviction
+    uint64_t evicted = 0;  // entries deleted by eviction
     uint64_t scans = 0;
   };
 

@@ -1,7 +1,7 @@
 #include "reader/disk_cache.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -47,7 +47,7 @@ TEST(DiskCacheTest, PutGetAndVerify) {
   cache->Put(id, c);
   ASSERT_TRUE(cache->Get(id, 10000, &got));
   EXPECT_EQ(std::memcmp(got.data(), c.data(), c.size()), 0);
-  EXPECT_EQ(cache->usage(), 12288u);  // counted in 4 KiB blocks
+  EXPECT_EQ(cache->usage(), 12288u);         // counted in 4 KiB blocks
   EXPECT_FALSE(cache->Get(id, 9999, &got));  // wrong length: treated as bad, deleted
   EXPECT_EQ(cache->stats().corrupt, 1u);
   EXPECT_FALSE(cache->Get(id, 10000, &got));
@@ -94,7 +94,7 @@ TEST(DiskCacheTest, EvictsLeastRecentlyUsedToTheBoundAndSurvivesReopen) {
   EXPECT_LE(cache->usage(), kCap);
   EXPECT_GT(cache->usage(), kCap / 2);
   Buffer got;
-  EXPECT_TRUE(cache->Get(ids.back(), 4096, &got));  // newest kept
+  EXPECT_TRUE(cache->Get(ids.back(), 4096, &got));    // newest kept
   EXPECT_FALSE(cache->Get(ids.front(), 4096, &got));  // oldest gone
   EXPECT_EQ(cache->Evict(0), 0u);
   EXPECT_FALSE(cache->Get(ids.back(), 4096, &got));

@@ -54,8 +54,8 @@ Result<Buffer> DecodeVerified(const FrameRef& f, std::span<const uint8_t> stored
   Status decoded = DecodeFrame(f.codec, stored, {out.mutable_data(), out.size()});
   if (!decoded) return Fail(decoded.error().Wrap("frame at " + FrameWhere(f, pack_key)));
   if (Sha256Of(out.span()) != f.chunk) {
-    return Fail(ErrorCode::kCorruption,
-                "frame at " + FrameWhere(f, pack_key) + ": decoded bytes do not match the chunk id");
+    return Fail(ErrorCode::kCorruption, "frame at " + FrameWhere(f, pack_key) +
+                                            ": decoded bytes do not match the chunk id");
   }
   return out;
 }
@@ -89,7 +89,8 @@ std::vector<Result<Buffer>> FetchRun(ObjectStore& store, std::string_view pack_k
     std::span<const uint8_t> stored = got->span().subspan(f.stored_offset - start, f.stored_length);
     out.push_back(DecodeVerified(f, stored, pack_key, live));
   }
-  if (counters != nullptr) counters->frames_fetched.fetch_add(run.size(), std::memory_order_relaxed);
+  if (counters != nullptr)
+    counters->frames_fetched.fetch_add(run.size(), std::memory_order_relaxed);
   return out;
 }
 

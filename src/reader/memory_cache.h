@@ -61,15 +61,15 @@ class ChunkCache {
  private:
   struct Node {
     Buffer chunk;
-    Node* prev = nullptr;  // towards the most recently used
-    Node* next = nullptr;  // towards the least recently used
+    Node* prev = nullptr;         // towards the most recently used
+    Node* next = nullptr;         // towards the least recently used
     const ChunkId* id = nullptr;  // the map key (stable: map nodes do not move)
   };
   // Aligned so two shards never share a cache line.
   struct alignas(64) Shard {
     mutable std::mutex mu;
     std::unordered_map<ChunkId, Node, Hash256Hasher> map;  // guarded by mu
-    Node head;  // sentinel: head.next is the MRU, head.prev the LRU; guarded by mu
+    Node head;            // sentinel: head.next is the MRU, head.prev the LRU; guarded by mu
     uint64_t hits = 0;    // guarded by mu
     uint64_t misses = 0;  // guarded by mu
     Shard() { head.prev = head.next = &head; }

@@ -11,14 +11,14 @@ namespace {
 
 TEST(ReadaheadTest, SequentialGrowsWindowRandomGetsNone) {
   Readahead ra(8);
-  EXPECT_EQ(ra.Observe(0, 4096), 0u);         // first read: no history
-  EXPECT_EQ(ra.Observe(4096, 4096), 0u);      // one continuation can be chance
-  EXPECT_EQ(ra.Observe(8192, 4096), 1u);      // two in a row: start small
+  EXPECT_EQ(ra.Observe(0, 4096), 0u);     // first read: no history
+  EXPECT_EQ(ra.Observe(4096, 4096), 0u);  // one continuation can be chance
+  EXPECT_EQ(ra.Observe(8192, 4096), 1u);  // two in a row: start small
   EXPECT_EQ(ra.Observe(12288, 4096), 2u);
   EXPECT_EQ(ra.Observe(16384, 4096), 4u);
   EXPECT_EQ(ra.Observe(20480, 4096), 8u);
-  EXPECT_EQ(ra.Observe(24576, 4096), 8u);     // capped
-  EXPECT_EQ(ra.Observe(1 << 30, 4096), 0u);   // a jump resets
+  EXPECT_EQ(ra.Observe(24576, 4096), 8u);    // capped
+  EXPECT_EQ(ra.Observe(1 << 30, 4096), 0u);  // a jump resets
   EXPECT_EQ(ra.Observe(5 << 20, 4096), 0u);
   EXPECT_EQ(ra.Observe(77 << 20, 4096), 0u);
 }
@@ -64,9 +64,8 @@ FrameRef F(uint32_t pack, uint64_t off, uint32_t len) {
 }
 
 TEST(PlanRunsTest, CoalescesAdjacentFramesOfOnePack) {
-  std::vector<FrameRef> frames = {F(0, 0, 100),   F(0, 100, 100), F(0, 200, 100),
-                                  F(1, 0, 100),   F(0, 400, 100), F(1, 100, 100),
-                                  F(0, 300, 100)};
+  std::vector<FrameRef> frames = {F(0, 0, 100),   F(0, 100, 100), F(0, 200, 100), F(1, 0, 100),
+                                  F(0, 400, 100), F(1, 100, 100), F(0, 300, 100)};
   std::vector<size_t> want = {6, 0, 1, 2, 3, 5, 4};  // any order in
   auto runs = PlanRuns(frames, want, 1 << 20);
   ASSERT_EQ(runs.size(), 2u);

@@ -2,6 +2,8 @@
 // set) S3 stores: random ranges against the original bytes on every codec,
 // single-flight and coalescing proven by request counts, verification,
 // read-ahead, the memory bound, and a concurrency stress for TSan.
+#include "hugeblob/reader.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,7 +14,6 @@
 #include <thread>
 #include <vector>
 
-#include "hugeblob/reader.h"
 #include "reader/context.h"
 #include "reader/reader_test_util.h"
 #include "store/local_store.h"
@@ -218,7 +219,9 @@ TEST_F(ReaderTest, ConcurrentMissesOnOneChunkFetchOnce) {
       // Mixed entry points, all on frame 3.
       if (t % 2 == 0) {
         auto n = r->pread(3 * 65536 + t * 100, out);
-        if (n && *n == 4096 && std::memcmp(out.data(), data_.data() + 3 * 65536 + t * 100, 4096) == 0) ok++;
+        if (n && *n == 4096 &&
+            std::memcmp(out.data(), data_.data() + 3 * 65536 + t * 100, 4096) == 0)
+          ok++;
       } else {
         auto b = r->ReadFrame(3);
         if (b && std::memcmp(b->data(), data_.data() + 3 * 65536, 65536) == 0) ok++;
@@ -421,7 +424,7 @@ TEST_F(ReaderTest, StoreErrorReachesEveryWaiterAndIsNotCached) {
 }
 
 TEST_F(ReaderTest, MemoryBoundHoldsUnderALargerWorkingSet) {
-  Build(8 << 20);  // 128 chunks of 64 KiB
+  Build(8 << 20);                 // 128 chunks of 64 KiB
   const uint64_t kCap = 1 << 20;  // room for 16
   auto ctx = MakeContext(NoDisk(kCap));
   auto r = Open(ctx);

@@ -120,6 +120,9 @@ struct Transfer {
   BodyReader reader;
   BodySink sink;
   HttpResponse* resp = nullptr;
+  const HttpRequest* req = nullptr;
+  CURL* curl = nullptr;
+  bool stopped = false;
 };
 
 size_t ReadCb(char* dst, size_t size, size_t nitems, void* user) {
@@ -153,6 +156,19 @@ size_t HeaderCbImpl(char* p, size_t size, size_t nitems, void* user) {
     // A new status line (after a 100 Continue or a rewound retry): start over.
     t->resp->headers.clear();
     t->sink.Reset();
+    return n;
+  }
+  if (line.empty()) {
+    // End of a header block. 1xx blocks are followed by another one.
+    long status = 0;
+    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && t->req->stop_after_headers) {
+      t->resp->status = status;
+      if (t->req->stop_after_headers(*t->resp)) {
+        t->stopped = true;
+        return 0;  // ends the transfer (CURLE_WRITE_ERROR), recognised below
+      }
+    }
     return n;
   }
   size_t colon = line.find(':');
@@ -261,6 +277,8 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
   HttpResponse resp;
   Transfer t;
   t.resp = &resp;
+  t.req = &req;
+  t.curl = curl;
   t.sink.curl = curl;
   char errbuf[CURL_ERROR_SIZE] = {0};
 
@@ -329,6 +347,12 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
 
+  if (rc == CURLE_WRITE_ERROR && t.stopped) {
+    curl_easy_cleanup(curl);  // the connection has a body in flight: drop it
+    resp.status = status;
+    resp.stopped_after_headers = true;
+    return resp;
+  }
   if (rc != CURLE_OK) {
     Error e = (rc == CURLE_WRITE_ERROR && t.sink.overflow)
                   ? Error(ErrorCode::kCorruption,

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,6 +31,8 @@
 #include "hugeblob/error.h"
 
 namespace hugeblob::s3 {
+
+struct HttpResponse;
 
 struct HttpRequest {
   std::string method;  // GET HEAD PUT POST DELETE
@@ -43,6 +46,12 @@ struct HttpRequest {
   // A hard deadline for the whole request (0: none).
   int total_timeout_s = 0;
   int connect_timeout_s = 10;
+  // Called once the status line and headers are in, before the body. If it
+  // returns true the transfer stops there and Perform returns the response
+  // with an empty body and `stopped_after_headers` set (the connection is
+  // dropped). For answers whose headers already tell the whole story, such
+  // as a server announcing a body it will never send.
+  std::function<bool(const HttpResponse&)> stop_after_headers;
   // Used in error messages instead of the URL (which must not leak anything
   // the caller considers private; S3 URLs here hold none, but callers name
   // the object more usefully than the URL does).
@@ -53,6 +62,7 @@ struct HttpResponse {
   long status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   Buffer body;
+  bool stopped_after_headers = false;
 
   // The value of the first header with this (lower-case) name, or "".
   std::string Header(std::string_view name) const;

@@ -146,6 +146,7 @@ struct S3Store::Request {
   bool error_in_body = false;
   std::string what;  // "GET s3://bucket/key bytes=0-99"
   int* attempts = nullptr;  // if set, receives how many attempts were made
+  std::function<bool(const HttpResponse&)> stop_after_headers;
 };
 
 S3Store::S3Store(S3Config config, std::shared_ptr<CredentialsProvider> credentials)
@@ -233,6 +234,7 @@ Result<HttpResponse> S3Store::SendOnce(const Request& req, const Credentials& cr
   hr.total_timeout_s = req.total_timeout_s;
   hr.connect_timeout_s = config_.connect_timeout_s;
   hr.what = req.what;
+  hr.stop_after_headers = req.stop_after_headers;
   requests_.fetch_add(1, std::memory_order_relaxed);
   auto start = std::chrono::steady_clock::now();
   auto r = http_.Perform(hr);
@@ -395,8 +397,16 @@ Result<Buffer> S3Store::GetRange(std::string_view key, uint64_t offset, uint64_t
   }
   if (!range.empty()) req.headers.emplace_back("range", range);
   req.what = "GET " + Describe(full) + (range.empty() ? "" : " " + range);
+  // s3rver answers a range of an empty object with "206, Content-Range:
+  // bytes 0-0/0, Content-Length: 1" and never sends that byte; the total of
+  // 0 in the headers says all there is to know.
+  req.stop_after_headers = [](const HttpResponse& r) {
+    std::string cr = r.Header("content-range");
+    return r.status == 206 && cr.size() > 2 && cr.ends_with("/0");
+  };
   HB_ASSIGN_OR_RETURN(HttpResponse resp, Call(req, {416}));
   if (resp.status == 416) return Buffer();  // the range starts at or past the end
+  if (resp.stopped_after_headers) return Buffer();
   Buffer body = std::move(resp.body);
   if (resp.status == 206) {
     // Check the server sent the range we asked for, not another one.

@@ -1,0 +1,135 @@
+// Assembles frames into pack objects and stores them: the back end shared by
+// put (frames from the chunking pipeline) and copy (frames read from another
+// store), and by gc's repack.
+//
+//   Append (producer thread)    frames appended to the open pack; a full
+//       |                       pack gets its trailer and its id
+//       v
+//   upload queue -> uploaders   store.Put(pack); every 64 packs stored, one
+//                               index object covering them
+//
+// Memory: the open pack plus at most `uploaders` closed packs, each about
+// pack_size: closing a pack waits while `uploaders` packs are queued or being
+// stored. A frame appended is recorded at once in the ChunkIndex (so the
+// producer's next dedup decision sees it) under the pack_no of the open pack,
+// whose id is set when the pack closes.
+//
+// Errors: the first upload error is kept, reported through on_error (so the
+// owner can stop its other stages) and returned by the next call.
+//
+// Thread-safety: Append, ClosePack, Flush and Finish are called by one
+// producer thread; Cancel, stored_bytes and packs from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "format/index.h"
+#include "format/pack.h"
+#include "hugeblob/buffer.h"
+#include "hugeblob/error.h"
+#include "hugeblob/store.h"
+#include "util/bounded_queue.h"
+#include "writer/chunk_index.h"
+
+namespace hugeblob {
+
+struct PackWriterOptions {
+  uint64_t pack_size = 16ull << 20;  // a pack closes once its frames reach this size
+  unsigned uploaders = 1;            // packs stored in parallel (and closed packs in memory)
+  // Polled while waiting for an upload slot; true makes the wait fail with
+  // kCancelled. May be empty.
+  std::function<bool()> stopped;
+  // Called (from an uploader thread) with the first upload error. May be empty.
+  std::function<void(const Error&)> on_error;
+  std::string what = "put";  // names the operation in errors
+};
+
+class PackWriter {
+ public:
+  // `index` must outlive the writer; it is updated as frames are appended.
+  PackWriter(std::shared_ptr<ObjectStore> store, ChunkIndex* index, PackWriterOptions options);
+  // Cancels and joins the uploaders if Finish did not run.
+  ~PackWriter();
+  PackWriter(const PackWriter&) = delete;
+  PackWriter& operator=(const PackWriter&) = delete;
+
+  // Starts the uploader threads.
+  void Start();
+
+  // Appends one frame (`frame` is the stored bytes, `length` the chunk's
+  // uncompressed size). The pack keeps a reference to `frame` until it is
+  // stored: callers hand over buffers that pin nothing else. May block
+  // (closing a full pack waits for an upload slot).
+  Result<ChunkLocation> Append(const ChunkId& id, const Buffer& frame, uint32_t length, Codec codec);
+
+  // Closes the open pack (if any) and queues it for upload.
+  Status ClosePack();
+
+  // ClosePack, then waits until every queued pack is stored and writes an
+  // index object for the packs stored since the last one. After Flush every
+  // location Append returned names a stored pack with a known id.
+  Status Flush();
+
+  // Flush, plus an index object for the packs ChunkIndex::Load found without
+  // one; stops the uploaders. Nothing may be appended afterwards.
+  Status Finish();
+
+  // Stops everything at once (queued packs are dropped, an upload in
+  // progress ends on its own) and joins the uploaders. Idempotent.
+  void Cancel();
+
+  uint64_t stored_bytes() const { return stored_bytes_.load(); }  // packs + index objects
+  uint64_t packs() const { return packs_; }                        // packs closed
+
+ private:
+  struct PackJob {
+    Hash256 id;
+    BufferChain bytes;
+    std::vector<PackEntry> entries;
+  };
+
+  bool Stopped() const;
+  void SetError(Error e);
+  std::optional<Error> error() const;
+  void UploaderLoop();
+  Status RecordUploaded(const PackJob& job);
+  Status WriteIndexObject(std::vector<IndexEntry> entries);
+  void Join();
+
+  std::shared_ptr<ObjectStore> store_;
+  ChunkIndex* index_;
+  PackWriterOptions options_;
+  BoundedQueue<PackJob> upload_queue_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> cancelled_{false};
+
+  // Producer state.
+  bool pack_open_ = false;
+  uint32_t open_pack_no_ = 0;
+  BufferChain pack_bytes_;
+  std::vector<PackEntry> pack_entries_;
+  uint64_t packs_ = 0;
+  bool finished_ = false;
+
+  // Packs closed but not yet stored (bounds memory), and packs closed but
+  // not yet recorded for the index (Flush waits for 0).
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  unsigned inflight_ = 0;                  // guarded by mu_
+  unsigned unrecorded_ = 0;                // guarded by mu_
+  std::optional<Error> error_;             // guarded by mu_
+  std::vector<IndexEntry> index_pending_;  // guarded by mu_
+  size_t index_pending_packs_ = 0;         // guarded by mu_
+
+  std::atomic<uint64_t> stored_bytes_{0};
+};
+
+}  // namespace hugeblob
