@@ -1,8 +1,7 @@
 // Fuzzes DecodePackFooter and DecodePackTrailer. Input:
 //   [mode u8][gap u16][trailer bytes]
-// The pack is taken to be `gap` bytes of frames region beyond the frames the
-// entries need... rather: pack_size = gap + trailer size. With an odd mode
-// the trailer checksum is recomputed first so that the entry checks are
+// The frames region is `gap` bytes: pack_size = gap + trailer size. With an
+// odd mode the trailer checksum is recomputed first so that the entry checks are
 // reached. A trailer that decodes must re-encode to the same bytes.
 #include <cstdint>
 #include <cstring>

@@ -27,6 +27,7 @@ Only for tests: binds 127.0.0.1, keeps bodies in memory, stops on SIGTERM.
 Prints "PORT <n>" on stdout once it listens.
 """
 import argparse
+import hashlib
 import http.client
 import http.server
 import json
@@ -119,9 +120,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parsed = urllib.parse.urlsplit(target)
         query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
         raw_target = urllib.parse.unquote(target)
-        self.state.log({"method": self.command, "target": target,
-                        "headers": [[k, v] for k, v in self.headers.items()]})
         length = int(self.headers.get("Content-Length", "0") or "0")
+        entry = {"method": self.command, "target": target,
+                 "headers": [[k, v] for k, v in self.headers.items()]}
 
         fault, limit = None, 0
         m = FAULT_RE.search(raw_target)
@@ -133,19 +134,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if self.headers.get("x-amz-security-token") == "old-token":
                     if self.state.count(key) > limit:
                         self.rfile.read(length)
+                        self.state.log(entry)
                         return self._error(*ERRORS["expire"])
                 fault = None
             elif fault in ("cut", "stall") and self.command != "GET":
                 fault = None
             elif fault == "cutreq" and self.command != "PUT":
                 fault = None
+            elif fault == "reqtimeout" and self.command not in ("PUT", "POST"):
+                fault = None  # S3 says RequestTimeout when a body is slow to come
             elif self.state.count(key) > limit:
                 fault = None
 
         if fault == "cutreq":
             self.rfile.read(length // 2)
+            self.state.log(entry)
             return self._abort_connection()
         body = self.rfile.read(length) if length else b""
+        # What the body hashed to on arrival, to check x-amz-content-sha256.
+        entry["body_sha256"] = hashlib.sha256(body).hexdigest()
+        entry["body_length"] = len(body)
+        self.state.log(entry)
         if fault in ERRORS:
             return self._error(*ERRORS[fault])
 
@@ -164,19 +173,49 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for k, v in resp.getheaders():
             if k.lower() not in ("connection", "keep-alive", "transfer-encoding"):
                 self.send_header(k, v)
-        data = resp.read() if self.command != "HEAD" else b""
-        if self.command != "HEAD" and resp.getheader("Content-Length") is None:
+        announced = resp.getheader("Content-Length")
+        data = None
+        if announced is None and self.command != "HEAD":
+            data = resp.read()
             self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        self.wfile.flush()
         if self.command == "HEAD":
             return
-        if fault in ("cut", "stall") and len(data) > 1:
-            self.wfile.write(data[: len(data) // 2])
+        # Stream the body as it comes, so the client sees headers as soon as
+        # the server sends them (and a server that never sends the body it
+        # announced looks the same through the proxy as without it).
+        remaining = len(data) if data is not None else int(announced)
+        if fault in ("cut", "stall") and remaining > 1:
+            remaining //= 2
+            cut_after = True
+        else:
+            cut_after = False
+        try:
+            if data is not None:
+                self.wfile.write(data[:remaining])
+            else:
+                while remaining > 0:
+                    chunk = resp.read(min(remaining, 1 << 20))
+                    if not chunk:
+                        raise ConnectionError("upstream ended early")
+                    self.wfile.write(chunk)
+                    remaining -= len(chunk)
             self.wfile.flush()
+        except (ConnectionError, http.client.HTTPException, OSError):
+            self._drop_upstream()
+            return self._abort_connection()
+        if cut_after:
+            self._drop_upstream()  # the rest of the body is still in flight
             if fault == "stall":
                 time.sleep(self.state.stall)
             return self._abort_connection()
-        self.wfile.write(data)
+
+    def _drop_upstream(self):
+        conn = getattr(self.state.local, "conn", None)
+        if conn is not None:
+            conn.close()
+        self.state.local.conn = None
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 

@@ -341,6 +341,10 @@ Buffer EncodeRef(const Ref& ref) {
   s += std::to_string(ref.size);
   s += "\ncreated ";
   s += std::to_string(ref.created_unix);
+  s += "\nadded ";
+  s += std::to_string(ref.added_bytes);
+  s += "\nshared ";
+  s += std::to_string(ref.shared_bytes);
   s += '\n';
   return Buffer::Copy(std::string_view(s));
 }
@@ -395,7 +399,25 @@ Result<Ref> DecodeRef(std::span<const uint8_t> bytes, std::string_view name) {
   if (!field("created", &value) || !ParseI64(value, &ref.created_unix)) {
     return bad("missing or bad created time");
   }
-  if (!text.empty()) return bad("unexpected bytes after the created line");
+  // Optional "key value" lines after the four fixed ones: added and shared
+  // (each at most once, canonical numbers), and keys a newer hugeblob may
+  // add, which are skipped (a ref that lacks added/shared reads them as 0).
+  bool have_added = false, have_shared = false;
+  while (!text.empty()) {
+    if (!next_line(&line)) return bad("unterminated line after the created line");
+    size_t sp = line.find(' ');
+    if (sp == std::string_view::npos || sp == 0 || sp + 1 == line.size()) {
+      return bad("malformed line after the created line");
+    }
+    std::string_view key = line.substr(0, sp);
+    value = line.substr(sp + 1);
+    if (key == "added" || key == "shared") {
+      bool& seen = key == "added" ? have_added : have_shared;
+      uint64_t& out = key == "added" ? ref.added_bytes : ref.shared_bytes;
+      if (seen || !ParseU64(value, &out)) return bad("bad or repeated " + std::string(key) + " line");
+      seen = true;
+    }
+  }
   return ref;
 }
 

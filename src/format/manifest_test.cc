@@ -326,7 +326,7 @@ TEST(RefTest, RoundTripAndText) {
   Ref ref{Filled(0xcd), 123456789, 1700000000};
   Buffer b = EncodeRef(ref);
   EXPECT_EQ(b.view(), "hugeblob-ref 1\nmanifest " + Filled(0xcd).Hex() +
-                          "\nsize 123456789\ncreated 1700000000\n");
+                          "\nsize 123456789\ncreated 1700000000\nadded 0\nshared 0\n");
   auto r = DecodeRef(b.span(), "vm");
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->manifest, ref.manifest);
@@ -339,6 +339,36 @@ TEST(RefTest, RoundTripAndText) {
     ASSERT_TRUE(d) << EncodeRef(edge).view();
     EXPECT_EQ(d->size, edge.size);
     EXPECT_EQ(d->created_unix, edge.created_unix);
+  }
+}
+
+TEST(RefTest, AddedAndShared) {
+  Ref ref{Filled(0xab), 1000, 1700000000, 600, 400};
+  Buffer b = EncodeRef(ref);
+  EXPECT_EQ(b.view(), "hugeblob-ref 1\nmanifest " + Filled(0xab).Hex() +
+                          "\nsize 1000\ncreated 1700000000\nadded 600\nshared 400\n");
+  auto r = DecodeRef(b.span(), "vm");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->added_bytes, 600u);
+  EXPECT_EQ(r->shared_bytes, 400u);
+
+  std::string head = "hugeblob-ref 1\nmanifest " + Filled(0xab).Hex() + "\nsize 5\ncreated 7\n";
+  auto decode = [](const std::string& t) {
+    return DecodeRef({reinterpret_cast<const uint8_t*>(t.data()), t.size()}, "r");
+  };
+  // Older refs without the lines read as 0; unknown keys are skipped.
+  auto old = decode(head);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->added_bytes, 0u);
+  auto future = decode(head + "origin s3://x\nshared 9\nadded 8\n");
+  ASSERT_TRUE(future) << future.error().message();
+  EXPECT_EQ(future->added_bytes, 8u);
+  EXPECT_EQ(future->shared_bytes, 9u);
+  for (std::string bad : {head + "added 01\n", head + "added 1\nadded 2\n", head + "shared\n",
+                          head + "added 1", head + " x\n", head + "added -1\n"}) {
+    auto d = decode(bad);
+    ASSERT_FALSE(d) << bad;
+    EXPECT_EQ(d.error().code(), ErrorCode::kCorruption);
   }
 }
 

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -89,6 +90,11 @@ class BlobFs {
   // Up to out.size() bytes at `offset`; fewer only at the end of the file.
   Result<size_t> Read(OpenFile& file, uint64_t offset, std::span<uint8_t> out);
 
+  // lseek SEEK_DATA (hole = false) or SEEK_HOLE (hole = true) from the
+  // manifest's all-zero chunks, so cp --sparse and tar skip holes without
+  // reading them. kNotFound (ENXIO) when there is no such offset.
+  Result<uint64_t> SeekData(OpenFile& file, int64_t offset, bool hole);
+
   // Rebuilds the tree now if the last build is older than the interval
   // (or always, with `force`). Errors keep the previous tree.
   Status Refresh(bool force = false);
@@ -125,6 +131,7 @@ class BlobFs {
   std::unordered_map<std::string, KnownRef> known_;
   int64_t last_list_unix_ = 0;  // guarded by rebuild_mu_
   bool refresh_failing_ = false;  // guarded by rebuild_mu_; log on transitions only
+  std::set<std::string> warned_;  // guarded by rebuild_mu_: problems already logged
   std::atomic<uint64_t> refreshes_{0};
 
   std::mutex open_mu_;

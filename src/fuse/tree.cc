@@ -30,6 +30,8 @@ void InodeTable::EndBuild() {
 
 namespace {
 
+constexpr size_t kMaxComponent = 255;
+
 // Every proper prefix of `name` that ends before a '/': "a/b/c" -> "a", "a/b".
 template <typename F>
 void ForEachParent(const std::string& name, F&& f) {
@@ -57,8 +59,21 @@ std::shared_ptr<const Tree> Tree::Build(std::vector<RefEntry> refs, InodeTable& 
   };
   std::erase_if(refs, [&](const RefEntry& r) {
     Status ok = ValidateName(r.name);
-    if (!ok) warn("not shown: " + ok.error().message());
-    return !ok;
+    if (!ok) {
+      warn("not shown: " + ok.error().message());
+      return true;
+    }
+    // The kernel refuses longer path components (NAME_MAX).
+    for (size_t start = 0;;) {
+      size_t end = r.name.find('/', start);
+      if ((end == std::string::npos ? r.name.size() : end) - start > kMaxComponent) {
+        warn("not shown: '" + r.name + "' has a component longer than 255 bytes");
+        return true;
+      }
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    return false;
   });
   std::sort(refs.begin(), refs.end(), [](const RefEntry& a, const RefEntry& b) { return a.name < b.name; });
   refs.erase(std::unique(refs.begin(), refs.end(),
@@ -119,6 +134,7 @@ std::shared_ptr<const Tree> Tree::Build(std::vector<RefEntry> refs, InodeTable& 
     }
     any_file = true;
     ++tree->files_;
+    tree->total_bytes_ += n.size;
     add(std::move(n));
   }
   inodes.EndBuild();

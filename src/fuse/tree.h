@@ -92,11 +92,13 @@ class Tree {
   const Node* Child(const Node& dir, std::string_view name) const;
   const Node& root() const { return *Find(kRootIno); }
   size_t files() const { return files_; }
+  uint64_t total_bytes() const { return total_bytes_; }  // sum of file sizes (statfs)
   size_t nodes() const { return nodes_.size(); }
 
  private:
   std::unordered_map<uint64_t, Node> nodes_;
   size_t files_ = 0;
+  uint64_t total_bytes_ = 0;
 };
 
 }  // namespace hugeblob::fuse

@@ -67,7 +67,9 @@ class BlobReaderImpl final : public BlobReader {
       const size_t take = static_cast<size_t>(std::min<uint64_t>(f.length - in, n - pos));
       if (f.zero) {
         std::memset(out.data() + pos, 0, take);
-      } else if (ctx_->memory().Lookup(f.chunk, &chunk)) {
+      } else if (ctx_->memory().Lookup(f.chunk, &chunk) && chunk.size() == f.length) {
+        // (A size mismatch, possible only with a corrupt manifest, goes the
+        // slow way, which reports it.)
         std::memcpy(out.data() + pos, chunk.data() + in, take);
       } else {
         Status s = ReadSlow(idx, offset + pos, out.subspan(pos, n - pos));
@@ -92,7 +94,7 @@ class BlobReaderImpl final : public BlobReader {
     const FrameRef& f = m_.frames[frame_index];
     if (f.zero) return zeros_.Slice(0, f.length);
     Buffer chunk;
-    if (ctx_->memory().Lookup(f.chunk, &chunk)) return chunk;
+    if (ctx_->memory().Lookup(f.chunk, &chunk) && chunk.size() == f.length) return chunk;
     Status s = LoadFrames(*ctx_, *src_, {&frame_index, 1}, {&chunk, 1});
     if (!s) return Fail(s.error().Wrap(src_->label + ": frame " + std::to_string(frame_index)));
     return chunk;

@@ -110,6 +110,20 @@ Status LoadFrames(ContextImpl& ctx, const BlobSource& src, std::span<const size_
       status = Fail(r.error());
     }
   }
+  if (!status) return status;
+  // The caches are keyed by chunk id alone and shared by every file. A chunk
+  // id always names bytes of one length, so a frame whose length disagrees
+  // with what its id yields comes from a corrupt manifest; catch it here, or
+  // the caller would copy past the end of the chunk.
+  for (size_t k = 0; k < indices.size(); ++k) {
+    const FrameRef& f = frames[indices[k]];
+    if (out[k].size() != f.length) {
+      return Fail(ErrorCode::kCorruption,
+                  "frame " + std::to_string(indices[k]) + ": chunk " + f.chunk.Short() + " is " +
+                      std::to_string(out[k].size()) + " bytes, the manifest says " +
+                      std::to_string(f.length));
+    }
+  }
   return status;
 }
 

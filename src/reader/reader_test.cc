@@ -404,6 +404,26 @@ TEST_F(ReaderTest, CorruptFrameIsAnErrorNamingPackAndOffset) {
   EXPECT_NE(b.error().message().find(zkey), std::string::npos) << b.error().message();
 }
 
+TEST_F(ReaderTest, ChunkIdWithTwoLengthsIsCorruptionNotAnOverread) {
+  Build(1 << 20);
+  auto ctx = MakeContext(NoDisk());
+  auto r = Open(ctx);
+  ExpectRange(*r, data_, 0, 65536);  // frame 0 cached at 64 KiB
+  // A corrupt manifest claims frame 0's chunk is longer.
+  auto bad = std::make_shared<Manifest>(manifest_);
+  bad->frames[0].length = 65536 + 100;
+  bad->chunker.max_size = 1 << 20;
+  for (size_t i = 1; i < bad->frames.size(); ++i) bad->frames[i].offset += 100;
+  bad->size += 100;
+  auto rb = BlobReader::Open(ctx, counting_, bad, "bad");
+  ASSERT_TRUE(rb) << rb.error().ToString();
+  std::vector<uint8_t> out(65536 + 100);
+  auto n = (*rb)->pread(0, out);
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error().code(), ErrorCode::kCorruption);
+  EXPECT_FALSE((*rb)->ReadFrame(0));
+}
+
 TEST_F(ReaderTest, StoreErrorReachesEveryWaiterAndIsNotCached) {
   Build(1 << 20);
   FaultRule fail;

@@ -2,6 +2,7 @@
 
 #include <mutex>
 #include <set>
+#include <unordered_set>
 #include <spdlog/spdlog.h>
 
 #include "format/layout.h"
@@ -72,10 +73,6 @@ std::vector<IndexEntry> ChunkIndex::TakeUnindexed() {
   return std::move(unindexed_);
 }
 
-namespace {
-
-// Reads a pack's trailer: footer first, then the whole trailer, checking the
-// trailer against the pack id in the key.
 Result<std::vector<PackEntry>> ReadPackTrailer(ObjectStore& store, const ObjectInfo& info,
                                                const Hash256& id) {
   if (info.size < kPackFooterSize) {
@@ -95,13 +92,17 @@ Result<std::vector<PackEntry>> ReadPackTrailer(ObjectStore& store, const ObjectI
   return entries;
 }
 
-}  // namespace
-
 Result<std::unique_ptr<ChunkIndex>> ChunkIndex::Load(ObjectStore& store, unsigned threads,
                                                      const CancelToken* cancel) {
   auto index = std::make_unique<ChunkIndex>();
+  // Index objects first: one is written after the packs it covers, so every
+  // pack it names is in the pack listing taken after it, unless gc deleted it.
   HB_ASSIGN_OR_RETURN(auto index_objects, store.List(kIndexPrefix));
   HB_ASSIGN_OR_RETURN(auto pack_objects, store.List(kPacksPrefix));
+  std::unordered_set<Hash256, Hash256Hasher> present;
+  for (const ObjectInfo& info : pack_objects) {
+    if (auto id = IdFromKey(info.key)) present.insert(*id);
+  }
 
   std::mutex mu;
   std::optional<Error> first_error;
@@ -123,6 +124,10 @@ Result<std::unique_ptr<ChunkIndex>> ChunkIndex::Load(ObjectStore& store, unsigne
         }
         std::unique_lock ilock(index->mu_);
         for (const IndexEntry& e : *entries) {
+          // An index object may outlive a pack gc deleted (gc writes the
+          // new index objects first, and a crash can stop it there):
+          // dedup against a pack that is gone would lose data.
+          if (present.count(e.pack) == 0) continue;
           covered.insert(e.pack);
           index->InsertLocked(e.chunk, ChunkLocation{index->PackNoLocked(e.pack), e.stored_length,
                                                      e.offset, e.length, e.codec});
@@ -161,6 +166,45 @@ Result<std::unique_ptr<ChunkIndex>> ChunkIndex::Load(ObjectStore& store, unsigne
   if (cancel != nullptr && cancel->cancelled()) return Fail(CancelledError("loading the index"));
   if (first_error) return Fail(first_error->Wrap("loading the chunk index"));
   return index;
+}
+
+}  // namespace hugeblob
+
+namespace hugeblob {
+
+Status CheckPacksExist(ObjectStore& store, const std::vector<Hash256>& packs,
+                       const CancelToken* cancel) {
+  if (packs.empty()) return OkStatus();
+  std::mutex mu;
+  std::optional<Error> first_error;  // guarded by mu
+  {
+    ThreadPool pool(std::min<size_t>(16, packs.size()));
+    for (const Hash256& id : packs) {
+      pool.Submit([&, id] {
+        if (cancel != nullptr && cancel->cancelled()) return;
+        {
+          std::lock_guard lock(mu);
+          if (first_error) return;
+        }
+        auto head = store.Head(PackKey(id));
+        if (head) return;
+        std::lock_guard lock(mu);
+        if (first_error) return;
+        if (head.error().code() == ErrorCode::kNotFound) {
+          first_error = Error(ErrorCode::kNotFound,
+                              PackKey(id) + ": a pack this file shares with earlier ones was "
+                                            "deleted while it was being written (a gc ran despite "
+                                            "the lock?); nothing was published, run it again");
+        } else {
+          first_error = head.error().Wrap("checking reused packs");
+        }
+      });
+    }
+    pool.Wait();
+  }
+  if (cancel != nullptr && cancel->cancelled()) return Fail(CancelledError("checking reused packs"));
+  if (first_error) return Fail(*first_error);
+  return OkStatus();
 }
 
 }  // namespace hugeblob

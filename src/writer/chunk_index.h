@@ -1,7 +1,8 @@
 // The set of chunks a store already holds, and where: loaded from every
 // index object, plus the trailers of packs no index object covers yet (left
 // by a put that was interrupted before it wrote its index), so a rerun never
-// writes a stored chunk again.
+// writes a stored chunk again. Entries of index objects that name a pack no
+// longer in the store (gc crashed between its steps) are ignored.
 //
 // Packs are referred to by a small local number (pack_no) so entries stay
 // compact and a pack still being assembled can be referenced before its id is
@@ -17,6 +18,7 @@
 
 #include "codec/codec.h"
 #include "format/index.h"
+#include "format/pack.h"
 #include "hash/sha256.h"
 #include "hugeblob/store.h"
 #include "util/cancel.h"
@@ -66,5 +68,17 @@ class ChunkIndex {
   std::unordered_map<Hash256, uint32_t, Hash256Hasher> pack_numbers_;  // guarded by mu_
   std::vector<IndexEntry> unindexed_;                                  // guarded by mu_
 };
+
+// Reads the trailer of the pack `info` (as listed, with its size): the
+// footer first, then the whole trailer, checked against the pack id `id`.
+Result<std::vector<PackEntry>> ReadPackTrailer(ObjectStore& store, const ObjectInfo& info,
+                                               const Hash256& id);
+
+// Checks with parallel HEADs that every pack in `packs` still exists: a
+// writer calls it on the packs it deduplicated against but did not write,
+// before publishing a manifest that relies on them. kNotFound names the first
+// missing pack and says what to do.
+Status CheckPacksExist(ObjectStore& store, const std::vector<Hash256>& packs,
+                       const CancelToken* cancel);
 
 }  // namespace hugeblob

@@ -88,6 +88,7 @@ class PackWriter {
 
   uint64_t stored_bytes() const { return stored_bytes_.load(); }  // packs + index objects
   uint64_t packs() const { return packs_; }                        // packs closed
+  uint64_t packs_stored() const { return packs_stored_.load(); }   // packs stored
 
  private:
   struct PackJob {
@@ -117,7 +118,6 @@ class PackWriter {
   BufferChain pack_bytes_;
   std::vector<PackEntry> pack_entries_;
   uint64_t packs_ = 0;
-  bool finished_ = false;
 
   // Packs closed but not yet stored (bounds memory), and packs closed but
   // not yet recorded for the index (Flush waits for 0).
@@ -130,6 +130,7 @@ class PackWriter {
   size_t index_pending_packs_ = 0;         // guarded by mu_
 
   std::atomic<uint64_t> stored_bytes_{0};
+  std::atomic<uint64_t> packs_stored_{0};
 };
 
 }  // namespace hugeblob

@@ -10,12 +10,18 @@
 //       |           append frames to the open pack, close full packs
 //       v
 //   uploaders (U)   put packs; every 64 packs written, write an index object
+//                   (the pack stages are the PackWriter, shared with copy)
 //
 // Backpressure: the order queue bounds chunks in flight, the input budget
 // bounds blocks read but not yet consumed, the upload queue bounds packs.
 // Only the reader blocks on the budget, and every later stage only releases
 // memory, so the pipeline cannot deadlock on memory. The first error cancels
-// every stage and is what the caller sees. The ref is written last.
+// every stage and is what the caller sees.
+//
+// A put holds a lock object (locks/put-...) from start to end so that gc does
+// not run meanwhile, and before writing its manifest it checks that every
+// pack it deduplicated against and did not write itself still exists
+// (docs/gc.md). The ref is written last.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,16 +45,15 @@
 #include "util/bounded_queue.h"
 #include "util/budget.h"
 #include "util/cancel.h"
+#include "util/thread_pool.h"
 #include "writer/chunk_index.h"
+#include "writer/pack_writer.h"
+#include "writer/store_lock.h"
 
 namespace hugeblob {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Packs uploaded between two index objects: bounds what a crashed put must
-// re-read from pack trailers on the next run.
-constexpr size_t kPacksPerIndexObject = 64;
 
 struct Slot {
   uint64_t offset = 0;
@@ -63,12 +68,6 @@ struct Slot {
   std::optional<Frame> frame;     // empty for zero chunks and known chunks
 };
 using SlotPtr = std::shared_ptr<Slot>;
-
-struct PackJob {
-  Hash256 id;
-  BufferChain bytes;
-  std::vector<PackEntry> entries;
-};
 
 // The table entry the assembler builds; pack is a ChunkIndex pack_no until
 // the manifest is encoded.
@@ -150,16 +149,13 @@ class PutPipeline {
     abort_.Cancel();
     order_queue_->Cancel();
     work_queue_->Cancel();
-    upload_queue_->Cancel();
+    // Not pack_writer_->Cancel(): that joins the uploaders, and Abort may run
+    // on one of them (through on_error). The writer polls Stopped() instead.
   }
 
   void ReaderLoop();
   void WorkerLoop();
   void AssemblerLoop();
-  void UploaderLoop();
-  Status ClosePack();
-  Status WriteIndexObject(std::vector<IndexEntry> entries);
-  Status RecordUploaded(const PackJob& job);
   Result<PutResult> Finish();
 
   std::shared_ptr<ObjectStore> store_;
@@ -178,6 +174,7 @@ class PutPipeline {
   std::shared_ptr<MemoryBudget> frame_budget_;  // compressed frames; accounting only
   std::unique_ptr<ChunkIndex> index_;
   uint32_t first_new_pack_ = 0;
+  std::unique_ptr<PackWriter> pack_writer_;  // the open pack, uploaders, index objects
 
   CancelToken abort_;
   std::mutex error_mu_;
@@ -185,30 +182,15 @@ class PutPipeline {
 
   std::unique_ptr<BoundedQueue<SlotPtr>> order_queue_;
   std::unique_ptr<BoundedQueue<SlotPtr>> work_queue_;
-  std::unique_ptr<BoundedQueue<PackJob>> upload_queue_;
 
   // Assembler state (assembler thread only).
   Sha256 whole_;
   std::vector<PendingFrame> frames_;
   uint64_t bytes_done_ = 0;
-  uint32_t open_pack_no_ = 0;
-  bool pack_open_ = false;
-  BufferChain pack_bytes_;
-  std::vector<PackEntry> pack_entries_;
   PutResult result_;
   Clock::time_point last_progress_{};
-
-  // Packs closed but not yet stored: at most uploaders_, so pack memory is
-  // the open pack plus uploaders_ packs (a queue slot would add one more).
-  std::mutex inflight_mu_;
-  std::condition_variable inflight_cv_;
-  unsigned inflight_ = 0;  // guarded by inflight_mu_
-
-  // Uploader bookkeeping.
-  std::mutex upload_mu_;
-  std::vector<IndexEntry> index_pending_;  // guarded by upload_mu_
-  size_t index_pending_packs_ = 0;         // guarded by upload_mu_
-  std::atomic<uint64_t> stored_bytes_{0};
+  // Stored bytes other than the PackWriter's (the manifest).
+  uint64_t other_stored_bytes_ = 0;
 };
 
 Status PutPipeline::Configure() {
@@ -265,7 +247,6 @@ Status PutPipeline::Configure() {
   // oldest; the input budget bounds their bytes anyway.
   order_queue_ = std::make_unique<BoundedQueue<SlotPtr>>(4 * threads_ + 16);
   work_queue_ = std::make_unique<BoundedQueue<SlotPtr>>(2 * threads_ + 4);
-  upload_queue_ = std::make_unique<BoundedQueue<PackJob>>(uploaders_);
   return OkStatus();
 }
 
@@ -343,30 +324,6 @@ void PutPipeline::WorkerLoop() {
   }
 }
 
-Status PutPipeline::ClosePack() {
-  if (!pack_open_) return OkStatus();
-  uint64_t frames_length = pack_bytes_.size();
-  Buffer trailer = EncodePackTrailer(pack_entries_, frames_length);
-  Hash256 id = Sha256Of(trailer.span());
-  index_->SetPackId(open_pack_no_, id);
-  pack_bytes_.Append(std::move(trailer));
-  PackJob job{id, std::move(pack_bytes_), std::move(pack_entries_)};
-  pack_bytes_ = BufferChain();
-  pack_entries_.clear();
-  pack_open_ = false;
-  ++result_.packs;
-  {
-    std::unique_lock lock(inflight_mu_);
-    while (inflight_ >= uploaders_) {
-      if (Stopped()) return Fail(CancelledError("put"));
-      inflight_cv_.wait_for(lock, std::chrono::milliseconds(50));
-    }
-    ++inflight_;
-  }
-  if (!upload_queue_->Push(std::move(job))) return Fail(CancelledError("put"));
-  return OkStatus();
-}
-
 void PutPipeline::AssemblerLoop() {
   while (auto popped = order_queue_->Pop()) {
     if (Stopped()) {
@@ -410,26 +367,16 @@ void PutPipeline::AssemblerLoop() {
           }
           slot->frame = std::move(*frame);
         }
-        if (!pack_open_) {
-          open_pack_no_ = index_->AddPack(Hash256{});
-          pack_open_ = true;
-        }
+        // Appending records the chunk in the index and closes full packs
+        // (waiting for an upload slot: pack memory stays bounded).
         const Frame& frame = *slot->frame;
-        ChunkLocation loc{open_pack_no_, static_cast<uint32_t>(frame.bytes.size()), pack_bytes_.size(),
-                          length, frame.codec};
-        pack_entries_.push_back(
-            PackEntry{slot->id, loc.offset, loc.stored_length, loc.length, loc.codec});
-        pack_bytes_.Append(frame.bytes);
-        index_->Insert(slot->id, loc);
-        pf.location = loc;
-        ++result_.new_chunks;
-        if (pack_bytes_.size() >= options_.pack_size) {
-          Status st = ClosePack();
-          if (!st) {
-            SetError(st.error());
-            return;
-          }
+        auto loc = pack_writer_->Append(slot->id, frame.bytes, length, frame.codec);
+        if (!loc) {
+          SetError(loc.error());
+          return;
         }
+        pf.location = *loc;
+        ++result_.new_chunks;
       }
     }
     frames_.push_back(pf);
@@ -439,74 +386,19 @@ void PutPipeline::AssemblerLoop() {
       auto now = Clock::now();
       if (now - last_progress_ > std::chrono::milliseconds(200)) {
         last_progress_ = now;
-        options_.progress(Progress{bytes_done_, input_.size(), stored_bytes_.load()});
+        options_.progress(Progress{bytes_done_, input_.size(), pack_writer_->stored_bytes()});
       }
     }
   }
   if (Stopped()) return;
-  Status st = ClosePack();
+  Status st = pack_writer_->ClosePack();
   if (!st) SetError(st.error());
-  upload_queue_->Close();
-}
-
-Status PutPipeline::WriteIndexObject(std::vector<IndexEntry> entries) {
-  if (entries.empty()) return OkStatus();
-  HB_ASSIGN_OR_RETURN(Buffer bytes, EncodeIndex(std::move(entries)));
-  Hash256 id = Sha256Of(bytes.span());
-  HB_TRY(store_->Put(IndexKey(id), bytes));
-  stored_bytes_ += bytes.size();
-  return OkStatus();
-}
-
-Status PutPipeline::RecordUploaded(const PackJob& job) {
-  std::vector<IndexEntry> flush;
-  {
-    std::lock_guard lock(upload_mu_);
-    for (const PackEntry& e : job.entries) {
-      index_pending_.push_back(IndexEntry{e.chunk, job.id, e.offset, e.stored_length, e.length, e.codec});
-    }
-    if (++index_pending_packs_ >= kPacksPerIndexObject) {
-      flush.swap(index_pending_);
-      index_pending_packs_ = 0;
-    }
-  }
-  return WriteIndexObject(std::move(flush));
-}
-
-void PutPipeline::UploaderLoop() {
-  while (auto job = upload_queue_->Pop()) {
-    if (Stopped()) return;
-    Status st = store_->Put(PackKey(job->id), job->bytes);
-    if (!st) {
-      SetError(st.error().Wrap("writing pack"));
-      return;
-    }
-    stored_bytes_ += job->bytes.size();
-    job->bytes = BufferChain();  // free the pack before letting another one in
-    {
-      std::lock_guard lock(inflight_mu_);
-      --inflight_;
-    }
-    inflight_cv_.notify_one();
-    st = RecordUploaded(*job);
-    if (!st) {
-      SetError(st.error().Wrap("writing index"));
-      return;
-    }
-  }
 }
 
 Result<PutResult> PutPipeline::Finish() {
-  // Index objects for the rest of the packs written (and for packs a previous,
-  // interrupted put left unindexed).
-  std::vector<IndexEntry> rest;
-  {
-    std::lock_guard lock(upload_mu_);
-    rest.swap(index_pending_);
-  }
-  auto unindexed = index_->TakeUnindexed();
-  rest.insert(rest.end(), unindexed.begin(), unindexed.end());
-  HB_TRY(WriteIndexObject(std::move(rest)));
+  // Waits for the last packs, then index objects for the rest of the packs
+  // written (and for packs a previous, interrupted put left unindexed).
+  HB_TRY(pack_writer_->Finish());
 
   Manifest m;
   m.size = bytes_done_;
@@ -537,15 +429,24 @@ Result<PutResult> PutPipeline::Finish() {
   }
   frames_.clear();
   frames_.shrink_to_fit();
+  // gc never runs while this put holds its lock, but the lock is advisory (a
+  // put stalled past the stale limit loses it): make sure nothing this
+  // manifest relies on has been collected before publishing it.
+  std::vector<Hash256> reused;
+  for (const auto& [pack_no, slot] : pack_slot) {
+    if (pack_no < first_new_pack_) reused.push_back(m.packs[slot]);
+  }
+  HB_TRY(CheckPacksExist(*store_, reused, options_.cancel));
   HB_ASSIGN_OR_RETURN(Buffer manifest_bytes, EncodeManifest(m));
   Hash256 manifest_id = Sha256Of(manifest_bytes.span());
   HB_TRY(store_->Put(ManifestKey(manifest_id), manifest_bytes));
-  stored_bytes_ += manifest_bytes.size();
+  other_stored_bytes_ += manifest_bytes.size();
 
   result_.size = bytes_done_;
   result_.sha256 = m.sha256.Hex();
   result_.manifest = manifest_id.Hex();
-  result_.added_bytes = stored_bytes_.load();
+  result_.packs = pack_writer_->packs();
+  result_.added_bytes = pack_writer_->stored_bytes() + other_stored_bytes_;
   result_.peak_buffer_bytes = input_budget_->peak() + frame_budget_->peak();
 
   Ref ref;
@@ -557,34 +458,54 @@ Result<PutResult> PutPipeline::Finish() {
   // The ref is written last: until here, a crash leaves only unreferenced
   // objects, which a rerun reuses and gc collects.
   HB_TRY(store_->Put(RefKey(options_.name), EncodeRef(ref)));
-  if (options_.progress) options_.progress(Progress{bytes_done_, bytes_done_, stored_bytes_.load()});
+  if (options_.progress) options_.progress(Progress{bytes_done_, bytes_done_, result_.added_bytes});
   return result_;
 }
 
 Result<PutResult> PutPipeline::Run(const std::string& path) {
   HB_TRY(Configure());
   HB_TRY(input_.Open(path));
+  // Held until Put returns, whatever happens (the destructor deletes it).
+  HB_ASSIGN_OR_RETURN(auto store_lock, StoreLock::Acquire(store_, LockKind::kPut, "put " + options_.name));
   HB_ASSIGN_OR_RETURN(index_, ChunkIndex::Load(*store_, 8, options_.cancel));
   first_new_pack_ = index_->pack_count();
+
+  PackWriterOptions pw;
+  pw.pack_size = options_.pack_size;
+  pw.uploaders = uploaders_;
+  pw.stopped = [this] { return Stopped(); };
+  pw.on_error = [this](const Error& e) { SetError(e); };
+  pw.what = "put";
+  pack_writer_ = std::make_unique<PackWriter>(store_, index_.get(), std::move(pw));
+  pack_writer_->Start();
 
   std::vector<std::thread> threads;
   threads.emplace_back([this] { ReaderLoop(); });
   for (unsigned i = 0; i < threads_; ++i) threads.emplace_back([this] { WorkerLoop(); });
-  for (unsigned i = 0; i < uploaders_; ++i) threads.emplace_back([this] { UploaderLoop(); });
   AssemblerLoop();
   if (Stopped()) Abort();
   for (auto& t : threads) t.join();
 
+  auto interrupted = [&] {
+    return Fail(ErrorCode::kCancelled,
+                "put " + options_.name + " interrupted; " + std::to_string(pack_writer_->packs_stored()) +
+                    " packs written are kept and a rerun resumes from them");
+  };
+  Result<PutResult> result;
   {
     std::lock_guard lock(error_mu_);
-    if (error_) return Fail(*error_);
+    if (error_) result = Fail(*error_);
   }
-  if (options_.cancel != nullptr && options_.cancel->cancelled()) {
-    return Fail(ErrorCode::kCancelled,
-                "put " + options_.name + " interrupted; packs already written are kept and a rerun "
-                "resumes from them");
+  if (result && options_.cancel != nullptr && options_.cancel->cancelled()) result = interrupted();
+  if (result) result = Finish();
+  if (!result && result.error().code() == ErrorCode::kCancelled && options_.cancel != nullptr &&
+      options_.cancel->cancelled()) {
+    result = interrupted();
   }
-  return Finish();
+  // Uploads still running end before the lock goes: a gc must not start
+  // while a pack of this put is being written.
+  pack_writer_->Cancel();
+  return result;
 }
 
 }  // namespace

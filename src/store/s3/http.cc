@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 
@@ -123,6 +124,10 @@ struct Transfer {
   const HttpRequest* req = nullptr;
   CURL* curl = nullptr;
   bool stopped = false;
+  // The stall watchdog: when bytes last moved either way.
+  std::chrono::steady_clock::time_point last_progress;
+  curl_off_t last_dl = 0, last_ul = 0;
+  bool stalled = false;
 };
 
 size_t ReadCb(char* dst, size_t size, size_t nitems, void* user) {
@@ -190,9 +195,27 @@ size_t HeaderCb(char* p, size_t size, size_t nitems, void* user) {
   }
 }
 
-// Lets Ctrl-C stop a long transfer instead of waiting for it to finish.
-int ProgressCb(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return ProcessCancelToken().cancelled() ? 1 : 0;
+// Lets Ctrl-C stop a long transfer instead of waiting for it to finish, and
+// cuts a transfer on which no byte has moved for stall_timeout_s. curl's own
+// LOW_SPEED_LIMIT/TIME (also set) averages over a window of several seconds,
+// so after a burst it notices a dead connection only seconds late; this
+// watchdog sees the silence itself. curl calls it at least once a second.
+int ProgressCb(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
+  if (ProcessCancelToken().cancelled()) return 1;
+  auto* t = static_cast<Transfer*>(user);
+  auto now = std::chrono::steady_clock::now();
+  if (dlnow != t->last_dl || ulnow != t->last_ul) {
+    t->last_dl = dlnow;
+    t->last_ul = ulnow;
+    t->last_progress = now;
+    return 0;
+  }
+  if (t->req->stall_timeout_s > 0 &&
+      now - t->last_progress > std::chrono::seconds(t->req->stall_timeout_s)) {
+    t->stalled = true;
+    return 1;
+  }
+  return 0;
 }
 
 Error TransportError(CURLcode rc, const char* errbuf, const HttpRequest& req) {
@@ -314,6 +337,8 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, ProgressCb);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
+  t.last_progress = std::chrono::steady_clock::now();
 
   static const BufferChain kEmpty;
   const BufferChain* body = req.body ? req.body : &kEmpty;
@@ -355,8 +380,13 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
   }
   if (rc != CURLE_OK) {
     Error e = (rc == CURLE_WRITE_ERROR && t.sink.overflow)
-                  ? Error(ErrorCode::kCorruption,
-                          req.what + ": response body larger than expected", false)
+                  ? Error(ErrorCode::kCorruption, req.what + ": response body larger than expected",
+                          false)
+              : (rc == CURLE_ABORTED_BY_CALLBACK && t.stalled)
+                  ? Error(ErrorCode::kTimeout,
+                          req.what + ": no data moved for " + std::to_string(req.stall_timeout_s) +
+                              " s (stalled connection)",
+                          true)
                   : TransportError(rc, errbuf, req);
     // A handle whose transfer failed may hold a broken connection; curl
     // would detect it, but a fresh handle is cheaper than reasoning about it.

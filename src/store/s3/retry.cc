@@ -26,8 +26,8 @@ bool RetryPolicy::Wait(const Error& e, int attempt) const {
   while (std::chrono::steady_clock::now() < until) {
     if (ProcessCancelToken().cancelled()) return false;
     auto left = until - std::chrono::steady_clock::now();
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-        left, std::chrono::milliseconds(50)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(50)));
   }
   return !ProcessCancelToken().cancelled();
 }

@@ -87,9 +87,9 @@ Result<int> EnvInt(const char* name, int def, int min, int max) {
   char* end = nullptr;
   long n = std::strtol(v.c_str(), &end, 10);
   if (end == v.c_str() || *end != '\0' || n < min || n > max) {
-    return Fail(ErrorCode::kInvalidArgument, std::string(name) + "=" + v + ": expected an integer in [" +
-                                                 std::to_string(min) + ", " +
-                                                 std::to_string(max) + "]");
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string(name) + "=" + v + ": expected an integer in [" + std::to_string(min) +
+                    ", " + std::to_string(max) + "]");
   }
   return static_cast<int>(n);
 }
@@ -106,12 +106,13 @@ Result<Addressing> ParseAddressing(std::string_view v, std::string_view where) {
 // "http(s)://host[:port]" with no path; returns it without a trailing slash.
 Result<std::string> NormalizeEndpoint(std::string e, std::string_view where) {
   if (e.rfind("http://", 0) != 0 && e.rfind("https://", 0) != 0) {
-    return Fail(ErrorCode::kInvalidArgument, std::string(where) + ": endpoint '" + e +
-                                                 "' must start with http:// or https://");
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string(where) + ": endpoint '" + e + "' must start with http:// or https://");
   }
   while (!e.empty() && e.back() == '/') e.pop_back();
   size_t host_start = e.find("://") + 3;
-  if (e.find('/', host_start) != std::string::npos || e.find('?', host_start) != std::string::npos) {
+  if (e.find('/', host_start) != std::string::npos ||
+      e.find('?', host_start) != std::string::npos) {
     return Fail(ErrorCode::kInvalidArgument,
                 std::string(where) + ": endpoint '" + e + "' must not have a path");
   }
@@ -120,7 +121,8 @@ Result<std::string> NormalizeEndpoint(std::string e, std::string_view where) {
     return Fail(ErrorCode::kInvalidArgument,
                 std::string(where) + ": endpoint must not carry user information");
   }
-  if (e.size() == host_start) return Fail(ErrorCode::kInvalidArgument, std::string(where) + ": empty endpoint host");
+  if (e.size() == host_start)
+    return Fail(ErrorCode::kInvalidArgument, std::string(where) + ": empty endpoint host");
   return e;
 }
 
@@ -152,9 +154,12 @@ std::string ConfigSectionName(const std::string& profile) {
 
 bool S3Config::use_path_style() const {
   switch (addressing) {
-    case Addressing::kPath: return true;
-    case Addressing::kVirtual: return false;
-    case Addressing::kAuto: break;
+    case Addressing::kPath:
+      return true;
+    case Addressing::kVirtual:
+      return false;
+    case Addressing::kAuto:
+      break;
   }
   // A custom endpoint is usually an IP or a host without wildcard DNS
   // (MinIO, s3rver, Ceph); a bucket name that is not a DNS label (or has dots,
@@ -168,9 +173,12 @@ bool S3Config::use_path_style() const {
 
 bool S3Config::sign_payload() const {
   switch (payload_signing) {
-    case PayloadSigning::kSha256: return true;
-    case PayloadSigning::kUnsigned: return false;
-    case PayloadSigning::kAuto: break;
+    case PayloadSigning::kSha256:
+      return true;
+    case PayloadSigning::kUnsigned:
+      return false;
+    case PayloadSigning::kAuto:
+      break;
   }
   return plain_http();
 }
@@ -242,8 +250,9 @@ Result<S3Config> LoadS3Config(std::string_view url) {
       if (end == std::string_view::npos) end = comp.size();
       std::string_view part = comp.substr(start, end - start);
       if (part.empty() || part == "." || part == "..") {
-        return Fail(ErrorCode::kInvalidArgument,
-                    "s3 URL " + std::string(url) + ": bad prefix component '" + std::string(part) + "'");
+        return Fail(
+            ErrorCode::kInvalidArgument,
+            "s3 URL " + std::string(url) + ": bad prefix component '" + std::string(part) + "'");
       }
       start = end + 1;
       if (end == comp.size()) break;
@@ -264,8 +273,9 @@ Result<S3Config> LoadS3Config(std::string_view url) {
       HB_ASSIGN_OR_RETURN(v, PercentDecode(kv.substr(eq + 1)));
     }
     if (k != "endpoint" && k != "region" && k != "profile" && k != "addressing") {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "s3 URL: unknown option '" + k + "' (known: endpoint, region, profile, addressing)");
+      return Fail(
+          ErrorCode::kInvalidArgument,
+          "s3 URL: unknown option '" + k + "' (known: endpoint, region, profile, addressing)");
     }
     params[k] = v;
   }
@@ -328,7 +338,8 @@ Result<S3Config> LoadS3Config(std::string_view url) {
   }
 
   // Tuning.
-  HB_ASSIGN_OR_RETURN(c.multipart_threshold, EnvSize("HB_S3_MULTIPART_THRESHOLD", c.multipart_threshold));
+  HB_ASSIGN_OR_RETURN(c.multipart_threshold,
+                      EnvSize("HB_S3_MULTIPART_THRESHOLD", c.multipart_threshold));
   HB_ASSIGN_OR_RETURN(c.min_part_size, EnvSize("HB_S3_PART_SIZE", c.min_part_size));
   if (c.min_part_size < (5ull << 20) || c.min_part_size > (5ull << 30)) {
     return Fail(ErrorCode::kInvalidArgument, "HB_S3_PART_SIZE must be between 5 MiB and 5 GiB");
@@ -342,7 +353,8 @@ Result<S3Config> LoadS3Config(std::string_view url) {
   HB_ASSIGN_OR_RETURN(c.max_attempts, EnvInt("AWS_MAX_ATTEMPTS", max_attempts_default, 1, 100));
   HB_ASSIGN_OR_RETURN(c.max_attempts, EnvInt("HB_S3_MAX_ATTEMPTS", c.max_attempts, 1, 100));
   HB_ASSIGN_OR_RETURN(c.retry_base_ms, EnvInt("HB_S3_RETRY_BASE_MS", c.retry_base_ms, 1, 60000));
-  HB_ASSIGN_OR_RETURN(c.connect_timeout_s, EnvInt("HB_S3_CONNECT_TIMEOUT", c.connect_timeout_s, 1, 600));
+  HB_ASSIGN_OR_RETURN(c.connect_timeout_s,
+                      EnvInt("HB_S3_CONNECT_TIMEOUT", c.connect_timeout_s, 1, 600));
   HB_ASSIGN_OR_RETURN(c.stall_timeout_s, EnvInt("HB_S3_STALL_TIMEOUT", c.stall_timeout_s, 1, 3600));
   HB_ASSIGN_OR_RETURN(c.list_page_size, EnvInt("HB_S3_LIST_PAGE_SIZE", c.list_page_size, 1, 1000));
   return c;
@@ -359,9 +371,8 @@ Result<Credentials> CredentialsProvider::Load(std::string* source) const {
   }
   // The shared credentials file names sections by bare profile name; the
   // config file uses "profile NAME" (except for default) and may hold keys too.
-  for (const auto& [path, section] :
-       {std::pair{credentials_file_, profile_},
-        std::pair{config_file_, ConfigSectionName(profile_)}}) {
+  for (const auto& [path, section] : {std::pair{credentials_file_, profile_},
+                                      std::pair{config_file_, ConfigSectionName(profile_)}}) {
     IniFile ini = ParseIni(ReadFileOrEmpty(path));
     const auto* sec = Section(ini, section);
     std::string id = Lookup(sec, "aws_access_key_id");

@@ -22,10 +22,10 @@ namespace s3 {
 namespace {
 
 constexpr uint64_t kMiB = 1ull << 20;
-constexpr uint64_t kMaxParts = 10000;                // S3's limit per upload
-constexpr uint64_t kMaxPartSize = 5ull << 30;        // 5 GiB
-constexpr uint64_t kMaxObjectSize = 5ull << 40;      // 5 TiB
-constexpr size_t kMaxKeyBytes = 1024;                // S3's key length limit
+constexpr uint64_t kMaxParts = 10000;            // S3's limit per upload
+constexpr uint64_t kMaxPartSize = 5ull << 30;    // 5 GiB
+constexpr uint64_t kMaxObjectSize = 5ull << 40;  // 5 TiB
+constexpr size_t kMaxKeyBytes = 1024;            // S3's key length limit
 // A Complete whose size we do not know (parts sent by another process)
 // gets this long; servers that copy the object need it for large ones.
 constexpr int kUnknownCompleteTimeoutS = 3600;
@@ -62,8 +62,8 @@ bool In(std::string_view s, std::initializer_list<std::string_view> set) {
 Status CheckKey(std::string_view key) {
   HB_TRY(ValidateKey(key));
   if (key.size() > kMaxKeyBytes) {
-    return Fail(ErrorCode::kInvalidArgument, "key '" + std::string(key.substr(0, 64)) +
-                                                 "...': longer than S3's 1024 bytes");
+    return Fail(ErrorCode::kInvalidArgument,
+                "key '" + std::string(key.substr(0, 64)) + "...': longer than S3's 1024 bytes");
   }
   for (unsigned char c : key) {
     if (c < 0x20 || c == 0x7f) {
@@ -144,7 +144,7 @@ struct S3Store::Request {
   int total_timeout_s = 0;
   // Some answers are 200 with an <Error> document (CompleteMultipartUpload).
   bool error_in_body = false;
-  std::string what;  // "GET s3://bucket/key bytes=0-99"
+  std::string what;         // "GET s3://bucket/key bytes=0-99"
   int* attempts = nullptr;  // if set, receives how many attempts were made
   std::function<bool(const HttpResponse&)> stop_after_headers;
 };
@@ -216,10 +216,10 @@ Result<HttpResponse> S3Store::SendOnce(const Request& req, const Credentials& cr
   in.amz_date = AmzDate(std::time(nullptr));
   in.region = config_.region;
   in.service = "s3";
-  in.headers = {{"host", host},
-                {"x-amz-date", in.amz_date},
-                {"x-amz-content-sha256", in.payload_hash}};
-  if (!creds.session_token.empty()) in.headers.emplace_back("x-amz-security-token", creds.session_token);
+  in.headers = {
+      {"host", host}, {"x-amz-date", in.amz_date}, {"x-amz-content-sha256", in.payload_hash}};
+  if (!creds.session_token.empty())
+    in.headers.emplace_back("x-amz-security-token", creds.session_token);
   for (const auto& h : req.headers) in.headers.push_back(h);
   Signature sig = Sign(in, creds);
 
@@ -239,7 +239,9 @@ Result<HttpResponse> S3Store::SendOnce(const Request& req, const Credentials& cr
   auto start = std::chrono::steady_clock::now();
   auto r = http_.Perform(hr);
   if (TraceEnabled()) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
     if (r) {
       spdlog::info("s3: {} -> {} ({} ms)", req.what, r->status, ms);
     } else {
@@ -259,34 +261,38 @@ Error S3Store::ErrorFromResponse(const Request& req, const HttpResponse& resp) c
   const std::string& c = e.code;
 
   if (c == "NoSuchBucket") {
-    return Error(ErrorCode::kInvalidArgument,
-                 req.what + ": bucket '" + config_.bucket + "' does not exist at " + config_.endpoint +
-                     " (NoSuchBucket)");
+    return Error(ErrorCode::kInvalidArgument, req.what + ": bucket '" + config_.bucket +
+                                                  "' does not exist at " + config_.endpoint +
+                                                  " (NoSuchBucket)");
   }
   if (c == "NoSuchKey" || c == "NoSuchUpload" || (st == 404 && c.empty())) {
     return Error(ErrorCode::kNotFound, msg.empty() ? req.what + ": not found" : msg);
   }
   if (c == "InvalidAccessKeyId") {
-    return Error(ErrorCode::kPermission,
-                 msg + " [the access key from " + credentials_->source() + " is not known to the server]");
+    return Error(ErrorCode::kPermission, msg + " [the access key from " + credentials_->source() +
+                                             " is not known to the server]");
   }
   if (c == "SignatureDoesNotMatch") {
-    return Error(ErrorCode::kPermission, msg + " [check the secret key and the region '" + config_.region + "']");
+    return Error(ErrorCode::kPermission,
+                 msg + " [check the secret key and the region '" + config_.region + "']");
   }
   if (c == "RequestTimeTooSkewed") {
     return Error(ErrorCode::kPermission, msg + " [the system clock is off: fix it (NTP)]");
   }
-  if (IsExpiredCredentials(c) || In(c, {"AccessDenied", "AllAccessDisabled", "AccountProblem",
-                                        "InvalidSecurity", "MissingSecurityHeader"}) ||
+  if (IsExpiredCredentials(c) ||
+      In(c, {"AccessDenied", "AllAccessDisabled", "AccountProblem", "InvalidSecurity",
+             "MissingSecurityHeader"}) ||
       st == 403 || st == 401) {
     return Error(ErrorCode::kPermission, msg);
   }
-  if (In(c, {"PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}) ||
+  if (In(c, {"PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed",
+             "IllegalLocationConstraintException"}) ||
       (st >= 300 && st < 400)) {
     std::string region = resp.Header("x-amz-bucket-region");
-    return Error(ErrorCode::kInvalidArgument,
-                 msg + (region.empty() ? std::string(" [wrong endpoint or region for this bucket]")
-                                       : " [the bucket is in region '" + region + "': set AWS_REGION]"));
+    return Error(
+        ErrorCode::kInvalidArgument,
+        msg + (region.empty() ? std::string(" [wrong endpoint or region for this bucket]")
+                              : " [the bucket is in region '" + region + "': set AWS_REGION]"));
   }
   if (In(c, {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
              "TooManyRequests", "RequestThrottled", "ServiceUnavailable"}) ||
@@ -319,7 +325,8 @@ Result<HttpResponse> S3Store::Call(const Request& req, std::initializer_list<lon
     std::optional<Error> err;
     if (r) {
       const long st = r->status;
-      bool ok = (st >= 200 && st < 300) || std::find(accept.begin(), accept.end(), st) != accept.end();
+      bool ok =
+          (st >= 200 && st < 300) || std::find(accept.begin(), accept.end(), st) != accept.end();
       if (ok && req.error_in_body && st == 200 && !r->body.empty()) {
         // A 200 whose document is an <Error> failed after the headers went out.
         auto doc = ParseXml(r->body.view());
@@ -346,8 +353,9 @@ Result<HttpResponse> S3Store::Call(const Request& req, std::initializer_list<lon
     if (err->code() == ErrorCode::kCancelled) return Fail(*err);
     if (!retry_.ShouldRetry(*err, attempt)) {
       if (attempt > 1 && err->retryable()) {
-        return Fail(Error(err->code(), err->message() + " (gave up after " + std::to_string(attempt) + " attempts)",
-                          true));
+        return Fail(Error(
+            err->code(),
+            err->message() + " (gave up after " + std::to_string(attempt) + " attempts)", true));
       }
       return Fail(*err);
     }
@@ -445,7 +453,8 @@ Result<ObjectInfo> S3Store::Head(std::string_view key) {
   HB_ASSIGN_OR_RETURN(HttpResponse resp, Call(req));
   ObjectInfo info;
   info.key = std::string(key);
-  HB_ASSIGN_OR_RETURN(info.size, ParseU64(resp.Header("content-length"), req.what + ": Content-Length"));
+  HB_ASSIGN_OR_RETURN(info.size,
+                      ParseU64(resp.Header("content-length"), req.what + ": Content-Length"));
   info.mtime_unix = ParseHttpDate(resp.Header("last-modified"));
   return info;
 }
@@ -463,7 +472,8 @@ Result<std::vector<ObjectInfo>> S3Store::List(std::string_view prefix) {
                  {"prefix", full_prefix},
                  {"max-keys", std::to_string(config_.list_page_size)}};
     if (!token.empty()) req.query.emplace_back("continuation-token", token);
-    req.what = "LIST " + Describe(full_prefix) + (page > 0 ? " (page " + std::to_string(page + 1) + ")" : "");
+    req.what = "LIST " + Describe(full_prefix) +
+               (page > 0 ? " (page " + std::to_string(page + 1) + ")" : "");
     HB_ASSIGN_OR_RETURN(HttpResponse resp, Call(req));
     auto doc = ParseXml(resp.body.view());
     if (!doc) return Fail(doc.error().Wrap(req.what));
@@ -483,11 +493,13 @@ Result<std::vector<ObjectInfo>> S3Store::List(std::string_view prefix) {
     std::string next = doc->ChildText("NextContinuationToken");
     // A truncated page without a new token would make us loop for ever.
     if (next.empty() || next == token) {
-      return Fail(ErrorCode::kCorruption, req.what + ": truncated listing without a new continuation token");
+      return Fail(ErrorCode::kCorruption,
+                  req.what + ": truncated listing without a new continuation token");
     }
     token = std::move(next);
   }
-  std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  std::sort(out.begin(), out.end(),
+            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
   return out;
 }
 
@@ -521,10 +533,12 @@ Result<std::string> S3Store::CreateMultipartFull(const std::string& full_key) {
   return id;
 }
 
-Result<CompletedPart> S3Store::UploadPartFull(const std::string& full_key, std::string_view upload_id,
-                                              int part_number, const BufferChain& data) {
+Result<CompletedPart> S3Store::UploadPartFull(const std::string& full_key,
+                                              std::string_view upload_id, int part_number,
+                                              const BufferChain& data) {
   if (part_number < 1 || part_number > static_cast<int>(kMaxParts)) {
-    return Fail(ErrorCode::kInvalidArgument, "part number " + std::to_string(part_number) + " out of range 1-10000");
+    return Fail(ErrorCode::kInvalidArgument,
+                "part number " + std::to_string(part_number) + " out of range 1-10000");
   }
   Request req;
   req.method = "PUT";
@@ -543,13 +557,15 @@ Result<CompletedPart> S3Store::UploadPartFull(const std::string& full_key, std::
 }
 
 Status S3Store::CompleteMultipartFull(const std::string& full_key, std::string_view upload_id,
-                                      const std::vector<CompletedPart>& parts, uint64_t expected_size) {
+                                      const std::vector<CompletedPart>& parts,
+                                      uint64_t expected_size) {
   if (parts.empty()) {
     return Fail(ErrorCode::kInvalidArgument, "complete " + Describe(full_key) + ": no parts");
   }
   std::vector<CompletedPart> sorted = parts;
-  std::sort(sorted.begin(), sorted.end(),
-            [](const CompletedPart& a, const CompletedPart& b) { return a.part_number < b.part_number; });
+  std::sort(sorted.begin(), sorted.end(), [](const CompletedPart& a, const CompletedPart& b) {
+    return a.part_number < b.part_number;
+  });
   std::string xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
   for (const CompletedPart& p : sorted) {
     xml += "<Part><PartNumber>" + std::to_string(p.part_number) + "</PartNumber><ETag>" +
@@ -569,12 +585,13 @@ Status S3Store::CompleteMultipartFull(const std::string& full_key, std::string_v
   // object; S3 trickles whitespace): no stall cut, a deadline that grows with
   // the size instead.
   req.stall_timeout_s = 0;
-  req.total_timeout_s =
-      expected_size == UINT64_MAX
-          ? kUnknownCompleteTimeoutS
-          : config_.complete_base_timeout_s + static_cast<int>(expected_size / config_.complete_min_rate);
+  req.total_timeout_s = expected_size == UINT64_MAX
+                            ? kUnknownCompleteTimeoutS
+                            : config_.complete_base_timeout_s +
+                                  static_cast<int>(expected_size / config_.complete_min_rate);
   req.error_in_body = true;
-  req.what = "CompleteMultipartUpload " + Describe(full_key) + " (" + std::to_string(parts.size()) + " parts)";
+  req.what = "CompleteMultipartUpload " + Describe(full_key) + " (" + std::to_string(parts.size()) +
+             " parts)";
   int attempts = 0;
   req.attempts = &attempts;
   auto r = Call(req, {404});
@@ -584,7 +601,8 @@ Status S3Store::CompleteMultipartFull(const std::string& full_key, std::string_v
     // An earlier attempt may have completed the upload and lost only the
     // answer: then the upload is gone and the object is there.
     if (attempts > 1 && ParseErrorBody(*r).code == "NoSuchUpload") {
-      std::string key = config_.prefix.empty() ? full_key : full_key.substr(config_.prefix.size() + 1);
+      std::string key =
+          config_.prefix.empty() ? full_key : full_key.substr(config_.prefix.size() + 1);
       auto info = Head(key);
       if (info && (expected_size == UINT64_MAX || info->size == expected_size)) return OkStatus();
     }
@@ -602,9 +620,10 @@ Status S3Store::AbortMultipartFull(const std::string& full_key, std::string_view
   auto r = Call(req, {404});  // NoSuchUpload: already gone
   if (!r) {
     if (!abort_refused_logged_.exchange(true)) {
-      spdlog::warn("s3: the server refused to abort a multipart upload ({}); such uploads are left "
-                   "for `hugeblob gc` (logged once)",
-                   r.error().message());
+      spdlog::warn(
+          "s3: the server refused to abort a multipart upload ({}); such uploads are left "
+          "for `hugeblob gc` (logged once)",
+          r.error().message());
     }
     return Fail(r.error());
   }
@@ -678,8 +697,8 @@ Result<std::string> S3Store::CreateMultipart(std::string_view key, uint64_t part
   return CreateMultipartFull(FullKey(key));
 }
 
-Result<CompletedPart> S3Store::UploadPart(std::string_view key, std::string_view upload_id, int part_number,
-                                          const BufferChain& data) {
+Result<CompletedPart> S3Store::UploadPart(std::string_view key, std::string_view upload_id,
+                                          int part_number, const BufferChain& data) {
   HB_TRY(CheckKey(key));
   return UploadPartFull(FullKey(key), upload_id, part_number, data);
 }
@@ -712,8 +731,9 @@ Result<std::vector<MultipartUpload>> S3Store::ListMultipart(std::string_view pre
     auto doc = ParseXml(resp.body.view());
     if (!doc) return Fail(doc.error().Wrap(req.what));
     if (doc->name != "ListMultipartUploadsResult") {
-      return Fail(ErrorCode::kUnsupported,
-                  req.what + ": the server does not list multipart uploads (answered <" + doc->name + ">)");
+      return Fail(
+          ErrorCode::kUnsupported,
+          req.what + ": the server does not list multipart uploads (answered <" + doc->name + ">)");
     }
     for (const XmlNode* u : doc->ChildrenNamed("Upload")) {
       std::string k = u->ChildText("Key");

@@ -46,8 +46,8 @@ class S3Store : public ObjectStore {
  public:
   // `credentials` may be null: they are then resolved from the config's
   // sources (environment, profile files).
-  static Result<std::shared_ptr<S3Store>> Open(S3Config config,
-                                               std::shared_ptr<CredentialsProvider> credentials = nullptr);
+  static Result<std::shared_ptr<S3Store>> Open(
+      S3Config config, std::shared_ptr<CredentialsProvider> credentials = nullptr);
 
   const S3Config& config() const { return config_; }
 

@@ -52,7 +52,8 @@ TEST(SigV4Suite, GetVanilla) {
 }
 
 TEST(SigV4Suite, QueryOrderKeyCase) {
-  Signature s = Sign(SuiteRequest("GET", "/", {{"Param2", "value2"}, {"Param1", "value1"}}), kSuiteCreds);
+  Signature s =
+      Sign(SuiteRequest("GET", "/", {{"Param2", "value2"}, {"Param1", "value1"}}), kSuiteCreds);
   EXPECT_EQ(s.canonical_request,
             "GET\n/\nParam1=value1&Param2=value2\nhost:example.amazonaws.com\n"
             "x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n"
@@ -63,7 +64,8 @@ TEST(SigV4Suite, QueryOrderKeyCase) {
 }
 
 TEST(SigV4Suite, QueryOrderValue) {
-  Signature s = Sign(SuiteRequest("GET", "/", {{"Param1", "value2"}, {"Param1", "value1"}}), kSuiteCreds);
+  Signature s =
+      Sign(SuiteRequest("GET", "/", {{"Param1", "value2"}, {"Param1", "value1"}}), kSuiteCreds);
   EXPECT_NE(s.canonical_request.find("\nParam1=value1&Param1=value2\n"), std::string::npos);
   EXPECT_EQ(s.signature, "5772eed61e12b33fae39ee5e7012498b51d56abc0abb7c60486157bd471c4694");
 }
@@ -80,9 +82,12 @@ TEST(SigV4Suite, Utf8Query) {
 }
 
 TEST(SigV4Suite, QueryOrderEncoded) {
-  Signature s = Sign(SuiteRequest("GET", "/", {{"Param-3", "Value3"}, {"Param", "Value2"}, {"\xE1\x88\xB4", "Value1"}}),
-                     kSuiteCreds);
-  EXPECT_NE(s.canonical_request.find("\n%E1%88%B4=Value1&Param=Value2&Param-3=Value3\n"), std::string::npos);
+  Signature s =
+      Sign(SuiteRequest("GET", "/",
+                        {{"Param-3", "Value3"}, {"Param", "Value2"}, {"\xE1\x88\xB4", "Value1"}}),
+           kSuiteCreds);
+  EXPECT_NE(s.canonical_request.find("\n%E1%88%B4=Value1&Param=Value2&Param-3=Value3\n"),
+            std::string::npos);
   EXPECT_EQ(s.signature, "371d3713e185cc334048618a97f809c9ffe339c62934c032af5a0e595648fcac");
 }
 
@@ -92,16 +97,18 @@ TEST(SigV4Suite, EmptyQueryKeyAndPaths) {
   const std::string u = "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   EXPECT_EQ(Sign(SuiteRequest("GET", "/" + UriEncode(u, false)), kSuiteCreds).signature,
             "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f");
-  EXPECT_EQ(Sign(SuiteRequest("GET", "/" + UriEncode("\xE1\x88\xB4", false)), kSuiteCreds).signature,
-            "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85");
+  EXPECT_EQ(
+      Sign(SuiteRequest("GET", "/" + UriEncode("\xE1\x88\xB4", false)), kSuiteCreds).signature,
+      "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85");
   EXPECT_EQ(Sign(SuiteRequest("GET", UriEncode("/example space/", false)), kSuiteCreds).signature,
             "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741");
 }
 
 TEST(SigV4Suite, DuplicateHeaderKey) {
-  Signature s = Sign(SuiteRequest("GET", "/", {}, {{"My-Header1", "value2"}, {"My-Header1", "value2"},
-                                                   {"My-Header1", "value1"}}),
-                     kSuiteCreds);
+  Signature s = Sign(
+      SuiteRequest("GET", "/", {},
+                   {{"My-Header1", "value2"}, {"My-Header1", "value2"}, {"My-Header1", "value1"}}),
+      kSuiteCreds);
   EXPECT_NE(s.canonical_request.find("my-header1:value2,value2,value1\n"), std::string::npos);
   EXPECT_EQ(s.signed_headers, "host;my-header1;x-amz-date");
   EXPECT_EQ(s.signature, "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea");
@@ -109,7 +116,8 @@ TEST(SigV4Suite, DuplicateHeaderKey) {
 
 // The worked examples of the S3 documentation ("Signature Calculations for
 // the Authorization Header: Transferring Payload in a Single Chunk").
-const Credentials kS3DocCreds{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""};
+const Credentials kS3DocCreds{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                              ""};
 
 SigningInput S3DocRequest(std::string method, std::string uri, KeyValues query, KeyValues headers,
                           std::string payload_hash) {
@@ -132,11 +140,12 @@ TEST(SigV4S3Examples, GetObjectRange) {
   Signature s = Sign(S3DocRequest("GET", "/test.txt", {}, {{"Range", "bytes=0-9"}},
                                   std::string(kEmptyPayloadSha256)),
                      kS3DocCreds);
-  EXPECT_EQ(s.canonical_request,
-            "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
-            "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
-            "x-amz-date:20130524T000000Z\n\nhost;range;x-amz-content-sha256;x-amz-date\n"
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(
+      s.canonical_request,
+      "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
+      "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+      "x-amz-date:20130524T000000Z\n\nhost;range;x-amz-content-sha256;x-amz-date\n"
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(s.string_to_sign,
             "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
             "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
@@ -156,10 +165,11 @@ TEST(SigV4S3Examples, PutObject) {
 }
 
 TEST(SigV4S3Examples, BucketLifecycleAndListObjects) {
-  EXPECT_EQ(Sign(S3DocRequest("GET", "/", {{"lifecycle", ""}}, {}, std::string(kEmptyPayloadSha256)),
-                 kS3DocCreds)
-                .signature,
-            "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
+  EXPECT_EQ(
+      Sign(S3DocRequest("GET", "/", {{"lifecycle", ""}}, {}, std::string(kEmptyPayloadSha256)),
+           kS3DocCreds)
+          .signature,
+      "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
   EXPECT_EQ(Sign(S3DocRequest("GET", "/", {{"prefix", "J"}, {"max-keys", "2"}}, {},
                               std::string(kEmptyPayloadSha256)),
                  kS3DocCreds)
@@ -183,7 +193,8 @@ TEST(SigV4, UriEncode) {
 
 TEST(SigV4, HeaderValuesTrimmedAndCollapsed) {
   std::string signed_headers;
-  std::string c = CanonicalHeaders({{"My-Header1", "  a   b   c  "}, {"Host", "h"}}, &signed_headers);
+  std::string c =
+      CanonicalHeaders({{"My-Header1", "  a   b   c  "}, {"Host", "h"}}, &signed_headers);
   EXPECT_EQ(c, "host:h\nmy-header1:a b c\n");
   EXPECT_EQ(signed_headers, "host;my-header1");
 }
@@ -213,8 +224,8 @@ TEST(S3Xml, ParsesListingWithEntitiesAndNamespaces) {
 
 TEST(S3Xml, RefusesMalformedInput) {
   for (std::string_view bad :
-       {"", "text", "<a>", "<a></b>", "<a><b></a>", "<a>&bogus;</a>", "<a>&#xZZ;</a>", "<a x=1></a>",
-        "<a></a><b></b>", "<a><![CDATA[x</a>", "<a>&#x110000;</a>", "<!-- x"}) {
+       {"", "text", "<a>", "<a></b>", "<a><b></a>", "<a>&bogus;</a>", "<a>&#xZZ;</a>",
+        "<a x=1></a>", "<a></a><b></b>", "<a><![CDATA[x</a>", "<a>&#x110000;</a>", "<!-- x"}) {
     EXPECT_FALSE(ParseXml(bad)) << bad;
   }
   std::string deep;
@@ -228,7 +239,8 @@ TEST(S3PartSize, NeverMoreThan10000PartsNorAbove5GiB) {
   const uint64_t MiB = 1 << 20;
   EXPECT_EQ(*PartSizeFor(100 * MiB, 16 * MiB), 16 * MiB);
   EXPECT_EQ(*PartSizeFor(0, 16 * MiB), 16 * MiB);
-  for (uint64_t size : std::initializer_list<uint64_t>{160000 * MiB, 160001 * MiB, 1ull << 40, 5ull << 40}) {
+  for (uint64_t size :
+       std::initializer_list<uint64_t>{160000 * MiB, 160001 * MiB, 1ull << 40, 5ull << 40}) {
     uint64_t part = *PartSizeFor(size, 16 * MiB);
     EXPECT_LE((size + part - 1) / part, 10000u) << size;
     EXPECT_LE(part, 5ull << 30);
@@ -274,9 +286,11 @@ TEST(S3Config, IniFilesWithNestedS3Section) {
 TEST(S3Config, UrlEnvAndFiles) {
   std::string dir = ::testing::TempDir() + "/s3cfg" + std::to_string(getpid());
   std::system(("mkdir -p " + dir).c_str());
-  std::ofstream(dir + "/config") << "[profile p]\nregion = ap-south-1\ns3 =\n  addressing_style = virtual\n";
-  std::ofstream(dir + "/credentials") << "[p]\naws_access_key_id = FILEKEY\naws_secret_access_key = FILESECRET\n"
-                                      << "aws_session_token = TOK\n";
+  std::ofstream(dir + "/config")
+      << "[profile p]\nregion = ap-south-1\ns3 =\n  addressing_style = virtual\n";
+  std::ofstream(dir + "/credentials")
+      << "[p]\naws_access_key_id = FILEKEY\naws_secret_access_key = FILESECRET\n"
+      << "aws_session_token = TOK\n";
   ScopedEnv e1("AWS_CONFIG_FILE", (dir + "/config").c_str());
   ScopedEnv e2("AWS_SHARED_CREDENTIALS_FILE", (dir + "/credentials").c_str());
   ScopedEnv e3("AWS_PROFILE", "p");
@@ -305,7 +319,8 @@ TEST(S3Config, UrlEnvAndFiles) {
   EXPECT_EQ(creds.source().find("FILESECRET"), std::string::npos);
 
   // A rotated file is picked up by Refresh.
-  std::ofstream(dir + "/credentials") << "[p]\naws_access_key_id = NEWKEY\naws_secret_access_key = S2\n";
+  std::ofstream(dir + "/credentials")
+      << "[p]\naws_access_key_id = NEWKEY\naws_secret_access_key = S2\n";
   auto changed = creds.Refresh(**got);
   ASSERT_TRUE(changed);
   EXPECT_TRUE(*changed);
@@ -326,14 +341,15 @@ TEST(S3Config, UrlEnvAndFiles) {
     // The profile says virtual; that wins over the custom-endpoint default.
     EXPECT_FALSE(c2->use_path_style());
     EXPECT_EQ((*CredentialsProvider(*c2).Get())->access_key_id, "ENVKEY");
-    auto c3 = LoadS3Config("s3://my-bucket/p?endpoint=http%3A%2F%2Flocalhost%3A1234&region=r1&addressing=path");
+    auto c3 = LoadS3Config(
+        "s3://my-bucket/p?endpoint=http%3A%2F%2Flocalhost%3A1234&region=r1&addressing=path");
     ASSERT_TRUE(c3) << c3.error().message();
     EXPECT_EQ(c3->endpoint, "http://localhost:1234");
     EXPECT_EQ(c3->region, "r1");
     EXPECT_TRUE(c3->use_path_style());
   }
-  for (const char* bad : {"s3://", "s3://ab", "s3://bucket/../x", "s3://bucket/a//b", "s3://b_k?nope=1",
-                          "http://bucket", "s3://bucket?endpoint=ftp://x"}) {
+  for (const char* bad : {"s3://", "s3://ab", "s3://bucket/../x", "s3://bucket/a//b",
+                          "s3://b_k?nope=1", "http://bucket", "s3://bucket?endpoint=ftp://x"}) {
     EXPECT_FALSE(LoadS3Config(bad)) << bad;
   }
   std::system(("rm -rf " + dir).c_str());

@@ -27,13 +27,13 @@ class Parser {
   bool StartsWith(std::string_view p) const { return s_.substr(pos_, p.size()) == p; }
 
   tl::unexpected<Error> Bad(std::string_view what) const {
-    return Fail(ErrorCode::kCorruption,
-                "malformed XML from the server (" + std::string(what) + " at byte " +
-                    std::to_string(pos_) + ")");
+    return Fail(ErrorCode::kCorruption, "malformed XML from the server (" + std::string(what) +
+                                            " at byte " + std::to_string(pos_) + ")");
   }
 
   void SkipSpace() {
-    while (!AtEnd() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\r' || s_[pos_] == '\n'))
+    while (!AtEnd() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\r' || s_[pos_] == '\n'))
       ++pos_;
   }
 
@@ -248,12 +248,23 @@ std::string XmlEscape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;

@@ -1,0 +1,69 @@
+#include "cli/mount_command.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "fuse/mount.h"
+#include "util/cancel.h"
+
+namespace hugeblob::cli {
+namespace {
+
+struct MountArgs {
+  std::string mountpoint;
+  bool foreground = false;
+  bool allow_other = false;
+  unsigned threads = 16;
+  double refresh_s = 2;
+  CacheOptions cache;
+};
+
+int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
+  MountOptions o;
+  o.mountpoint = a.mountpoint;
+  o.foreground = a.foreground;
+  o.allow_other = a.allow_other;
+  o.max_threads = a.threads == 0 ? 1 : a.threads;
+  o.refresh_interval = std::chrono::milliseconds(static_cast<int64_t>(a.refresh_s * 1000));
+  auto reader = a.cache.ToReaderOptions(/*disk_default=*/true);
+  if (!reader) {
+    std::fprintf(stderr, "hugeblob: %s\n", reader.error().message().c_str());
+    return 2;
+  }
+  o.reader = *reader;
+  auto store = g.OpenStore();
+  if (!store) {
+    std::fprintf(stderr, "hugeblob: %s\n", store.error().message().c_str());
+    return 1;
+  }
+  o.store = *store;
+  // SIGINT/SIGTERM set this token (the CLI's handlers); the mount then
+  // unmounts cleanly and exits 0: a signal is how a foreground mount stops.
+  o.cancel = &ProcessCancelToken();
+  Status s = RunMount(o);
+  if (!s) {
+    std::fprintf(stderr, "hugeblob: %s\n", s.error().message().c_str());
+    return s.error().code() == ErrorCode::kInvalidArgument ? 2 : 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddMountCommand(CLI::App& app, GlobalOptions& g, std::function<int()>& run) {
+  // Held for the life of the program, like the other commands' arguments.
+  static MountArgs args;
+  auto* cmd = app.add_subcommand("mount", "Mount the store read-only (FUSE); unmount with fusermount3 -u");
+  cmd->add_option("mountpoint", args.mountpoint, "An existing directory")->required();
+  cmd->add_flag("-f,--foreground", args.foreground, "Stay in the foreground (Ctrl-C unmounts)");
+  cmd->add_flag("--allow-other", args.allow_other,
+                "Let other users read the mount (non-root needs user_allow_other in /etc/fuse.conf)");
+  cmd->add_option("--threads", args.threads, "FUSE worker threads (default 16)");
+  cmd->add_option("--refresh", args.refresh_s, "Seconds between re-listings of the names (default 2)");
+  args.cache.Add(cmd);
+  cmd->callback([&g, &run] { run = [&g] { return RunMountCommand(g, args); }; });
+}
+
+}  // namespace hugeblob::cli

@@ -1,0 +1,251 @@
+#include "ops/copy.h"
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "format/layout.h"
+#include "format/manifest.h"
+#include "ops/copy_frames.h"
+#include "ops/load.h"
+#include "util/cancel.h"
+#include "util/units.h"
+#include "writer/chunk_index.h"
+#include "writer/pack_writer.h"
+#include "writer/store_lock.h"
+
+namespace hugeblob {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class Copier {
+ public:
+  Copier(std::shared_ptr<ObjectStore> src, std::shared_ptr<ObjectStore> dst, const CopyOptions& options)
+      : src_(std::move(src)), dst_(std::move(dst)), options_(options) {}
+
+  Result<CopyResult> Run();
+
+ private:
+  bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->cancelled(); }
+  Status Configure();
+  Status CopyOne(const std::string& name, const Ref& ref);
+  void Report(bool force);
+
+  std::shared_ptr<ObjectStore> src_;
+  std::shared_ptr<ObjectStore> dst_;
+  CopyOptions options_;
+  FetchOptions fetch_;
+  unsigned uploaders_ = 1;
+
+  std::unique_ptr<ChunkIndex> index_;
+  uint32_t first_new_pack_ = 0;
+  std::unique_ptr<PackWriter> writer_;
+  CopyResult result_;
+  uint64_t other_written_ = 0;  // manifests and refs
+  uint64_t done_ = 0;           // file bytes accounted for, for progress
+  uint64_t total_ = 0;
+  Clock::time_point last_progress_{};
+};
+
+Status Copier::Configure() {
+  const uint64_t pack_size = options_.pack_size;
+  if (pack_size < (1u << 20) || pack_size > (1ull << 30)) {
+    return Fail(ErrorCode::kInvalidArgument, "pack size must be between 1M and 1G");
+  }
+  // Memory plan, as put's: the open pack and one being stored take
+  // pack_size each; the rest is a window of ranged reads (each held twice:
+  // the read, then the frames copied out of it). What is left above the
+  // minimum buys a second upload and more reads in flight.
+  fetch_.threads = std::max(1u, options_.threads);
+  fetch_.cancel = options_.cancel;
+  fetch_.max_request = 4ull << 20;
+  const uint64_t per_read = 2 * fetch_.max_request;
+  const uint64_t budget = options_.memory_budget;
+  if (budget < 2 * pack_size + per_read) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "memory budget " + FormatSize(budget) + " is too small for packs of " +
+                    FormatSize(pack_size) + "; need at least " + FormatSize(2 * pack_size + per_read));
+  }
+  if (budget >= 3 * pack_size + 4 * per_read) uploaders_ = 2;
+  const uint64_t for_reads = budget - (1 + uploaders_) * pack_size;
+  fetch_.window = static_cast<unsigned>(std::clamp<uint64_t>(for_reads / per_read, 1, 16));
+  return OkStatus();
+}
+
+void Copier::Report(bool force) {
+  if (!options_.progress) return;
+  auto now = Clock::now();
+  if (!force && now - last_progress_ < std::chrono::milliseconds(200)) return;
+  last_progress_ = now;
+  options_.progress(Progress{done_, total_, writer_ ? writer_->stored_bytes() + other_written_ : 0});
+}
+
+Status Copier::CopyOne(const std::string& name, const Ref& ref) {
+  HB_ASSIGN_OR_RETURN(Manifest m, LoadManifest(*src_, ref.manifest));
+  CopiedName out;
+  out.name = name;
+  out.size = m.size;
+  const uint64_t written_before = writer_->stored_bytes() + other_written_;
+  const uint64_t done_before = done_;
+
+  // What the destination lacks, each chunk once, in pack order so that
+  // neighbouring frames of a source pack come with one GET.
+  std::vector<FrameToCopy> wanted;
+  std::unordered_set<ChunkId, Hash256Hasher> seen;
+  for (const FrameRef& f : m.frames) {
+    if (f.zero) continue;
+    if (index_->Contains(f.chunk)) {
+      out.shared_bytes += f.length;
+      ++out.chunks_present;
+      continue;
+    }
+    if (!seen.insert(f.chunk).second) continue;
+    wanted.push_back(
+        FrameToCopy{m.packs[f.pack], f.stored_offset, f.stored_length, f.length, f.codec, f.chunk});
+  }
+  std::sort(wanted.begin(), wanted.end(), [](const FrameToCopy& a, const FrameToCopy& b) {
+    return a.pack != b.pack ? a.pack < b.pack : a.offset < b.offset;
+  });
+
+  HB_TRY(FetchVerifiedFrames(*src_, wanted, fetch_, [&](const FrameToCopy& f, const Buffer& stored) -> Status {
+    result_.bytes_read += f.stored_length;
+    done_ += f.length;
+    if (!index_->Contains(f.chunk)) {
+      HB_TRY(writer_->Append(f.chunk, stored, f.length, f.codec));
+      ++out.chunks_sent;
+    }
+    Report(false);
+    return OkStatus();
+  }));
+  // Every frame of this name is now in a stored pack with a known id.
+  HB_TRY(writer_->Flush());
+
+  Manifest copy;
+  copy.size = m.size;
+  copy.sha256 = m.sha256;
+  copy.chunker = m.chunker;
+  copy.created_unix = m.created_unix;
+  copy.frames.reserve(m.frames.size());
+  std::unordered_map<uint32_t, uint32_t> pack_slot;  // pack_no -> manifest pack index
+  std::vector<Hash256> reused;
+  for (const FrameRef& f : m.frames) {
+    FrameRef g;
+    g.offset = f.offset;
+    g.length = f.length;
+    g.zero = f.zero;
+    if (!f.zero) {
+      auto loc = index_->Find(f.chunk);
+      if (!loc) {
+        return Fail(ErrorCode::kInternal, "copy " + name + ": chunk " + f.chunk.Short() +
+                                              " was not written to the destination");
+      }
+      auto [it, inserted] = pack_slot.emplace(loc->pack_no, static_cast<uint32_t>(copy.packs.size()));
+      if (inserted) {
+        copy.packs.push_back(index_->PackId(loc->pack_no));
+        if (loc->pack_no < first_new_pack_) reused.push_back(copy.packs.back());
+      }
+      g.chunk = f.chunk;
+      g.pack = it->second;
+      g.stored_offset = loc->offset;
+      g.stored_length = loc->stored_length;
+      g.codec = loc->codec;
+    }
+    copy.frames.push_back(g);
+  }
+  HB_TRY(CheckPacksExist(*dst_, reused, options_.cancel));
+  HB_ASSIGN_OR_RETURN(Buffer manifest_bytes, EncodeManifest(copy));
+  const Hash256 manifest_id = Sha256Of(manifest_bytes.span());
+  HB_TRY(dst_->Put(ManifestKey(manifest_id), manifest_bytes));
+  other_written_ += manifest_bytes.size();
+
+  out.added_bytes = writer_->stored_bytes() + other_written_ - written_before;
+  Ref dst_ref;
+  dst_ref.manifest = manifest_id;
+  dst_ref.size = copy.size;
+  dst_ref.created_unix = ref.created_unix;
+  dst_ref.added_bytes = out.added_bytes;
+  dst_ref.shared_bytes = out.shared_bytes;
+  // The ref last: until here the destination only gained unreferenced
+  // objects, which a rerun reuses.
+  HB_TRY(dst_->Put(RefKey(name), EncodeRef(dst_ref)));
+  done_ = done_before + m.size;
+  Report(true);
+  result_.names.push_back(std::move(out));
+  return OkStatus();
+}
+
+Result<CopyResult> Copier::Run() {
+  if (src_.get() == dst_.get() || (src_->url() == dst_->url() && src_->url() != "mem://")) {
+    return Fail(ErrorCode::kInvalidArgument, "copy: source and destination are the same store (" +
+                                                 src_->url() + ")");
+  }
+  HB_TRY(Configure());
+  // The names and their refs first, so that a typo fails before anything
+  // is written.
+  std::vector<std::string> names = options_.names;
+  if (names.empty()) {
+    HB_ASSIGN_OR_RETURN(auto refs, src_->List(kRefsPrefix));
+    for (const ObjectInfo& r : refs) names.emplace_back(NameFromRefKey(r.key));
+  }
+  std::vector<Ref> refs;
+  for (const std::string& name : names) {
+    HB_ASSIGN_OR_RETURN(Ref ref, LoadRef(*src_, name));
+    total_ += ref.size;
+    refs.push_back(ref);
+  }
+
+  HB_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(dst_, LockKind::kPut, "copy from " + src_->url()));
+  HB_ASSIGN_OR_RETURN(index_, ChunkIndex::Load(*dst_, 8, options_.cancel));
+  first_new_pack_ = index_->pack_count();
+  PackWriterOptions pw;
+  pw.pack_size = options_.pack_size;
+  pw.uploaders = uploaders_;
+  pw.stopped = [this] { return Cancelled(); };
+  pw.what = "copy";
+  writer_ = std::make_unique<PackWriter>(dst_, index_.get(), std::move(pw));
+  writer_->Start();
+
+  Status st = OkStatus();
+  size_t i = 0;
+  for (; i < names.size() && st; ++i) {
+    if (Cancelled()) {
+      st = Fail(CancelledError("copy"));
+      break;
+    }
+    st = CopyOne(names[i], refs[i]);
+  }
+  if (st) st = writer_->Finish();
+  writer_->Cancel();  // joins the uploaders whatever happened
+  result_.packs = writer_->packs_stored();
+  result_.bytes_written = writer_->stored_bytes() + other_written_;
+  if (st) return result_;
+
+  std::string kept = std::to_string(result_.names.size()) + " of " + std::to_string(names.size()) +
+                     " names copied";
+  if (!result_.names.empty()) {
+    kept += " (";
+    for (size_t k = 0; k < result_.names.size() && k < 5; ++k) {
+      kept += (k == 0 ? "" : ", ") + result_.names[k].name;
+    }
+    kept += result_.names.size() > 5 ? ", ...)" : ")";
+  }
+  kept += "; " + std::to_string(result_.packs) + " packs written to " + dst_->url() +
+          " are kept and a rerun resumes from them";
+  if (st.error().code() == ErrorCode::kCancelled || Cancelled()) {
+    return Fail(ErrorCode::kCancelled, "copy interrupted: " + kept);
+  }
+  const std::string failed = i > 0 && i <= names.size() ? names[i - 1] : std::string("?");
+  return Fail(st.error().Wrap("copy '" + failed + "' (" + kept + ")"));
+}
+
+}  // namespace
+
+Result<CopyResult> CopyNames(const std::shared_ptr<ObjectStore>& src,
+                             const std::shared_ptr<ObjectStore>& dst, const CopyOptions& options) {
+  Copier copier(src, dst, options);
+  return copier.Run();
+}
+
+}  // namespace hugeblob

@@ -1,0 +1,212 @@
+#include "writer/pack_writer.h"
+
+#include <chrono>
+
+#include "format/layout.h"
+#include "hash/sha256.h"
+#include "util/cancel.h"
+
+namespace hugeblob {
+namespace {
+
+// Packs stored between two index objects: bounds what a crashed put must
+// re-read from pack trailers on the next run.
+constexpr size_t kPacksPerIndexObject = 64;
+
+// How often a blocked producer looks at the stop condition.
+constexpr auto kPollInterval = std::chrono::milliseconds(50);
+
+}  // namespace
+
+PackWriter::PackWriter(std::shared_ptr<ObjectStore> store, ChunkIndex* index,
+                       PackWriterOptions options)
+    : store_(std::move(store)),
+      index_(index),
+      options_(std::move(options)),
+      // One slot per uploader: ClosePack already bounds packs in flight, the
+      // queue only hands them over.
+      upload_queue_(std::max(1u, options_.uploaders)) {}
+
+PackWriter::~PackWriter() { Cancel(); }
+
+void PackWriter::Start() {
+  for (unsigned i = 0; i < std::max(1u, options_.uploaders); ++i) {
+    threads_.emplace_back([this] { UploaderLoop(); });
+  }
+}
+
+bool PackWriter::Stopped() const {
+  if (cancelled_.load()) return true;
+  if (options_.stopped && options_.stopped()) return true;
+  std::lock_guard lock(mu_);
+  return error_.has_value();
+}
+
+std::optional<Error> PackWriter::error() const {
+  std::lock_guard lock(mu_);
+  return error_;
+}
+
+void PackWriter::SetError(Error e) {
+  {
+    std::lock_guard lock(mu_);
+    if (error_) return;
+    error_ = e;
+  }
+  cv_.notify_all();
+  upload_queue_.Cancel();
+  if (options_.on_error) options_.on_error(e);
+}
+
+Result<ChunkLocation> PackWriter::Append(const ChunkId& id, const Buffer& frame, uint32_t length,
+                                         Codec codec) {
+  if (!pack_open_) {
+    open_pack_no_ = index_->AddPack(Hash256{});
+    pack_open_ = true;
+  }
+  ChunkLocation loc{open_pack_no_, static_cast<uint32_t>(frame.size()), pack_bytes_.size(), length,
+                    codec};
+  pack_entries_.push_back(PackEntry{id, loc.offset, loc.stored_length, loc.length, loc.codec});
+  pack_bytes_.Append(frame);
+  index_->Insert(id, loc);
+  if (pack_bytes_.size() >= options_.pack_size) HB_TRY(ClosePack());
+  return loc;
+}
+
+Status PackWriter::ClosePack() {
+  if (!pack_open_) return OkStatus();
+  uint64_t frames_length = pack_bytes_.size();
+  Buffer trailer = EncodePackTrailer(pack_entries_, frames_length);
+  Hash256 id = Sha256Of(trailer.span());
+  index_->SetPackId(open_pack_no_, id);
+  pack_bytes_.Append(std::move(trailer));
+  PackJob job{id, std::move(pack_bytes_), std::move(pack_entries_)};
+  pack_bytes_ = BufferChain();
+  pack_entries_.clear();
+  pack_open_ = false;
+  ++packs_;
+  {
+    std::unique_lock lock(mu_);
+    while (inflight_ >= std::max(1u, options_.uploaders)) {
+      lock.unlock();
+      if (Stopped()) {
+        if (auto e = error()) return Fail(*e);
+        return Fail(CancelledError(options_.what.c_str()));
+      }
+      lock.lock();
+      cv_.wait_for(lock, kPollInterval);
+    }
+    ++inflight_;
+    ++unrecorded_;
+  }
+  if (!upload_queue_.Push(std::move(job))) {
+    if (auto e = error()) return Fail(*e);
+    return Fail(CancelledError(options_.what.c_str()));
+  }
+  return OkStatus();
+}
+
+Status PackWriter::WriteIndexObject(std::vector<IndexEntry> entries) {
+  if (entries.empty()) return OkStatus();
+  HB_ASSIGN_OR_RETURN(Buffer bytes, EncodeIndex(std::move(entries)));
+  Hash256 id = Sha256Of(bytes.span());
+  HB_TRY(store_->Put(IndexKey(id), bytes));
+  stored_bytes_ += bytes.size();
+  return OkStatus();
+}
+
+Status PackWriter::RecordUploaded(const PackJob& job) {
+  std::vector<IndexEntry> flush;
+  {
+    std::lock_guard lock(mu_);
+    for (const PackEntry& e : job.entries) {
+      index_pending_.push_back(
+          IndexEntry{e.chunk, job.id, e.offset, e.stored_length, e.length, e.codec});
+    }
+    if (++index_pending_packs_ >= kPacksPerIndexObject) {
+      flush.swap(index_pending_);
+      index_pending_packs_ = 0;
+    }
+  }
+  return WriteIndexObject(std::move(flush));
+}
+
+void PackWriter::UploaderLoop() {
+  while (auto job = upload_queue_.Pop()) {
+    if (Stopped()) return;
+    Status st = store_->Put(PackKey(job->id), job->bytes);
+    if (!st) {
+      SetError(st.error().Wrap("writing pack"));
+      return;
+    }
+    stored_bytes_ += job->bytes.size();
+    ++packs_stored_;
+    job->bytes = BufferChain();  // free the pack before letting another one in
+    {
+      std::lock_guard lock(mu_);
+      --inflight_;
+    }
+    cv_.notify_all();
+    st = RecordUploaded(*job);
+    if (!st) {
+      SetError(st.error().Wrap("writing index"));
+      return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      --unrecorded_;
+    }
+    cv_.notify_all();
+  }
+}
+
+Status PackWriter::Flush() {
+  HB_TRY(ClosePack());
+  {
+    std::unique_lock lock(mu_);
+    while (unrecorded_ > 0 && !error_) {
+      lock.unlock();
+      if (Stopped()) break;
+      lock.lock();
+      cv_.wait_for(lock, kPollInterval);
+    }
+  }
+  if (auto e = error()) return Fail(*e);
+  if (Stopped()) return Fail(CancelledError(options_.what.c_str()));
+  std::vector<IndexEntry> rest;
+  {
+    std::lock_guard lock(mu_);
+    rest.swap(index_pending_);
+    index_pending_packs_ = 0;
+  }
+  Status st = WriteIndexObject(std::move(rest));
+  if (!st) return Fail(st.error().Wrap("writing index"));
+  return OkStatus();
+}
+
+Status PackWriter::Finish() {
+  HB_TRY(Flush());
+  // Packs a previous, interrupted run left unindexed get their index object
+  // now, so the next load need not read their trailers again.
+  Status st = WriteIndexObject(index_->TakeUnindexed());
+  if (!st) return Fail(st.error().Wrap("writing index"));
+  upload_queue_.Close();
+  Join();
+  return OkStatus();
+}
+
+void PackWriter::Cancel() {
+  cancelled_.store(true);
+  upload_queue_.Cancel();
+  cv_.notify_all();
+  Join();
+}
+
+void PackWriter::Join() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+}  // namespace hugeblob
