@@ -22,9 +22,10 @@ command -v node >/dev/null || skip "node is not installed (apt-get install nodej
   skip "s3rver is not installed and npm is missing (run npm ci in $ROOT)"
 command -v curl >/dev/null || skip "curl is not installed"
 [[ -x "$TEST_STORE" ]] || skip "$TEST_STORE is not built (ninja test_store)"
-# A python with boto3: Debian's python3-boto3, or whatever python3 has it.
+# A python with boto3: $HB_TEST_PYTHON, Debian's python3-boto3, or whatever
+# python3 on PATH has it.
 PY=""
-for p in python3 /usr/bin/python3; do
+for p in ${HB_TEST_PYTHON:-} /usr/bin/python3 python3; do
   if command -v "$p" >/dev/null && "$p" -c "import boto3, botocore" 2>/dev/null; then PY="$p"; break; fi
 done
 [[ -n "$PY" ]] || skip "no python3 with boto3 (apt-get install python3-boto3)"
@@ -78,6 +79,10 @@ HB_TEST_S3_ENDPOINT="$HB_TEST_S3_PROXY_ENDPOINT" "$TEST_STORE" --gtest_brief=1 \
 
 echo "== botocore signs every recorded request the same way"
 "$PY" "$ROOT/tests/s3_boto3_check.py" signatures "$WORK/wire.jsonl" S3RVER || status=1
+# The check has teeth: with another secret every signature must differ.
+if "$PY" "$ROOT/tests/s3_boto3_check.py" signatures "$WORK/wire.jsonl" NOT-THE-SECRET >/dev/null; then
+  echo "FAIL: the signature check accepts signatures made with another secret"; status=1
+fi
 
 echo "== boto3 reads back what hugeblob wrote"
 if [[ -f "$WORK/expected.json" ]]; then

@@ -78,7 +78,7 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
         "\"index_bytes_deleted\":%llu,\"indexes_written\":%llu,\"index_bytes_written\":%llu,"
         "\"uploads_aborted\":%llu,\"young_kept\":%llu,\"young_kept_bytes\":%llu,"
         "\"packs_repacked\":%llu,\"repack_bytes_written\":%llu,\"manifests_rewritten\":%llu,"
-        "\"reclaimed_bytes\":%lld,\"stale_locks\":%s,\"seconds\":%.3f}\n",
+        "\"reclaimed_bytes\":%lld,\"stale_locks\":%s,\"uploads_unchecked\":%s,\"seconds\":%.3f}\n",
         r->dry_run ? "true" : "false", (unsigned long long)r->refs,
         (unsigned long long)r->live_manifests, (unsigned long long)r->live_packs,
         (unsigned long long)r->live_pack_bytes, (unsigned long long)r->packs_deleted,
@@ -89,7 +89,7 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
         (unsigned long long)r->young_kept, (unsigned long long)r->young_kept_bytes,
         (unsigned long long)r->packs_repacked, (unsigned long long)r->repack_bytes_written,
         (unsigned long long)r->manifests_rewritten, (long long)r->reclaimed_bytes(), locks.c_str(),
-        secs);
+        Json(r->uploads_unchecked).c_str(), secs);
     return 0;
   }
   if (g.quiet) return 0;
@@ -114,6 +114,9 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
   if (r->uploads_aborted > 0) {
     std::printf("%s %llu abandoned multipart uploads\n", r->dry_run ? "would abort" : "aborted",
                 (unsigned long long)r->uploads_aborted);
+  }
+  if (!r->uploads_unchecked.empty()) {
+    std::printf("abandoned multipart uploads not checked: %s\n", r->uploads_unchecked.c_str());
   }
   if (r->young_kept > 0) {
     std::printf("kept %llu unreferenced objects (%s) younger than --grace %s\n",

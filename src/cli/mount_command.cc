@@ -1,6 +1,8 @@
 #include "cli/mount_command.h"
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -33,6 +35,12 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
     return 2;
   }
   o.reader = *reader;
+  // The daemon's log goes to stderr (foreground) or syslog (detached), never
+  // to stdout, which scripts capture.
+  auto logger = spdlog::stderr_logger_mt("hugeblob-mount-stderr");
+  logger->set_pattern("hugeblob: %l: %v");
+  logger->set_level(spdlog::get_level());
+  spdlog::set_default_logger(logger);
   auto store = g.OpenStore();
   if (!store) {
     std::fprintf(stderr, "hugeblob: %s\n", store.error().message().c_str());

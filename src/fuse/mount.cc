@@ -47,18 +47,25 @@ void FuseLog(enum fuse_log_level level, const char* fmt, va_list ap) {
   }
 }
 
+Error StaleError(const std::string& path) {
+  return Error(ErrorCode::kIOError, "mountpoint " + path +
+                                        " is stale (a previous hugeblob mount crashed): run "
+                                        "fusermount3 -u " + path);
+}
+
 Result<std::string> CheckMountpoint(const std::string& path) {
   if (path.empty()) return Fail(ErrorCode::kInvalidArgument, "mount: no mountpoint given");
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     int err = errno;
-    if (err == ENOTCONN) {
-      return Fail(ErrorCode::kIOError, "mountpoint " + path +
-                                           " is stale (a previous hugeblob mount crashed): run "
-                                           "fusermount3 -u " + path);
-    }
+    if (err == ENOTCONN) return Fail(StaleError(path));
     return Fail(ErrnoError(err, "mountpoint " + path));
   }
+  // The kernel may answer stat of a dead FUSE mount's root from its
+  // attribute cache; a lookup inside it always reaches the (missing)
+  // daemon, and fails with ENOTCONN.
+  std::string probe = path + "/.hugeblob-probe-" + std::to_string(::getpid());
+  if (::access(probe.c_str(), F_OK) != 0 && errno == ENOTCONN) return Fail(StaleError(path));
   if (!S_ISDIR(st.st_mode)) {
     return Fail(ErrorCode::kInvalidArgument, "mountpoint " + path + " is not a directory");
   }
@@ -146,6 +153,7 @@ Status RunMount(const MountOptions& options) {
     if (fuse_daemonize(0) != 0) return Fail(ErrorCode::kIOError, "mount: cannot detach");
     try {
       auto logger = spdlog::syslog_logger_mt("hugeblob-mount", "hugeblob", LOG_PID, LOG_DAEMON);
+      logger->set_pattern("%l: %v");  // syslog adds the time and pid
       logger->set_level(spdlog::get_level());
       spdlog::set_default_logger(logger);
     } catch (const std::exception&) {

@@ -508,7 +508,11 @@ Result<GcReport> Collector::Run() {
   // on S3) but are invisible to List.
   auto uploads = store_->ListMultipart("");
   if (!uploads) {
-    spdlog::warn("gc: cannot list multipart uploads: {}", uploads.error().message());
+    // Not fatal: everything else is collected; the report says what was not.
+    report_.uploads_unchecked = uploads.error().message();
+    if (uploads.error().code() != ErrorCode::kUnsupported) {
+      spdlog::warn("gc: cannot list multipart uploads: {}", uploads.error().message());
+    }
   } else {
     for (const MultipartUpload& u : *uploads) {
       if (u.initiated_unix == 0 || now_ - u.initiated_unix < options_.grace_seconds) continue;

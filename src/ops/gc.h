@@ -66,6 +66,10 @@ struct GcReport {
   uint64_t repack_bytes_written = 0;
   uint64_t manifests_rewritten = 0;
 
+  // Why multipart uploads were not checked (a server that cannot list
+  // them, e.g. s3rver), or empty.
+  std::string uploads_unchecked;
+
   std::vector<std::string> stale_locks;  // "locks/put-... (host pid N: not refreshed for 3h)", removed
 
   // Net bytes given back: deleted minus written.

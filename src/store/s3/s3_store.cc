@@ -1,9 +1,11 @@
 #include "store/s3/s3_store.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <map>
@@ -116,6 +118,14 @@ bool TraceEnabled() {
     return v != nullptr && *v != '\0' && std::string_view(v) != "0";
   }();
   return on;
+}
+
+// HB_S3_TRACE lines go straight to stderr, whatever log level the program
+// chose: they are asked for explicitly. One write per line, so lines from
+// several threads do not interleave.
+void Trace(const std::string& line) {
+  std::string out = "hugeblob: s3: " + line + "\n";
+  std::fwrite(out.data(), 1, out.size(), stderr);
 }
 
 }  // namespace
@@ -243,9 +253,9 @@ Result<HttpResponse> S3Store::SendOnce(const Request& req, const Credentials& cr
                   std::chrono::steady_clock::now() - start)
                   .count();
     if (r) {
-      spdlog::info("s3: {} -> {} ({} ms)", req.what, r->status, ms);
+      Trace(fmt::format("{} -> {} ({} ms)", req.what, r->status, ms));
     } else {
-      spdlog::info("s3: {} -> {} ({} ms)", req.what, r.error().message(), ms);
+      Trace(fmt::format("{} -> {} ({} ms)", req.what, r.error().message(), ms));
     }
   }
   return r;
@@ -360,7 +370,7 @@ Result<HttpResponse> S3Store::Call(const Request& req, std::initializer_list<lon
       return Fail(*err);
     }
     retries_.fetch_add(1, std::memory_order_relaxed);
-    if (TraceEnabled()) spdlog::info("s3: retrying after: {}", err->message());
+    if (TraceEnabled()) Trace("retrying after: " + err->message());
     if (!retry_.Wait(*err, attempt)) return Fail(CancelledError(req.what.c_str()));
   }
 }
