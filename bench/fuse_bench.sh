@@ -168,12 +168,29 @@ done
 unmount_hb
 HB_RSS_MB=$(( ${HB_PEAK_KB:-0} / 1024 ))
 
-TESTS=("rand4k warm IOPS" "rand4k daemon IOPS" "rand4k cold IOPS" "seq1M warm MB/s" "seq1M daemon MB/s" "seq1M cold MB/s")
+# The adapter's own ceiling: the same O_DIRECT random reads with a chunk
+# cache that holds the whole file (every read a memory-cache hit), so the
+# number is FUSE + lookup + memcpy, not chunk decoding. Reported apart; its
+# RSS is not held against the default budget.
+if [ -z "${NO_HOT:-}" ]; then
+  echo "== hugeblob, chunk cache holding the file"
+  SAVED_MEMCACHE=$MEMCACHE
+  MEMCACHE=$(( TOTAL * 5 / 4 / 1048576 ))M
+  mount_hb
+  cat "${FILE_OF[hugeblob]}" > /dev/null
+  fio_run hugeblob "rand4k daemon, hot cache IOPS" randread 4k 1 time
+  HOT_PEAK=$HB_PEAK_KB
+  unmount_hb
+  HB_PEAK_KB=$HOT_PEAK
+  MEMCACHE=$SAVED_MEMCACHE
+fi
+
+TESTS=("rand4k warm IOPS" "rand4k daemon IOPS" "rand4k daemon, hot cache IOPS" "rand4k cold IOPS" "seq1M warm MB/s" "seq1M daemon MB/s" "seq1M cold MB/s")
 echo
 echo "file: $SIZE, fio psync, $JOBS jobs x ${RUNTIME}s (cold seq: one pass, 1 job); $(nproc) cores"
-printf '%-20s' "test"; for fs in "${FSES[@]}"; do printf '%14s' "$fs"; done; echo
+printf '%-30s' "test"; for fs in "${FSES[@]}"; do printf '%14s' "$fs"; done; echo
 for t in "${TESTS[@]}"; do
-  printf '%-20s' "$t"; for fs in "${FSES[@]}"; do printf '%14s' "${RES[$fs,$t]:--}"; done; echo
+  printf '%-30s' "$t"; for fs in "${FSES[@]}"; do printf '%14s' "${RES[$fs,$t]:--}"; done; echo
 done
 echo "hugeblob daemon peak RSS: ${HB_RSS_MB} MiB (memory cache $MEMCACHE)"
 

@@ -111,15 +111,23 @@ t0=$(date +%s.%N)
 "$HB" --store "$REF" put "$WORK/in/v1" --name v1 "${PUTOPTS[@]}" >/dev/null
 PUT_SECONDS=$(python3 -c "print(max(0.2, $(date +%s.%N) - $t0))")
 # A moment anywhere between the start of a put and its end.
-random_moment() { python3 -c "import random; print(round(random.uniform(0.02, 0.95 * $PUT_SECONDS), 2))"; }
+random_moment() { python3 -c "import random; print(round(random.uniform(0.02, 0.6 * $PUT_SECONDS), 2))"; }
 read -r ref_frames ref_distinct ref_stored <<< "$(census "$REF")"
 KS=$WORK/killed
 killed_some=0
-for i in $(seq 1 "$KILLS"); do
+for i in $(seq 1 "$((KILLS + 1))"); do
+  # A put that got to the end before its kill leaves nothing to resume:
+  # start again from an empty store, so that each kill lands mid-put.
+  if "$HB" --store "$KS" ls 2>/dev/null | grep -q ' v1$'; then rm -rf "$KS"; fi
+  # The last round makes sure of one kill, early in a put.
+  if [ "$i" -gt "$KILLS" ]; then
+    [ "$killed_some" -gt 0 ] && break
+    rm -rf "$KS"
+  fi
   "$HB" --store "$KS" put "$WORK/in/v1" --name v1 "${PUTOPTS[@]}" >/dev/null 2>&1 &
   pid=$!
   # Anywhere from the index load to the last packs.
-  sleep "$(random_moment)"
+  if [ "$i" -gt "$KILLS" ]; then sleep 0.3; else sleep "$(random_moment)"; fi
   if kill -9 "$pid" 2>/dev/null; then killed_some=$((killed_some + 1)); fi
   wait "$pid" 2>/dev/null
 done

@@ -234,7 +234,8 @@ int RunCat(const GlobalOptions& g, const CatArgs& a) {
   }
   auto store = g.OpenStore();
   if (!store) return Report(store.error());
-  auto options = a.cache.ToReaderOptions(/*disk_default=*/true);
+  // A disk cache in front of a local directory store would only copy it.
+  auto options = a.cache.ToReaderOptions(/*disk_default=*/(*store)->url().rfind("file://", 0) != 0);
   if (!options) return Report(options.error());
   auto context = ReaderContext::Create(*options);
   if (!context) return Report(context.error());

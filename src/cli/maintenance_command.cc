@@ -1,9 +1,10 @@
 #include "cli/maintenance_command.h"
 
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
-#include <fmt/format.h>
 #include <string>
 #include <vector>
 
@@ -69,7 +70,8 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (g.json) {
     std::string locks = "[";
-    for (size_t i = 0; i < r->stale_locks.size(); ++i) locks += (i ? "," : "") + Json(r->stale_locks[i]);
+    for (size_t i = 0; i < r->stale_locks.size(); ++i)
+      locks += (i ? "," : "") + Json(r->stale_locks[i]);
     locks += "]";
     std::printf(
         "{\"dry_run\":%s,\"refs\":%llu,\"live_manifests\":%llu,\"live_packs\":%llu,"
@@ -98,14 +100,16 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
               (unsigned long long)r->live_manifests, (unsigned long long)r->live_packs,
               FormatSize(r->live_pack_bytes).c_str());
   if (r->packs_repacked > 0) {
-    std::printf("%s %llu mostly-unused packs, copying %s of live frames (%llu manifests rewritten)\n",
-                r->dry_run ? "would repack" : "repacked", (unsigned long long)r->packs_repacked,
-                FormatSize(r->repack_bytes_written).c_str(), (unsigned long long)r->manifests_rewritten);
+    std::printf(
+        "%s %llu mostly-unused packs, copying %s of live frames (%llu manifests rewritten)\n",
+        r->dry_run ? "would repack" : "repacked", (unsigned long long)r->packs_repacked,
+        FormatSize(r->repack_bytes_written).c_str(), (unsigned long long)r->manifests_rewritten);
   }
   std::printf("%s %llu packs (%s), %llu manifests (%s), %llu index objects (%s)", verb,
               (unsigned long long)r->packs_deleted, FormatSize(r->pack_bytes_deleted).c_str(),
-              (unsigned long long)r->manifests_deleted, FormatSize(r->manifest_bytes_deleted).c_str(),
-              (unsigned long long)r->indexes_deleted, FormatSize(r->index_bytes_deleted).c_str());
+              (unsigned long long)r->manifests_deleted,
+              FormatSize(r->manifest_bytes_deleted).c_str(), (unsigned long long)r->indexes_deleted,
+              FormatSize(r->index_bytes_deleted).c_str());
   if (r->indexes_written > 0) {
     std::printf(", wrote %llu index objects (%s)", (unsigned long long)r->indexes_written,
                 FormatSize(r->index_bytes_written).c_str());
@@ -174,24 +178,27 @@ int RunCopy(const GlobalOptions& g, const CopyArgs& a) {
     std::string names = "[";
     for (size_t i = 0; i < r->names.size(); ++i) {
       const CopiedName& n = r->names[i];
-      names += fmt::format("{}{{\"name\":{},\"size\":{},\"chunks_sent\":{},\"chunks_present\":{},"
-                           "\"added_bytes\":{},\"shared_bytes\":{}}}",
-                           i ? "," : "", Json(n.name), n.size, n.chunks_sent, n.chunks_present,
-                           n.added_bytes, n.shared_bytes);
+      names += fmt::format(
+          "{}{{\"name\":{},\"size\":{},\"chunks_sent\":{},\"chunks_present\":{},"
+          "\"added_bytes\":{},\"shared_bytes\":{}}}",
+          i ? "," : "", Json(n.name), n.size, n.chunks_sent, n.chunks_present, n.added_bytes,
+          n.shared_bytes);
     }
     names += "]";
-    std::printf("{\"names\":%s,\"bytes_read\":%llu,\"bytes_written\":%llu,\"packs\":%llu,\"seconds\":%.3f}\n",
-                names.c_str(), (unsigned long long)r->bytes_read, (unsigned long long)r->bytes_written,
-                (unsigned long long)r->packs, secs);
+    std::printf(
+        "{\"names\":%s,\"bytes_read\":%llu,\"bytes_written\":%llu,\"packs\":%llu,\"seconds\":%.3f}"
+        "\n",
+        names.c_str(), (unsigned long long)r->bytes_read, (unsigned long long)r->bytes_written,
+        (unsigned long long)r->packs, secs);
   } else if (g.Chatty()) {
     for (const CopiedName& n : r->names) {
       std::printf("%s: %s, %llu chunks sent, %llu already there\n", n.name.c_str(),
                   FormatSize(n.size).c_str(), (unsigned long long)n.chunks_sent,
                   (unsigned long long)n.chunks_present);
     }
-    std::printf("copied %zu names in %.1fs: read %s, wrote %s in %llu packs, verified\n", r->names.size(),
-                secs, FormatSize(r->bytes_read).c_str(), FormatSize(r->bytes_written).c_str(),
-                (unsigned long long)r->packs);
+    std::printf("copied %zu names in %.1fs: read %s, wrote %s in %llu packs, verified\n",
+                r->names.size(), secs, FormatSize(r->bytes_read).c_str(),
+                FormatSize(r->bytes_written).c_str(), (unsigned long long)r->packs);
   }
   return 0;
 }
@@ -206,21 +213,24 @@ void AddMaintenanceCommands(CLI::App& app, GlobalOptions& g, std::function<int()
   gc_cmd->add_flag("-n,--dry-run", gc->dry_run, "Report what would be deleted; change nothing");
   gc_cmd->add_option("--grace", gc->grace,
                      "Never delete objects younger than this, e.g. 30m, 2h, 1d (default 1h)");
-  gc_cmd->add_option("--repack-threshold", gc->repack_threshold,
-                     "Rewrite packs whose live fraction is below F (0..1, e.g. 0.5); 0: never")
+  gc_cmd
+      ->add_option("--repack-threshold", gc->repack_threshold,
+                   "Rewrite packs whose live fraction is below F (0..1, e.g. 0.5); 0: never")
       ->check(CLI::Range(0.0, 1.0));
   gc_cmd->add_option("--pack-size", gc->pack_size, "Size of packs written by repack (default 16M)");
   gc_cmd->callback([&g, &run, gc] { run = [&g, gc] { return RunGc(g, *gc); }; });
 
   auto copy = std::make_shared<CopyArgs>();
   auto* copy_cmd = app.add_subcommand(
-      "copy", "Copy names to another store, sending only the chunks it lacks (verified, resumable)");
+      "copy",
+      "Copy names to another store, sending only the chunks it lacks (verified, resumable)");
   copy_cmd->add_option("src", copy->src, "Source store URL (path, file://, s3://)")->required();
   copy_cmd->add_option("dst", copy->dst, "Destination store URL")->required();
   copy_cmd->add_option("names", copy->names, "Names to copy (default: all)");
   copy_cmd->add_option("--threads", copy->threads, "Parallel reads from the source (default 4)");
   copy_cmd->add_option("--memory", copy->memory, "Memory budget (default 64M)");
-  copy_cmd->add_option("--pack-size", copy->pack_size, "Target pack size in the destination (default 16M)");
+  copy_cmd->add_option("--pack-size", copy->pack_size,
+                       "Target pack size in the destination (default 16M)");
   copy_cmd->callback([&g, &run, copy] { run = [&g, copy] { return RunCopy(g, *copy); }; });
 }
 

@@ -22,7 +22,8 @@ using Clock = std::chrono::steady_clock;
 
 class Copier {
  public:
-  Copier(std::shared_ptr<ObjectStore> src, std::shared_ptr<ObjectStore> dst, const CopyOptions& options)
+  Copier(std::shared_ptr<ObjectStore> src, std::shared_ptr<ObjectStore> dst,
+         const CopyOptions& options)
       : src_(std::move(src)), dst_(std::move(dst)), options_(options) {}
 
   Result<CopyResult> Run();
@@ -64,9 +65,10 @@ Status Copier::Configure() {
   const uint64_t per_read = 2 * fetch_.max_request;
   const uint64_t budget = options_.memory_budget;
   if (budget < 2 * pack_size + per_read) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "memory budget " + FormatSize(budget) + " is too small for packs of " +
-                    FormatSize(pack_size) + "; need at least " + FormatSize(2 * pack_size + per_read));
+    return Fail(ErrorCode::kInvalidArgument, "memory budget " + FormatSize(budget) +
+                                                 " is too small for packs of " +
+                                                 FormatSize(pack_size) + "; need at least " +
+                                                 FormatSize(2 * pack_size + per_read));
   }
   if (budget >= 3 * pack_size + 4 * per_read) uploaders_ = 2;
   const uint64_t for_reads = budget - (1 + uploaders_) * pack_size;
@@ -79,7 +81,8 @@ void Copier::Report(bool force) {
   auto now = Clock::now();
   if (!force && now - last_progress_ < std::chrono::milliseconds(200)) return;
   last_progress_ = now;
-  options_.progress(Progress{done_, total_, writer_ ? writer_->stored_bytes() + other_written_ : 0});
+  options_.progress(
+      Progress{done_, total_, writer_ ? writer_->stored_bytes() + other_written_ : 0});
 }
 
 Status Copier::CopyOne(const std::string& name, const Ref& ref) {
@@ -109,16 +112,17 @@ Status Copier::CopyOne(const std::string& name, const Ref& ref) {
     return a.pack != b.pack ? a.pack < b.pack : a.offset < b.offset;
   });
 
-  HB_TRY(FetchVerifiedFrames(*src_, wanted, fetch_, [&](const FrameToCopy& f, const Buffer& stored) -> Status {
-    result_.bytes_read += f.stored_length;
-    done_ += f.length;
-    if (!index_->Contains(f.chunk)) {
-      HB_TRY(writer_->Append(f.chunk, stored, f.length, f.codec));
-      ++out.chunks_sent;
-    }
-    Report(false);
-    return OkStatus();
-  }));
+  HB_TRY(FetchVerifiedFrames(*src_, wanted, fetch_,
+                             [&](const FrameToCopy& f, const Buffer& stored) -> Status {
+                               result_.bytes_read += f.stored_length;
+                               done_ += f.length;
+                               if (!index_->Contains(f.chunk)) {
+                                 HB_TRY(writer_->Append(f.chunk, stored, f.length, f.codec));
+                                 ++out.chunks_sent;
+                               }
+                               Report(false);
+                               return OkStatus();
+                             }));
   // Every frame of this name is now in a stored pack with a known id.
   HB_TRY(writer_->Flush());
 
@@ -141,7 +145,8 @@ Status Copier::CopyOne(const std::string& name, const Ref& ref) {
         return Fail(ErrorCode::kInternal, "copy " + name + ": chunk " + f.chunk.Short() +
                                               " was not written to the destination");
       }
-      auto [it, inserted] = pack_slot.emplace(loc->pack_no, static_cast<uint32_t>(copy.packs.size()));
+      auto [it, inserted] =
+          pack_slot.emplace(loc->pack_no, static_cast<uint32_t>(copy.packs.size()));
       if (inserted) {
         copy.packs.push_back(index_->PackId(loc->pack_no));
         if (loc->pack_no < first_new_pack_) reused.push_back(copy.packs.back());
@@ -178,8 +183,8 @@ Status Copier::CopyOne(const std::string& name, const Ref& ref) {
 
 Result<CopyResult> Copier::Run() {
   if (src_.get() == dst_.get() || (src_->url() == dst_->url() && src_->url() != "mem://")) {
-    return Fail(ErrorCode::kInvalidArgument, "copy: source and destination are the same store (" +
-                                                 src_->url() + ")");
+    return Fail(ErrorCode::kInvalidArgument,
+                "copy: source and destination are the same store (" + src_->url() + ")");
   }
   HB_TRY(Configure());
   // The names and their refs first, so that a typo fails before anything
@@ -196,7 +201,8 @@ Result<CopyResult> Copier::Run() {
     refs.push_back(ref);
   }
 
-  HB_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(dst_, LockKind::kPut, "copy from " + src_->url()));
+  HB_ASSIGN_OR_RETURN(auto lock,
+                      StoreLock::Acquire(dst_, LockKind::kPut, "copy from " + src_->url()));
   HB_ASSIGN_OR_RETURN(index_, ChunkIndex::Load(*dst_, 8, options_.cancel));
   first_new_pack_ = index_->pack_count();
   PackWriterOptions pw;

@@ -30,8 +30,8 @@ struct CopyOptions {
   std::vector<std::string> names;        // empty: every name of the source
   uint64_t memory_budget = 64ull << 20;  // packs being written + reads in flight
   uint64_t pack_size = 16ull << 20;
-  unsigned threads = 4;                  // parallel GETs from the source
-  ProgressFn progress;                   // done/total in bytes of the files
+  unsigned threads = 4;  // parallel GETs from the source
+  ProgressFn progress;   // done/total in bytes of the files
   const CancelToken* cancel = nullptr;
 };
 

@@ -74,7 +74,8 @@ Result<std::vector<Buffer>> FetchRange(ObjectStore& src, const std::vector<Frame
     auto stored = bytes->span().subspan(f.offset - r.begin, f.stored_length);
     scratch.resize(f.length);
     auto where = [&] {
-      return key + ": frame at offset " + std::to_string(f.offset) + " (chunk " + f.chunk.Short() + ")";
+      return key + ": frame at offset " + std::to_string(f.offset) + " (chunk " + f.chunk.Short() +
+             ")";
     };
     if (Status st = DecodeFrame(f.codec, stored, scratch); !st) {
       return Fail(ErrorCode::kCorruption, where() + ": " + st.error().message());

@@ -27,10 +27,10 @@ struct FrameToCopy {
 };
 
 struct FetchOptions {
-  unsigned threads = 4;                      // GETs (and decodes) in parallel
-  unsigned window = 4;                       // requests fetched ahead of the sink
-  uint64_t max_request = 4ull << 20;         // largest coalesced GET
-  uint64_t max_gap = 64ull << 10;            // bytes read and dropped to join two frames
+  unsigned threads = 4;               // GETs (and decodes) in parallel
+  unsigned window = 4;                // requests fetched ahead of the sink
+  uint64_t max_request = 4ull << 20;  // largest coalesced GET
+  uint64_t max_gap = 64ull << 10;     // bytes read and dropped to join two frames
   const CancelToken* cancel = nullptr;
 };
 

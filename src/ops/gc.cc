@@ -1,12 +1,13 @@
 #include "ops/gc.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
-#include <spdlog/spdlog.h>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -55,8 +56,9 @@ class Collector {
  private:
   bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->cancelled(); }
   Status CheckCancel(const char* step) const {
-    if (Cancelled()) return Fail(ErrorCode::kCancelled, std::string("gc interrupted during ") + step +
-                                                            "; the store is consistent, run gc again");
+    if (Cancelled())
+      return Fail(ErrorCode::kCancelled, std::string("gc interrupted during ") + step +
+                                             "; the store is consistent, run gc again");
     return OkStatus();
   }
   bool Young(const ObjectInfo& o) const {
@@ -74,8 +76,10 @@ class Collector {
   GcReport report_;
 
   // Mark results.
-  std::unordered_map<Hash256, std::vector<std::string>, Hash256Hasher> manifest_refs_;  // manifest -> names
-  std::unordered_map<Hash256, std::vector<Hash256>, Hash256Hasher> manifest_packs_;    // manifest -> packs
+  std::unordered_map<Hash256, std::vector<std::string>, Hash256Hasher>
+      manifest_refs_;  // manifest -> names
+  std::unordered_map<Hash256, std::vector<Hash256>, Hash256Hasher>
+      manifest_packs_;  // manifest -> packs
   std::unordered_set<Hash256, Hash256Hasher> live_packs_;
   std::unordered_map<Hash256, uint64_t, Hash256Hasher> live_bytes_;  // only when repacking
 
@@ -85,14 +89,14 @@ class Collector {
   std::vector<ObjectInfo> manifests_;
   std::vector<ObjectInfo> indexes_;
 
-  std::set<Hash256> dead_packs_;  // to delete
+  std::set<Hash256> dead_packs_;                                  // to delete
   std::unordered_set<Hash256, Hash256Hasher> retired_manifests_;  // replaced by repack
 };
 
 Status Collector::Mark() {
   HB_ASSIGN_OR_RETURN(auto refs, store_->List(kRefsPrefix));
   std::mutex mu;
-  std::optional<Error> first_error;  // guarded by mu
+  std::optional<Error> first_error;                    // guarded by mu
   std::vector<std::pair<std::string, Hash256>> named;  // guarded by mu
   {
     ThreadPool pool(std::max(1u, options_.threads));
@@ -115,13 +119,15 @@ Status Collector::Mark() {
   HB_TRY(CheckCancel("the mark"));
   if (first_error) {
     // A ref we cannot read might protect anything: refuse rather than guess.
-    return Fail(first_error->Wrap("gc refused (nothing deleted): a ref cannot be read; fix or remove it first"));
+    return Fail(first_error->Wrap(
+        "gc refused (nothing deleted): a ref cannot be read; fix or remove it first"));
   }
   report_.refs = named.size();
   for (auto& [name, id] : named) manifest_refs_[id].push_back(name);
 
   const bool frames = options_.repack_threshold > 0;
-  std::unordered_map<Hash256, std::unordered_set<uint64_t>, Hash256Hasher> seen_offsets;  // guarded by mu
+  std::unordered_map<Hash256, std::unordered_set<uint64_t>, Hash256Hasher>
+      seen_offsets;  // guarded by mu
   {
     ThreadPool pool(std::max(1u, options_.threads));
     for (const auto& [id, names] : manifest_refs_) {
@@ -147,7 +153,8 @@ Status Collector::Mark() {
   }
   HB_TRY(CheckCancel("the mark"));
   if (first_error) {
-    return Fail(first_error->Wrap("gc refused (nothing deleted): a referenced manifest cannot be read"));
+    return Fail(
+        first_error->Wrap("gc refused (nothing deleted): a referenced manifest cannot be read"));
   }
   report_.live_manifests = manifest_refs_.size();
   return OkStatus();
@@ -170,7 +177,8 @@ Status Collector::Repack() {
   if (candidates.empty()) return OkStatus();
   std::vector<Hash256> affected;  // manifests that use a candidate
   for (const auto& [mid, packs] : manifest_packs_) {
-    if (std::any_of(packs.begin(), packs.end(), [&](const Hash256& p) { return candidates.count(p) != 0; })) {
+    if (std::any_of(packs.begin(), packs.end(),
+                    [&](const Hash256& p) { return candidates.count(p) != 0; })) {
       affected.push_back(mid);
     }
   }
@@ -213,11 +221,12 @@ Status Collector::Repack() {
   FetchOptions fetch;
   fetch.threads = 4;
   fetch.cancel = options_.cancel;
-  Status st = FetchVerifiedFrames(*store_, frames, fetch, [&](const FrameToCopy& f, const Buffer& b) -> Status {
-    if (fresh.Contains(f.chunk)) return OkStatus();
-    HB_TRY(writer.Append(f.chunk, b, f.length, f.codec));
-    return OkStatus();
-  });
+  Status st = FetchVerifiedFrames(*store_, frames, fetch,
+                                  [&](const FrameToCopy& f, const Buffer& b) -> Status {
+                                    if (fresh.Contains(f.chunk)) return OkStatus();
+                                    HB_TRY(writer.Append(f.chunk, b, f.length, f.codec));
+                                    return OkStatus();
+                                  });
   if (st) st = writer.Finish();
   writer.Cancel();
   if (!st) return Fail(st.error().Wrap("gc repack (nothing deleted yet)"));
@@ -239,7 +248,9 @@ Status Collector::Repack() {
       Hash256 pack = m.packs[f.pack];
       if (candidates.count(pack) != 0) {
         auto loc = fresh.Find(f.chunk);
-        if (!loc) return Fail(ErrorCode::kInternal, "gc repack: chunk " + f.chunk.Short() + " was not copied");
+        if (!loc)
+          return Fail(ErrorCode::kInternal,
+                      "gc repack: chunk " + f.chunk.Short() + " was not copied");
         pack = fresh.PackId(loc->pack_no);
         g.stored_offset = loc->offset;
         g.stored_length = loc->stored_length;
@@ -311,7 +322,8 @@ Status Collector::RewriteIndexes() {
         }
         info.entries = entries->size();
         for (const IndexEntry& e : *entries) {
-          if (packs_.count(e.pack) == 0 || dead_packs_.count(e.pack) != 0) info.mentions_gone = true;
+          if (packs_.count(e.pack) == 0 || dead_packs_.count(e.pack) != 0)
+            info.mentions_gone = true;
           covered.insert(e.pack);
         }
       });
@@ -320,7 +332,8 @@ Status Collector::RewriteIndexes() {
   }
   HB_TRY(CheckCancel("the index rewrite"));
   size_t small = 0;
-  for (const auto& i : infos) small += i.readable && !i.mentions_gone && i.entries < kSmallIndexEntries;
+  for (const auto& i : infos)
+    small += i.readable && !i.mentions_gone && i.entries < kSmallIndexEntries;
   std::vector<const IndexObjectInfo*> rewrite;
   std::set<Hash256> still_covered;  // by index objects that stay
   for (const auto& i : infos) {
@@ -357,7 +370,9 @@ Status Collector::RewriteIndexes() {
     report_.index_bytes_written += bytes.size();
     return OkStatus();
   };
-  auto keep = [&](const IndexEntry& e) { return packs_.count(e.pack) != 0 && dead_packs_.count(e.pack) == 0; };
+  auto keep = [&](const IndexEntry& e) {
+    return packs_.count(e.pack) != 0 && dead_packs_.count(e.pack) == 0;
+  };
   for (const IndexObjectInfo* i : rewrite) {
     HB_TRY(CheckCancel("the index rewrite"));
     if (!i->readable) continue;
@@ -431,13 +446,15 @@ Status Collector::DeleteAll(const std::vector<std::string>& keys, const char* wh
 Result<GcReport> Collector::Run() {
   now_ = options_.now_unix != 0 ? options_.now_unix : NowUnix();
   report_.dry_run = options_.dry_run;
-  if (options_.grace_seconds < 0) return Fail(ErrorCode::kInvalidArgument, "--grace must not be negative");
+  if (options_.grace_seconds < 0)
+    return Fail(ErrorCode::kInvalidArgument, "--grace must not be negative");
   if (options_.repack_threshold < 0 || options_.repack_threshold > 1) {
     return Fail(ErrorCode::kInvalidArgument, "--repack-threshold must be between 0 and 1");
   }
   std::unique_ptr<StoreLock> lock;
   if (!options_.dry_run) {
-    HB_ASSIGN_OR_RETURN(lock, StoreLock::Acquire(store_, LockKind::kGc, "gc", options_.lock_timing));
+    HB_ASSIGN_OR_RETURN(lock,
+                        StoreLock::Acquire(store_, LockKind::kGc, "gc", options_.lock_timing));
   }
   HB_ASSIGN_OR_RETURN(auto locks, ListLocks(*store_, options_.lock_timing, now_));
   std::vector<std::string> stale_keys;
@@ -530,7 +547,8 @@ Result<GcReport> Collector::Run() {
 
 }  // namespace
 
-Result<GcReport> CollectGarbage(const std::shared_ptr<ObjectStore>& store, const GcOptions& options) {
+Result<GcReport> CollectGarbage(const std::shared_ptr<ObjectStore>& store,
+                                const GcOptions& options) {
   Collector c(store, options);
   return c.Run();
 }

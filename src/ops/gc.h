@@ -28,14 +28,14 @@
 namespace hugeblob {
 
 struct GcOptions {
-  bool dry_run = false;             // report only; take no lock, write and delete nothing
-  int64_t grace_seconds = 3600;     // never delete an object younger than this
-  double repack_threshold = 0;      // repack live packs whose live fraction is below; 0: never
-  uint64_t pack_size = 16ull << 20; // of packs written by repack
-  unsigned threads = 8;             // parallel reads and deletes
+  bool dry_run = false;              // report only; take no lock, write and delete nothing
+  int64_t grace_seconds = 3600;      // never delete an object younger than this
+  double repack_threshold = 0;       // repack live packs whose live fraction is below; 0: never
+  uint64_t pack_size = 16ull << 20;  // of packs written by repack
+  unsigned threads = 8;              // parallel reads and deletes
   LockTiming lock_timing;
-  int64_t now_unix = 0;             // 0: the current time (tests set it)
-  ProgressFn progress;              // done/total objects of the current step
+  int64_t now_unix = 0;  // 0: the current time (tests set it)
+  ProgressFn progress;   // done/total objects of the current step
   const CancelToken* cancel = nullptr;
 };
 
@@ -70,7 +70,8 @@ struct GcReport {
   // them, e.g. s3rver), or empty.
   std::string uploads_unchecked;
 
-  std::vector<std::string> stale_locks;  // "locks/put-... (host pid N: not refreshed for 3h)", removed
+  std::vector<std::string>
+      stale_locks;  // "locks/put-... (host pid N: not refreshed for 3h)", removed
 
   // Net bytes given back: deleted minus written.
   int64_t reclaimed_bytes() const {
@@ -79,6 +80,7 @@ struct GcReport {
   }
 };
 
-Result<GcReport> CollectGarbage(const std::shared_ptr<ObjectStore>& store, const GcOptions& options);
+Result<GcReport> CollectGarbage(const std::shared_ptr<ObjectStore>& store,
+                                const GcOptions& options);
 
 }  // namespace hugeblob

@@ -277,7 +277,8 @@ TEST(GcTest, ConcurrentPutsAndGcLoseNothing) {
   delay.delay_ms = 20;
   slow->AddRule(delay);
   std::vector<std::string> data;
-  for (int i = 0; i < 4; ++i) data.push_back(MakeData(2 << 20, 100 + i % 2) + MakeData(512 << 10, 200 + i));
+  for (int i = 0; i < 4; ++i)
+    data.push_back(MakeData(2 << 20, 100 + i % 2) + MakeData(512 << 10, 200 + i));
   std::vector<std::string> files;
   for (int i = 0; i < 4; ++i) files.push_back(WriteFile(dir, "v" + std::to_string(i), data[i]));
 

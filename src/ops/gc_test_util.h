@@ -32,7 +32,8 @@ inline std::string MakeData(size_t size, uint32_t seed) {
 
 inline std::string WriteFile(const TempDir& dir, const std::string& name, const std::string& data) {
   std::string path = dir.path() + "/" + name;
-  std::ofstream(path, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(data.data(), static_cast<std::streamsize>(data.size()));
   return path;
 }
 

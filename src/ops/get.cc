@@ -105,8 +105,11 @@ Status Restorer::Run(const std::function<Result<Buffer>(size_t)>& fetch,
 
   while (next < n || !window.empty()) {
     if (!error && Cancelled()) error = CancelledError("get");
-    // Fill the window; always allow one frame so a huge chunk still moves.
-    if (!error) {
+    // Refill in batches of at least half a window: one Prefetch over many
+    // frames lets the reader coalesce neighbours into one ranged read and
+    // spread them over its fetch threads (one frame at a time would cost one
+    // request per chunk). Always admit one frame so a huge chunk still moves.
+    if (!error && (window.empty() || window_bytes <= max_window / 2)) {
       size_t first = next;
       while (next < n && (window.empty() || window_bytes + m.frames[next].length <= max_window)) {
         submit(next++);

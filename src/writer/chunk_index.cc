@@ -1,9 +1,10 @@
 #include "writer/chunk_index.h"
 
+#include <spdlog/spdlog.h>
+
 #include <mutex>
 #include <set>
 #include <unordered_set>
-#include <spdlog/spdlog.h>
 
 #include "format/layout.h"
 #include "format/pack.h"
@@ -114,7 +115,8 @@ Result<std::unique_ptr<ChunkIndex>> ChunkIndex::Load(ObjectStore& store, unsigne
         if (cancel != nullptr && cancel->cancelled()) return;
         auto bytes = store.Get(key);
         Result<std::vector<IndexEntry>> entries =
-            bytes ? DecodeIndex(bytes->span(), key) : Result<std::vector<IndexEntry>>(Fail(bytes.error()));
+            bytes ? DecodeIndex(bytes->span(), key)
+                  : Result<std::vector<IndexEntry>>(Fail(bytes.error()));
         std::lock_guard lock(mu);
         if (!entries) {
           // A damaged index object loses only dedup opportunities: its packs
@@ -155,7 +157,8 @@ Result<std::unique_ptr<ChunkIndex>> ChunkIndex::Load(ObjectStore& store, unsigne
         std::unique_lock ilock(index->mu_);
         uint32_t no = index->PackNoLocked(pack_id);
         for (const PackEntry& e : *entries) {
-          index->InsertLocked(e.chunk, ChunkLocation{no, e.stored_length, e.offset, e.length, e.codec});
+          index->InsertLocked(e.chunk,
+                              ChunkLocation{no, e.stored_length, e.offset, e.length, e.codec});
           index->unindexed_.push_back(
               IndexEntry{e.chunk, pack_id, e.offset, e.stored_length, e.length, e.codec});
         }
@@ -192,9 +195,10 @@ Status CheckPacksExist(ObjectStore& store, const std::vector<Hash256>& packs,
         if (first_error) return;
         if (head.error().code() == ErrorCode::kNotFound) {
           first_error = Error(ErrorCode::kNotFound,
-                              PackKey(id) + ": a pack this file shares with earlier ones was "
-                                            "deleted while it was being written (a gc ran despite "
-                                            "the lock?); nothing was published, run it again");
+                              PackKey(id) +
+                                  ": a pack this file shares with earlier ones was "
+                                  "deleted while it was being written (a gc ran despite "
+                                  "the lock?); nothing was published, run it again");
         } else {
           first_error = head.error().Wrap("checking reused packs");
         }
@@ -202,7 +206,8 @@ Status CheckPacksExist(ObjectStore& store, const std::vector<Hash256>& packs,
     }
     pool.Wait();
   }
-  if (cancel != nullptr && cancel->cancelled()) return Fail(CancelledError("checking reused packs"));
+  if (cancel != nullptr && cancel->cancelled())
+    return Fail(CancelledError("checking reused packs"));
   if (first_error) return Fail(*first_error);
   return OkStatus();
 }

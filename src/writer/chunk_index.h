@@ -63,7 +63,7 @@ class ChunkIndex {
   uint32_t PackNoLocked(const Hash256& id);
 
   mutable std::shared_mutex mu_;
-  std::unordered_map<ChunkId, ChunkLocation, Hash256Hasher> chunks_;  // guarded by mu_
+  std::unordered_map<ChunkId, ChunkLocation, Hash256Hasher> chunks_;   // guarded by mu_
   std::vector<Hash256> packs_;                                         // guarded by mu_
   std::unordered_map<Hash256, uint32_t, Hash256Hasher> pack_numbers_;  // guarded by mu_
   std::vector<IndexEntry> unindexed_;                                  // guarded by mu_

@@ -68,7 +68,8 @@ class PackWriter {
   // uncompressed size). The pack keeps a reference to `frame` until it is
   // stored: callers hand over buffers that pin nothing else. May block
   // (closing a full pack waits for an upload slot).
-  Result<ChunkLocation> Append(const ChunkId& id, const Buffer& frame, uint32_t length, Codec codec);
+  Result<ChunkLocation> Append(const ChunkId& id, const Buffer& frame, uint32_t length,
+                               Codec codec);
 
   // Closes the open pack (if any) and queues it for upload.
   Status ClosePack();
@@ -87,8 +88,8 @@ class PackWriter {
   void Cancel();
 
   uint64_t stored_bytes() const { return stored_bytes_.load(); }  // packs + index objects
-  uint64_t packs() const { return packs_; }                        // packs closed
-  uint64_t packs_stored() const { return packs_stored_.load(); }   // packs stored
+  uint64_t packs() const { return packs_; }                       // packs closed
+  uint64_t packs_stored() const { return packs_stored_.load(); }  // packs stored
 
  private:
   struct PackJob {

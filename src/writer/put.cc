@@ -45,7 +45,6 @@
 #include "util/bounded_queue.h"
 #include "util/budget.h"
 #include "util/cancel.h"
-#include "util/thread_pool.h"
 #include "writer/chunk_index.h"
 #include "writer/pack_writer.h"
 #include "writer/store_lock.h"
@@ -61,11 +60,11 @@ struct Slot {
 
   std::mutex mu;
   std::condition_variable cv;
-  bool ready = false;             // guarded by mu
-  std::optional<Error> error;     // guarded by mu
+  bool ready = false;          // guarded by mu
+  std::optional<Error> error;  // guarded by mu
   bool zero = false;
   ChunkId id;
-  std::optional<Frame> frame;     // empty for zero chunks and known chunks
+  std::optional<Frame> frame;  // empty for zero chunks and known chunks
 };
 using SlotPtr = std::shared_ptr<Slot>;
 
@@ -198,15 +197,18 @@ Status PutPipeline::Configure() {
   HB_ASSIGN_OR_RETURN(codec_, ParseCodec(options_.codec));
   level_ = options_.level < 0 ? DefaultLevel(codec_) : options_.level;
   if (codec_ == Codec::kZstd && (level_ < 1 || level_ > 19)) {
-    return Fail(ErrorCode::kInvalidArgument, "zstd level must be 1..19, got " + std::to_string(level_));
+    return Fail(ErrorCode::kInvalidArgument,
+                "zstd level must be 1..19, got " + std::to_string(level_));
   }
   if (codec_ == Codec::kLz4 && level_ > 12) {
-    return Fail(ErrorCode::kInvalidArgument, "lz4 level must be 0..12, got " + std::to_string(level_));
+    return Fail(ErrorCode::kInvalidArgument,
+                "lz4 level must be 0..12, got " + std::to_string(level_));
   }
   HB_ASSIGN_OR_RETURN(ChunkerKind kind, ParseChunkerKind(options_.chunker));
   uint64_t avg = options_.chunk_size == 0 ? ChunkerParams{}.avg_size : options_.chunk_size;
   if (avg > (16u << 20)) {
-    return Fail(ErrorCode::kInvalidArgument, "chunk size must be at most 16M, got " + std::to_string(avg));
+    return Fail(ErrorCode::kInvalidArgument,
+                "chunk size must be at most 16M, got " + std::to_string(avg));
   }
   chunker_params_ = ChunkerParams::For(kind, static_cast<uint32_t>(avg));
   HB_TRY(ValidateChunkerParams(chunker_params_));
@@ -307,7 +309,8 @@ void PutPipeline::WorkerLoop() {
             // Stored raw: copy out of the read block so a pack never pins
             // input blocks (the reader would wait on memory held by packs
             // that wait on the reader).
-            Buffer copy = Buffer::Allocate(s.input.size(), frame_budget_->ForceReserve(s.input.size()));
+            Buffer copy =
+                Buffer::Allocate(s.input.size(), frame_budget_->ForceReserve(s.input.size()));
             std::memcpy(copy.mutable_data(), s.input.data(), s.input.size());
             frame->bytes = std::move(copy);
           }
@@ -416,7 +419,8 @@ Result<PutResult> PutPipeline::Finish() {
     f.length = pf.length;
     f.zero = pf.zero;
     if (!pf.zero) {
-      auto [it, inserted] = pack_slot.emplace(pf.location.pack_no, static_cast<uint32_t>(m.packs.size()));
+      auto [it, inserted] =
+          pack_slot.emplace(pf.location.pack_no, static_cast<uint32_t>(m.packs.size()));
       if (inserted) m.packs.push_back(index_->PackId(pf.location.pack_no));
       f.chunk = pf.chunk;
       f.pack = it->second;
@@ -466,7 +470,8 @@ Result<PutResult> PutPipeline::Run(const std::string& path) {
   HB_TRY(Configure());
   HB_TRY(input_.Open(path));
   // Held until Put returns, whatever happens (the destructor deletes it).
-  HB_ASSIGN_OR_RETURN(auto store_lock, StoreLock::Acquire(store_, LockKind::kPut, "put " + options_.name));
+  HB_ASSIGN_OR_RETURN(auto store_lock,
+                      StoreLock::Acquire(store_, LockKind::kPut, "put " + options_.name));
   HB_ASSIGN_OR_RETURN(index_, ChunkIndex::Load(*store_, 8, options_.cancel));
   first_new_pack_ = index_->pack_count();
 
@@ -487,9 +492,9 @@ Result<PutResult> PutPipeline::Run(const std::string& path) {
   for (auto& t : threads) t.join();
 
   auto interrupted = [&] {
-    return Fail(ErrorCode::kCancelled,
-                "put " + options_.name + " interrupted; " + std::to_string(pack_writer_->packs_stored()) +
-                    " packs written are kept and a rerun resumes from them");
+    return Fail(ErrorCode::kCancelled, "put " + options_.name + " interrupted; " +
+                                           std::to_string(pack_writer_->packs_stored()) +
+                                           " packs written are kept and a rerun resumes from them");
   };
   Result<PutResult> result;
   {

@@ -1,13 +1,13 @@
 #include "writer/store_lock.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <spdlog/spdlog.h>
 
 #include "util/fs.h"
 
@@ -56,7 +56,9 @@ LockContent ParseLock(std::string_view text) {
     size_t sp = line.find(' ');
     if (sp == std::string_view::npos) continue;
     std::string_view key = line.substr(0, sp), value = line.substr(sp + 1);
-    auto number = [&](int64_t* v) { std::from_chars(value.data(), value.data() + value.size(), *v); };
+    auto number = [&](int64_t* v) {
+      std::from_chars(value.data(), value.data() + value.size(), *v);
+    };
     if (key == "host") c.host = value;
     if (key == "boot") c.boot = value;
     if (key == "pid") number(&c.pid);
@@ -105,7 +107,8 @@ Result<std::vector<LockInfo>> ListLocks(ObjectStore& store, const LockTiming& ti
     if (c.refreshed != 0) age = std::min(age, now_unix - c.refreshed);
     if (age == INT64_MAX) age = 0;
     info.age_seconds = std::max<int64_t>(age, 0);
-    info.holder = c.host + " pid " + std::to_string(c.pid) + (c.purpose.empty() ? "" : " (" + c.purpose + ")");
+    info.holder = c.host + " pid " + std::to_string(c.pid) +
+                  (c.purpose.empty() ? "" : " (" + c.purpose + ")");
     if (info.age_seconds >= timing.stale_seconds) {
       info.stale = true;
       info.why_stale = "not refreshed for " + Duration(info.age_seconds);
@@ -168,7 +171,8 @@ Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(std::shared_ptr<ObjectStor
                   "gc refused: " + what + " is running (" + other.key + ", " + other.holder +
                       ", refreshed " + Duration(other.age_seconds) +
                       " ago); retry when it ends. A lock counts until it has not been refreshed "
-                      "for " + Duration(timing.stale_seconds),
+                      "for " +
+                      Duration(timing.stale_seconds),
                   /*retryable=*/true);
     }
   }
@@ -179,7 +183,8 @@ Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(std::shared_ptr<ObjectStor
 void StoreLock::RefreshLoop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    if (cv_.wait_for(lock, std::chrono::seconds(timing_.refresh_seconds), [&] { return stopping_; })) {
+    if (cv_.wait_for(lock, std::chrono::seconds(timing_.refresh_seconds),
+                     [&] { return stopping_; })) {
       break;
     }
     lock.unlock();
@@ -204,7 +209,8 @@ Status StoreLock::Release() {
 
 StoreLock::~StoreLock() {
   if (auto st = Release(); !st) {
-    spdlog::warn("could not delete lock {} ({}); it expires on its own", key_, st.error().message());
+    spdlog::warn("could not delete lock {} ({}); it expires on its own", key_,
+                 st.error().message());
   }
 }
 

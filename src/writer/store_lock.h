@@ -43,12 +43,12 @@ struct LockTiming {
 enum class LockKind { kPut, kGc };
 
 struct LockInfo {
-  std::string key;        // "locks/put-3f2a..."
+  std::string key;  // "locks/put-3f2a..."
   LockKind kind = LockKind::kPut;
   int64_t age_seconds = 0;  // since it was last written
-  std::string holder;     // "host 1234 (put vm/1)", from the object
-  bool stale = false;     // too old, or its process is gone
-  std::string why_stale;  // "not refreshed for 3h", "process 1234 on this host is gone"
+  std::string holder;       // "host 1234 (put vm/1)", from the object
+  bool stale = false;       // too old, or its process is gone
+  std::string why_stale;    // "not refreshed for 3h", "process 1234 on this host is gone"
 };
 
 // Every lock in the store. `now_unix` 0 means the current time.
