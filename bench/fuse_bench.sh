@@ -207,6 +207,10 @@ if [ -n "${RES[rclone,rand4k daemon IOPS]:-}" ]; then
   rc=$(num "${RES[rclone,rand4k daemon IOPS]}")
   verdict "through-the-daemon random IOPS $(hb 'rand4k daemon IOPS') >= 2x rclone's $rc" $(( $(hb 'rand4k daemon IOPS') >= 2 * rc ))
 fi
+if [ -n "${RES[rclone,rand4k daemon IOPS]:-}" ] && [ -n "${RES[hugeblob,rand4k daemon, hot cache IOPS]:-}" ]; then
+  verdict "  (same, chunk cache holding the file: $(hb 'rand4k daemon, hot cache IOPS') >= 2x $rc)" \
+    $(( $(hb 'rand4k daemon, hot cache IOPS') >= 2 * rc ))
+fi
 verdict "cold sequential read $(hb 'seq1M cold MB/s') MB/s >= 1000 MB/s" $(( $(hb 'seq1M cold MB/s') >= 1000 ))
 budget_mb=$(( $(bytes_of "$MEMCACHE") / 1048576 + 16 + 64 ))
 verdict "daemon RSS ${HB_RSS_MB} MiB <= budget ${budget_mb} MiB (memory cache + 16 x 1 MiB read buffers + 64 MiB)" $(( HB_RSS_MB <= budget_mb ))

@@ -21,7 +21,11 @@
 # after another), so times are CPU-bound ingest.
 #
 # Output: the table on stdout, and bench/out/versions-<size>.{csv,png}.
-# Environment: HB_BENCH_SIZE (e.g. 1G), HB_BENCH_WORK (scratch directory,
+# hugeblob runs three ways: CDC and fixed chunkers at their defaults (256 KiB),
+# and CDC at casync's 64 KiB average ("hugeblob-cdc64").
+#
+# Environment: HB_BENCH_SIZE (e.g. 1G), HB_BENCH_PUT_OPTS (extra options for
+# every hugeblob put, e.g. "--memory 128M"), HB_BENCH_WORK (scratch directory,
 # default /tmp/hb-bench-versions; needs about 10x the size free), HB_BENCH_KEEP=1
 # keeps it.
 set -euo pipefail
@@ -124,7 +128,9 @@ export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 
 tools=()
 tool_ok() { command -v "$1" >/dev/null || { echo "  skip $2: $1 not installed (apt-get install $3)"; return 1; }; }
-tools+=("hugeblob-cdc" "hugeblob-fixed")
+tools+=("hugeblob-cdc" "hugeblob-fixed" "hugeblob-cdc64")
+read -r -a PUT_OPTS <<< "${HB_BENCH_PUT_OPTS:-}"
+[ ${#PUT_OPTS[@]} -gt 0 ] && echo "  hugeblob put options: ${PUT_OPTS[*]}"
 tool_ok restic restic restic && tools+=(restic)
 tool_ok borg borg borgbackup && tools+=(borg)
 tool_ok casync casync casync && tools+=(casync)
@@ -139,8 +145,9 @@ init_tool() {
 ingest() {  # ingest TOOL VERSION
   local f="$WORK/v$2.img"
   case $1 in
-    hugeblob-cdc) "$HB" -q --store "$WORK/hb-cdc" put "$f" --name "img/v$2" ;;
-    hugeblob-fixed) "$HB" -q --store "$WORK/hb-fixed" put "$f" --name "img/v$2" --chunker fixed ;;
+    hugeblob-cdc) "$HB" -q --store "$WORK/hb-cdc" put "$f" --name "img/v$2" ${PUT_OPTS[@]+"${PUT_OPTS[@]}"} ;;
+    hugeblob-fixed) "$HB" -q --store "$WORK/hb-fixed" put "$f" --name "img/v$2" --chunker fixed ${PUT_OPTS[@]+"${PUT_OPTS[@]}"} ;;
+    hugeblob-cdc64) "$HB" -q --store "$WORK/hb-cdc64" put "$f" --name "img/v$2" --chunk-size 64K ${PUT_OPTS[@]+"${PUT_OPTS[@]}"} ;;
     restic) restic -q -r "$WORK/restic" backup "$f" >/dev/null ;;
     borg) borg create --compression zstd,3 "$WORK/borg::v$2" "$f" ;;
     casync) casync make --store="$WORK/casync.castr" "$WORK/casync-v$2.caibx" "$f" >/dev/null ;;
@@ -150,6 +157,7 @@ stored() {
   case $1 in
     hugeblob-cdc) tree_bytes "$WORK/hb-cdc" ;;
     hugeblob-fixed) tree_bytes "$WORK/hb-fixed" ;;
+    hugeblob-cdc64) tree_bytes "$WORK/hb-cdc64" ;;
     restic) tree_bytes "$WORK/restic" ;;
     borg) tree_bytes "$WORK/borg" ;;
     casync) tree_bytes "$WORK/casync.castr" "$WORK"/casync-v*.caibx ;;

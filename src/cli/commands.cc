@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <string>
 #include <vector>
 
+#include "cli/mount_command.h"
 #include "cli/options.h"
 #include "cli/progress.h"
 #include "hugeblob/hugeblob.h"
@@ -375,6 +377,8 @@ bool GlobalOptions::Chatty() const { return verbose || (!quiet && ::isatty(1) ==
 
 int Main(int argc, char** argv) {
   InstallSignalHandlers();
+  // Logs go to stderr: stdout carries data (cat, get -) and --json.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("hugeblob"));
   spdlog::set_pattern("hugeblob: %l: %v");
   spdlog::set_level(spdlog::level::warn);
 
@@ -443,6 +447,8 @@ int Main(int argc, char** argv) {
   rm_cmd->add_option("name", rm_name)->required();
   rm_cmd->callback([&] { run = [&] { return RunRm(g, rm_name); }; });
 
+
+  AddMountCommand(app, g, run);
 
   try {
     app.parse(argc, argv);

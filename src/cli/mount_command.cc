@@ -1,8 +1,9 @@
 #include "cli/mount_command.h"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -29,12 +30,6 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
   o.allow_other = a.allow_other;
   o.max_threads = a.threads == 0 ? 1 : a.threads;
   o.refresh_interval = std::chrono::milliseconds(static_cast<int64_t>(a.refresh_s * 1000));
-  auto reader = a.cache.ToReaderOptions(/*disk_default=*/true);
-  if (!reader) {
-    std::fprintf(stderr, "hugeblob: %s\n", reader.error().message().c_str());
-    return 2;
-  }
-  o.reader = *reader;
   // The daemon's log goes to stderr (foreground) or syslog (detached), never
   // to stdout, which scripts capture.
   auto logger = spdlog::stderr_logger_mt("hugeblob-mount-stderr");
@@ -47,6 +42,14 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
     return 1;
   }
   o.store = *store;
+  // A disk cache in front of a local directory store would only copy it.
+  auto reader = a.cache.ToReaderOptions(
+      /*disk_default=*/(*store)->url().rfind("file://", 0) != 0);
+  if (!reader) {
+    std::fprintf(stderr, "hugeblob: %s\n", reader.error().message().c_str());
+    return 2;
+  }
+  o.reader = *reader;
   // SIGINT/SIGTERM set this token (the CLI's handlers); the mount then
   // unmounts cleanly and exits 0: a signal is how a foreground mount stops.
   o.cancel = &ProcessCancelToken();
@@ -63,13 +66,16 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
 void AddMountCommand(CLI::App& app, GlobalOptions& g, std::function<int()>& run) {
   // Held for the life of the program, like the other commands' arguments.
   static MountArgs args;
-  auto* cmd = app.add_subcommand("mount", "Mount the store read-only (FUSE); unmount with fusermount3 -u");
+  auto* cmd =
+      app.add_subcommand("mount", "Mount the store read-only (FUSE); unmount with fusermount3 -u");
   cmd->add_option("mountpoint", args.mountpoint, "An existing directory")->required();
   cmd->add_flag("-f,--foreground", args.foreground, "Stay in the foreground (Ctrl-C unmounts)");
-  cmd->add_flag("--allow-other", args.allow_other,
-                "Let other users read the mount (non-root needs user_allow_other in /etc/fuse.conf)");
+  cmd->add_flag(
+      "--allow-other", args.allow_other,
+      "Let other users read the mount (non-root needs user_allow_other in /etc/fuse.conf)");
   cmd->add_option("--threads", args.threads, "FUSE worker threads (default 16)");
-  cmd->add_option("--refresh", args.refresh_s, "Seconds between re-listings of the names (default 2)");
+  cmd->add_option("--refresh", args.refresh_s,
+                  "Seconds between re-listings of the names (default 2)");
   args.cache.Add(cmd);
   cmd->callback([&g, &run] { run = [&g] { return RunMountCommand(g, args); }; });
 }

@@ -1,10 +1,11 @@
 #include "fuse/filesystem.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <ctime>
 #include <optional>
 #include <set>
-#include <spdlog/spdlog.h>
 
 #include "format/layout.h"
 #include "format/manifest.h"
@@ -27,7 +28,9 @@ constexpr int64_t kRecentSeconds = 60;
 }  // namespace
 
 BlobFs::BlobFs(std::shared_ptr<ObjectStore> store, const FsOptions& options)
-    : store_(std::move(store)), options_(options), start_unix_(static_cast<int64_t>(::time(nullptr))) {}
+    : store_(std::move(store)),
+      options_(options),
+      start_unix_(static_cast<int64_t>(::time(nullptr))) {}
 
 Result<std::unique_ptr<BlobFs>> BlobFs::Create(std::shared_ptr<ObjectStore> store,
                                                const FsOptions& options) {
@@ -37,7 +40,9 @@ Result<std::unique_ptr<BlobFs>> BlobFs::Create(std::shared_ptr<ObjectStore> stor
   return fs;
 }
 
-void BlobFs::SetReaderContext(std::shared_ptr<ReaderContext> context) { context_ = std::move(context); }
+void BlobFs::SetReaderContext(std::shared_ptr<ReaderContext> context) {
+  context_ = std::move(context);
+}
 
 std::shared_ptr<const Tree> BlobFs::tree() const {
   std::lock_guard<std::mutex> lock(tree_mu_);
@@ -175,7 +180,8 @@ Result<Attr> BlobFs::Lookup(uint64_t parent, std::string_view name) {
   MaybeRefresh();
   auto t = tree();
   const Node* dir = t->Find(parent);
-  if (dir == nullptr) return Fail(ErrorCode::kNotFound, "inode " + std::to_string(parent) + " is gone");
+  if (dir == nullptr)
+    return Fail(ErrorCode::kNotFound, "inode " + std::to_string(parent) + " is gone");
   if (!dir->dir) return Fail(ErrorCode::kInvalidArgument, "'" + dir->path + "' is not a directory");
   const Node* n = t->Child(*dir, name);
   if (n == nullptr) return Fail(ErrorCode::kNotFound, std::string(name));
@@ -198,7 +204,8 @@ Result<std::vector<DirEntry>> BlobFs::ReadDir(uint64_t ino) {
   MaybeRefresh();
   auto t = tree();
   const Node* dir = t->Find(ino);
-  if (dir == nullptr) return Fail(ErrorCode::kNotFound, "inode " + std::to_string(ino) + " is gone");
+  if (dir == nullptr)
+    return Fail(ErrorCode::kNotFound, "inode " + std::to_string(ino) + " is gone");
   if (!dir->dir) return Fail(ErrorCode::kInvalidArgument, "'" + dir->path + "' is not a directory");
   std::vector<DirEntry> out;
   out.reserve(dir->children.size() + 2);
@@ -230,8 +237,9 @@ Result<std::shared_ptr<OpenFile>> BlobFs::Open(uint64_t ino) {
                                             std::to_string(m.size));
   }
   const std::string label = "'" + n->path + "'";
-  HB_ASSIGN_OR_RETURN(auto reader, BlobReader::Open(context_, store_,
-                                                    std::make_shared<const Manifest>(std::move(m)), label));
+  HB_ASSIGN_OR_RETURN(
+      auto reader,
+      BlobReader::Open(context_, store_, std::make_shared<const Manifest>(std::move(m)), label));
   auto* raw = new OpenFile{AttrOf(*n), n->path, std::move(reader)};
   // The last handle's release drops the map entry too, so the map holds
   // only open inodes.

@@ -115,7 +115,7 @@ class BlobFs {
   std::shared_ptr<ReaderContext> context_;  // set once before serving
 
   mutable std::mutex tree_mu_;
-  std::shared_ptr<const Tree> tree_;  // guarded by tree_mu_
+  std::shared_ptr<const Tree> tree_;                // guarded by tree_mu_
   std::chrono::steady_clock::time_point built_at_;  // guarded by tree_mu_
 
   // Only the thread holding rebuild_mu_ builds; others skip the refresh.
@@ -129,7 +129,7 @@ class BlobFs {
     RefEntry entry;
   };
   std::unordered_map<std::string, KnownRef> known_;
-  int64_t last_list_unix_ = 0;  // guarded by rebuild_mu_
+  int64_t last_list_unix_ = 0;    // guarded by rebuild_mu_
   bool refresh_failing_ = false;  // guarded by rebuild_mu_; log on transitions only
   std::set<std::string> warned_;  // guarded by rebuild_mu_: problems already logged
   std::atomic<uint64_t> refreshes_{0};

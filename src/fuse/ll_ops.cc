@@ -1,6 +1,7 @@
 #include "fuse/ll_ops.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -9,7 +10,6 @@
 #include <cstring>
 #include <exception>
 #include <memory>
-#include <spdlog/spdlog.h>
 #include <string>
 #include <vector>
 
@@ -186,7 +186,8 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       if (f.error().code() != ErrorCode::kNotFound) {
         spdlog::warn("mount: open inode {}: {}", static_cast<uint64_t>(ino), f.error().message());
       }
-      fuse_reply_err(req, f.error().code() == ErrorCode::kInvalidArgument ? EISDIR : f.error().to_errno());
+      fuse_reply_err(
+          req, f.error().code() == ErrorCode::kInvalidArgument ? EISDIR : f.error().to_errno());
       return;
     }
     auto h = std::make_unique<FileHandle>();
@@ -220,8 +221,9 @@ void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
     if (!n) {
       if (c.read_errors.Allow()) {
         uint64_t dropped = c.read_errors.TakeSuppressed();
-        spdlog::error("mount: read {} bytes at {} of '{}': {}{}", size, off, f.name, n.error().message(),
-                      dropped > 0 ? " (" + std::to_string(dropped) + " similar errors not logged)" : "");
+        spdlog::error(
+            "mount: read {} bytes at {} of '{}': {}{}", size, off, f.name, n.error().message(),
+            dropped > 0 ? " (" + std::to_string(dropped) + " similar errors not logged)" : "");
       }
       // A read error is EIO to the program whatever the cause (a missing
       // or corrupt pack is not "no such file").
@@ -245,7 +247,8 @@ void Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info
     OpenFile& f = *reinterpret_cast<FileHandle*>(fi->fh)->file;
     auto pos = Ctx(req).fs->SeekData(f, off, whence == SEEK_HOLE);
     if (!pos) {
-      fuse_reply_err(req, pos.error().code() == ErrorCode::kNotFound ? ENXIO : pos.error().to_errno());
+      fuse_reply_err(req,
+                     pos.error().code() == ErrorCode::kNotFound ? ENXIO : pos.error().to_errno());
       return;
     }
     fuse_reply_lseek(req, static_cast<off_t>(*pos));
@@ -269,7 +272,9 @@ void StatFs(fuse_req_t req, fuse_ino_t ino) {
 
 // Every call that would change the tree. The mount is also "ro", so the
 // kernel normally refuses these before they get here.
-void SetAttr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) { fuse_reply_err(req, EROFS); }
+void SetAttr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) {
+  fuse_reply_err(req, EROFS);
+}
 void MkNod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) { fuse_reply_err(req, EROFS); }
 void MkDir(fuse_req_t req, fuse_ino_t, const char*, mode_t) { fuse_reply_err(req, EROFS); }
 void Unlink(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
@@ -281,10 +286,16 @@ void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(
 void Write(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*) {
   fuse_reply_err(req, EROFS);
 }
-void Create(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) { fuse_reply_err(req, EROFS); }
-void SetXattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) { fuse_reply_err(req, EROFS); }
+void Create(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
+  fuse_reply_err(req, EROFS);
+}
+void SetXattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) {
+  fuse_reply_err(req, EROFS);
+}
 void RemoveXattr(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
-void Fallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) { fuse_reply_err(req, EROFS); }
+void Fallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) {
+  fuse_reply_err(req, EROFS);
+}
 
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops ops;

@@ -5,9 +5,8 @@
 // because a forked child keeps only the forking thread.
 #include "fuse/mount.h"
 
-#include "fuse/ll_ops.h"  // first: defines FUSE_USE_VERSION
-
-#include <fuse_log.h>
+#include <spdlog/sinks/syslog_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -17,13 +16,12 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
-#include <spdlog/sinks/syslog_sink.h>
-#include <spdlog/spdlog.h>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "fuse/filesystem.h"
+#include "fuse/ll_ops.h"  // libfuse, with FUSE_USE_VERSION set
 #include "util/cancel.h"
 
 namespace hugeblob {
@@ -50,7 +48,8 @@ void FuseLog(enum fuse_log_level level, const char* fmt, va_list ap) {
 Error StaleError(const std::string& path) {
   return Error(ErrorCode::kIOError, "mountpoint " + path +
                                         " is stale (a previous hugeblob mount crashed): run "
-                                        "fusermount3 -u " + path);
+                                        "fusermount3 -u " +
+                                        path);
 }
 
 Result<std::string> CheckMountpoint(const std::string& path) {
@@ -71,7 +70,8 @@ Result<std::string> CheckMountpoint(const std::string& path) {
   }
   // Absolute: fuse_daemonize changes to "/", and the stop watcher needs it.
   char resolved[PATH_MAX];
-  if (::realpath(path.c_str(), resolved) == nullptr) return Fail(ErrnoError(errno, "mountpoint " + path));
+  if (::realpath(path.c_str(), resolved) == nullptr)
+    return Fail(ErrnoError(errno, "mountpoint " + path));
   return std::string(resolved);
 }
 
@@ -142,9 +142,10 @@ Status RunMount(const MountOptions& options) {
     return Fail(ErrorCode::kInvalidArgument, "mount: libfuse rejected the mount options: " + opts);
   }
   if (fuse_session_mount(session.se_, mountpoint.c_str()) != 0) {
-    return Fail(ErrorCode::kIOError,
-                "mount: cannot mount on " + mountpoint +
-                    " (see the fuse: message above; is /dev/fuse there and fusermount3 installed?)");
+    return Fail(
+        ErrorCode::kIOError,
+        "mount: cannot mount on " + mountpoint +
+            " (see the fuse: message above; is /dev/fuse there and fusermount3 installed?)");
   }
   session.mounted_ = true;
 

@@ -16,15 +16,15 @@ namespace hugeblob {
 class CancelToken;
 
 struct MountOptions {
-  std::string store_url;                // used when `store` is null ("" = default store)
+  std::string store_url;  // used when `store` is null ("" = default store)
   std::shared_ptr<ObjectStore> store;
   std::string mountpoint;
-  bool foreground = false;              // false: detach (fork) once the mount is up
-  bool allow_other = false;             // let other users read (needs user_allow_other)
-  ReaderOptions reader;                 // chunk caches shared by every open file
+  bool foreground = false;   // false: detach (fork) once the mount is up
+  bool allow_other = false;  // let other users read (needs user_allow_other)
+  ReaderOptions reader;      // chunk caches shared by every open file
   std::chrono::milliseconds refresh_interval{2000};  // how often names are re-listed
-  unsigned max_threads = 16;            // FUSE worker threads
-  const CancelToken* cancel = nullptr;  // polled; set -> unmount and return
+  unsigned max_threads = 16;                         // FUSE worker threads
+  const CancelToken* cancel = nullptr;               // polled; set -> unmount and return
 };
 
 // Checks the mountpoint and the store, mounts, detaches unless foreground

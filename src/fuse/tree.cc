@@ -75,13 +75,15 @@ std::shared_ptr<const Tree> Tree::Build(std::vector<RefEntry> refs, InodeTable& 
     }
     return false;
   });
-  std::sort(refs.begin(), refs.end(), [](const RefEntry& a, const RefEntry& b) { return a.name < b.name; });
+  std::sort(refs.begin(), refs.end(),
+            [](const RefEntry& a, const RefEntry& b) { return a.name < b.name; });
   refs.erase(std::unique(refs.begin(), refs.end(),
                          [](const RefEntry& a, const RefEntry& b) { return a.name == b.name; }),
              refs.end());
 
   std::set<std::string> dirs;
-  for (const RefEntry& r : refs) ForEachParent(r.name, [&](std::string p) { dirs.insert(std::move(p)); });
+  for (const RefEntry& r : refs)
+    ForEachParent(r.name, [&](std::string p) { dirs.insert(std::move(p)); });
 
   auto tree = std::make_shared<Tree>();
   std::unordered_map<std::string, uint64_t> dir_ino;  // path -> ino, for parent links

@@ -33,8 +33,8 @@ TEST(TreeTest, EmptyStoreIsAnEmptyRoot) {
 
 TEST(TreeTest, SlashesMakeDirectories) {
   InodeTable inodes;
-  auto t = Tree::Build({E("vm/2026/a.img", 10, 100, 1), E("vm/b.img", 20, 200, 2), E("top", 5, 50, 3)},
-                       inodes, 1);
+  auto t = Tree::Build(
+      {E("vm/2026/a.img", 10, 100, 1), E("vm/b.img", 20, 200, 2), E("top", 5, 50, 3)}, inodes, 1);
   EXPECT_EQ(Names(*t, t->root()), (std::vector<std::string>{"top", "vm"}));
   const Node* vm = t->Child(t->root(), "vm");
   ASSERT_NE(vm, nullptr);
@@ -60,8 +60,8 @@ TEST(TreeTest, SlashesMakeDirectories) {
 TEST(TreeTest, InvalidNamesAreLeftOutWithAWarning) {
   InodeTable inodes;
   std::vector<std::string> warnings;
-  auto t = Tree::Build({E("ok", 1, 1, 1), E("../escape", 1, 1, 2), E("a//b", 1, 1, 3), E(".hidden", 1, 1, 4),
-                        E("a/./b", 1, 1, 5), E("", 1, 1, 6)},
+  auto t = Tree::Build({E("ok", 1, 1, 1), E("../escape", 1, 1, 2), E("a//b", 1, 1, 3),
+                        E(".hidden", 1, 1, 4), E("a/./b", 1, 1, 5), E("", 1, 1, 6)},
                        inodes, 1, &warnings);
   EXPECT_EQ(Names(*t, t->root()), (std::vector<std::string>{"ok"}));
   EXPECT_EQ(warnings.size(), 5u);
