@@ -24,7 +24,9 @@ export RESTIC_PASSWORD=bench BORG_PASSPHRASE="" BORG_UNKNOWN_UNENCRYPTED_REPO_AC
 RESULTS=bench/out/put_get.tsv
 printf "data\tsize\ttool\tput_s\tput_MBps\tput_rss_MB\tstored_MB\tget_s\tget_MBps\tget_rss_MB\n" > "$RESULTS"
 
-if [ ! -f "$DIR/usr.tar" ]; then tar -cf "$DIR/usr.tar" /usr 2>/dev/null || true; fi
+# Real mixed data: the first 2 GiB of a tar of /usr (binaries, libraries, text,
+# already-compressed files); gendata repeats it, perturbed, for larger sizes.
+if [ ! -f "$DIR/usr.tar" ]; then tar -cf - /usr 2>/dev/null | head -c $((2 << 30)) > "$DIR/usr.tar" || true; fi
 
 # timed CMD... -> sets T (wall seconds) and RSS (MB)
 timed() {
@@ -37,9 +39,9 @@ mbps() { python3 -c "print(f'{$1 / 1048576 / max($2, 1e-9):.0f}')"; }
 du_mb() { du -sm "$1" | cut -f1; }
 warm() { cat "$1" > /dev/null; }
 
-row() {  # row data size tool put_s put_rss stored get_s get_rss bytes
-  printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$1" "$2" "$3" "$4" "$(mbps "${10}" "$4")" "$5" "$6" \
-    "$7" "$( [ "$7" = - ] && echo - || mbps "${10}" "$7")" "$8" | tee -a "$RESULTS"
+row() {  # row data size tool put_s put_rss stored_MB get_s get_rss bytes
+  printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$1" "$2" "$3" "$4" "$(mbps "$9" "$4")" "$5" "$6" \
+    "$7" "$(mbps "$9" "$7")" "$8" | tee -a "$RESULTS"
 }
 
 for data in $DATA; do

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/maintenance_command.h"
 #include "cli/mount_command.h"
 #include "cli/options.h"
 #include "cli/progress.h"
@@ -199,6 +200,9 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
   auto reader = a.cache.ToReaderOptions(/*disk_default=*/false);
   if (!reader) return Report(reader.error());
   o.reader = *reader;
+  // get reads each chunk once: a small memory cache (for chunks repeated
+  // within the file and for read-ahead) is all it needs.
+  if (a.cache.memory_cache.empty()) o.reader.memory_cache_bytes = 16ull << 20;
   ProgressLine progress("get " + a.name, g.ShowProgress() && a.out != "-");
   o.progress = progress.callback();
   o.cancel = &ProcessCancelToken();
@@ -449,6 +453,7 @@ int Main(int argc, char** argv) {
 
 
   AddMountCommand(app, g, run);
+  AddMaintenanceCommands(app, g, run);
 
   try {
     app.parse(argc, argv);
