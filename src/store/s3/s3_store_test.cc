@@ -391,7 +391,8 @@ TEST(S3Faults, MultipartPartsRetriedAfterErrorsAndCutUploads) {
     std::string data = Pattern(17 * kMiB + 3, 4);  // 4 parts
     Buffer whole = Buffer::Copy(data);
     std::string key = "m/__fault_" + kind + "/pack";
-    ASSERT_TRUE(store->Put(key, BufferChain(whole)));
+    Status put = store->Put(key, BufferChain(whole));
+    ASSERT_TRUE(put) << put.error().message();
     EXPECT_EQ(whole.use_count(), 1);
     // Every part failed once. curl resends a request whose reused connection
     // died before any answer by itself (rewinding the body through the seek
