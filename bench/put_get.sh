@@ -5,6 +5,7 @@
 #
 #   bench/put_get.sh                       # sizes 1G 4G 16G, data random and mixed
 #   SIZES="1G" DATA="mixed" bench/put_get.sh
+#   SIZES=16G TOOLS=hugeblob bench/put_get.sh   # only some tools
 #
 # Needs: scripts/install-deps.sh --bench (restic, borgbackup), a build at build/.
 # Inputs are read from the page cache (warmed before each tool) so the numbers
@@ -17,6 +18,8 @@ HB=$(readlink -f build/hugeblob)
 SIZES=${SIZES:-"1G 4G 16G"}
 DATA=${DATA:-"random mixed"}
 SEED=${SEED:-42}
+TOOLS=${TOOLS:-"hugeblob zstd restic borg"}
+want() { [[ " $TOOLS " == *" $1 "* ]]; }
 DIR=${BENCH_DIR:-/var/tmp/hugeblob-bench}
 mkdir -p "$DIR" bench/out
 cc -O2 -o "$DIR/gendata" bench/gendata.c
@@ -52,7 +55,7 @@ for data in $DATA; do
     bytes=$(stat -c %s "$in")
     echo "== $data $size" >&2
 
-    # hugeblob
+    if want hugeblob; then
     rm -rf "$DIR/hb" "$DIR/out"; warm "$in"
     timed "$HB" --store "$DIR/hb" put "$in" --name bench; pt=$T; pr=$RSS
     st=$(du_mb "$DIR/hb")
@@ -60,16 +63,20 @@ for data in $DATA; do
     cmp "$in" "$DIR/out"
     row "$data" "$size" hugeblob "$pt" "$pr" "$st" "$gt" "$gr" "$bytes"
     rm -rf "$DIR/hb" "$DIR/out"
+    fi
 
     # zstd -1 -T2, then sha256sum of the same bytes (what a careful user would script)
+    if want zstd; then
     warm "$in"
     timed bash -c "zstd -q -1 -T2 -c '$in' > '$DIR/in.zst' && sha256sum '$in'"; pt=$T; pr=$RSS
     st=$(du_mb "$DIR/in.zst")
     timed zstd -q -d -f "$DIR/in.zst" -o "$DIR/out"; gt=$T; gr=$RSS
     row "$data" "$size" "zstd-1-T2+sha256" "$pt" "$pr" "$st" "$gt" "$gr" "$bytes"
     rm -f "$DIR/in.zst" "$DIR/out"
+    fi
 
-    if command -v restic > /dev/null; then
+    if ! want restic; then :
+    elif command -v restic > /dev/null; then
       rm -rf "$DIR/restic" "$DIR/rout"; restic -q -r "$DIR/restic" init > /dev/null; warm "$in"
       timed restic -q -r "$DIR/restic" backup "$in"; pt=$T; pr=$RSS
       st=$(du_mb "$DIR/restic")
@@ -78,7 +85,8 @@ for data in $DATA; do
       rm -rf "$DIR/restic" "$DIR/rout"
     else echo "skip: restic not installed (scripts/install-deps.sh --bench)" >&2; fi
 
-    if command -v borg > /dev/null; then
+    if ! want borg; then :
+    elif command -v borg > /dev/null; then
       rm -rf "$DIR/borg" "$DIR/bout"; borg init -e none "$DIR/borg"; warm "$in"
       timed borg create "$DIR/borg::v1" "$in"; pt=$T; pr=$RSS
       st=$(du_mb "$DIR/borg")

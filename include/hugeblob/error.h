@@ -7,9 +7,8 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
-
 #include <tl/expected.hpp>
+#include <utility>
 
 namespace hugeblob {
 
@@ -73,12 +72,12 @@ Error ErrnoError(int err, std::string_view what);
 }  // namespace hugeblob
 
 // Propagate an error: HB_TRY(store.Put(key, buf));
-#define HB_TRY(expr)                                             \
-  do {                                                           \
-    auto hb_try_result_ = (expr);                                \
-    if (!hb_try_result_) {                                       \
+#define HB_TRY(expr)                                              \
+  do {                                                            \
+    auto hb_try_result_ = (expr);                                 \
+    if (!hb_try_result_) {                                        \
       return ::tl::unexpected(std::move(hb_try_result_).error()); \
-    }                                                            \
+    }                                                             \
   } while (0)
 
 #define HB_CONCAT_INNER_(a, b) a##b
@@ -87,7 +86,7 @@ Error ErrnoError(int err, std::string_view what);
 // HB_ASSIGN_OR_RETURN(auto buf, store.Get(key));
 #define HB_ASSIGN_OR_RETURN(lhs, expr) \
   HB_ASSIGN_OR_RETURN_IMPL_(HB_CONCAT_(hb_result_, __LINE__), lhs, expr)
-#define HB_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)       \
-  auto tmp = (expr);                                    \
+#define HB_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)            \
+  auto tmp = (expr);                                         \
   if (!tmp) return ::tl::unexpected(std::move(tmp).error()); \
   lhs = std::move(*tmp)

@@ -30,28 +30,28 @@ struct Progress {
 using ProgressFn = std::function<void(const Progress&)>;
 
 struct PutOptions {
-  std::string name;                  // the ref to write
-  std::string codec = "zstd";        // zstd | lz4 | none
-  int level = -1;                    // -1: the codec's default
-  std::string chunker = "cdc";       // cdc | fixed
-  uint64_t chunk_size = 0;           // average (cdc) or exact (fixed) size; 0: default
-  unsigned threads = 0;              // hash/compress workers; 0: one per core
+  std::string name;                      // the ref to write
+  std::string codec = "zstd";            // zstd | lz4 | none
+  int level = -1;                        // -1: the codec's default
+  std::string chunker = "cdc";           // cdc | fixed
+  uint64_t chunk_size = 0;               // average (cdc) or exact (fixed) size; 0: default
+  unsigned threads = 0;                  // hash/compress workers; 0: one per core
   uint64_t memory_budget = 48ull << 20;  // peak bytes of data buffers in flight
-  uint64_t pack_size = 16ull << 20;  // target pack object size
+  uint64_t pack_size = 16ull << 20;      // target pack object size
   ProgressFn progress;
   const CancelToken* cancel = nullptr;
 };
 
 struct PutResult {
-  std::string manifest;        // id of the manifest written, hex
-  uint64_t size = 0;           // bytes read
-  std::string sha256;          // of the whole file, hex
+  std::string manifest;  // id of the manifest written, hex
+  uint64_t size = 0;     // bytes read
+  std::string sha256;    // of the whole file, hex
   uint64_t chunks = 0;
-  uint64_t zero_chunks = 0;    // all-zero chunks (not stored)
-  uint64_t new_chunks = 0;     // chunks written by this put
-  uint64_t added_bytes = 0;    // stored bytes this put added (frames + trailers)
-  uint64_t shared_bytes = 0;   // uncompressed bytes the store already held
-  uint64_t packs = 0;          // pack objects written
+  uint64_t zero_chunks = 0;        // all-zero chunks (not stored)
+  uint64_t new_chunks = 0;         // chunks written by this put
+  uint64_t added_bytes = 0;        // stored bytes this put added (frames + trailers)
+  uint64_t shared_bytes = 0;       // uncompressed bytes the store already held
+  uint64_t packs = 0;              // pack objects written
   uint64_t peak_buffer_bytes = 0;  // high-water mark of the memory budget
 };
 
@@ -63,10 +63,10 @@ Result<PutResult> Put(const std::shared_ptr<ObjectStore>& store, const std::stri
                       const PutOptions& options);
 
 struct GetOptions {
-  bool force = false;             // replace an existing output file
-  unsigned threads = 0;           // parallel fetch/decode; 0: default
+  bool force = false;    // replace an existing output file
+  unsigned threads = 0;  // parallel fetch/decode; 0: default
   uint64_t memory_budget = 64ull << 20;
-  ReaderOptions reader;           // cache settings (get turns the disk cache off by default)
+  ReaderOptions reader;  // cache settings (get turns the disk cache off by default)
   ProgressFn progress;
   const CancelToken* cancel = nullptr;
 };
@@ -89,9 +89,9 @@ struct BlobInfo {
   std::string name;
   uint64_t size = 0;
   int64_t created_unix = 0;
-  std::string manifest;        // hex id
-  uint64_t added_bytes = 0;    // stored bytes its put added
-  uint64_t shared_bytes = 0;   // bytes its put found already stored
+  std::string manifest;       // hex id
+  uint64_t added_bytes = 0;   // stored bytes its put added
+  uint64_t shared_bytes = 0;  // bytes its put found already stored
 };
 
 // Every name in the store, sorted.
@@ -99,15 +99,15 @@ Result<std::vector<BlobInfo>> ListBlobs(const std::shared_ptr<ObjectStore>& stor
 
 struct BlobStat {
   BlobInfo info;
-  std::string sha256;          // whole file, hex
-  std::string chunker;         // "cdc 64K/256K/1M" or "fixed 256K"
+  std::string sha256;   // whole file, hex
+  std::string chunker;  // "cdc 64K/256K/1M" or "fixed 256K"
   uint64_t chunks = 0;
   uint64_t zero_chunks = 0;
-  uint64_t unique_chunks = 0;  // distinct non-zero chunks
-  uint64_t unique_bytes = 0;   // their uncompressed size
-  uint64_t stored_bytes = 0;   // their compressed size
-  uint64_t packs = 0;          // pack objects referenced
-  uint64_t manifest_bytes = 0; // encoded manifest size
+  uint64_t unique_chunks = 0;   // distinct non-zero chunks
+  uint64_t unique_bytes = 0;    // their uncompressed size
+  uint64_t stored_bytes = 0;    // their compressed size
+  uint64_t packs = 0;           // pack objects referenced
+  uint64_t manifest_bytes = 0;  // encoded manifest size
 };
 Result<BlobStat> StatBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name);
 
@@ -115,16 +115,16 @@ Result<BlobStat> StatBlob(const std::shared_ptr<ObjectStore>& store, const std::
 Status RemoveBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name);
 
 struct VerifyOptions {
-  std::string name;            // empty: the whole store
+  std::string name;  // empty: the whole store
   unsigned threads = 0;
   ProgressFn progress;
   const CancelToken* cancel = nullptr;
 };
 
 struct VerifyReport {
-  uint64_t objects = 0;        // objects read
-  uint64_t frames = 0;         // frames decoded and hashed
-  uint64_t bytes = 0;          // bytes read from the store
+  uint64_t objects = 0;               // objects read
+  uint64_t frames = 0;                // frames decoded and hashed
+  uint64_t bytes = 0;                 // bytes read from the store
   std::vector<std::string> problems;  // one line per corrupt or missing object
 };
 
@@ -133,6 +133,7 @@ struct VerifyReport {
 // corrupt or missing object by name. An error result means verify itself
 // could not run (e.g. the store is unreachable); problems found are in the
 // report.
-Result<VerifyReport> Verify(const std::shared_ptr<ObjectStore>& store, const VerifyOptions& options);
+Result<VerifyReport> Verify(const std::shared_ptr<ObjectStore>& store,
+                            const VerifyOptions& options);
 
 }  // namespace hugeblob

@@ -29,16 +29,16 @@ struct Manifest;
 struct ReaderOptions {
   uint64_t memory_cache_bytes = 64ull << 20;  // decoded chunks kept in memory
   bool disk_cache = true;
-  std::string disk_cache_dir;                 // empty: $XDG_CACHE_HOME/hugeblob or ~/.cache/hugeblob
-  uint64_t disk_cache_bytes = 2ull << 30;     // bound of the disk cache
-  unsigned fetch_threads = 4;                 // parallel fetches (read-ahead, get)
-  unsigned readahead_chunks = 4;              // chunks fetched ahead of a sequential reader
-  uint64_t max_coalesce_bytes = 8ull << 20;   // largest single ranged GET when coalescing
+  std::string disk_cache_dir;                // empty: $XDG_CACHE_HOME/hugeblob or ~/.cache/hugeblob
+  uint64_t disk_cache_bytes = 2ull << 30;    // bound of the disk cache
+  unsigned fetch_threads = 4;                // parallel fetches (read-ahead, get)
+  unsigned readahead_chunks = 4;             // chunks fetched ahead of a sequential reader
+  uint64_t max_coalesce_bytes = 8ull << 20;  // largest single ranged GET when coalescing
 };
 
 struct ReaderStats {
-  uint64_t store_requests = 0;   // ranged GETs issued
-  uint64_t store_bytes = 0;      // bytes fetched from the store
+  uint64_t store_requests = 0;  // ranged GETs issued
+  uint64_t store_bytes = 0;     // bytes fetched from the store
   uint64_t memory_hits = 0;
   uint64_t disk_hits = 0;
   uint64_t misses = 0;

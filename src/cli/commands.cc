@@ -1,14 +1,14 @@
 #include "cli/commands.h"
 
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fmt/format.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <string>
 #include <vector>
 
@@ -29,10 +29,18 @@ std::string JsonString(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
@@ -53,7 +61,9 @@ std::string FormatTime(int64_t unix_seconds) {
   return buf;
 }
 
-double Ratio(uint64_t a, uint64_t b) { return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b); }
+double Ratio(uint64_t a, uint64_t b) {
+  return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b);
+}
 
 int ExitCodeFor(const Error& e) {
   if (e.code() == ErrorCode::kCancelled) {
@@ -107,7 +117,8 @@ Result<ReaderOptions> CacheOptions::ToReaderOptions(bool disk_default) const {
 }
 
 void CacheOptions::Add(CLI::App* cmd) {
-  cmd->add_option("--cache-dir", cache_dir, "Disk cache directory (default $XDG_CACHE_HOME/hugeblob)");
+  cmd->add_option("--cache-dir", cache_dir,
+                  "Disk cache directory (default $XDG_CACHE_HOME/hugeblob)");
   cmd->add_option("--cache-size", cache_size, "Disk cache bound, e.g. 10G (default 2G)");
   cmd->add_option("--memory-cache", memory_cache, "Memory cache of decoded chunks (default 64M)");
   cmd->add_flag("--no-disk-cache", no_disk_cache, "Do not use the disk cache");
@@ -173,12 +184,14 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
         (unsigned long long)r->shared_bytes, (unsigned long long)r->packs, secs,
         (unsigned long long)r->peak_buffer_bytes);
   } else if (g.Chatty()) {
-    std::printf("%s: %s in %.1fs (%s/s), %llu chunks (%llu zero, %llu new), added %s, shared %s\n",
-                o.name.c_str(), FormatSize(r->size).c_str(), secs,
-                FormatSize(secs > 0 ? static_cast<uint64_t>(static_cast<double>(r->size) / secs) : 0).c_str(),
-                (unsigned long long)r->chunks, (unsigned long long)r->zero_chunks,
-                (unsigned long long)r->new_chunks, FormatSize(r->added_bytes).c_str(),
-                FormatSize(r->shared_bytes).c_str());
+    std::printf(
+        "%s: %s in %.1fs (%s/s), %llu chunks (%llu zero, %llu new), added %s, shared %s\n",
+        o.name.c_str(), FormatSize(r->size).c_str(), secs,
+        FormatSize(secs > 0 ? static_cast<uint64_t>(static_cast<double>(r->size) / secs) : 0)
+            .c_str(),
+        (unsigned long long)r->chunks, (unsigned long long)r->zero_chunks,
+        (unsigned long long)r->new_chunks, FormatSize(r->added_bytes).c_str(),
+        FormatSize(r->shared_bytes).c_str());
   }
   return 0;
 }
@@ -249,8 +262,9 @@ int RunCat(const GlobalOptions& g, const CatArgs& a) {
   if (!reader) return Report(reader.error());
   const uint64_t size = (*reader)->size();
   if (*offset > size) {
-    return Report(Error(ErrorCode::kInvalidArgument,
-                        fmt::format("--offset {} is past the end of '{}' ({} bytes)", *offset, a.name, size)));
+    return Report(Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("--offset {} is past the end of '{}' ({} bytes)", *offset, a.name, size)));
   }
   uint64_t end = length > size - *offset ? size : *offset + length;
   std::vector<uint8_t> buf(1 << 20);
@@ -284,10 +298,11 @@ int RunLs(const GlobalOptions& g) {
     std::string out = "[";
     for (size_t i = 0; i < list->size(); ++i) {
       const BlobInfo& b = (*list)[i];
-      out += fmt::format("{}{{\"name\":{},\"size\":{},\"created\":\"{}\",\"manifest\":\"{}\","
-                         "\"added_bytes\":{},\"shared_bytes\":{}}}",
-                         i == 0 ? "" : ",", JsonString(b.name), b.size, FormatTime(b.created_unix),
-                         b.manifest, b.added_bytes, b.shared_bytes);
+      out += fmt::format(
+          "{}{{\"name\":{},\"size\":{},\"created\":\"{}\",\"manifest\":\"{}\","
+          "\"added_bytes\":{},\"shared_bytes\":{}}}",
+          i == 0 ? "" : ",", JsonString(b.name), b.size, FormatTime(b.created_unix), b.manifest,
+          b.added_bytes, b.shared_bytes);
     }
     std::printf("%s]\n", out.c_str());
     return 0;
@@ -330,9 +345,10 @@ int RunStat(const GlobalOptions& g, const std::string& name) {
   std::printf("chunks:      %llu (%llu zero, %llu unique)\n", (unsigned long long)st->chunks,
               (unsigned long long)st->zero_chunks, (unsigned long long)st->unique_chunks);
   std::printf("stored:      %s for %s of unique data (compression %.2fx) in %llu packs\n",
-              FormatSize(st->stored_bytes).c_str(), FormatSize(st->unique_bytes).c_str(), compression,
-              (unsigned long long)st->packs);
-  std::printf("added:       %s new to the store when it was put\n", FormatSize(b.added_bytes).c_str());
+              FormatSize(st->stored_bytes).c_str(), FormatSize(st->unique_bytes).c_str(),
+              compression, (unsigned long long)st->packs);
+  std::printf("added:       %s new to the store when it was put\n",
+              FormatSize(b.added_bytes).c_str());
   std::printf("shared:      %s already in the store when it was put\n",
               FormatSize(b.shared_bytes).c_str());
   return 0;
@@ -356,11 +372,13 @@ int RunVerify(const GlobalOptions& g, const std::string& name, unsigned threads)
                 r->problems.empty() ? "true" : "false", (unsigned long long)r->objects,
                 (unsigned long long)r->frames, (unsigned long long)r->bytes, problems.c_str());
   } else {
-    for (const std::string& p : r->problems) std::fprintf(stderr, "hugeblob: corrupt: %s\n", p.c_str());
+    for (const std::string& p : r->problems)
+      std::fprintf(stderr, "hugeblob: corrupt: %s\n", p.c_str());
     if (g.Chatty() || !r->problems.empty()) {
       std::printf("verified %llu objects, %llu frames, %s: %zu problem%s\n",
                   (unsigned long long)r->objects, (unsigned long long)r->frames,
-                  FormatSize(r->bytes).c_str(), r->problems.size(), r->problems.size() == 1 ? "" : "s");
+                  FormatSize(r->bytes).c_str(), r->problems.size(),
+                  r->problems.size() == 1 ? "" : "s");
     }
   }
   return r->problems.empty() ? 0 : 3;
@@ -386,13 +404,15 @@ int Main(int argc, char** argv) {
   spdlog::set_pattern("hugeblob: %l: %v");
   spdlog::set_level(spdlog::level::warn);
 
-  CLI::App app{"hugeblob: huge files in a local directory or S3, chunked, deduplicated and compressed"};
+  CLI::App app{
+      "hugeblob: huge files in a local directory or S3, chunked, deduplicated and compressed"};
   app.require_subcommand(1);
   app.fallthrough();
   GlobalOptions g;
-  app.add_option("--store", g.store,
-                 "Store URL: a path, file:///path or s3://bucket/prefix (default $HUGEBLOB_STORE or "
-                 "~/.local/share/hugeblob)")
+  app.add_option(
+         "--store", g.store,
+         "Store URL: a path, file:///path or s3://bucket/prefix (default $HUGEBLOB_STORE or "
+         "~/.local/share/hugeblob)")
       ->envname("HUGEBLOB_STORE");
   app.add_option("--endpoint", g.endpoint, "S3 endpoint URL (default $AWS_ENDPOINT_URL)");
   app.add_flag("--json", g.json, "Machine-readable output");
@@ -407,7 +427,8 @@ int Main(int argc, char** argv) {
   put_cmd->add_option("--name", put.name, "Name in the store (default: the file's base name)");
   put_cmd->add_option("--codec", put.codec, "zstd, lz4 or none")->capture_default_str();
   put_cmd->add_option("--level", put.level, "Compression level (zstd 1-19, lz4 0-12)");
-  put_cmd->add_option("--chunker", put.chunker, "cdc (content-defined) or fixed")->capture_default_str();
+  put_cmd->add_option("--chunker", put.chunker, "cdc (content-defined) or fixed")
+      ->capture_default_str();
   put_cmd->add_option("--chunk-size", put.chunk_size, "Average (cdc) or exact (fixed) chunk size");
   put_cmd->add_option("--threads", put.threads, "Hash/compress threads (default: one per core)");
   put_cmd->add_option("--memory", put.memory, "Memory budget for data in flight (default 48M)");
@@ -415,7 +436,8 @@ int Main(int argc, char** argv) {
   put_cmd->callback([&] { run = [&] { return RunPut(g, put); }; });
 
   GetArgs get;
-  auto* get_cmd = app.add_subcommand("get", "Restore a file (verified, atomic; - for standard output)");
+  auto* get_cmd =
+      app.add_subcommand("get", "Restore a file (verified, atomic; - for standard output)");
   get_cmd->add_option("name", get.name)->required();
   get_cmd->add_option("out", get.out, "Output path, or - for standard output")->required();
   get_cmd->add_flag("-f,--force", get.force, "Replace an existing output file");
@@ -450,7 +472,6 @@ int Main(int argc, char** argv) {
   auto* rm_cmd = app.add_subcommand("rm", "Remove a name (its data goes at the next gc)");
   rm_cmd->add_option("name", rm_name)->required();
   rm_cmd->callback([&] { run = [&] { return RunRm(g, rm_name); }; });
-
 
   AddMountCommand(app, g, run);
   AddMaintenanceCommands(app, g, run);

@@ -1,6 +1,7 @@
 // The hugeblob command: parses arguments, runs one command, maps the result
 // to an exit status. Everything else lives in the library.
 #include <malloc.h>
+
 #include <cstdlib>
 
 #include "cli/commands.h"

@@ -33,7 +33,8 @@ void ProgressLine::Update(const Progress& p) {
   if (p.total > 0) {
     line += " / " + FormatSize(p.total);
     char pct[16];
-    std::snprintf(pct, sizeof pct, " (%.0f%%)", 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total));
+    std::snprintf(pct, sizeof pct, " (%.0f%%)",
+                  100.0 * static_cast<double>(p.done) / static_cast<double>(p.total));
     line += pct;
   }
   line += "  " + FormatSize(static_cast<uint64_t>(rate)) + "/s";

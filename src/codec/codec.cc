@@ -34,9 +34,12 @@ bool WorthIt(size_t compressed, size_t raw) { return compressed + raw / 32 < raw
 
 std::string_view CodecName(Codec codec) {
   switch (codec) {
-    case Codec::kNone: return "none";
-    case Codec::kZstd: return "zstd";
-    case Codec::kLz4: return "lz4";
+    case Codec::kNone:
+      return "none";
+    case Codec::kZstd:
+      return "zstd";
+    case Codec::kLz4:
+      return "lz4";
   }
   return "unknown";
 }
@@ -70,7 +73,8 @@ Result<Frame> EncodeFrame(Codec codec, int level, const Buffer& chunk, MemoryBud
     n = ZSTD_compressCCtx(ThreadZstd().cctx, out.mutable_data(), bound, chunk.data(), chunk.size(),
                           level);
     if (ZSTD_isError(n)) {
-      return Fail(ErrorCode::kInternal, std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+      return Fail(ErrorCode::kInternal,
+                  std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
     }
   } else {
     // Level 0-2: LZ4's fast block compressor; 3 and up: LZ4HC at that level.
@@ -110,12 +114,13 @@ Status DecodeFrame(Codec codec, std::span<const uint8_t> frame, std::span<uint8_
       return OkStatus();
     }
     case Codec::kLz4: {
-      if (frame.size() > static_cast<size_t>(INT32_MAX) || out.size() > static_cast<size_t>(INT32_MAX)) {
+      if (frame.size() > static_cast<size_t>(INT32_MAX) ||
+          out.size() > static_cast<size_t>(INT32_MAX)) {
         return Fail(ErrorCode::kCorruption, "lz4 frame too large");
       }
       int n = LZ4_decompress_safe(reinterpret_cast<const char*>(frame.data()),
-                                  reinterpret_cast<char*>(out.data()), static_cast<int>(frame.size()),
-                                  static_cast<int>(out.size()));
+                                  reinterpret_cast<char*>(out.data()),
+                                  static_cast<int>(frame.size()), static_cast<int>(out.size()));
       if (n < 0 || static_cast<size_t>(n) != out.size()) {
         return Fail(ErrorCode::kCorruption, "lz4 frame is malformed or of the wrong length");
       }
@@ -131,7 +136,8 @@ Result<Buffer> ZstdCompress(std::span<const uint8_t> data, int level) {
   size_t n = ZSTD_compressCCtx(ThreadZstd().cctx, out.mutable_data(), bound, data.data(),
                                data.size(), level);
   if (ZSTD_isError(n)) {
-    return Fail(ErrorCode::kInternal, std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+    return Fail(ErrorCode::kInternal,
+                std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
   }
   out.Truncate(n);
   return out;

@@ -414,7 +414,8 @@ Result<Ref> DecodeRef(std::span<const uint8_t> bytes, std::string_view name) {
     if (key == "added" || key == "shared") {
       bool& seen = key == "added" ? have_added : have_shared;
       uint64_t& out = key == "added" ? ref.added_bytes : ref.shared_bytes;
-      if (seen || !ParseU64(value, &out)) return bad("bad or repeated " + std::string(key) + " line");
+      if (seen || !ParseU64(value, &out))
+        return bad("bad or repeated " + std::string(key) + " line");
       seen = true;
     }
   }

@@ -25,13 +25,15 @@ Result<Hash256> Hash256::FromHex(std::string_view hex) {
   };
   Hash256 h;
   if (hex.size() != 64) {
-    return Fail(ErrorCode::kInvalidArgument, "not a SHA-256 hex digest: '" + std::string(hex) + "'");
+    return Fail(ErrorCode::kInvalidArgument,
+                "not a SHA-256 hex digest: '" + std::string(hex) + "'");
   }
   for (size_t i = 0; i < 32; ++i) {
     int hi = nibble(hex[2 * i]);
     int lo = nibble(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
-      return Fail(ErrorCode::kInvalidArgument, "not a SHA-256 hex digest: '" + std::string(hex) + "'");
+      return Fail(ErrorCode::kInvalidArgument,
+                  "not a SHA-256 hex digest: '" + std::string(hex) + "'");
     }
     h.bytes[i] = static_cast<uint8_t>(hi << 4 | lo);
   }

@@ -68,8 +68,9 @@ Result<std::vector<BlobInfo>> ListBlobs(const std::shared_ptr<ObjectStore>& stor
     // A ref deleted between list and get is simply gone.
     if (e && e->code() != ErrorCode::kNotFound) return Fail(*e);
   }
-  out.erase(std::remove_if(out.begin(), out.end(), [](const BlobInfo& b) { return b.name.empty(); }),
-            out.end());
+  out.erase(
+      std::remove_if(out.begin(), out.end(), [](const BlobInfo& b) { return b.name.empty(); }),
+      out.end());
   return out;
 }
 
@@ -82,8 +83,8 @@ Result<BlobStat> StatBlob(const std::shared_ptr<ObjectStore>& store, const std::
   if (m.chunker.kind == ChunkerKind::kFixed) {
     st.chunker = "fixed " + SizeLabel(m.chunker.avg_size);
   } else {
-    st.chunker = "cdc " + SizeLabel(m.chunker.min_size) + "/" + SizeLabel(m.chunker.avg_size) + "/" +
-                 SizeLabel(m.chunker.max_size);
+    st.chunker = "cdc " + SizeLabel(m.chunker.min_size) + "/" + SizeLabel(m.chunker.avg_size) +
+                 "/" + SizeLabel(m.chunker.max_size);
   }
   st.chunks = m.frames.size();
   st.packs = m.packs.size();
@@ -303,7 +304,8 @@ Result<VerifyReport> Verifier::Run() {
 
 }  // namespace
 
-Result<VerifyReport> Verify(const std::shared_ptr<ObjectStore>& store, const VerifyOptions& options) {
+Result<VerifyReport> Verify(const std::shared_ptr<ObjectStore>& store,
+                            const VerifyOptions& options) {
   Verifier v(store, options);
   return v.Run();
 }

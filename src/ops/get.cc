@@ -47,9 +47,9 @@ Status CheckFreeSpace(const std::string& dir, uint64_t size) {
   HB_ASSIGN_OR_RETURN(uint64_t free_bytes, FreeSpace(dir));
   const uint64_t need = size + size / 10;
   if (free_bytes < need) {
-    return Fail(ErrorCode::kNoSpace, "not enough free space in " + dir + ": need " + FormatSize(need) +
-                                         " (file " + FormatSize(size) + " + 10% headroom), have " +
-                                         FormatSize(free_bytes));
+    return Fail(ErrorCode::kNoSpace, "not enough free space in " + dir + ": need " +
+                                         FormatSize(need) + " (file " + FormatSize(size) +
+                                         " + 10% headroom), have " + FormatSize(free_bytes));
   }
   return OkStatus();
 }
@@ -213,9 +213,11 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
   };
   auto sink = [](size_t, const Buffer&) -> Status { return OkStatus(); };
   Status run = restorer.Run(fetch, sink);
-  if (!run) return fail(run.error().code() == ErrorCode::kCancelled
-                            ? Error(ErrorCode::kCancelled, "get " + name + " interrupted; nothing was written to " + out)
-                            : run.error());
+  if (!run)
+    return fail(run.error().code() == ErrorCode::kCancelled
+                    ? Error(ErrorCode::kCancelled,
+                            "get " + name + " interrupted; nothing was written to " + out)
+                    : run.error());
   if (::fsync(raw_fd) != 0) return fail(ErrnoError(errno, "fsync " + tmp));
   Status closed = fd.Close(tmp);
   if (!closed) return fail(closed.error());

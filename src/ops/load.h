@@ -14,7 +14,8 @@ namespace hugeblob {
 Result<Ref> LoadRef(ObjectStore& store, const std::string& name);
 // Reads and checks a manifest (content must match its id). `encoded_size`,
 // when given, receives the size of the stored object.
-Result<Manifest> LoadManifest(ObjectStore& store, const Hash256& id, uint64_t* encoded_size = nullptr);
+Result<Manifest> LoadManifest(ObjectStore& store, const Hash256& id,
+                              uint64_t* encoded_size = nullptr);
 // A BlobReader on `name`, through LoadRef and LoadManifest.
 Result<std::unique_ptr<BlobReader>> OpenBlobReader(std::shared_ptr<ReaderContext> context,
                                                    std::shared_ptr<ObjectStore> store,

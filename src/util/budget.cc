@@ -6,9 +6,9 @@ namespace hugeblob {
 
 Result<Reservation> MemoryBudget::Reserve(uint64_t bytes, const CancelToken* cancel) {
   if (bytes > limit_) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "memory budget of " + std::to_string(limit_) + " bytes cannot hold a buffer of " +
-                    std::to_string(bytes) + " bytes; raise --memory");
+    return Fail(ErrorCode::kInvalidArgument, "memory budget of " + std::to_string(limit_) +
+                                                 " bytes cannot hold a buffer of " +
+                                                 std::to_string(bytes) + " bytes; raise --memory");
   }
   std::unique_lock lock(mu_);
   while (used_ + bytes > limit_) {

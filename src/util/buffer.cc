@@ -60,7 +60,8 @@ Buffer Buffer::Copy(std::span<const uint8_t> bytes) {
 }
 
 Buffer Buffer::Copy(std::string_view bytes) {
-  return Copy(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  return Copy(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
 }
 
 Buffer Buffer::Zeros(size_t size) {

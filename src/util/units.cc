@@ -12,7 +12,8 @@ Result<uint64_t> ParseSize(std::string_view text) {
                 "invalid size '" + std::string(text) + "' (expected e.g. 4096, 64K, 16M, 1G)");
   };
   size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+    ++i;
   if (i == 0) return bad();
   std::string number(text.substr(0, i));
   char* end = nullptr;
@@ -30,11 +31,20 @@ Result<uint64_t> ParseSize(std::string_view text) {
     std::string rest = suffix.substr(1);
     if (!(rest.empty() || rest == "B" || rest == "IB")) return bad();
     switch (unit) {
-      case 'K': mult = 1024.0; break;
-      case 'M': mult = 1024.0 * 1024; break;
-      case 'G': mult = 1024.0 * 1024 * 1024; break;
-      case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
-      default: return bad();
+      case 'K':
+        mult = 1024.0;
+        break;
+      case 'M':
+        mult = 1024.0 * 1024;
+        break;
+      case 'G':
+        mult = 1024.0 * 1024 * 1024;
+        break;
+      case 'T':
+        mult = 1024.0 * 1024 * 1024 * 1024;
+        break;
+      default:
+        return bad();
     }
   }
   double bytes = value * mult;
