@@ -246,9 +246,10 @@ Status PutPipeline::Configure() {
   frame_budget_ = MemoryBudget::Create(budget);
 
   // Enough slots to keep every worker busy while the assembler waits on the
-  // oldest; the input budget bounds their bytes anyway.
-  order_queue_ = std::make_unique<BoundedQueue<SlotPtr>>(4 * threads_ + 16);
-  work_queue_ = std::make_unique<BoundedQueue<SlotPtr>>(2 * threads_ + 4);
+  // oldest, and no more: each slot past the assembler may hold a compressed
+  // frame (up to a maximal chunk) that the input budget does not count.
+  order_queue_ = std::make_unique<BoundedQueue<SlotPtr>>(2 * threads_ + 4);
+  work_queue_ = std::make_unique<BoundedQueue<SlotPtr>>(threads_ + 2);
   return OkStatus();
 }
 
