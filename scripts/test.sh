@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 echo "== build (RelWithDebInfo)" >&2
-BUILD_DIR=build scripts/build.sh
+BUILD_DIR=build scripts/build.sh -DHB_BUILD_TESTS=ON -DHB_BUILD_BENCH=ON -DHB_SANITIZE=
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 echo "== tests" >&2
@@ -17,7 +17,7 @@ ctest --test-dir build --output-on-failure -j2 --timeout 1200 | tee -a "$log"
 
 if [ "${HB_SKIP_ASAN:-0}" != 1 ]; then
   echo "== build (ASan+UBSan)" >&2
-  BUILD_DIR=build-asan scripts/build.sh -DHB_SANITIZE=address -DHB_BUILD_BENCH=OFF
+  BUILD_DIR=build-asan scripts/build.sh -DHB_SANITIZE=address -DHB_BUILD_TESTS=ON -DHB_BUILD_BENCH=OFF
   echo "== tests under ASan+UBSan" >&2
   HB_QUICK=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j2 --timeout 1800 -L "unit|e2e" | tee -a "$log"
