@@ -160,7 +160,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
         for attempt in range(2):
-            conn = self._upstream(fresh=attempt > 0)
+            # A fresh upstream connection per request: reusing one that
+            # s3rver (Node, 5 s keep-alive) is closing can leave a half-received
+            # PUT that s3rver still writes, empty, after the retried one.
+            conn = self._upstream(fresh=True)
             try:
                 conn.request(self.command, target, body=body if body else None, headers=headers)
                 resp = conn.getresponse()

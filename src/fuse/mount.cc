@@ -138,6 +138,8 @@ Status RunMount(const MountOptions& options) {
 
   Session session;
   session.se_ = fuse_session_new(&args, &fuse::LowLevelOps(), sizeof(fuse_lowlevel_ops), &ctx);
+  // fuse_session_new may copy our arguments into storage it allocates.
+  fuse_opt_free_args(&args);
   if (session.se_ == nullptr) {
     return Fail(ErrorCode::kInvalidArgument, "mount: libfuse rejected the mount options: " + opts);
   }

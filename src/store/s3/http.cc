@@ -321,6 +321,10 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "hugeblob/0.1");
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  // Do not reuse a connection idle for more than 4 s: servers close idle
+  // connections (Node-based ones after 5 s), and a request racing that
+  // close is resent by curl after the server may have seen part of it.
+  curl_easy_setopt(curl, CURLOPT_MAXAGE_CONN, 4L);
   curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kReceiveBuffer);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(req.connect_timeout_s));
   if (req.stall_timeout_s > 0) {
