@@ -44,7 +44,10 @@ for t in "${fuzzers[@]}"; do
   echo "== $t: $(ls "$seeds" | wc -l) seeds, $(ls "$corpus" | wc -l) corpus inputs, ${seconds}s"
   # -timeout: a decoder that takes a second on a small input is a bug (a
   # loop that does not terminate or an allocation proportional to a claim).
-  if "$build/$t" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
+  # FUZZ_SEED makes a run repeatable (CI sets it); unset, every run explores anew.
+  seed_arg=()
+  [ -n "${FUZZ_SEED:-}" ] && seed_arg=(-seed="$FUZZ_SEED")
+  if "$build/$t" "${seed_arg[@]}" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
       -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "$seeds" >"$log" 2>&1; then
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)

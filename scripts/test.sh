@@ -25,6 +25,8 @@ fi
 
 if [ "${HB_SKIP_FUZZ:-0}" != 1 ] && [ -x scripts/fuzz.sh ]; then
   echo "== fuzzers" >&2
+  # In CI a fixed seed keeps the run repeatable; locally each run explores anew.
+  if [ "${CI:-}" = true ]; then export FUZZ_SEED=${FUZZ_SEED:-1}; fi
   FUZZ_SECONDS=${FUZZ_SECONDS:-10} scripts/fuzz.sh
 fi
 # One closing line for the whole run (ctest stops the script above on failure).
