@@ -17,8 +17,10 @@ else
   # 32 MiB of zeros (a hole), and the first 32 MiB again (duplicate chunks).
   src=$work/sample.img
   echo "making a 256 MiB sample file..." >&2
-  { tar -cf - /usr/share 2>/dev/null | head -c $((192 << 20)); head -c $((32 << 20)) /dev/zero;
-    tar -cf - /usr/share 2>/dev/null | head -c $((32 << 20)); } > "$src"
+  # (tar is cut off by head: its SIGPIPE is expected, hence the || true.)
+  { (tar -cf - /usr/share 2>/dev/null || true) | head -c $((192 << 20))
+    head -c $((32 << 20)) /dev/zero
+    (tar -cf - /usr/share 2>/dev/null || true) | head -c $((32 << 20)); } > "$src"
 fi
 name=demo/$(basename "$src")
 
@@ -28,5 +30,5 @@ $HB ls
 $HB stat "$name"
 $HB get "$name" "$work/restored" --force --verbose
 cmp "$src" "$work/restored"
-$HB cat "$name" --offset 1M --length 64 | xxd | head -4
+$HB cat "$name" --offset 1M --length 64 | xxd
 $HB verify "$name" --verbose
