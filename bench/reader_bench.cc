@@ -35,7 +35,7 @@ constexpr uint64_t kFileSize = 256ull << 20;
 constexpr uint32_t kChunk = 256 * 1024;
 
 struct Env {
-  reader_test::TempDir dir;
+  TempDir dir;
   std::shared_ptr<ObjectStore> store;
   std::map<Codec, std::shared_ptr<const Manifest>> files;
 };

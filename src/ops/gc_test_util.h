@@ -13,7 +13,7 @@
 #include "format/layout.h"
 #include "format/pack.h"
 #include "hugeblob/hugeblob.h"
-#include "store/store_test_util.h"
+#include "testing/temp_dir.h"
 #include "util/fs.h"
 #include "writer/chunk_index.h"
 

@@ -27,7 +27,6 @@ namespace {
 using reader_test::BlobLayout;
 using reader_test::MakeData;
 using reader_test::StoreBlob;
-using reader_test::TempDir;
 
 Buffer RandomChunk(size_t size, uint64_t seed) {
   Buffer b = Buffer::Allocate(size);

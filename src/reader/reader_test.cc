@@ -26,7 +26,6 @@ namespace {
 using reader_test::BlobLayout;
 using reader_test::MakeData;
 using reader_test::StoreBlob;
-using reader_test::TempDir;
 
 ReaderOptions NoDisk(uint64_t memory = 64ull << 20) {
   ReaderOptions o;

@@ -19,28 +19,10 @@
 #include "hash/sha256.h"
 #include "hugeblob/buffer.h"
 #include "hugeblob/store.h"
+#include "testing/temp_dir.h"
 #include "util/fs.h"
 
 namespace hugeblob::reader_test {
-
-// A fresh directory under $TMPDIR (or /tmp), removed when destroyed.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr && *base ? base : "/tmp") + "/hb-reader-XXXXXX";
-    if (::mkdtemp(templ.data()) != nullptr) path_ = templ;
-  }
-  ~TempDir() {
-    if (!path_.empty()) (void)RemoveTree(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // `size` bytes cut in `chunk`-sized pieces, each either random
 // (incompressible), text-like (compressible), all zero (a hole), or a copy

@@ -15,7 +15,7 @@
 #include <ctime>
 #include <set>
 
-#include "store/store_test_util.h"
+#include "testing/temp_dir.h"
 #include "util/fs.h"
 
 namespace hugeblob {

@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "hugeblob/store.h"
-#include "store/store_test_util.h"
+#include "testing/temp_dir.h"
 #include "util/fs.h"
 
 namespace hugeblob {

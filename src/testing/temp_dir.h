@@ -1,21 +1,21 @@
-// Helpers for the store tests (not part of the library).
+// A fresh directory for a test, removed with its contents when destroyed
+// (test helper, not part of the library).
 #pragma once
 
 #include <stdlib.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "util/fs.h"
 
 namespace hugeblob {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents when
-// destroyed.
 class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr && *base ? base : "/tmp") + "/hb-store-XXXXXX";
+    std::string templ = std::string(base != nullptr && *base ? base : "/tmp") + "/hb-test-XXXXXX";
     if (::mkdtemp(templ.data()) != nullptr) path_ = templ;
   }
   ~TempDir() {
