@@ -27,7 +27,7 @@
 # Environment: HB_BENCH_SIZE (e.g. 1G), HB_BENCH_PUT_OPTS (extra options for
 # every hugeblob put, e.g. "--memory 128M"), HB_BENCH_WORK (scratch directory,
 # default /tmp/hb-bench-versions; needs about 10x the size free), HB_BENCH_KEEP=1
-# keeps it.
+# keeps it, HB_BENCH_TOOLS="hugeblob-cdc restic ..." runs only those tools.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HB=$(readlink -f "${1:-$ROOT/build/hugeblob}")
@@ -134,6 +134,11 @@ read -r -a PUT_OPTS <<< "${HB_BENCH_PUT_OPTS:-}"
 tool_ok restic restic restic && tools+=(restic)
 tool_ok borg borg borgbackup && tools+=(borg)
 tool_ok casync casync casync && tools+=(casync)
+if [ -n "${HB_BENCH_TOOLS:-}" ]; then  # e.g. HB_BENCH_TOOLS="hugeblob-cdc restic"
+  keep=()
+  for t in "${tools[@]}"; do [[ " $HB_BENCH_TOOLS " == *" $t "* ]] && keep+=("$t"); done
+  tools=("${keep[@]}")
+fi
 
 init_tool() {
   case $1 in
