@@ -147,12 +147,19 @@ check "same frames as an uninterrupted run ($k_stored vs $ref_stored bytes)" \
   test "$k_distinct" -eq "$ref_distinct" -a "$k_stored" -eq "$ref_stored"
 check "verify passes" "$HB" --store "$KS" verify
 # The killed puts left their lock objects behind; gc sees their processes
-# are gone and removes them.
+# are gone and removes them. A kill during a pack write also leaves its temp
+# file in tmp/ (plant one, an hour old, so there surely is one): gc deletes it.
+mkdir -p "$KS/tmp"
+head -c 100000 /dev/urandom > "$KS/tmp/put.99999.killed.tmp"
+touch -d '1 hour ago' "$KS/tmp/put.99999.killed.tmp"
 gcj=$("$HB" --store "$KS" gc --grace 0 --json)
 check "gc runs despite locks of killed puts" test -n "$gcj"
 stale=$(echo "$gcj" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["stale_locks"]))')
 echo "  gc removed $stale stale locks, $(echo "$gcj" | json_get packs_deleted) packs"
 check "no lock left" test -z "$(ls "$KS/locks" 2>/dev/null)"
+check "gc deleted the killed puts' temp files ($(echo "$gcj" | json_get temp_files_deleted))" \
+  test "$(echo "$gcj" | json_get temp_files_deleted)" -ge 1
+check "no put temp file left in tmp/" test -z "$(find "$KS/tmp" -name 'put.*.tmp' -mmin +0.02 2>/dev/null)"
 "$HB" --store "$KS" get v1 "$WORK/v1.out" --force
 check "v1 still restores after gc" cmp -s "$WORK/in/v1" "$WORK/v1.out"
 

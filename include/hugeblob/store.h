@@ -79,6 +79,22 @@ class ObjectStore {
   // Uploads that were started and neither completed nor aborted (for gc).
   virtual Result<std::vector<MultipartUpload>> ListMultipart(std::string_view prefix) = 0;
 
+  // Temporary files that a writer killed mid-Put left behind (a local
+  // store's tmp/put.*.tmp, and multipart data whose sidecar was never
+  // written), last modified before `older_than_unix`: deleted, unless
+  // `dry_run`. A live Put keeps its file for seconds, so any cutoff of
+  // minutes or more is safe. Stores without such files report nothing; S3's
+  // leftovers are multipart uploads (ListMultipart/AbortMultipart).
+  struct TempCleanup {
+    uint64_t files = 0;
+    uint64_t bytes = 0;
+  };
+  virtual Result<TempCleanup> CleanTemporaries(int64_t older_than_unix, bool dry_run) {
+    (void)older_than_unix;
+    (void)dry_run;
+    return TempCleanup{};
+  }
+
   // Objects at least this large should go through multipart.
   virtual uint64_t multipart_threshold() const { return UINT64_MAX; }
 };

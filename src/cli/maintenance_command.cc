@@ -78,7 +78,8 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
         "\"live_pack_bytes\":%llu,\"packs_deleted\":%llu,\"pack_bytes_deleted\":%llu,"
         "\"manifests_deleted\":%llu,\"manifest_bytes_deleted\":%llu,\"indexes_deleted\":%llu,"
         "\"index_bytes_deleted\":%llu,\"indexes_written\":%llu,\"index_bytes_written\":%llu,"
-        "\"uploads_aborted\":%llu,\"young_kept\":%llu,\"young_kept_bytes\":%llu,"
+        "\"uploads_aborted\":%llu,\"temp_files_deleted\":%llu,\"temp_bytes_deleted\":%llu,"
+        "\"young_kept\":%llu,\"young_kept_bytes\":%llu,"
         "\"packs_repacked\":%llu,\"repack_bytes_written\":%llu,\"manifests_rewritten\":%llu,"
         "\"reclaimed_bytes\":%lld,\"stale_locks\":%s,\"uploads_unchecked\":%s,\"seconds\":%.3f}\n",
         r->dry_run ? "true" : "false", (unsigned long long)r->refs,
@@ -88,6 +89,7 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
         (unsigned long long)r->manifest_bytes_deleted, (unsigned long long)r->indexes_deleted,
         (unsigned long long)r->index_bytes_deleted, (unsigned long long)r->indexes_written,
         (unsigned long long)r->index_bytes_written, (unsigned long long)r->uploads_aborted,
+        (unsigned long long)r->temp_files_deleted, (unsigned long long)r->temp_bytes_deleted,
         (unsigned long long)r->young_kept, (unsigned long long)r->young_kept_bytes,
         (unsigned long long)r->packs_repacked, (unsigned long long)r->repack_bytes_written,
         (unsigned long long)r->manifests_rewritten, (long long)r->reclaimed_bytes(), locks.c_str(),
@@ -118,6 +120,11 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
   if (r->uploads_aborted > 0) {
     std::printf("%s %llu abandoned multipart uploads\n", r->dry_run ? "would abort" : "aborted",
                 (unsigned long long)r->uploads_aborted);
+  }
+  if (r->temp_files_deleted > 0) {
+    std::printf("%s %llu temporary files of interrupted writes (%s)\n", verb,
+                (unsigned long long)r->temp_files_deleted,
+                FormatSize(r->temp_bytes_deleted).c_str());
   }
   if (!r->uploads_unchecked.empty()) {
     std::printf("abandoned multipart uploads not checked: %s\n", r->uploads_unchecked.c_str());

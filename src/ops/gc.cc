@@ -540,6 +540,15 @@ Result<GcReport> Collector::Run() {
       }
     }
   }
+  // Temporary files of writers killed mid-write (kill -9, power loss): no
+  // key names them, so the mark/sweep above cannot see them.
+  if (auto temps = store_->CleanTemporaries(now_ - options_.grace_seconds, options_.dry_run);
+      temps) {
+    report_.temp_files_deleted = temps->files;
+    report_.temp_bytes_deleted = temps->bytes;
+  } else {
+    spdlog::warn("gc: cannot clean temporary files: {}", temps.error().message());
+  }
   HB_TRY(DeleteAll(stale_keys, "stale locks"));
   if (lock) HB_TRY(lock->Release());
   return report_;

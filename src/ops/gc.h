@@ -56,6 +56,10 @@ struct GcReport {
   uint64_t indexes_written = 0;
   uint64_t index_bytes_written = 0;
   uint64_t uploads_aborted = 0;
+  // Temporary files of writers killed mid-write (local store tmp/), older
+  // than the grace period.
+  uint64_t temp_files_deleted = 0;
+  uint64_t temp_bytes_deleted = 0;
 
   // Unreferenced but younger than the grace period: kept this time.
   uint64_t young_kept = 0;
@@ -75,7 +79,8 @@ struct GcReport {
 
   // Net bytes given back: deleted minus written.
   int64_t reclaimed_bytes() const {
-    return static_cast<int64_t>(pack_bytes_deleted + manifest_bytes_deleted + index_bytes_deleted) -
+    return static_cast<int64_t>(pack_bytes_deleted + manifest_bytes_deleted + index_bytes_deleted +
+                                temp_bytes_deleted) -
            static_cast<int64_t>(index_bytes_written + repack_bytes_written);
   }
 };

@@ -1,8 +1,12 @@
 #include "ops/gc.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <thread>
 
 #include "format/manifest.h"
@@ -260,6 +264,35 @@ TEST(GcTest, AbortsAbandonedMultipartUploads) {
   auto left = store->ListMultipart("");
   ASSERT_TRUE(left);
   EXPECT_TRUE(left->empty());
+}
+
+TEST(GcTest, DeletesTemporaryFilesOfKilledWritersAfterTheGrace) {
+  TempDir dir;
+  auto opened = LocalStore::Open(dir.path() + "/store");
+  ASSERT_TRUE(opened) << opened.error().message();
+  std::shared_ptr<ObjectStore> store = *opened;
+  TwoVersions v = PutTwoVersions(store, dir);
+  // What kill -9 during a Put leaves: a half-written pack in tmp/.
+  const std::string leftover = dir.path() + "/store/tmp/put.99999.deadbeef.tmp";
+  ASSERT_TRUE(WriteFileAtomic(leftover, std::string(1000, 'x')));
+  struct timespec minute_ago[2] = {{std::time(nullptr) - 60, 0}, {std::time(nullptr) - 60, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, leftover.c_str(), minute_ago, 0), 0);
+
+  GcOptions graced;  // default grace: the file is too young
+  auto r1 = CollectGarbage(store, graced);
+  ASSERT_TRUE(r1) << r1.error().message();
+  EXPECT_EQ(r1->temp_files_deleted, 0u);
+  EXPECT_EQ(::access(leftover.c_str(), F_OK), 0);
+
+  auto r2 = CollectGarbage(store, NoGrace());
+  ASSERT_TRUE(r2) << r2.error().message();
+  EXPECT_EQ(r2->temp_files_deleted, 1u);
+  EXPECT_EQ(r2->temp_bytes_deleted, 1000u);
+  EXPECT_NE(::access(leftover.c_str(), F_OK), 0);
+  // Both names still read back whole.
+  EXPECT_EQ(Restore(store, "a", dir), v.a);
+  EXPECT_EQ(Restore(store, "b", dir), v.b);
+  ExpectVerifies(store);
 }
 
 TEST(GcTest, ConcurrentPutsAndGcLoseNothing) {

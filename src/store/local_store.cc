@@ -551,4 +551,55 @@ Result<std::vector<MultipartUpload>> LocalStore::ListMultipart(std::string_view 
   return out;
 }
 
+Result<ObjectStore::TempCleanup> LocalStore::CleanTemporaries(int64_t older_than_unix,
+                                                              bool dry_run) {
+  LocalPaths paths(root_);
+  const std::string dir = paths.TmpDir();
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return TempCleanup{};
+    return Fail(ErrnoError(errno, "opendir " + dir));
+  }
+  std::vector<std::string> names;
+  while (true) {
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      int err = errno;
+      ::closedir(d);
+      if (err != 0) return Fail(ErrnoError(err, "readdir " + dir));
+      break;
+    }
+    names.emplace_back(e->d_name);
+  }
+  TempCleanup out;
+  for (const std::string& name : names) {
+    bool candidate = false;
+    if (name.starts_with("put.") && name.ends_with(".tmp")) {
+      candidate = true;  // a Put that never reached its rename
+    } else if (name.starts_with(kUploadPrefix)) {
+      // Multipart data or parts list whose sidecar is missing: the upload
+      // died between creating its files and writing the sidecar, so
+      // ListMultipart cannot see it and AbortMultipart cannot name it.
+      std::string_view id = name;
+      id.remove_prefix(kUploadPrefix.size());
+      if (id.ends_with(".info")) continue;
+      if (id.ends_with(".parts")) id.remove_suffix(6);
+      candidate = ::access(paths.UploadInfoPath(id).c_str(), F_OK) != 0 && errno == ENOENT;
+    }
+    if (!candidate) continue;
+    const std::string path = dir + "/" + name;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (st.st_mtime >= older_than_unix) continue;
+    if (!dry_run && ::unlink(path.c_str()) != 0) {
+      if (errno == ENOENT) continue;  // someone else cleaned it
+      return Fail(ErrnoError(errno, "unlink " + path));
+    }
+    ++out.files;
+    out.bytes += static_cast<uint64_t>(st.st_size);
+  }
+  return out;
+}
+
 }  // namespace hugeblob

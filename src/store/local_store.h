@@ -34,6 +34,7 @@ class LocalStore : public ObjectStore {
                            const std::vector<CompletedPart>& parts) override;
   Status AbortMultipart(std::string_view key, std::string_view upload_id) override;
   Result<std::vector<MultipartUpload>> ListMultipart(std::string_view prefix) override;
+  Result<TempCleanup> CleanTemporaries(int64_t older_than_unix, bool dry_run) override;
 
  private:
   explicit LocalStore(std::string root) : root_(std::move(root)) {}

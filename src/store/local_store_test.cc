@@ -244,6 +244,52 @@ TEST_F(LocalStoreTest, AbandonedMultipartSurvivesReopen) {
   EXPECT_EQ(Entries(root_ + "/tmp"), std::vector<std::string>{});
 }
 
+// What a writer killed mid-Put leaves in tmp/: a put temp file, and the data
+// file of a multipart upload whose sidecar was never written.
+TEST_F(LocalStoreTest, CleanTemporariesRemovesOldLeftoversOnly) {
+  ASSERT_TRUE(store_->Put("packs/ab/live", Buf("kept")));  // creates tmp/
+  const std::string tmp = root_ + "/tmp";
+  auto age_by = [](const std::string& path, int64_t age) {
+    struct timespec times[2];
+    times[0].tv_sec = times[1].tv_sec = std::time(nullptr) - age;
+    times[0].tv_nsec = times[1].tv_nsec = 0;
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  };
+  auto write = [&](const std::string& path, std::string_view bytes, int64_t age) {
+    ASSERT_TRUE(WriteFileAtomic(path, bytes));
+    age_by(path, age);
+  };
+  write(tmp + "/put.123.abc.tmp", "old put", 7200);
+  write(tmp + "/put.124.abd.tmp", "young put", 10);
+  write(tmp + "/mpu-0123456789abcdef", "orphan multipart data", 7200);
+  // A real upload (with a sidecar) is ListMultipart's business, not this.
+  auto id = store_->CreateMultipart("packs/ab/big", 1 << 20);
+  ASSERT_TRUE(id) << id.error().message();
+  ASSERT_TRUE(store_->UploadPart("packs/ab/big", *id, 1, BufferChain(Buf("part"))));
+  for (const std::string& name : Entries(tmp)) {
+    if (name.find(*id) != std::string::npos) age_by(tmp + "/" + name, 7200);
+  }
+  const int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) - 3600;
+
+  auto dry = store_->CleanTemporaries(cutoff, /*dry_run=*/true);
+  ASSERT_TRUE(dry) << dry.error().message();
+  EXPECT_EQ(dry->files, 2u);
+  EXPECT_EQ(dry->bytes,
+            std::string_view("old put").size() + std::string_view("orphan multipart data").size());
+  EXPECT_TRUE(Exists(tmp + "/put.123.abc.tmp"));
+
+  auto done = store_->CleanTemporaries(cutoff, /*dry_run=*/false);
+  ASSERT_TRUE(done) << done.error().message();
+  EXPECT_EQ(done->files, 2u);
+  EXPECT_FALSE(Exists(tmp + "/put.123.abc.tmp"));
+  EXPECT_FALSE(Exists(tmp + "/mpu-0123456789abcdef"));
+  EXPECT_TRUE(Exists(tmp + "/put.124.abd.tmp"));
+  auto uploads = store_->ListMultipart("");
+  ASSERT_TRUE(uploads);
+  EXPECT_EQ(uploads->size(), 1u);  // the upload with a sidecar is untouched
+  EXPECT_TRUE(store_->Get("packs/ab/live"));
+}
+
 TEST_F(LocalStoreTest, KeysWithNewlinesSurviveTheSidecar) {
   const std::string key = "odd/line\nbreak";
   auto id = store_->CreateMultipart(key, 10);

@@ -54,6 +54,9 @@ class ForwardingStore : public ObjectStore {
   Result<std::vector<MultipartUpload>> ListMultipart(std::string_view prefix) override {
     return base_->ListMultipart(prefix);
   }
+  Result<TempCleanup> CleanTemporaries(int64_t older_than_unix, bool dry_run) override {
+    return base_->CleanTemporaries(older_than_unix, dry_run);
+  }
   uint64_t multipart_threshold() const override { return base_->multipart_threshold(); }
 
  protected:
