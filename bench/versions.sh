@@ -22,7 +22,8 @@
 #
 # Output: the table on stdout, and bench/out/versions-<size>.{csv,png}.
 # hugeblob runs three ways: CDC and fixed chunkers at their defaults (256 KiB),
-# and CDC at casync's 64 KiB average ("hugeblob-cdc64").
+# CDC at casync's 64 KiB average ("hugeblob-cdc64"), and CDC at 32 KiB
+# ("hugeblob-cdc32", the setting for long version series: see docs/chunking.md).
 #
 # Environment: HB_BENCH_SIZE (e.g. 1G), HB_BENCH_PUT_OPTS (extra options for
 # every hugeblob put, e.g. "--memory 128M"), HB_BENCH_WORK (scratch directory,
@@ -128,7 +129,7 @@ export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 
 tools=()
 tool_ok() { command -v "$1" >/dev/null || { echo "  skip $2: $1 not installed (apt-get install $3)"; return 1; }; }
-tools+=("hugeblob-cdc" "hugeblob-fixed" "hugeblob-cdc64")
+tools+=("hugeblob-cdc" "hugeblob-fixed" "hugeblob-cdc64" "hugeblob-cdc32")
 read -r -a PUT_OPTS <<< "${HB_BENCH_PUT_OPTS:-}"
 [ ${#PUT_OPTS[@]} -gt 0 ] && echo "  hugeblob put options: ${PUT_OPTS[*]}"
 tool_ok restic restic restic && tools+=(restic)
@@ -153,6 +154,7 @@ ingest() {  # ingest TOOL VERSION
     hugeblob-cdc) "$HB" -q --store "$WORK/hb-cdc" put "$f" --name "img/v$2" ${PUT_OPTS[@]+"${PUT_OPTS[@]}"} ;;
     hugeblob-fixed) "$HB" -q --store "$WORK/hb-fixed" put "$f" --name "img/v$2" --chunker fixed ${PUT_OPTS[@]+"${PUT_OPTS[@]}"} ;;
     hugeblob-cdc64) "$HB" -q --store "$WORK/hb-cdc64" put "$f" --name "img/v$2" --chunk-size 64K ${PUT_OPTS[@]+"${PUT_OPTS[@]}"} ;;
+    hugeblob-cdc32) "$HB" -q --store "$WORK/hb-cdc32" put "$f" --name "img/v$2" --chunk-size 32K ${PUT_OPTS[@]+"${PUT_OPTS[@]}"} ;;
     restic) restic -q -r "$WORK/restic" backup "$f" >/dev/null ;;
     borg) borg create --compression zstd,3 "$WORK/borg::v$2" "$f" ;;
     casync) casync make --store="$WORK/casync.castr" "$WORK/casync-v$2.caibx" "$f" >/dev/null ;;
@@ -163,6 +165,7 @@ stored() {
     hugeblob-cdc) tree_bytes "$WORK/hb-cdc" ;;
     hugeblob-fixed) tree_bytes "$WORK/hb-fixed" ;;
     hugeblob-cdc64) tree_bytes "$WORK/hb-cdc64" ;;
+    hugeblob-cdc32) tree_bytes "$WORK/hb-cdc32" ;;
     restic) tree_bytes "$WORK/restic" ;;
     borg) tree_bytes "$WORK/borg" ;;
     casync) tree_bytes "$WORK/casync.castr" "$WORK"/casync-v*.caibx ;;
