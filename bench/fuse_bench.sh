@@ -12,9 +12,12 @@
 #   seq1M warm     1 MiB sequential reads, buffered, page cache warm
 #   seq1M daemon   1 MiB sequential reads, O_DIRECT
 #   seq1M cold     one pass over the file after dropping the page cache (and,
-#                  for hugeblob, with a fresh daemon: empty chunk cache, no
-#                  disk cache) -- what a first read from the local store costs
-#   rand4k cold    4 KiB random reads right after dropping the page cache
+#                  for hugeblob, with a fresh daemon: empty chunk cache, fresh
+#                  empty disk cache) -- what a first read from the local store costs
+#   rand4k cold    4 KiB random reads right after dropping the page cache (same)
+# hugeblob runs with its default disk cache (for a local store: chunks are
+# written on their second load): the warm and daemon tests on a daemon with
+# the cache dir $WORK/hb-cache, the cold ones each on a fresh empty one.
 # then prints a table and checks the targets of docs/fuse.md. Needs root
 # (mounts, drop_caches). A competitor that is not installed is skipped with
 # a message (apt-get install fio squashfuse squashfs-tools rclone).
@@ -84,8 +87,16 @@ echo "  put took $(echo "$(date +%s.%N) - $t0" | bc) s"
 HB_MNT=$W/mnt/hugeblob
 mkdir -p "$HB_MNT"
 HB_PID=
+HB_CACHE=$W/hb-cache  # the disk cache of the warm/daemon tests
+HB_COLD_CACHES=()
+# mount_hb [cold]: a fresh empty disk cache dir with "cold", else $HB_CACHE.
 mount_hb() {
-  "$HB" mount "$HB_MNT" -f --no-disk-cache --memory-cache "$MEMCACHE" 2>"$W/hugeblob.log" &
+  local cache=$HB_CACHE
+  if [ "${1:-}" = cold ]; then
+    cache=$(mktemp -d "$W/hb-cold-cache.XXXXXX")
+    HB_COLD_CACHES+=("$cache")
+  fi
+  "$HB" mount "$HB_MNT" -f --cache-dir "$cache" --memory-cache "$MEMCACHE" 2>"$W/hugeblob.log" &
   HB_PID=$!
   PIDS+=("$HB_PID")
   MOUNTS+=("$HB_MNT")
@@ -154,10 +165,12 @@ for fs in "${FSES[@]}"; do
   echo "== $fs"
   f=${FILE_OF[$fs]}
   # cold first: fresh page cache (and a fresh hugeblob daemon).
-  if [ "$fs" = hugeblob ]; then unmount_hb; drop_caches; mount_hb; else drop_caches; fi
+  if [ "$fs" = hugeblob ]; then unmount_hb; drop_caches; mount_hb cold; else drop_caches; fi
   fio_run "$fs" "seq1M cold MB/s" read 1M 0 once
-  if [ "$fs" = hugeblob ]; then unmount_hb; drop_caches; mount_hb; else drop_caches; fi
+  if [ "$fs" = hugeblob ]; then unmount_hb; drop_caches; mount_hb cold; else drop_caches; fi
   fio_run "$fs" "rand4k cold IOPS" randread 4k 0 time
+  # warm and daemon tests: the daemon with the bench's disk cache dir.
+  if [ "$fs" = hugeblob ]; then unmount_hb; mount_hb; fi
   # warm: read the whole file once so the page cache holds it.
   cat "$f" > /dev/null
   fio_run "$fs" "rand4k warm IOPS" randread 4k 0 time
@@ -193,6 +206,11 @@ for t in "${TESTS[@]}"; do
   printf '%-30s' "$t"; for fs in "${FSES[@]}"; do printf '%14s' "${RES[$fs,$t]:--}"; done; echo
 done
 echo "hugeblob daemon peak RSS: ${HB_RSS_MB} MiB (memory cache $MEMCACHE)"
+du_mb() { du -sm "$1" 2>/dev/null | cut -f1; }
+cold_sizes=()
+for c in "${HB_COLD_CACHES[@]}"; do cold_sizes+=("$(du_mb "$c") MiB"); done
+echo "hugeblob disk cache used: $(du_mb "$HB_CACHE") MiB (warm/daemon tests; default bound 2G);" \
+  "cold tests: ${cold_sizes[*]:-none} (seq1M, rand4k)"
 
 # --- targets
 verdict() { if [ "$2" = 1 ]; then echo "PASS  $1"; else echo "MISS  $1"; fi; }

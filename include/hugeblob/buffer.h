@@ -53,6 +53,18 @@ class Buffer {
   // Uninitialised storage of `size` bytes. The optional reservation is held
   // until the block is freed.
   static Buffer Allocate(size_t size, Reservation reservation = {});
+  // Like Allocate, for large short-lived buffers allocated and freed at a
+  // high rate and in varying sizes (the read path's decoded chunks and
+  // ranged reads). A freed block goes to a small process-wide pool of idle
+  // blocks (at most kReusePoolBytes, the oldest dropped first) and a later
+  // AllocateReusable of a similar size takes it, instead of the allocator
+  // mapping fresh pages (a page fault and a page clear per 4 KiB) and
+  // unmapping them again. The block may be up to 1/4 larger than `size`;
+  // the reservation covers `size`.
+  static Buffer AllocateReusable(size_t size, Reservation reservation = {});
+  static constexpr uint64_t kReusePoolBytes = 24ull << 20;
+  // Bytes of idle blocks in that pool now.
+  static uint64_t ReusePoolIdleBytes();
   static Buffer Copy(std::span<const uint8_t> bytes);
   static Buffer Copy(std::string_view bytes);
   static Buffer Zeros(size_t size);

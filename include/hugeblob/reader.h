@@ -26,13 +26,30 @@ namespace hugeblob {
 
 struct Manifest;
 
+// Which chunks loaded from the store are written to the disk cache.
+enum class DiskCacheAdmission {
+  // Every one: for remote stores, where a fetch is slow or costs money.
+  kAlways,
+  // Only a chunk loaded from the store for the second time by this context
+  // (remembered in a bounded FIFO of id prefixes): for stores that are cheap
+  // to read (file://). One sequential pass then writes nothing, and random
+  // readers that come back to a chunk get it cached.
+  kSecondLoad,
+};
+
 struct ReaderOptions {
   uint64_t memory_cache_bytes = 64ull << 20;  // decoded chunks kept in memory
   bool disk_cache = true;
-  std::string disk_cache_dir;                // empty: $XDG_CACHE_HOME/hugeblob or ~/.cache/hugeblob
-  uint64_t disk_cache_bytes = 2ull << 30;    // bound of the disk cache
-  unsigned fetch_threads = 4;                // parallel fetches (read-ahead, get)
-  unsigned readahead_chunks = 4;             // chunks fetched ahead of a sequential reader
+  DiskCacheAdmission disk_cache_admission = DiskCacheAdmission::kAlways;
+  std::string disk_cache_dir;              // empty: $XDG_CACHE_HOME/hugeblob or ~/.cache/hugeblob
+  uint64_t disk_cache_bytes = 2ull << 30;  // bound of the disk cache
+  unsigned fetch_threads = 4;              // parallel fetches (read-ahead, get)
+  // Read-ahead of a sequential reader: the window grows to twice what the
+  // stream has read, up to readahead_bytes of decoded data (and at most a
+  // quarter of the memory cache) and readahead_chunks chunks.
+  // readahead_chunks = 0 turns read-ahead off.
+  uint64_t readahead_bytes = 32ull << 20;
+  unsigned readahead_chunks = 1024;
   uint64_t max_coalesce_bytes = 8ull << 20;  // largest single ranged GET when coalescing
 };
 
@@ -40,7 +57,9 @@ struct ReaderStats {
   uint64_t store_requests = 0;  // ranged GETs issued
   uint64_t store_bytes = 0;     // bytes fetched from the store
   uint64_t memory_hits = 0;
-  uint64_t disk_hits = 0;
+  uint64_t disk_hits = 0;        // whole chunks read from the disk cache
+  uint64_t disk_range_hits = 0;  // pread parts of chunks read from the disk cache
+  uint64_t disk_deferred = 0;    // first loads not written (DiskCacheAdmission::kSecondLoad)
   uint64_t misses = 0;
 };
 

@@ -99,9 +99,13 @@ Result<std::shared_ptr<ObjectStore>> GlobalOptions::OpenStore() const {
   return hugeblob::OpenStore(store);
 }
 
-Result<ReaderOptions> CacheOptions::ToReaderOptions(bool disk_default) const {
+bool IsLocalStore(const ObjectStore& store) { return store.url().rfind("file://", 0) == 0; }
+
+Result<ReaderOptions> CacheOptions::ToReaderOptions(bool disk_default, bool local_store) const {
   ReaderOptions r;
   r.disk_cache = disk_default;
+  r.disk_cache_admission =
+      local_store ? DiskCacheAdmission::kSecondLoad : DiskCacheAdmission::kAlways;
   if (!cache_dir.empty()) {
     r.disk_cache = true;
     r.disk_cache_dir = cache_dir;
@@ -116,12 +120,15 @@ Result<ReaderOptions> CacheOptions::ToReaderOptions(bool disk_default) const {
   return r;
 }
 
-void CacheOptions::Add(CLI::App* cmd) {
-  cmd->add_option("--cache-dir", cache_dir,
-                  "Disk cache directory (default $XDG_CACHE_HOME/hugeblob)");
+void CacheOptions::Add(CLI::App* cmd, const std::string& disk_default) {
+  cmd->add_option(
+      "--cache-dir", cache_dir,
+      "Disk cache directory (default $XDG_CACHE_HOME/hugeblob). The disk cache is " + disk_default);
   cmd->add_option("--cache-size", cache_size, "Disk cache bound, e.g. 10G (default 2G)");
   cmd->add_option("--memory-cache", memory_cache, "Memory cache of decoded chunks (default 64M)");
-  cmd->add_flag("--no-disk-cache", no_disk_cache, "Do not use the disk cache");
+  cmd->add_flag("--no-disk-cache", no_disk_cache,
+                "Do not use the disk cache. When on, a chunk from a local (file://) store is "
+                "written to it on its second load, one from S3 on its first");
 }
 
 namespace {
@@ -210,7 +217,7 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
   GetOptions o;
   o.force = a.force;
   o.threads = a.threads;
-  auto reader = a.cache.ToReaderOptions(/*disk_default=*/false);
+  auto reader = a.cache.ToReaderOptions(/*disk_default=*/false, IsLocalStore(**store));
   if (!reader) return Report(reader.error());
   o.reader = *reader;
   // get reads each chunk once: a small memory cache (for chunks repeated
@@ -254,7 +261,8 @@ int RunCat(const GlobalOptions& g, const CatArgs& a) {
   auto store = g.OpenStore();
   if (!store) return Report(store.error());
   // A disk cache in front of a local directory store would only copy it.
-  auto options = a.cache.ToReaderOptions(/*disk_default=*/(*store)->url().rfind("file://", 0) != 0);
+  const bool local = IsLocalStore(**store);
+  auto options = a.cache.ToReaderOptions(/*disk_default=*/!local, local);
   if (!options) return Report(options.error());
   auto context = ReaderContext::Create(*options);
   if (!context) return Report(context.error());
@@ -442,7 +450,7 @@ int Main(int argc, char** argv) {
   get_cmd->add_option("out", get.out, "Output path, or - for standard output")->required();
   get_cmd->add_flag("-f,--force", get.force, "Replace an existing output file");
   get_cmd->add_option("--threads", get.threads, "Parallel fetch/decode threads (default 4)");
-  get.cache.Add(get_cmd);
+  get.cache.Add(get_cmd, "off unless --cache-dir is given (a restore reads each chunk once)");
   get_cmd->callback([&] { run = [&] { return RunGet(g, get); }; });
 
   CatArgs cat;
@@ -450,7 +458,7 @@ int Main(int argc, char** argv) {
   cat_cmd->add_option("name", cat.name)->required();
   cat_cmd->add_option("--offset", cat.offset, "First byte (K/M/G suffixes)");
   cat_cmd->add_option("--length", cat.length, "Number of bytes (default: to the end)");
-  cat.cache.Add(cat_cmd);
+  cat.cache.Add(cat_cmd, "on for S3 stores; for local ones only with --cache-dir");
   cat_cmd->callback([&] { run = [&] { return RunCat(g, cat); }; });
 
   auto* ls_cmd = app.add_subcommand("ls", "List the files in the store");

@@ -2,8 +2,10 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -42,14 +44,23 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
     return 1;
   }
   o.store = *store;
-  // A disk cache in front of a local directory store would only copy it.
-  auto reader = a.cache.ToReaderOptions(
-      /*disk_default=*/(*store)->url().rfind("file://", 0) != 0);
+  // The disk cache is on for every store: in front of a local one it holds
+  // decoded chunks that random readers come back to (a 4 KiB read is then one
+  // pread, not a whole chunk read, decoded and hashed), admitted on their
+  // second load so that a sequential pass writes nothing.
+  auto reader = a.cache.ToReaderOptions(/*disk_default=*/true, IsLocalStore(**store));
   if (!reader) {
     std::fprintf(stderr, "hugeblob: %s\n", reader.error().message().c_str());
     return 2;
   }
   o.reader = *reader;
+  // The disk cache keeps up to a quarter of the fd limit open (one fd per
+  // hot entry): let the daemon use what it is allowed, up to 64Ki.
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
+    rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 65536);
+    (void)::setrlimit(RLIMIT_NOFILE, &rl);
+  }
   // SIGINT/SIGTERM set this token (the CLI's handlers); the mount then
   // unmounts cleanly and exits 0: a signal is how a foreground mount stops.
   o.cancel = &ProcessCancelToken();
@@ -76,7 +87,7 @@ void AddMountCommand(CLI::App& app, GlobalOptions& g, std::function<int()>& run)
   cmd->add_option("--threads", args.threads, "FUSE worker threads (default 16)");
   cmd->add_option("--refresh", args.refresh_s,
                   "Seconds between re-listings of the names (default 2)");
-  args.cache.Add(cmd);
+  args.cache.Add(cmd, "on for every store");
   cmd->callback([&g, &run] { run = [&g] { return RunMountCommand(g, args); }; });
 }
 

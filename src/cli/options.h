@@ -34,9 +34,17 @@ struct CacheOptions {
   std::string memory_cache;
   bool no_disk_cache = false;
 
-  void Add(CLI::App* cmd);
-  Result<ReaderOptions> ToReaderOptions(bool disk_default) const;
+  // `disk_default` says, for --help, when the command uses the disk cache
+  // without --cache-dir or --no-disk-cache.
+  void Add(CLI::App* cmd, const std::string& disk_default);
+  // disk_default: the disk cache is on unless --no-disk-cache (--cache-dir
+  // turns it on). local_store: the store is cheap to read (file://), so a
+  // chunk is admitted to the disk cache on its second load, not its first.
+  Result<ReaderOptions> ToReaderOptions(bool disk_default, bool local_store) const;
 };
+
+// A store that is cheap to read: a local directory (file://).
+bool IsLocalStore(const ObjectStore& store);
 
 // Parses a size option value; the error names the option.
 Result<uint64_t> SizeArg(const std::string& text, const char* option);

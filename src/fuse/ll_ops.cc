@@ -92,8 +92,8 @@ void Init(void* userdata, fuse_conn_info* conn) {
   // flight so sequential reads keep several chunks fetching at once.
   conn->max_background = 64;
   conn->congestion_threshold = 48;
-  conn->max_readahead = 1 << 20;
-  conn->max_read = 1 << 20;  // must match the max_read mount option (mount.cc)
+  conn->max_readahead = 8 << 20;  // libfuse lowers it to what the kernel offers; see mount.cc
+  conn->max_read = 1 << 20;       // must match the max_read mount option (mount.cc)
 }
 
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {

@@ -76,8 +76,13 @@ Result<std::string> CheckMountpoint(const std::string& path) {
 }
 
 // A FUSE file system gets the kernel's default read-ahead (128 KiB), far
-// below the chunk size; raise its bdi's to 1 MiB so buffered sequential
-// reads arrive as full 1 MiB requests. Best effort: needs root and sysfs.
+// below the chunk size; raise its bdi's so buffered sequential reads arrive
+// as full 1 MiB requests (max_read), several at a time: kKernelReadaheadKb
+// of read-ahead keeps up to 8 requests in flight on as many worker threads,
+// so copying the replies into the page cache runs on every core while the
+// reader's own read-ahead fetches further on. Best effort: needs root and
+// sysfs.
+constexpr int kKernelReadaheadKb = 8192;
 void RaiseReadahead(const std::string& mountpoint) {
   struct stat st;
   if (::stat(mountpoint.c_str(), &st) != 0) return;
@@ -85,7 +90,7 @@ void RaiseReadahead(const std::string& mountpoint) {
                      std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) return;
-  std::fputs("1024", f);
+  std::fputs(std::to_string(kKernelReadaheadKb).c_str(), f);
   if (std::fclose(f) != 0) spdlog::debug("mount: cannot raise read-ahead in {}", path);
 }
 

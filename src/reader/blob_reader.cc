@@ -5,6 +5,12 @@
 // search over the frame table, one memory-cache lookup per chunk (a shard
 // lock and a shared_ptr copy), memcpy. No allocation, no locks of its own;
 // the read-ahead detector is two relaxed atomics.
+//
+// pread's miss path for a part of a chunk: before loading the whole chunk,
+// ask the disk cache for just that range (DiskCache::ReadRange: one pread
+// from an entry this process verified before). That is what a random 4 KiB
+// reader over a file larger than the memory cache mostly does. Zero-copy
+// ReadFrame and reads covering whole chunks load whole chunks as before.
 
 #include <algorithm>
 #include <cstring>
@@ -38,7 +44,7 @@ class BlobReaderImpl final : public BlobReader {
       : ctx_(std::move(ctx)),
         src_(std::move(src)),
         m_(*src_->manifest),
-        readahead_(ctx_->options().readahead_chunks) {
+        readahead_(Readahead::For(*ctx_, m_)) {
     uint32_t zero_len = 0;
     for (const FrameRef& f : m_.frames) {
       if (f.zero) zero_len = std::max(zero_len, f.length);
@@ -57,7 +63,8 @@ class BlobReaderImpl final : public BlobReader {
     const std::vector<FrameRef>& frames = m_.frames;
     size_t idx = FrameAt(frames, offset);
 
-    if (unsigned ahead = readahead_.Observe(offset, n)) StartReadahead(offset + n, ahead);
+    if (uint64_t ahead = readahead_.Observe(offset, n))
+      readahead_.Start(*ctx_, src_, offset + n, ahead);
 
     size_t pos = 0;
     Buffer chunk;
@@ -71,6 +78,8 @@ class BlobReaderImpl final : public BlobReader {
         // (A size mismatch, possible only with a corrupt manifest, goes the
         // slow way, which reports it.)
         std::memcpy(out.data() + pos, chunk.data() + in, take);
+      } else if (take < f.length && ReadFromDisk(f, in, out.subspan(pos, take))) {
+        // A part of a chunk, from the disk cache.
       } else {
         Status s = ReadSlow(idx, offset + pos, out.subspan(pos, n - pos));
         if (!s) {
@@ -105,6 +114,13 @@ class BlobReaderImpl final : public BlobReader {
   }
 
  private:
+  // Bytes [in, in + out.size()) of frame `f` from the disk cache, if it
+  // holds the chunk and this process verified that entry before.
+  bool ReadFromDisk(const FrameRef& f, uint64_t in, std::span<uint8_t> out) {
+    DiskCache* disk = ctx_->disk();
+    return disk != nullptr && disk->ReadRange(f.chunk, f.length, in, out);
+  }
+
   // From frame `idx` (holding `offset`) on, fills `out` (which ends within
   // the file) in batches of kPreadBatchBytes, fetching what is missing.
   Status ReadSlow(size_t idx, uint64_t offset, std::span<uint8_t> out) {
@@ -144,14 +160,6 @@ class BlobReaderImpl final : public BlobReader {
       }
     }
     return OkStatus();
-  }
-
-  // A sequential reader just read up to `end`: fetch `ahead` chunks past
-  // the frame holding its last byte.
-  void StartReadahead(uint64_t end, unsigned ahead) {
-    const size_t next = FrameAt(m_.frames, end - 1) + 1;
-    auto [first, last] = readahead_.Claim(next, std::min(next + ahead, m_.frames.size()));
-    if (first < last) PrefetchFrames(*ctx_, src_, first, last);
   }
 
   const std::shared_ptr<ContextImpl> ctx_;

@@ -60,7 +60,7 @@ Status ResolveLed(ContextImpl& ctx, const BlobSource& src, std::vector<Led>& led
         // Cache first, then complete: see the single-flight header.
         ctx.memory().Insert(id, *r);
         if (l.out != nullptr) *l.out = *r;
-        if (disk != nullptr) to_disk.emplace_back(id, *r);
+        if (disk != nullptr && ctx.AdmitToDisk(id)) to_disk.emplace_back(id, *r);
       } else if (first_error) {
         first_error = Fail(r.error());
       }
@@ -127,11 +127,11 @@ Status LoadFrames(ContextImpl& ctx, const BlobSource& src, std::span<const size_
   return status;
 }
 
-void PrefetchFrames(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& src, size_t first,
-                    size_t last) {
-  if (ctx.stopping() || ctx.prefetch_limit() == 0) return;
+size_t PrefetchFrames(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& src, size_t first,
+                      size_t last) {
   const std::vector<FrameRef>& frames = src->manifest->frames;
   last = std::min(last, frames.size());
+  if (ctx.stopping() || ctx.prefetch_limit() == 0) return last;
 
   // Which frames are missing and not being fetched?
   std::vector<size_t> want;
@@ -140,19 +140,23 @@ void PrefetchFrames(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& s
     if (f.zero || ctx.memory().Contains(f.chunk) || ctx.flights().Busy(f.chunk)) continue;
     want.push_back(i);
   }
-  if (want.empty()) return;
+  if (want.empty()) return last;
   // Sliding-window callers (get: Prefetch(i, i + w) before reading frame i)
   // free one frame per call. Fetching that one at once would make one
   // request per frame; wait until half the window is free and fetch it in
   // bulk, unless the caller's next frame itself is missing.
-  if (want.front() != first && want.size() * 2 < last - first) return;
+  if (want.front() != first && want.size() * 2 < last - first) return first;
 
   std::vector<size_t> claimed;  // frame indices
   std::vector<ChunkFlights::Lease> leases;
   uint64_t stored = 0;
+  size_t started_until = last;
   for (size_t i : want) {
     const FrameRef& f = frames[i];
-    if (!ctx.TryReservePrefetch(f.length)) break;  // over the bound: the rest is dropped
+    if (!ctx.TryReservePrefetch(f.length)) {  // over the bound: the rest is dropped
+      started_until = i;
+      break;
+    }
     ChunkFlights::Lease lease = ctx.flights().TryLead(f.chunk);
     Buffer cached;
     if (lease && ctx.memory().Lookup(f.chunk, &cached)) lease.Complete(std::move(cached));
@@ -164,7 +168,7 @@ void PrefetchFrames(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& s
     leases.push_back(std::move(lease));
     stored += f.stored_length;
   }
-  if (claimed.empty()) return;
+  if (claimed.empty()) return started_until;
 
   // Split into up to one run per fetch thread so the runs download and
   // decode in parallel, but not below kMinParallelRunBytes: below that the
@@ -197,6 +201,7 @@ void PrefetchFrames(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& s
       c->ReleasePrefetch(task->bytes);
     });
   }
+  return started_until;
 }
 
 }  // namespace hugeblob

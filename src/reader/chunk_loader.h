@@ -5,8 +5,9 @@
 // For each frame that misses the memory cache the caller either leads its
 // flight (checks the disk cache, then fetches it as part of a coalesced run)
 // or follows it (waits for the leader). A leader inserts its chunk into the
-// memory cache, completes the flight, and only then writes the disk cache,
-// so waiters are not held up by the disk write.
+// memory cache, completes the flight, and only then writes the disk cache
+// (if ReaderOptions::disk_cache_admission admits it), so waiters are not
+// held up by the disk write.
 #pragma once
 
 #include <cstddef>
@@ -45,8 +46,11 @@ Status LoadFrames(ContextImpl& ctx, const BlobSource& src, std::span<const size_
 // the rest are skipped (it is a hint). The frames are split into up to
 // fetch_threads coalesced runs fetched in parallel. Leadership of each frame
 // is taken here, before returning, so a reader asking for one of them next
-// waits for it instead of fetching it again. Never blocks on I/O.
-void PrefetchFrames(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& src, size_t first,
-                    size_t last);
+// waits for it instead of fetching it again. Never blocks on I/O. Returns
+// the first frame left out because the byte bound was reached (`last` if
+// none was; `first` if nothing was started because only a few scattered
+// frames of the range are missing, see the sliding-window rule).
+size_t PrefetchFrames(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& src, size_t first,
+                      size_t last);
 
 }  // namespace hugeblob

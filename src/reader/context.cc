@@ -11,6 +11,19 @@ namespace {
 // tasks can exist, so the queue is sized never to be the limit.
 constexpr size_t kMaxQueuedTasks = 4096;
 
+// The "seen once" set of second-load admission remembers one chunk per this
+// many bytes of disk cache (a chunk that could not fit in the cache anyway
+// need not be remembered), within these bounds: at most ~3 MiB.
+constexpr uint64_t kSeenPerBytes = 64 << 10;
+constexpr size_t kMinSeen = 4096;
+constexpr size_t kMaxSeen = 65536;
+
+size_t SeenCapacity(const ReaderOptions& o) {
+  if (!o.disk_cache || o.disk_cache_admission != DiskCacheAdmission::kSecondLoad) return 1;
+  return static_cast<size_t>(
+      std::clamp<uint64_t>(o.disk_cache_bytes / kSeenPerBytes, kMinSeen, kMaxSeen));
+}
+
 }  // namespace
 
 Result<std::shared_ptr<ContextImpl>> ContextImpl::Make(const ReaderOptions& options) {
@@ -26,6 +39,7 @@ ContextImpl::ContextImpl(const ReaderOptions& options)
       prefetch_limit_(options.memory_cache_bytes / 2),
       live_(MemoryBudget::Create(UINT64_MAX)),
       memory_(options.memory_cache_bytes),
+      seen_(SeenCapacity(options)),
       flights_(Fail(ErrorCode::kCancelled, "chunk fetch abandoned")),
       pool_(std::make_unique<ThreadPool>(std::max(1u, options.fetch_threads), kMaxQueuedTasks)) {
   if (options.disk_cache) disk_ = DiskCache::Open(options.disk_cache_dir, options.disk_cache_bytes);
@@ -44,6 +58,13 @@ bool ContextImpl::TryReservePrefetch(uint64_t bytes) {
   return true;
 }
 
+bool ContextImpl::AdmitToDisk(const ChunkId& id) {
+  if (options_.disk_cache_admission == DiskCacheAdmission::kAlways) return true;
+  if (seen_.CheckAndInsert(Hash256Hasher()(id))) return true;
+  disk_deferred_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
 void ContextImpl::ReleasePrefetch(uint64_t bytes) {
   prefetch_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
 }
@@ -53,7 +74,12 @@ ReaderStats ContextImpl::stats() const {
   s.store_requests = counters_.store_requests.load();
   s.store_bytes = counters_.store_bytes.load();
   s.memory_hits = memory_.hits();
-  s.disk_hits = disk_ != nullptr ? disk_->stats().hits : 0;
+  if (disk_ != nullptr) {
+    DiskCache::Stats d = disk_->stats();
+    s.disk_hits = d.hits;
+    s.disk_range_hits = d.range_hits;
+  }
+  s.disk_deferred = disk_deferred_.load();
   s.misses = counters_.frames_fetched.load();
   return s;
 }

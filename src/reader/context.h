@@ -22,6 +22,7 @@
 #include "reader/disk_cache.h"
 #include "reader/fetcher.h"
 #include "reader/memory_cache.h"
+#include "reader/seen_once.h"
 #include "reader/single_flight.h"
 #include "util/budget.h"
 #include "util/thread_pool.h"
@@ -41,6 +42,10 @@ class ContextImpl final : public ReaderContext {
   ChunkCache& memory() { return memory_; }
   // Null when the disk cache is off or could not be set up.
   DiskCache* disk() { return disk_ != nullptr && disk_->enabled() ? disk_.get() : nullptr; }
+  // Whether a chunk just loaded from the store goes to the disk cache
+  // (ReaderOptions::disk_cache_admission). Call once per load.
+  bool AdmitToDisk(const ChunkId& id);
+  SeenOnce& seen() { return seen_; }
   ChunkFlights& flights() { return flights_; }
   FetchCounters& counters() { return counters_; }
   // Accounts every decoded chunk buffer while it lives (cached or held by a
@@ -72,6 +77,8 @@ class ContextImpl final : public ReaderContext {
   std::shared_ptr<MemoryBudget> live_;
   ChunkCache memory_;
   std::unique_ptr<DiskCache> disk_;
+  SeenOnce seen_;  // chunks loaded once (kSecondLoad admission)
+  std::atomic<uint64_t> disk_deferred_{0};
   ChunkFlights flights_;
   FetchCounters counters_;
   std::atomic<uint64_t> prefetch_bytes_{0};

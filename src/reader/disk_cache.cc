@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +31,16 @@ constexpr int64_t kBypassSeconds = 60;
 constexpr int64_t kStaleTempSeconds = 3600;
 // Sizes are counted in filesystem blocks, close to what the files occupy.
 constexpr uint64_t kBlock = 4096;
+// Default bounds of the per-process state (see DiskCache::Open): one
+// verified record per this many bytes of capacity, within these bounds.
+constexpr uint64_t kVerifiedPerBytes = 128 << 10;
+constexpr size_t kMinVerified = 1024;
+constexpr size_t kMaxVerified = 65536;
+// Open fds: at most this many, a quarter of the fd limit, and so many that
+// entries unlinked by other processes but held open by us stay within 1/8 of
+// the capacity at an assumed 64 KiB per entry (the smallest usual chunk).
+constexpr size_t kMaxOpenFiles = 4096;
+constexpr uint64_t kOpenFileBytes = 64 << 10;
 
 uint64_t Rounded(uint64_t size) { return (size + kBlock - 1) / kBlock * kBlock; }
 
@@ -63,6 +74,14 @@ bool IsHexName(const char* name) {
 
 const char kHexDigits[] = "0123456789abcdef";
 
+// Opens an entry for reading. O_NOATIME spares every later pread an atime
+// check; it is refused (EPERM) on files of other users, then plain open.
+int OpenEntry(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  return fd;
+}
+
 }  // namespace
 
 std::string DiskCache::DefaultDir() {
@@ -73,17 +92,42 @@ std::string DiskCache::DefaultDir() {
   return "";
 }
 
-DiskCache::DiskCache(std::string root, uint64_t capacity)
-    : root_(std::move(root)), capacity_(capacity) {}
+DiskCache::OpenFile::~OpenFile() { ::close(fd); }
+
+DiskCache::DiskCache(std::string root, uint64_t capacity, const Limits& limits)
+    : root_(std::move(root)), capacity_(capacity) {
+  size_t verified = limits.max_verified;
+  if (verified == kAuto) {
+    verified = static_cast<size_t>(
+        std::clamp<uint64_t>(capacity / kVerifiedPerBytes, kMinVerified, kMaxVerified));
+  }
+  size_t files = limits.max_open_files;
+  if (files == kAuto) {
+    struct rlimit rl;
+    uint64_t by_limit = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                            ? rl.rlim_cur / 4
+                            : kMaxOpenFiles;
+    files = static_cast<size_t>(
+        std::min<uint64_t>({kMaxOpenFiles, by_limit, capacity / 8 / kOpenFileBytes}));
+  }
+  max_verified_per_shard_ = std::max<size_t>(1, (verified + kShards - 1) / kShards);
+  max_files_per_shard_ = files == 0 ? 0 : std::max<size_t>(1, (files + kShards - 1) / kShards);
+}
 
 DiskCache::~DiskCache() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 std::unique_ptr<DiskCache> DiskCache::Open(const std::string& dir, uint64_t capacity_bytes) {
+  return Open(dir, capacity_bytes, Limits());
+}
+
+std::unique_ptr<DiskCache> DiskCache::Open(const std::string& dir, uint64_t capacity_bytes,
+                                           const Limits& limits) {
   std::string base = dir.empty() ? DefaultDir() : dir;
   while (base.size() > 1 && base.back() == '/') base.pop_back();
-  std::unique_ptr<DiskCache> cache(new DiskCache(base.empty() ? "" : base + "/v1", capacity_bytes));
+  std::unique_ptr<DiskCache> cache(
+      new DiskCache(base.empty() ? "" : base + "/v1", capacity_bytes, limits));
   if (base.empty()) {
     spdlog::warn("disk cache: no directory ($XDG_CACHE_HOME and $HOME unset); cache disabled");
     return cache;
@@ -133,14 +177,17 @@ void DiskCache::WarnOnce(const std::string& what, int err) {
 bool DiskCache::Get(const ChunkId& id, uint32_t length, Buffer* out, MemoryBudget* live) {
   if (!enabled_) return false;
   const std::string path = PathFor(id);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = OpenEntry(path);
   if (fd < 0) {
     misses_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
+  auto file = std::make_shared<OpenFile>(fd);
   struct stat st;
   bool ok =
       ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == length;
+  // The same inode verified before by this process: trusted (see header).
+  const bool known = ok && KnownInode(id, st);
   Buffer buf;
   if (ok) {
     Reservation r;
@@ -153,7 +200,7 @@ bool DiskCache::Get(const ChunkId& id, uint32_t length, Buffer* out, MemoryBudge
       if (n <= 0) break;
       done += static_cast<size_t>(n);
     }
-    ok = done == length && Sha256Of(buf.span()) == id;
+    ok = done == length && (known || Sha256Of(buf.span()) == id);
   }
   if (ok) {
     struct timespec now;
@@ -162,20 +209,202 @@ bool DiskCache::Get(const ChunkId& id, uint32_t length, Buffer* out, MemoryBudge
       (void)::futimens(fd, nullptr);  // may fail on another user's entry: harmless
     }
   }
-  ::close(fd);
   if (!ok) {
+    file.reset();
     // Torn, truncated or foreign: drop it so the refetched chunk replaces it.
+    Forget(id);
     ::unlink(path.c_str());
     corrupt_.fetch_add(1, std::memory_order_relaxed);
     misses_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
+  Remember(id, st, std::move(file));
   hits_.fetch_add(1, std::memory_order_relaxed);
   *out = std::move(buf);
   return true;
 }
 
-bool DiskCache::Publish(const ChunkId& id, const Buffer& chunk) {
+bool DiskCache::KnownInode(const ChunkId& id, const struct stat& st) const {
+  Shard& s = ShardFor(id);
+  std::lock_guard lock(s.mu);
+  auto it = s.map.find(id);
+  return it != s.map.end() && it->second.dev == st.st_dev && it->second.ino == st.st_ino &&
+         it->second.size == static_cast<uint64_t>(st.st_size);
+}
+
+bool DiskCache::IsVerified(const ChunkId& id) const {
+  Shard& s = ShardFor(id);
+  std::lock_guard lock(s.mu);
+  return s.map.count(id) != 0;
+}
+
+void DiskCache::TrimFiles(Shard& s, std::vector<std::shared_ptr<OpenFile>>* closed) {
+  while (s.fd_lru.size() > max_files_per_shard_) {
+    Known& k = s.map.find(s.fd_lru.back())->second;
+    closed->push_back(std::move(k.file));
+    k.file.reset();
+    s.fd_lru.pop_back();
+    open_files_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void DiskCache::Remember(const ChunkId& id, const struct stat& st, std::shared_ptr<OpenFile> file) {
+  std::vector<std::shared_ptr<OpenFile>> closed;  // closed after the lock is released
+  Shard& s = ShardFor(id);
+  std::lock_guard lock(s.mu);
+  auto [it, inserted] = s.map.try_emplace(id);
+  Known& k = it->second;
+  if (inserted) {
+    s.lru.push_front(id);
+    k.lru = s.lru.begin();
+    verified_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    s.lru.splice(s.lru.begin(), s.lru, k.lru);
+    if (k.dev != st.st_dev || k.ino != st.st_ino) {
+      // A new inode: the old fd (if any) reads the old one, which is fine,
+      // but keep the one just verified.
+      if (k.file != nullptr) {
+        closed.push_back(std::move(k.file));
+        k.file.reset();
+        s.fd_lru.erase(k.fd_lru);
+        open_files_.fetch_sub(1, std::memory_order_relaxed);
+      }
+    }
+  }
+  k.dev = st.st_dev;
+  k.ino = st.st_ino;
+  k.size = static_cast<uint64_t>(st.st_size);
+  k.touched = SteadySeconds();
+  if (file != nullptr && max_files_per_shard_ > 0) {
+    if (k.file == nullptr) {
+      s.fd_lru.push_front(id);
+      k.fd_lru = s.fd_lru.begin();
+      open_files_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      closed.push_back(std::move(k.file));
+      s.fd_lru.splice(s.fd_lru.begin(), s.fd_lru, k.fd_lru);
+    }
+    k.file = std::move(file);
+    TrimFiles(s, &closed);
+  }
+  while (s.map.size() > max_verified_per_shard_) {
+    auto victim = s.map.find(s.lru.back());
+    if (victim->second.file != nullptr) {
+      closed.push_back(std::move(victim->second.file));
+      s.fd_lru.erase(victim->second.fd_lru);
+      open_files_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    s.map.erase(victim);
+    s.lru.pop_back();
+    verified_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void DiskCache::Adopt(const ChunkId& id, const struct stat& st, std::shared_ptr<OpenFile> file) {
+  if (max_files_per_shard_ == 0) return;
+  std::vector<std::shared_ptr<OpenFile>> closed;
+  Shard& s = ShardFor(id);
+  {
+    std::lock_guard lock(s.mu);
+    auto it = s.map.find(id);
+    if (it == s.map.end()) return;
+    Known& k = it->second;
+    if (k.file != nullptr || k.dev != st.st_dev || k.ino != st.st_ino) return;
+    s.fd_lru.push_front(id);
+    k.fd_lru = s.fd_lru.begin();
+    k.file = std::move(file);
+    open_files_.fetch_add(1, std::memory_order_relaxed);
+    TrimFiles(s, &closed);
+  }
+  // `file` (if not adopted) and `closed` are released here, unlocked.
+}
+
+void DiskCache::Forget(const ChunkId& id) {
+  std::shared_ptr<OpenFile> file;  // closed after the lock is released
+  Shard& s = ShardFor(id);
+  std::lock_guard lock(s.mu);
+  auto it = s.map.find(id);
+  if (it == s.map.end()) return;
+  if (it->second.file != nullptr) {
+    file = std::move(it->second.file);
+    s.fd_lru.erase(it->second.fd_lru);
+    open_files_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  s.lru.erase(it->second.lru);
+  s.map.erase(it);
+  verified_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+bool DiskCache::ReadRange(const ChunkId& id, uint32_t length, uint64_t offset,
+                          std::span<uint8_t> out) {
+  if (!enabled_ || offset > length || out.size() > length - offset) return false;
+  Shard& s = ShardFor(id);
+  std::shared_ptr<OpenFile> file;
+  dev_t dev;
+  ino_t ino;
+  bool touch = false;
+  {
+    std::lock_guard lock(s.mu);
+    auto it = s.map.find(id);
+    if (it == s.map.end() || it->second.size != length) {
+      range_misses_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    Known& k = it->second;
+    s.lru.splice(s.lru.begin(), s.lru, k.lru);
+    if (k.file != nullptr) {
+      file = k.file;
+      s.fd_lru.splice(s.fd_lru.begin(), s.fd_lru, k.fd_lru);
+    }
+    dev = k.dev;
+    ino = k.ino;
+    const int64_t now = SteadySeconds();
+    if (now - k.touched >= kTouchAfterSeconds) {
+      k.touched = now;
+      touch = true;
+    }
+  }
+  if (file == nullptr) {
+    // Not open: the entry on disk must still be the inode we verified.
+    int fd = OpenEntry(PathFor(id));
+    struct stat st;
+    if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino &&
+        static_cast<uint64_t>(st.st_size) == length) {
+      file = std::make_shared<OpenFile>(fd);
+      Adopt(id, st, file);
+    } else {
+      // Evicted (a plain miss) or replaced (the next Get verifies the new
+      // inode): either way this process no longer knows it. Other open
+      // errors (EMFILE, ...) say nothing about the entry.
+      const bool gone = fd >= 0 || errno == ENOENT;
+      if (fd >= 0) ::close(fd);
+      if (gone) Forget(id);
+      range_misses_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+  }
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n =
+        ::pread(file->fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  if (done != out.size()) {
+    // A verified inode shrank (modified in place) or cannot be read: stop
+    // trusting it; the caller loads the chunk whole.
+    file.reset();
+    Forget(id);
+    range_misses_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (touch) (void)::futimens(file->fd, nullptr);  // the LRU clock; see Get
+  range_hits_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+bool DiskCache::Publish(const ChunkId& id, const Buffer& chunk, struct stat* st) {
   const std::string path = PathFor(id);
   const std::string tmp = root_ + "/tmp/" + id.Hex() + "." + std::to_string(::getpid()) + "." +
                           std::to_string(temp_counter_.fetch_add(1));
@@ -199,6 +428,7 @@ bool DiskCache::Publish(const ChunkId& id, const Buffer& chunk) {
     }
     done += static_cast<size_t>(n);
   }
+  if (err == 0 && ::fstat(fd, st) != 0) err = errno;
   if (::close(fd) != 0 && err == 0) err = errno;  // NFS reports ENOSPC on close
   if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) {
     err = errno;
@@ -223,11 +453,12 @@ void DiskCache::Put(const ChunkId& id, const Buffer& chunk) {
   if (SteadySeconds() < bypass_until_.load(std::memory_order_relaxed)) return;
   if (::access(PathFor(id).c_str(), F_OK) == 0) return;  // another reader published it
 
-  bool ok = Publish(id, chunk);
+  struct stat st;
+  bool ok = Publish(id, chunk, &st);
   if (!ok && (errno == ENOSPC || errno == EDQUOT)) {
     // Make room: down to half of what we believe is there, then once more.
     Evict(std::min(usage(), capacity_) / 2);
-    ok = Publish(id, chunk);
+    ok = Publish(id, chunk, &st);
   }
   if (!ok) {
     int err = errno;
@@ -236,6 +467,8 @@ void DiskCache::Put(const ChunkId& id, const Buffer& chunk) {
     WarnOnce("writing " + PathFor(id), err);
     return;
   }
+  // Written from verified bytes by this process: trusted like a verified read.
+  Remember(id, st, nullptr);
   writes_.fetch_add(1, std::memory_order_relaxed);
   usage_.fetch_add(Rounded(chunk.size()), std::memory_order_relaxed);
   written_since_scan_.fetch_add(Rounded(chunk.size()), std::memory_order_relaxed);
@@ -321,6 +554,9 @@ uint64_t DiskCache::ScanLocked(uint64_t trigger_bytes, uint64_t target_bytes) {
       if (::unlink(e.path.c_str()) == 0 || errno == ENOENT) {
         total -= e.size;
         evicted_.fetch_add(1, std::memory_order_relaxed);
+        // Close our fd of it, so its space is freed now.
+        auto name = std::string_view(e.path).substr(e.path.size() - 64);
+        if (auto id = ChunkId::FromHex(name)) Forget(*id);
       }
     }
   }
@@ -338,6 +574,10 @@ DiskCache::Stats DiskCache::stats() const {
   s.write_failures = write_failures_.load();
   s.evicted = evicted_.load();
   s.scans = scans_.load();
+  s.range_hits = range_hits_.load();
+  s.range_misses = range_misses_.load();
+  s.verified = verified_.load();
+  s.open_files = open_files_.load();
   return s;
 }
 

@@ -16,9 +16,32 @@
 //    place, so a reader opens a whole entry or none. Entries are never
 //    modified in place; eviction unlinks, and a reader that has the file
 //    open keeps reading the old inode.
-//  * Every load is verified against the id; a bad entry (torn by a crash
-//    without fsync, truncated, bit rot, a foreign file) is deleted and the
-//    caller fetches the chunk again. That is also why nothing is fsynced.
+//  * An entry is verified against its id (size, then SHA-256) the first
+//    time this process reads it; a bad entry (torn by a crash without fsync,
+//    truncated, bit rot, a foreign file) is deleted and the caller fetches
+//    the chunk again. That is also why nothing is fsynced.
+//
+// Trust model (verify once): after an entry has been read whole and found
+// to match its id, or written by this process from bytes it verified, the
+// process remembers id -> (st_dev, st_ino, size) in a bounded LRU map. Later
+// Gets of the same inode skip the SHA-256, and ReadRange copies just a byte
+// range of it, which is what makes a 4 KiB read that misses the memory cache
+// cost one pread instead of reading and hashing a whole chunk. Entries are
+// immutable and published by rename, so a replaced entry is a new inode and
+// is verified again before any of it is served; an entry that was never
+// verified by this process is never range-read. What is NOT detected is an
+// inode modified in place after it was verified (bit rot, someone writing
+// into the cache directory): such damage is served until the entry is
+// evicted, falls out of the verified map, or the process restarts. Chunks
+// from the store are always verified.
+//
+// Open files: ReadRange keeps a bounded LRU of open fds of verified entries,
+// so a hot entry costs one pread, not open + fstat + pread + close. An fd
+// keeps reading the inode it was verified on even after another process
+// evicts (unlinks) or replaces the entry; those bytes are the right ones.
+// The space of such unlinked entries is held until the fd is closed: the
+// number of open fds is bounded so that this is at most about 1/8 of the
+// capacity, and this process's own evictions close the fds they unlink.
 //  * Size: each process starts from a scan, adds what it writes, and
 //    rescans under an exclusive flock on the lock file when its count goes
 //    over the bound or after writing 1/16 of the bound (to see what the
@@ -33,11 +56,19 @@
 // then every Get misses and every Put is dropped.
 #pragma once
 
+#include <sys/stat.h>
+#include <sys/types.h>
+
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "hash/sha256.h"
 #include "hugeblob/buffer.h"
@@ -56,13 +87,29 @@ class DiskCache {
     uint64_t write_failures = 0;
     uint64_t evicted = 0;  // entries deleted by eviction
     uint64_t scans = 0;
+    uint64_t range_hits = 0;    // ReadRange served from a verified entry
+    uint64_t range_misses = 0;  // ReadRange not served (absent, unverified, replaced)
+    uint64_t verified = 0;      // entries known verified now (bounded)
+    uint64_t open_files = 0;    // fds kept open now (bounded)
+  };
+
+  // Bounds of the per-process state; kAuto derives them from the capacity
+  // (and the fd limit): see Open.
+  static constexpr size_t kAuto = SIZE_MAX;
+  struct Limits {
+    size_t max_verified = kAuto;    // verified entries remembered (LRU)
+    size_t max_open_files = kAuto;  // fds kept open for ReadRange (LRU); 0: none
   };
 
   // $XDG_CACHE_HOME/hugeblob, else $HOME/.cache/hugeblob.
   static std::string DefaultDir();
 
-  // Never fails; see the class comment.
+  // Never fails; see the class comment. By default the verified map holds
+  // capacity / 128 KiB entries (1024 to 65536, ~170 bytes each), and up to
+  // min(4096, RLIMIT_NOFILE / 4, capacity / 8 / 64 KiB) fds stay open.
   static std::unique_ptr<DiskCache> Open(const std::string& dir, uint64_t capacity_bytes);
+  static std::unique_ptr<DiskCache> Open(const std::string& dir, uint64_t capacity_bytes,
+                                         const Limits& limits);
   ~DiskCache();
   DiskCache(const DiskCache&) = delete;
   DiskCache& operator=(const DiskCache&) = delete;
@@ -73,7 +120,20 @@ class DiskCache {
 
   // The chunk `id` of `length` bytes, if cached and intact. The buffer's
   // memory is accounted to `live` if given.
+  // An entry this process verified before (same inode) is not hashed again.
   bool Get(const ChunkId& id, uint32_t length, Buffer* out, MemoryBudget* live = nullptr);
+  // Copies out.size() bytes at `offset` of the chunk `id` (`length` bytes
+  // in all) into `out`, only if this process verified the entry before and
+  // it is still that inode (or an fd to it is open). False otherwise:
+  // absent, never verified here, replaced by a new inode (forgotten, so the
+  // next Get verifies it), or a range outside the chunk. No allocation on
+  // a hit with an open fd; never fails a read.
+  bool ReadRange(const ChunkId& id, uint32_t length, uint64_t offset, std::span<uint8_t> out);
+  // True if `id` is known verified by this process (tests).
+  bool IsVerified(const ChunkId& id) const;
+  // Forgets what this process knows of `id` and closes its fd (tests;
+  // eviction and bad entries do this themselves).
+  void Forget(const ChunkId& id);
   // Publishes `chunk` under `id` unless present. Best effort.
   void Put(const ChunkId& id, const Buffer& chunk);
 
@@ -86,10 +146,51 @@ class DiskCache {
   Stats stats() const;
 
  private:
-  DiskCache(std::string root, uint64_t capacity);
+  // An open entry, closed when the last user lets go (an fd is never closed
+  // while another thread may pread it, so a reused fd number cannot be read
+  // by mistake).
+  struct OpenFile {
+    explicit OpenFile(int f) : fd(f) {}
+    ~OpenFile();
+    OpenFile(const OpenFile&) = delete;
+    OpenFile& operator=(const OpenFile&) = delete;
+    const int fd;
+  };
+  // What this process knows of a verified entry.
+  struct Known {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    uint64_t size = 0;
+    int64_t touched = 0;                  // steady seconds of the last mtime refresh
+    std::shared_ptr<OpenFile> file;       // null when not kept open
+    std::list<ChunkId>::iterator lru;     // in Shard::lru
+    std::list<ChunkId>::iterator fd_lru;  // in Shard::fd_lru while `file` is set
+  };
+  static constexpr size_t kShards = 16;
+  struct alignas(64) Shard {
+    mutable std::mutex mu;
+    std::unordered_map<ChunkId, Known, Hash256Hasher> map;  // guarded by mu
+    std::list<ChunkId> lru;     // front: most recently used; guarded by mu
+    std::list<ChunkId> fd_lru;  // entries with an open fd, same order; guarded by mu
+  };
+  Shard& ShardFor(const ChunkId& id) const { return shards_[Hash256Hasher()(id) >> 60]; }
+
+  DiskCache(std::string root, uint64_t capacity, const Limits& limits);
   bool Setup();
-  // Writes a temp file and renames it into place; false with errno set.
-  bool Publish(const ChunkId& id, const Buffer& chunk);
+  // Records that the inode `st` holds the verified chunk `id`; keeps `file`
+  // open for ReadRange if given (and the fd budget allows).
+  void Remember(const ChunkId& id, const struct stat& st, std::shared_ptr<OpenFile> file);
+  // Keeps `file` (an fd of the verified inode of `id`) open, if `id` is
+  // still known with that inode and has none.
+  void Adopt(const ChunkId& id, const struct stat& st, std::shared_ptr<OpenFile> file);
+  // True if `st` is the inode this process verified for `id`.
+  bool KnownInode(const ChunkId& id, const struct stat& st) const;
+  // Closes the least recently used fds of `s` down to the per-shard bound;
+  // the files are moved to *closed, to be released outside the lock.
+  void TrimFiles(Shard& s, std::vector<std::shared_ptr<OpenFile>>* closed);
+  // Writes a temp file and renames it into place; false with errno set. On
+  // success *st is the published inode.
+  bool Publish(const ChunkId& id, const Buffer& chunk, struct stat* st);
   void MaybeEvict();
   // Scans every entry (and deletes stale temp files); if they add up to
   // more than `trigger_bytes`, deletes the least recently used down to
@@ -109,8 +210,13 @@ class DiskCache {
   std::atomic<bool> warned_{false};
   std::mutex evict_mu_;  // one evicting thread per process (flock covers processes)
 
+  size_t max_verified_per_shard_ = 1;
+  size_t max_files_per_shard_ = 0;
+  mutable Shard shards_[kShards];
+  std::atomic<uint64_t> verified_{0}, open_files_{0};
+
   std::atomic<uint64_t> hits_{0}, misses_{0}, corrupt_{0}, writes_{0}, write_failures_{0},
-      evicted_{0}, scans_{0};
+      evicted_{0}, scans_{0}, range_hits_{0}, range_misses_{0};
 };
 
 }  // namespace hugeblob

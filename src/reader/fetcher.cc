@@ -50,7 +50,7 @@ Result<Buffer> DecodeVerified(const FrameRef& f, std::span<const uint8_t> stored
                               std::string_view pack_key, MemoryBudget* live) {
   Reservation r;
   if (live != nullptr) r = live->ForceReserve(f.length);
-  Buffer out = Buffer::Allocate(f.length, std::move(r));
+  Buffer out = Buffer::AllocateReusable(f.length, std::move(r));
   Status decoded = DecodeFrame(f.codec, stored, {out.mutable_data(), out.size()});
   if (!decoded) return Fail(decoded.error().Wrap("frame at " + FrameWhere(f, pack_key)));
   if (Sha256Of(out.span()) != f.chunk) {

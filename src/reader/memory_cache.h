@@ -7,14 +7,21 @@
 // is evicted, so the memory of decoded chunks is at most the capacity plus
 // the chunks callers hold at that instant.
 //
-// Eviction: one global byte count, one LRU list per shard. Insert evicts the
-// least recently used entries of its own shard first, then of the others in
-// turn, until the total fits. Ids are uniformly distributed, so this is as
-// good as one global LRU in practice, and a chunk of any size up to the whole
-// capacity can be cached (per-shard budgets would cap a chunk at 1/shards).
+// Eviction: one global byte count, one LRU list per shard, and a global
+// LRU order across them: every insert and hit stamps its entry with a clock
+// (a counter advanced by inserts), each shard publishes the stamp of its
+// least recently used entry, and Insert evicts, until the total fits, the
+// tail of whichever shard's is oldest. Evicting from the inserting shard
+// instead would freeze each shard's share of the cache at whatever the
+// first fill gave it, and a sequential reader's read-ahead (up to half the
+// cache, not read yet, so newer than everything it has read) would then be
+// evicted in the shards that happened to be small. A chunk of any size up
+// to the whole capacity can be cached (per-shard budgets would cap a chunk
+// at 1/shards).
 //
 // Thread-safe. A hit locks one shard mutex, moves the entry to the front of
-// its list and copies a Buffer (one atomic increment): no allocation, and no
+// its list, stamps it with the clock (a relaxed load, no read-modify-write)
+// and copies a Buffer (one atomic increment): no allocation, and no
 // hashing beyond reading the first 8 bytes of the id. Blocks of evicted
 // entries are freed after the shard lock is released.
 #pragma once
@@ -64,6 +71,7 @@ class ChunkCache {
     Node* prev = nullptr;         // towards the most recently used
     Node* next = nullptr;         // towards the least recently used
     const ChunkId* id = nullptr;  // the map key (stable: map nodes do not move)
+    uint64_t stamp = 0;           // clock_ at its last insert or hit
   };
   // Aligned so two shards never share a cache line.
   struct alignas(64) Shard {
@@ -72,6 +80,9 @@ class ChunkCache {
     Node head;            // sentinel: head.next is the MRU, head.prev the LRU; guarded by mu
     uint64_t hits = 0;    // guarded by mu
     uint64_t misses = 0;  // guarded by mu
+    // The stamp of the LRU entry (UINT64_MAX when empty); written under mu,
+    // read without it to pick the shard to evict from.
+    std::atomic<uint64_t> tail_stamp{UINT64_MAX};
     Shard() { head.prev = head.next = &head; }
   };
 
@@ -82,6 +93,12 @@ class ChunkCache {
   }
   static void Unlink(Node* n);
   static void PushFront(Shard& s, Node* n);
+  // Publishes the stamp of s's LRU entry; called with s.mu held after any
+  // change to its list.
+  static void UpdateTail(Shard& s);
+  // The shard whose LRU entry is the oldest, among those not in `skip` (a
+  // bit per shard); kShards if none has entries.
+  size_t OldestShard(uint32_t skip) const;
   // Evicts the LRU entry of `s` unless it is `keep`; returns its bytes (0 if
   // nothing could be evicted). The block is moved to *freed to be released
   // outside the lock.
@@ -92,6 +109,7 @@ class ChunkCache {
   mutable Shard shards_[kShards];
   std::atomic<uint64_t> bytes_{0};
   std::atomic<uint64_t> evictions_{0};
+  std::atomic<uint64_t> clock_{0};  // advanced by every insert
 };
 
 }  // namespace hugeblob

@@ -37,9 +37,8 @@ TEST(ChunkCacheTest, HitReturnsTheSameBlock) {
 }
 
 TEST(ChunkCacheTest, EvictsLeastRecentlyUsedWithinBound) {
-  // Every id in one shard would make this exact; with ids spread over
-  // shards, eviction prefers the inserting shard, so test the bound and that
-  // a recently used entry survives a full turnover of the others.
+  // The bound, and that the newest entry survives a full turnover of the
+  // others.
   ChunkCache cache(10 * 1000);
   for (uint64_t i = 0; i < 10; ++i) cache.Insert(Id(i), Chunk(1000, 1));
   EXPECT_EQ(cache.bytes(), 10000u);
@@ -51,6 +50,30 @@ TEST(ChunkCacheTest, EvictsLeastRecentlyUsedWithinBound) {
   }
   EXPECT_EQ(cache.bytes(), 10000u);
   EXPECT_EQ(cache.entries(), 10u);
+}
+
+TEST(ChunkCacheTest, EvictionIsLeastRecentlyUsedAcrossShards) {
+  // 64 entries spread over 32 shards: shards hold unequal shares, and the
+  // victim must still be the globally oldest entry, never a newer one of the
+  // inserting shard (a streaming reader's read-ahead lives on that).
+  const uint64_t kEntries = 64;
+  ChunkCache cache(kEntries * 1000);
+  for (uint64_t i = 0; i < 4 * kEntries; ++i) {
+    cache.Insert(Id(i), Chunk(1000, 1));
+    for (uint64_t j = i + 1 > kEntries ? i + 1 - kEntries : 0; j <= i; ++j) {
+      ASSERT_TRUE(cache.Contains(Id(j))) << "entry " << j << " evicted after inserting " << i;
+    }
+  }
+  EXPECT_EQ(cache.entries(), kEntries);
+  // A hit makes an old entry the most recent: the next victims are the
+  // ones after it.
+  Buffer got;
+  const uint64_t oldest = 3 * kEntries;
+  ASSERT_TRUE(cache.Lookup(Id(oldest), &got));
+  cache.Insert(Id(1000), Chunk(1000, 1));
+  EXPECT_TRUE(cache.Contains(Id(oldest)));
+  EXPECT_FALSE(cache.Contains(Id(oldest + 1)));
+  EXPECT_TRUE(cache.Contains(Id(oldest + 2)));
 }
 
 TEST(ChunkCacheTest, OversizeChunkIsNotCachedAndHeldBuffersOutliveEviction) {

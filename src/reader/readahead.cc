@@ -1,10 +1,33 @@
 #include "reader/readahead.h"
 
 #include <algorithm>
+#include <vector>
+
+#include "format/manifest.h"
+#include "reader/chunk_loader.h"
+#include "reader/context.h"
 
 namespace hugeblob {
 
-unsigned Readahead::Observe(uint64_t offset, uint64_t length) {
+namespace {
+
+// The index of the frame holding `offset` (< size).
+size_t FrameAt(const std::vector<FrameRef>& frames, uint64_t offset) {
+  auto it = std::upper_bound(frames.begin(), frames.end(), offset,
+                             [](uint64_t off, const FrameRef& f) { return off < f.offset; });
+  return static_cast<size_t>(it - frames.begin()) - 1;
+}
+
+}  // namespace
+
+Readahead Readahead::For(const ContextImpl& ctx, const Manifest& m) {
+  const ReaderOptions& o = ctx.options();
+  const uint64_t average = m.frames.empty() ? 0 : m.size / m.frames.size();
+  return Readahead(average, std::min(o.readahead_bytes, o.memory_cache_bytes / 4),
+                   o.readahead_chunks);
+}
+
+uint64_t Readahead::Observe(uint64_t offset, uint64_t length) {
   // Plain loads and stores, not read-modify-writes: a warm pread from many
   // threads must not serialise on this cache line more than necessary.
   const uint64_t prev = last_end_.load(std::memory_order_relaxed);
@@ -13,6 +36,9 @@ unsigned Readahead::Observe(uint64_t offset, uint64_t length) {
   if (!near) {
     last_end_.store(end, std::memory_order_relaxed);
     if (streak_.load(std::memory_order_relaxed) != 0) streak_.store(0, std::memory_order_relaxed);
+    if (streak_bytes_.load(std::memory_order_relaxed) != length) {
+      streak_bytes_.store(length, std::memory_order_relaxed);
+    }
     if (claimed_until_.load(std::memory_order_relaxed) != 0) {
       claimed_until_.store(0, std::memory_order_relaxed);
     }
@@ -24,9 +50,12 @@ unsigned Readahead::Observe(uint64_t offset, uint64_t length) {
   last_end_.store(end, std::memory_order_relaxed);
   unsigned streak = streak_.load(std::memory_order_relaxed) + 1;
   if (streak < 64) streak_.store(streak, std::memory_order_relaxed);
-  if (streak < kTrigger || max_chunks_ == 0) return 0;
-  unsigned shift = std::min(streak - kTrigger, 31u);
-  return static_cast<unsigned>(std::min<uint64_t>(uint64_t{1} << shift, max_chunks_));
+  // Capped, so that doubling it cannot overflow however long the stream.
+  const uint64_t bytes =
+      std::min(streak_bytes_.load(std::memory_order_relaxed) + (end - prev), max_bytes_);
+  streak_bytes_.store(bytes, std::memory_order_relaxed);
+  if (streak < kTrigger || max_bytes_ == 0) return 0;
+  return std::clamp(2 * bytes, min_bytes_, max_bytes_);
 }
 
 std::pair<size_t, size_t> Readahead::Claim(size_t first, size_t last) {
@@ -44,6 +73,27 @@ std::pair<size_t, size_t> Readahead::Claim(size_t first, size_t last) {
       return {from, last};
     }
   }
+}
+
+void Readahead::Unclaim(size_t from, size_t until) {
+  size_t expected = until;
+  claimed_until_.compare_exchange_strong(expected, from, std::memory_order_relaxed);
+}
+
+void Readahead::Start(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& src, uint64_t end,
+                      uint64_t window) {
+  const std::vector<FrameRef>& frames = src->manifest->frames;
+  const uint64_t size = src->manifest->size;
+  if (window == 0 || end == 0 || end >= size) return;
+  // The frame holding the last byte read is the reader's own business.
+  const size_t next = FrameAt(frames, end - 1) + 1;
+  const uint64_t stop = std::min(end + window, size);
+  const size_t last = std::min(FrameAt(frames, stop - 1) + 1, next + max_chunks_);
+  if (next >= last) return;
+  auto [first, claimed_last] = Claim(next, last);
+  if (first >= claimed_last) return;
+  const size_t started = PrefetchFrames(ctx, src, first, claimed_last);
+  if (started < claimed_last) Unclaim(started, claimed_last);
 }
 
 }  // namespace hugeblob

@@ -1,54 +1,95 @@
-// Sequential-pattern detection for one BlobReader.
+// Sequential-pattern detection and read-ahead for one BlobReader.
 //
 // A read is sequential if it starts within kSlack bytes of where the
 // previous read ended (FUSE and a kernel's own read-ahead deliver
 // sequential reads slightly out of order, from several threads). After
-// kTrigger sequential reads in a row, Observe returns a window of chunks to
-// fetch ahead, doubling with the streak (1, 2, 4, ...) up to the maximum, the
-// way the kernel grows its read-ahead, so a short sequential burst costs
-// little. Any other read resets the streak: random access causes no
-// read-ahead at all.
+// kTrigger sequential reads in a row, Observe returns a read-ahead window in
+// bytes: twice what the stream has read so far (at least `min_bytes`, at
+// most `max_bytes`), so it grows with the stream the way the kernel's does.
+// A short sequential burst costs little (at most about twice what it read),
+// while a sustained stream soon keeps tens of MiB fetching ahead. Any other
+// read resets the streak and the window: random access causes no read-ahead
+// at all.
 //
 // A read that starts near the previous end but does not go past it (a late
 // block, or threads re-reading one spot) neither advances nor resets the
 // streak.
 //
-// Claim then hands out each frame index at most once per streak, so
-// overlapping windows of consecutive reads are not fetched twice, and in
-// batches of at least half a window, so that they coalesce.
+// Claim hands out each frame index at most once per streak, so overlapping
+// windows of consecutive reads are not fetched twice, and in batches of at
+// least half a window, so that they coalesce into large store reads. A
+// caller that could not start all of a claimed batch (the background-fetch
+// byte bound was reached) gives the rest back with Unclaim, so a later read
+// fetches it instead of leaving it to the reader's own, synchronous, miss.
 //
 // Thread-safe and lock-free; the state is a heuristic, so concurrent readers
 // may race on it without harm (at worst a window is skipped or repeated, and
 // a repeat is absorbed by the cache and single-flight).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <utility>
 
 namespace hugeblob {
+
+class ContextImpl;
+struct BlobSource;
+struct Manifest;
 
 class Readahead {
  public:
   static constexpr uint64_t kSlack = 128 * 1024;
   static constexpr unsigned kTrigger = 2;
 
-  explicit Readahead(unsigned max_chunks) : max_chunks_(max_chunks) {}
+  // Windows of [min_bytes, max_bytes]; max_bytes == 0 disables read-ahead.
+  // max_chunks also bounds a window, in frames (0 disables it too).
+  Readahead(uint64_t min_bytes, uint64_t max_bytes, size_t max_chunks)
+      : max_bytes_(max_chunks == 0 ? 0 : max_bytes),
+        min_bytes_(std::min(min_bytes, max_bytes_)),
+        max_chunks_(max_chunks) {}
 
-  // Records a read of [offset, offset + length); returns how many chunks
-  // past its end to fetch ahead (0: none).
-  unsigned Observe(uint64_t offset, uint64_t length);
+  // Records a read of [offset, offset + length); returns how many bytes past
+  // its end to have fetched ahead (0: none).
+  uint64_t Observe(uint64_t offset, uint64_t length);
 
   // Narrows the frame range [first, last) to the frames not handed out yet
-  // in this streak and marks them handed out. Empty (first == last) if none.
+  // in this streak and marks them handed out. Empty (first == last) if none,
+  // or if fewer than half of [first, last) are new.
   std::pair<size_t, size_t> Claim(size_t first, size_t last);
 
+  // Gives back the frames from `from` on of a range Claim handed out up to
+  // `until`, if nothing was claimed since.
+  void Unclaim(size_t from, size_t until);
+
+  // The whole step for a sequential read that ended at byte `end` with a
+  // window of `window` bytes (from Observe): maps the window to frames
+  // (capped at max_chunks), claims them and starts their background fetch
+  // (PrefetchFrames), giving back what the byte bound did not let start.
+  void Start(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& src, uint64_t end,
+             uint64_t window);
+
+  // The read-ahead of a reader of manifest `m` on context `ctx`: windows
+  // from one average chunk up to ReaderOptions::readahead_bytes and a
+  // quarter of the memory cache. Fetched chunks wait in the cache until read,
+  // so the window must leave room there for what the reader (and any other)
+  // still uses; a quarter is also half the bound on background fetches
+  // (prefetch_limit), so a window always fits in it.
+  static Readahead For(const ContextImpl& ctx, const Manifest& m);
+
+  uint64_t max_bytes() const { return max_bytes_; }
+
  private:
-  const unsigned max_chunks_;
+  const uint64_t max_bytes_;
+  const uint64_t min_bytes_;  // <= max_bytes_
+  const size_t max_chunks_;
   std::atomic<uint64_t> last_end_{UINT64_MAX};
   std::atomic<unsigned> streak_{0};
-  std::atomic<size_t> claimed_until_{0};  // frames below this were handed out
+  std::atomic<uint64_t> streak_bytes_{0};  // bytes the current streak has read
+  std::atomic<size_t> claimed_until_{0};   // frames below this were handed out
 };
 
 }  // namespace hugeblob

@@ -2,56 +2,112 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <thread>
 #include <vector>
 
+#include "hugeblob/reader.h"
+#include "reader/context.h"
 #include "reader/fetcher.h"
+#include "reader/reader_test_util.h"
+#include "store/memory_store.h"
+#include "store/wrapper_store.h"
 
 namespace hugeblob {
 namespace {
 
-TEST(ReadaheadTest, SequentialGrowsWindowRandomGetsNone) {
-  Readahead ra(8);
-  EXPECT_EQ(ra.Observe(0, 4096), 0u);     // first read: no history
-  EXPECT_EQ(ra.Observe(4096, 4096), 0u);  // one continuation can be chance
-  EXPECT_EQ(ra.Observe(8192, 4096), 1u);  // two in a row: start small
-  EXPECT_EQ(ra.Observe(12288, 4096), 2u);
-  EXPECT_EQ(ra.Observe(16384, 4096), 4u);
-  EXPECT_EQ(ra.Observe(20480, 4096), 8u);
-  EXPECT_EQ(ra.Observe(24576, 4096), 8u);    // capped
-  EXPECT_EQ(ra.Observe(1 << 30, 4096), 0u);  // a jump resets
-  EXPECT_EQ(ra.Observe(5 << 20, 4096), 0u);
-  EXPECT_EQ(ra.Observe(77 << 20, 4096), 0u);
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kMiB = 1024 * 1024;
+
+TEST(ReadaheadTest, SmallReadsStartAtOneChunkAndGrowWithTheStream) {
+  Readahead ra(64 * kKiB, 1 * kMiB, 1024);
+  EXPECT_EQ(ra.Observe(0, 4096), 0u);            // first read: no history
+  EXPECT_EQ(ra.Observe(4096, 4096), 0u);         // one continuation can be chance
+  EXPECT_EQ(ra.Observe(8192, 4096), 64 * kKiB);  // two in a row: one chunk
+  // Twice what the stream has read, once that passes the minimum.
+  uint64_t off = 12288;
+  for (; off < 32 * kKiB; off += 4096) EXPECT_EQ(ra.Observe(off, 4096), 64 * kKiB);
+  EXPECT_EQ(ra.Observe(off, 4096), 2 * (off + 4096));
+  for (off += 4096; off < 4 * kMiB; off += 4096) ra.Observe(off, 4096);
+  EXPECT_EQ(ra.Observe(off, 4096), 1 * kMiB);  // capped
+}
+
+TEST(ReadaheadTest, WindowGrowsOnASustainedStreamAndResetsOnASeek) {
+  const uint64_t kMax = 32 * kMiB;
+  Readahead ra(256 * kKiB, kMax, 1024);
+  std::vector<uint64_t> windows;
+  for (uint64_t off = 0; off < 64 * kMiB; off += kMiB) windows.push_back(ra.Observe(off, kMiB));
+  EXPECT_EQ(windows[0], 0u);
+  EXPECT_EQ(windows[1], 0u);
+  EXPECT_EQ(windows[2], 6 * kMiB);  // 3 MiB read so far
+  for (size_t i = 3; i < windows.size(); ++i) {
+    EXPECT_GE(windows[i], windows[i - 1]) << i;  // never shrinks while sequential
+    EXPECT_LE(windows[i], kMax) << i;
+  }
+  EXPECT_EQ(windows[15], kMax);  // 16 MiB read: the whole window
+  EXPECT_EQ(windows.back(), kMax);
+
+  // A seek: no read-ahead, then the window starts small again.
+  EXPECT_EQ(ra.Observe(1ull << 40, kMiB), 0u);
+  EXPECT_EQ(ra.Observe((1ull << 40) + kMiB, kMiB), 0u);
+  EXPECT_EQ(ra.Observe((1ull << 40) + 2 * kMiB, kMiB), 6 * kMiB);
+  // Random reads: none at all.
+  for (uint64_t off : {5 * kMiB, 77 * kMiB, 3 * kMiB, 40 * kMiB}) {
+    EXPECT_EQ(ra.Observe(off, kMiB), 0u);
+  }
 }
 
 TEST(ReadaheadTest, SmallReorderingStillSequential) {
-  Readahead ra(4);
+  Readahead ra(64 * kKiB, 4 * kMiB, 1024);
   ra.Observe(0, 65536);
   ra.Observe(65536, 65536);
-  EXPECT_GT(ra.Observe(196608, 65536), 0u);  // skipped one block (FUSE reordering)
-  EXPECT_EQ(ra.Observe(131072, 65536), 0u);  // the late one: no progress, no reset
-  EXPECT_EQ(ra.Observe(262144, 65536), 2u);  // the stream goes on
+  EXPECT_GT(ra.Observe(196608, 65536), 0u);           // skipped one block (FUSE reordering)
+  EXPECT_EQ(ra.Observe(131072, 65536), 0u);           // the late one: no progress, no reset
+  EXPECT_EQ(ra.Observe(262144, 65536), 2 * 327680u);  // the stream goes on
 }
 
 TEST(ReadaheadTest, ThreadsRereadingOneSpotAreNotAStream) {
-  Readahead ra(4);
+  Readahead ra(64 * kKiB, 4 * kMiB, 1024);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(ra.Observe(1 << 20, 4096), 0u);
 }
 
-TEST(ReadaheadTest, DisabledWithZeroChunks) {
-  Readahead ra(0);
-  for (uint64_t i = 0; i < 10; ++i) EXPECT_EQ(ra.Observe(i * 4096, 4096), 0u);
+TEST(ReadaheadTest, DisabledWithZeroChunksOrBytes) {
+  Readahead no_chunks(64 * kKiB, 4 * kMiB, 0);
+  Readahead no_bytes(64 * kKiB, 0, 1024);
+  for (uint64_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(no_chunks.Observe(i * kMiB, kMiB), 0u);
+    EXPECT_EQ(no_bytes.Observe(i * kMiB, kMiB), 0u);
+  }
 }
 
-TEST(ReadaheadTest, ClaimHandsOutEachFrameOnce) {
-  Readahead ra(4);
+TEST(ReadaheadTest, ClaimHandsOutEachFrameOnceInHalfWindows) {
+  Readahead ra(64 * kKiB, 4 * kMiB, 1024);
   EXPECT_EQ(ra.Claim(3, 5), (std::pair<size_t, size_t>(3, 5)));
   EXPECT_EQ(ra.Claim(4, 7), (std::pair<size_t, size_t>(5, 7)));
   auto none = ra.Claim(5, 7);
   EXPECT_EQ(none.first, none.second);
+  // Less than half of the window is new: wait, so that it coalesces.
+  EXPECT_EQ(ra.Claim(6, 16), (std::pair<size_t, size_t>(7, 16)));
+  none = ra.Claim(8, 18);
+  EXPECT_EQ(none.first, none.second);
+  EXPECT_EQ(ra.Claim(12, 22), (std::pair<size_t, size_t>(16, 22)));
   // A jump resets the streak, and with it what was handed out.
   ra.Observe(0, 10);
   ra.Observe(1 << 30, 10);
   EXPECT_EQ(ra.Claim(0, 2), (std::pair<size_t, size_t>(0, 2)));
+}
+
+TEST(ReadaheadTest, UnclaimGivesBackWhatCouldNotStart) {
+  Readahead ra(64 * kKiB, 4 * kMiB, 1024);
+  EXPECT_EQ(ra.Claim(0, 10), (std::pair<size_t, size_t>(0, 10)));
+  ra.Unclaim(6, 10);  // frames 6..9 were over the byte bound
+  EXPECT_EQ(ra.Claim(1, 11), (std::pair<size_t, size_t>(6, 11)));
+  // Not after someone claimed further: that claim stands.
+  ra.Unclaim(8, 10);
+  auto none = ra.Claim(1, 11);
+  EXPECT_EQ(none.first, none.second);
 }
 
 FrameRef F(uint32_t pack, uint64_t off, uint32_t len) {
@@ -84,6 +140,134 @@ TEST(PlanRunsTest, GapsAndByteCapSplitRuns) {
   std::vector<size_t> all = {0, 1, 2, 3};
   EXPECT_EQ(PlanRuns(frames, all, 200).size(), 2u);
   EXPECT_EQ(PlanRuns(frames, all, 1).size(), 4u);  // a frame over the cap is its own run
+}
+
+// ---- read-ahead through a BlobReader ----
+
+class ReadaheadReaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    reader_test::BlobLayout layout;  // 64 KiB chunks, lz4
+    layout.pack_bytes = 4 << 20;
+    data_ = reader_test::MakeData(kSize, layout.chunk, 5, /*holes_and_dups=*/false);
+    auto m = reader_test::StoreBlob(*mem_, "f", data_, layout);
+    ASSERT_TRUE(m) << m.error().ToString();
+    manifest_ = *m;
+  }
+
+  std::shared_ptr<ContextImpl> Context(uint64_t memory_cache) {
+    ReaderOptions o;
+    o.disk_cache = false;
+    o.memory_cache_bytes = memory_cache;
+    o.fetch_threads = 2;
+    auto ctx = ReaderContext::Create(o);
+    EXPECT_TRUE(ctx) << ctx.error().ToString();
+    return std::dynamic_pointer_cast<ContextImpl>(*ctx);
+  }
+  std::unique_ptr<BlobReader> Open(std::shared_ptr<ContextImpl> ctx) {
+    auto r = BlobReader::Open(std::move(ctx), counting_, "f");
+    EXPECT_TRUE(r) << r.error().ToString();
+    counting_->Reset();
+    return r ? std::move(*r) : nullptr;
+  }
+  void Read(BlobReader& r, uint64_t off, size_t len) {
+    std::vector<uint8_t> out(len);
+    auto n = r.pread(off, out);
+    ASSERT_TRUE(n) << n.error().ToString();
+    ASSERT_EQ(*n, len);
+    ASSERT_EQ(std::memcmp(out.data(), data_.data() + off, len), 0) << "offset " << off;
+  }
+  uint64_t PackGets() const { return counting_->calls(StoreOp::kGetRange); }
+  // The frame holding byte `off` (fixed 64 KiB chunks).
+  size_t FrameOf(uint64_t off) const { return static_cast<size_t>(off / (64 * 1024)); }
+  bool Cached(ContextImpl& ctx, size_t frame) const {
+    return ctx.memory().Contains(manifest_.frames[frame].chunk);
+  }
+
+  static constexpr uint64_t kSize = 32ull << 20;
+  std::shared_ptr<MemoryStore> mem_ = std::make_shared<MemoryStore>();
+  std::shared_ptr<FaultInjectingStore> faults_ = std::make_shared<FaultInjectingStore>(mem_);
+  std::shared_ptr<CountingStore> counting_ = std::make_shared<CountingStore>(faults_);
+  Buffer data_;
+  Manifest manifest_;
+};
+
+// A 1 MiB sequential reader (what FUSE sends) soon has several MiB fetched
+// ahead of it, in few large requests, each chunk once; the window stays
+// within a quarter of the memory cache, and nothing it fetched is evicted
+// before it is read although the file is twice the cache; a seek stops it.
+TEST_F(ReadaheadReaderTest, SustainedStreamKeepsSeveralMiBAheadAndASeekStopsIt) {
+  const uint64_t kCache = 16 << 20;  // window: at most 4 MiB
+  auto ctx = Context(kCache);
+  auto r = Open(ctx);
+  uint64_t off = 0;
+  for (; off < (20 << 20); off += 1 << 20) {
+    Read(*r, off, 1 << 20);
+    ctx->WaitIdle();  // let each batch land: deterministic
+  }
+  // The window has grown to the bound: at least half of it is fetched
+  // ahead of the last read (Claim hands out half windows)...
+  for (size_t f = FrameOf(off); f < FrameOf(off + (2 << 20)); ++f) {
+    EXPECT_TRUE(Cached(*ctx, f)) << "frame " << f;
+  }
+  // ...and nothing past the window.
+  for (size_t f = FrameOf(off + (4 << 20)) + 1; f < manifest_.frames.size(); ++f) {
+    EXPECT_FALSE(Cached(*ctx, f)) << "frame " << f;
+  }
+  const size_t fetched = ctx->stats().misses;
+  // Every chunk once (nothing was evicted before it was read and fetched
+  // again), in requests of many chunks each.
+  EXPECT_GE(fetched, FrameOf(off + (2 << 20)));
+  EXPECT_LE(fetched, FrameOf(off + (4 << 20)) + 1);
+  EXPECT_LE(PackGets(), fetched / 8) << fetched << " chunks";
+
+  // A seek: the reader loads what it reads and nothing more.
+  const uint64_t far = 30 << 20;
+  ASSERT_FALSE(Cached(*ctx, FrameOf(far)));
+  Read(*r, far, 1 << 20);
+  ctx->WaitIdle();
+  EXPECT_EQ(ctx->stats().misses, fetched + 16);
+  EXPECT_FALSE(Cached(*ctx, FrameOf(far + (1 << 20))));
+  EXPECT_EQ(ctx->prefetch_in_flight(), 0u);
+}
+
+// A reader faster than a slow store: the byte bound on background fetches
+// holds at every moment, frames the bound left out are fetched later (each
+// chunk exactly once in all), and most of the file still arrives by
+// read-ahead in coalesced requests.
+TEST_F(ReadaheadReaderTest, InFlightBytesStayUnderTheBoundWithASlowStore) {
+  FaultRule slow;
+  slow.op = StoreOp::kGetRange;
+  slow.key_substring = "packs/";
+  slow.times = -1;
+  slow.action = FaultRule::Action::kDelay;
+  slow.delay_ms = 3;
+  faults_->AddRule(slow);
+  const uint64_t kCache = 8 << 20;  // background fetches: at most 4 MiB
+  auto ctx = Context(kCache);
+  auto r = Open(ctx);
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> peak{0};
+  std::thread sampler([&] {
+    while (!done.load()) {
+      uint64_t now = ctx->prefetch_in_flight();
+      if (now > peak.load()) peak.store(now);
+      std::this_thread::yield();
+    }
+  });
+  for (uint64_t off = 0; off < kSize; off += 1 << 20) {
+    Read(*r, off, 1 << 20);
+    EXPECT_LE(ctx->prefetch_in_flight(), ctx->prefetch_limit());
+  }
+  ctx->WaitIdle();
+  done.store(true);
+  sampler.join();
+  EXPECT_GT(peak.load(), 0u);
+  EXPECT_LE(peak.load(), ctx->prefetch_limit());
+  EXPECT_EQ(ctx->stats().misses, manifest_.frames.size());  // each chunk once
+  EXPECT_LE(PackGets(), manifest_.frames.size() / 4);
+  // Decoded memory: the cache, the bound, and the chunks the reader holds.
+  EXPECT_LE(ctx->live_peak_bytes(), kCache + ctx->prefetch_limit() + (2 << 20));
 }
 
 }  // namespace

@@ -5,10 +5,12 @@
 #include "hugeblob/reader.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <set>
 #include <thread>
@@ -576,6 +578,270 @@ TEST_F(ReaderTest, ReaderAndContextCanGoWhilePrefetchesRun) {
     r->Prefetch(0, FrameCount());
     if (round == 1) r.reset();  // reader first, context second
   }
+}
+
+// ---- the disk cache on the pread miss path, and admission ----
+
+class DiskRangeTest : public ReaderTest {
+ protected:
+  // A memory cache of two chunks (so reads keep missing it), a disk cache in
+  // a temp dir, no read-ahead unless asked.
+  ReaderOptions Options(DiskCacheAdmission admission = DiskCacheAdmission::kAlways) const {
+    ReaderOptions o;
+    o.memory_cache_bytes = 2 * 65536;
+    o.disk_cache_dir = dir_.path() + "/cache";
+    o.disk_cache_admission = admission;
+    o.readahead_chunks = 0;
+    return o;
+  }
+  // Reads three chunks far from `frame`: first loads of each (which push
+  // older chunks out of the two-chunk memory cache), or disk range reads.
+  void ReadOthers(BlobReader& r, size_t frame) {
+    for (size_t k = 1; k <= 3; ++k) {
+      size_t other = (frame + k * 5) % FrameCount();
+      ExpectRange(r, data_, other * 65536 + 10, 100);
+    }
+  }
+  bool OnDisk(ContextImpl& ctx, size_t frame) {
+    struct stat st;
+    return ::stat(ctx.disk()->PathFor(manifest_.frames[frame].chunk).c_str(), &st) == 0;
+  }
+  TempDir dir_;
+};
+
+TEST_F(DiskRangeTest, PartialReadsComeFromTheDiskCacheWithoutFetching) {
+  Build(2 << 20);  // 32 chunks of 64 KiB
+  auto ctx = MakeContext(Options());
+  auto r = Open(ctx);
+  ExpectRange(*r, data_, 0, data_.size());  // every chunk loaded once and written
+  ASSERT_EQ(ctx->disk()->stats().writes, FrameCount());
+  counting_->Reset();
+  const uint64_t c = 65536;
+  struct Case {
+    uint64_t off;
+    size_t len;
+  };
+  const Case cases[] = {
+      {5 * c, 4096},              // a chunk's start
+      {9 * c + 30000, 4096},      // middle
+      {12 * c + c - 4096, 4096},  // end
+      {20 * c - 1000, 4096},      // across a chunk boundary: two ranges
+      {25 * c - 100, 200},        // across, small
+      {31 * c + c - 1, 1},        // the file's last byte
+      {3 * c + 1, c - 2},         // nearly a whole chunk
+  };
+  uint64_t ranges = 0;
+  for (const Case& k : cases) {
+    ctx->memory().Clear();
+    ctx->memory().Clear();
+    uint64_t before = ctx->stats().disk_range_hits;
+    ExpectRange(*r, data_, k.off, k.len);
+    uint64_t pieces = (k.off + k.len - 1) / c - k.off / c + 1;
+    EXPECT_EQ(ctx->stats().disk_range_hits - before, pieces) << "offset " << k.off;
+    ranges += pieces;
+  }
+  EXPECT_EQ(PackGets(*counting_), 0u);  // nothing from the store
+  // Random 4 KiB reads all over: right bytes, still nothing fetched.
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 500; ++i) ExpectRange(*r, data_, rng() % (data_.size() - 4096), 4096);
+  EXPECT_EQ(PackGets(*counting_), 0u);
+  EXPECT_GT(ctx->stats().disk_range_hits, ranges + 300);
+  EXPECT_EQ(ctx->disk()->stats().hits, 0u);  // no whole chunk read back
+
+  // A read covering whole chunks and ReadFrame load whole chunks (from disk).
+  ctx->memory().Clear();
+  ExpectRange(*r, data_, 7 * c, c);
+  EXPECT_EQ(ctx->disk()->stats().hits, 1u);
+  ctx->memory().Clear();
+  auto frame = r->ReadFrame(8);
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(std::memcmp(frame->data(), data_.data() + 8 * c, c), 0);
+  EXPECT_EQ(ctx->disk()->stats().hits, 2u);
+  EXPECT_EQ(PackGets(*counting_), 0u);
+}
+
+TEST_F(DiskRangeTest, UnverifiedEntryIsNeverRangeRead) {
+  Build(2 << 20);
+  {
+    auto first = MakeContext(Options());
+    ExpectRange(*Open(first), data_, 0, data_.size());  // fills the cache
+  }
+  auto ctx = MakeContext(Options());  // a new process: knows nothing verified
+  // Damage chunk 3's entry in place before this process ever read it.
+  const std::string path = ctx->disk()->PathFor(manifest_.frames[3].chunk);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(5000);
+    f.put('\x01');
+  }
+  auto r = Open(ctx);
+  ExpectRange(*r, data_, 3 * 65536 + 4096, 4096);  // the damaged spot, served right
+  EXPECT_EQ(ctx->stats().disk_range_hits, 0u);
+  EXPECT_EQ(ctx->disk()->stats().corrupt, 1u);  // read whole, rejected, deleted
+  EXPECT_EQ(PackGets(*counting_), 1u);          // and fetched from the store
+  // An intact entry: read whole and hashed once, then range-read.
+  ExpectRange(*r, data_, 10 * 65536 + 100, 4096);
+  EXPECT_EQ(ctx->disk()->stats().hits, 1u);
+  ctx->memory().Clear();
+  ExpectRange(*r, data_, 10 * 65536 + 8000, 4096);
+  EXPECT_EQ(ctx->stats().disk_range_hits, 1u);
+  EXPECT_EQ(PackGets(*counting_), 1u);
+}
+
+TEST_F(DiskRangeTest, ReplacedEntryIsVerifiedAgainRejectedAndRefetched) {
+  Build(2 << 20);
+  auto ctx = MakeContext(Options());
+  auto r = Open(ctx);
+  ExpectRange(*r, data_, 0, data_.size());  // written by us: verified
+  const size_t frame = 6;
+  ctx->memory().Clear();
+  ExpectRange(*r, data_, frame * 65536 + 100, 4096);  // range-read once (fd kept open)
+  ASSERT_EQ(ctx->stats().disk_range_hits, 1u);
+  // Our fd reads the verified inode whatever happens to the name, so close
+  // it the way an fd-cache eviction would, then publish a corrupt
+  // replacement (a new inode) under the name.
+  const ChunkId id = manifest_.frames[frame].chunk;
+  ctx->disk()->Forget(id);
+  Buffer chunk = data_.Slice(frame * 65536, 65536);
+  const std::string path = ctx->disk()->PathFor(id);
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ctx->disk()->Put(id, chunk);  // verified again (written by us), no fd open...
+  ASSERT_TRUE(ctx->disk()->IsVerified(id));
+  ASSERT_EQ(ctx->disk()->stats().open_files, 0u);
+  Buffer bad = Buffer::Copy(chunk.span());
+  bad.mutable_data()[200] ^= 0xFF;
+  {
+    std::ofstream f(path + ".x", std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bad.data()), static_cast<std::streamsize>(bad.size()));
+  }
+  ASSERT_EQ(::rename((path + ".x").c_str(), path.c_str()), 0);  // ...then replaced
+  counting_->Reset();
+  ctx->memory().Clear();
+  counting_->Reset();
+  ExpectRange(*r, data_, frame * 65536 + 100, 4096);  // covers the damaged byte
+  EXPECT_EQ(ctx->stats().disk_range_hits, 1u);        // not served from the new inode
+  EXPECT_EQ(ctx->disk()->stats().corrupt, 1u);        // verified, rejected, deleted
+  EXPECT_EQ(PackGets(*counting_), 1u);                // the right bytes from the store
+  // Rewritten intact (admission kAlways) and range-read from then on.
+  ctx->memory().Clear();
+  counting_->Reset();
+  ExpectRange(*r, data_, frame * 65536 + 100, 4096);
+  EXPECT_EQ(ctx->stats().disk_range_hits, 2u);
+  EXPECT_EQ(PackGets(*counting_), 0u);
+}
+
+TEST_F(DiskRangeTest, SecondLoadAdmission) {
+  Build(2 << 20);
+  auto ctx = MakeContext(Options(DiskCacheAdmission::kSecondLoad));
+  auto r = Open(ctx);
+  const size_t frame = 4;
+  ExpectRange(*r, data_, frame * 65536 + 10, 4096);  // first load: not written
+  EXPECT_FALSE(OnDisk(*ctx, frame));
+  EXPECT_EQ(ctx->disk()->stats().writes, 0u);
+  EXPECT_EQ(ctx->stats().disk_deferred, 1u);
+  ReadOthers(*r, frame);  // three more first loads, pushing it out of memory
+  EXPECT_EQ(ctx->disk()->stats().writes, 0u);
+  EXPECT_EQ(ctx->stats().disk_deferred, 4u);
+  ASSERT_FALSE(ctx->memory().Contains(manifest_.frames[frame].chunk));
+  counting_->Reset();
+  ExpectRange(*r, data_, frame * 65536 + 20000, 4096);  // second load: written
+  EXPECT_EQ(PackGets(*counting_), 1u);
+  EXPECT_TRUE(OnDisk(*ctx, frame));
+  EXPECT_EQ(ctx->disk()->stats().writes, 1u);
+  ctx->memory().Clear();
+  counting_->Reset();
+  ExpectRange(*r, data_, frame * 65536 + 40000, 4096);  // third: a disk range read
+  EXPECT_EQ(PackGets(*counting_), 0u);
+  EXPECT_EQ(ctx->stats().disk_range_hits, 1u);
+}
+
+TEST_F(DiskRangeTest, OneSequentialPassWritesNothingWithSecondLoadAdmission) {
+  Build(8 << 20);  // 128 chunks
+  for (uint64_t memory : {16ull << 20, 4ull << 20}) {
+    ReaderOptions o = Options(DiskCacheAdmission::kSecondLoad);
+    o.readahead_chunks = 4;  // as a real reader: read-ahead loads count too
+    o.memory_cache_bytes = memory;
+    o.disk_cache_dir = dir_.path() + "/cache" + std::to_string(memory);
+    auto ctx = MakeContext(o);
+    auto r = Open(ctx);
+    for (uint64_t off = 0; off < data_.size(); off += 128 * 1024) {
+      ExpectRange(*r, data_, off, 131072);
+    }
+    ctx->WaitIdle();
+    EXPECT_EQ(ctx->stats().disk_deferred, FrameCount());
+    if (memory > data_.size()) {
+      EXPECT_EQ(ctx->stats().misses, FrameCount());
+      EXPECT_EQ(ctx->disk()->stats().writes, 0u);
+      for (size_t f = 0; f < FrameCount(); ++f) EXPECT_FALSE(OnDisk(*ctx, f)) << f;
+    } else {
+      // A small memory cache can drop a prefetched chunk before it is read
+      // (eviction is per shard); only a chunk loaded twice is written.
+      EXPECT_EQ(ctx->disk()->stats().writes, ctx->stats().misses - FrameCount());
+      EXPECT_LT(ctx->disk()->stats().writes, FrameCount() / 8);
+      // A second pass (the memory cache holds half the file) writes what it
+      // loads again.
+      auto r2 = Open(ctx);
+      for (uint64_t off = 0; off < data_.size(); off += 128 * 1024) {
+        ExpectRange(*r2, data_, off, 131072);
+      }
+      ctx->WaitIdle();
+      EXPECT_GE(ctx->disk()->stats().writes, FrameCount() / 2);
+    }
+  }
+}
+
+TEST_F(DiskRangeTest, RemotePolicyWritesOnFirstLoad) {
+  Build(2 << 20);
+  auto ctx = MakeContext(Options(DiskCacheAdmission::kAlways));
+  auto r = Open(ctx);
+  ExpectRange(*r, data_, 4 * 65536 + 10, 4096);
+  EXPECT_TRUE(OnDisk(*ctx, 4));
+  EXPECT_EQ(ctx->disk()->stats().writes, 1u);
+  EXPECT_EQ(ctx->stats().disk_deferred, 0u);
+}
+
+TEST(SeenOnceTest, RemembersFirstSightingsWithinItsBound) {
+  SeenOnce seen(1000);
+  EXPECT_FALSE(seen.CheckAndInsert(42));
+  EXPECT_TRUE(seen.CheckAndInsert(42));
+  EXPECT_TRUE(seen.CheckAndInsert(42));
+  for (uint64_t k = 0; k < 100000; ++k) {
+    seen.CheckAndInsert(k * 7919 + 1000003);
+    ASSERT_LE(seen.size(), 1000u);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+  EXPECT_FALSE(seen.CheckAndInsert(42));                     // forgotten: FIFO
+  EXPECT_TRUE(seen.CheckAndInsert(99999 * 7919 + 1000003));  // the newest kept
+}
+
+TEST_F(DiskRangeTest, MemoryStaysBoundedUnderRandomReadsThroughTheDiskCache) {
+  Build(4 << 20);
+  ReaderOptions o = Options(DiskCacheAdmission::kSecondLoad);
+  o.readahead_chunks = 4;
+  auto ctx = MakeContext(o);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto r = OpenReader(ctx, counting_, "f");
+      std::mt19937_64 rng(t);
+      std::vector<uint8_t> out(4096);
+      for (int i = 0; i < 2000; ++i) {
+        uint64_t off = rng() % (data_.size() - out.size());
+        auto n = r->pread(off, out);
+        if (!n || std::memcmp(out.data(), data_.data() + off, out.size()) != 0) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ctx->WaitIdle();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(ctx->stats().disk_range_hits, 1000u);
+  // Decoded memory: the cache plus what the 4 readers held at once.
+  EXPECT_LE(ctx->live_peak_bytes(), o.memory_cache_bytes + 4 * 2 * 65536);
+  EXPECT_LE(ctx->memory().bytes(), o.memory_cache_bytes);
+  EXPECT_LE(ctx->seen().size(), ctx->seen().capacity());
+  EXPECT_LE(ctx->disk()->stats().verified, FrameCount());
 }
 
 }  // namespace

@@ -35,6 +35,78 @@ void Reservation::Release() {
   bytes_ = 0;
 }
 
+namespace {
+
+// The pool behind Buffer::AllocateReusable: idle blocks of any size from
+// kMinBytes up, oldest first, at most Buffer::kReusePoolBytes in all. Take
+// returns the smallest idle block that fits with at most 1/4 to spare.
+class ReusePool {
+ public:
+  static constexpr size_t kMinBytes = 64 * 1024;
+
+  // New blocks are rounded up to 1/16 of their size (a power of two), so
+  // that blocks of nearby sizes are interchangeable.
+  static size_t Capacity(size_t size) {
+    size_t grain = 4096;
+    while (grain * 16 < size) grain *= 2;
+    return (size + grain - 1) / grain * grain;
+  }
+
+  uint8_t* Take(size_t size, size_t* capacity) {
+    std::lock_guard lock(mu_);
+    size_t best = idle_.size();
+    for (size_t i = 0; i < idle_.size(); ++i) {
+      size_t c = idle_[i].first;
+      if (c >= size && c - size <= size / 4 && (best == idle_.size() || c < idle_[best].first)) {
+        best = i;
+      }
+    }
+    if (best == idle_.size()) return nullptr;
+    *capacity = idle_[best].first;
+    uint8_t* bytes = idle_[best].second;
+    idle_bytes_ -= *capacity;
+    idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(best));
+    return bytes;
+  }
+
+  // Keeps `bytes` for reuse, dropping the oldest idle blocks beyond the
+  // bound (freed outside the lock).
+  void Give(uint8_t* bytes, size_t capacity) {
+    std::vector<uint8_t*> dropped;
+    {
+      std::lock_guard lock(mu_);
+      idle_.emplace_back(capacity, bytes);
+      idle_bytes_ += capacity;
+      size_t n = 0;
+      while (idle_bytes_ > Buffer::kReusePoolBytes) {
+        idle_bytes_ -= idle_[n].first;
+        dropped.push_back(idle_[n].second);
+        ++n;
+      }
+      idle_.erase(idle_.begin(), idle_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    for (uint8_t* p : dropped) std::free(p);
+  }
+
+  uint64_t idle_bytes() {
+    std::lock_guard lock(mu_);
+    return idle_bytes_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<size_t, uint8_t*>> idle_;  // guarded by mu_; oldest first
+  uint64_t idle_bytes_ = 0;                        // guarded by mu_
+};
+
+// Never destroyed: blocks may be freed by static destructors after main.
+ReusePool& TheReusePool() {
+  static ReusePool* pool = new ReusePool;
+  return *pool;
+}
+
+}  // namespace
+
 struct Buffer::Block {
   uint8_t* bytes = nullptr;
   size_t capacity = 0;
@@ -42,9 +114,13 @@ struct Buffer::Block {
   // Set for blocks of a BlockPool whose size is unchanged: the memory goes
   // back to the pool (if it still exists) instead of free().
   std::weak_ptr<BlockPool> pool;
+  // Set for blocks of AllocateReusable: the memory goes to the reuse pool.
+  bool reusable = false;
   ~Block() {
     if (auto p = pool.lock(); p && capacity == p->block_size()) {
       p->Recycle(bytes);
+    } else if (reusable && capacity >= ReusePool::kMinBytes) {
+      TheReusePool().Give(bytes, capacity);
     } else {
       std::free(bytes);
     }
@@ -136,6 +212,28 @@ Buffer Buffer::Allocate(size_t size, Reservation reservation) {
   b.size_ = size;
   return b;
 }
+
+Buffer Buffer::AllocateReusable(size_t size, Reservation reservation) {
+  if (size < ReusePool::kMinBytes) return Allocate(size, std::move(reservation));
+  size_t capacity = 0;
+  uint8_t* bytes = TheReusePool().Take(size, &capacity);
+  if (bytes == nullptr) {
+    capacity = ReusePool::Capacity(size);
+    bytes = static_cast<uint8_t*>(std::malloc(capacity));
+    if (bytes == nullptr) throw std::bad_alloc();
+  }
+  Buffer b;
+  b.block_ = std::make_shared<Block>();
+  b.block_->bytes = bytes;
+  b.block_->capacity = capacity;
+  b.block_->reservation = std::move(reservation);
+  b.block_->reusable = true;
+  b.data_ = bytes;
+  b.size_ = size;
+  return b;
+}
+
+uint64_t Buffer::ReusePoolIdleBytes() { return TheReusePool().idle_bytes(); }
 
 Buffer Buffer::Copy(std::span<const uint8_t> bytes) {
   Buffer b = Allocate(bytes.size());
