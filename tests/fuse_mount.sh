@@ -299,4 +299,36 @@ expect_error "stale mountpoint is reported with the fix" \
 fusermount3 -u "$MNT"
 check "fusermount3 -u clears the stale mountpoint" bash -c "! mountpoint -q '$MNT' && ls '$MNT' >/dev/null"
 
+# A store that stops answering: the pack of a file is replaced by a FIFO, so
+# the daemon's open() of it blocks forever (as on a hung NFS server). With
+# --read-timeout 2s the program's read fails with EIO in about 2 s instead of
+# hanging, the log says why, and other reads keep working.
+HS=$WORK/hung-store
+HM=$WORK/mnt-hung
+mkdir -p "$HM"
+head -c $((1 << 20)) /dev/urandom > "$WORK/in/hung"
+"$HB" --store "$HS" put "$WORK/in/hung" --name hung --codec none -q
+hpack_path=$(find "$HS/packs" -type f | head -1)  # the store's only pack
+"$HB" --store "$HS" put "$WORK/in/small" --name fine -q
+if [ -n "$hpack_path" ]; then
+  HUGEBLOB_STORE=$HS mount_fg "$HM" "$WORK/hung.log" --read-timeout 2s --no-disk-cache
+  cmp -s "$WORK/in/small" "$HM/fine" || fail "hung store: the healthy file does not read before the hang"
+  rm -f "$hpack_path" && mkfifo "$hpack_path"
+  t0=$(date +%s.%N)
+  err=$(timeout 30 cat "$HM/hung" 2>&1 >/dev/null)
+  rc=$?
+  took=$(python3 -c "print(round($(date +%s.%N) - $t0, 1))")
+  check "hung store: the read fails (rc=$rc, not the 30 s timeout) in ${took}s" \
+    bash -c "[ $rc -ne 0 ] && [ $rc -ne 124 ] && python3 -c 'import sys; sys.exit(not $took < 10)'"
+  check "hung store: with EIO ($err)" bash -c "[[ '$err' == *'Input/output error'* ]]"
+  check "hung store: the log says the store did not answer" grep -q "has not answered" "$WORK/hung.log"
+  check "hung store: other files still read" cmp "$WORK/in/small" "$HM/fine"
+  # Let the stuck open() return (a writer appears and goes), then unmount.
+  timeout 5 bash -c "exec 3>'$hpack_path'; exec 3>&-"
+  fusermount3 -u "$HM"
+  check "hung store: unmounts cleanly afterwards" wait_unmounted "$HM" "$MPID"
+else
+  fail "hung store: could not find the pack of 'hung'"
+fi
+
 finish

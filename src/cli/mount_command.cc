@@ -12,6 +12,7 @@
 
 #include "fuse/mount.h"
 #include "util/cancel.h"
+#include "util/units.h"
 
 namespace hugeblob::cli {
 namespace {
@@ -22,6 +23,7 @@ struct MountArgs {
   bool allow_other = false;
   unsigned threads = 16;
   double refresh_s = 2;
+  std::string read_timeout = "60s";
   CacheOptions cache;
 };
 
@@ -32,6 +34,12 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
   o.allow_other = a.allow_other;
   o.max_threads = a.threads == 0 ? 1 : a.threads;
   o.refresh_interval = std::chrono::milliseconds(static_cast<int64_t>(a.refresh_s * 1000));
+  auto read_timeout = ParseDurationSeconds(a.read_timeout);
+  if (!read_timeout) {
+    std::fprintf(stderr, "hugeblob: --read-timeout: %s\n", read_timeout.error().message().c_str());
+    return 2;
+  }
+  o.read_timeout = std::chrono::seconds(static_cast<int64_t>(*read_timeout));
   // The daemon's log goes to stderr (foreground) or syslog (detached), never
   // to stdout, which scripts capture.
   auto logger = spdlog::stderr_logger_mt("hugeblob-mount-stderr");
@@ -87,6 +95,10 @@ void AddMountCommand(CLI::App& app, GlobalOptions& g, std::function<int()>& run)
   cmd->add_option("--threads", args.threads, "FUSE worker threads (default 16)");
   cmd->add_option("--refresh", args.refresh_s,
                   "Seconds between re-listings of the names (default 2)");
+  cmd->add_option("--read-timeout", args.read_timeout,
+                  "A read the store has not answered after this long fails with EIO "
+                  "(e.g. 30s, 5m; 0 = wait forever)")
+      ->capture_default_str();
   args.cache.Add(cmd, "on for every store");
   cmd->callback([&g, &run] { run = [&g] { return RunMountCommand(g, args); }; });
 }

@@ -213,11 +213,30 @@ uint8_t* ReadBuffer(size_t size) {
 }
 
 void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  OpsContext& c = Ctx(req);
+  OpenFile& f = *reinterpret_cast<FileHandle*>(fi->fh)->file;
+  if (c.deadlines != nullptr) c.deadlines->Begin(req, &f.name, static_cast<uint64_t>(off), size);
+  // False when the deadline watchdog has already failed this request (the
+  // store took too long): then it must not be answered a second time.
+  auto still_ours = [&] { return c.deadlines == nullptr || c.deadlines->Finish(); };
+  uint8_t* buf = nullptr;
+  Result<size_t> n = size_t{0};
+  try {
+    buf = ReadBuffer(size);
+    n = c.fs->Read(f, static_cast<uint64_t>(off), {buf, size});
+  } catch (const std::exception& e) {
+    if (!still_ours()) return;
+    spdlog::error("mount: read: {}", e.what());
+    fuse_reply_err(req, EIO);
+    return;
+  } catch (...) {
+    if (!still_ours()) return;
+    spdlog::error("mount: read: unknown exception");
+    fuse_reply_err(req, EIO);
+    return;
+  }
+  if (!still_ours()) return;
   Guard(req, "read", [&] {
-    OpsContext& c = Ctx(req);
-    OpenFile& f = *reinterpret_cast<FileHandle*>(fi->fh)->file;
-    uint8_t* buf = ReadBuffer(size);
-    auto n = c.fs->Read(f, static_cast<uint64_t>(off), {buf, size});
     if (!n) {
       if (c.read_errors.Allow()) {
         uint64_t dropped = c.read_errors.TakeSuppressed();

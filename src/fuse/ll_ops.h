@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "fuse/filesystem.h"
+#include "fuse/read_deadline.h"
 
 namespace hugeblob::fuse {
 
@@ -50,6 +51,7 @@ struct OpsContext {
   LogLimiter read_errors;
   std::atomic<uint64_t> reads{0};
   std::atomic<uint64_t> read_bytes{0};
+  ReadDeadlines* deadlines = nullptr;  // null: reads wait as long as the store takes
 };
 
 const fuse_lowlevel_ops& LowLevelOps();

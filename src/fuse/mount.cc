@@ -177,6 +177,23 @@ Status RunMount(const MountOptions& options) {
   }
   fs->SetReaderContext(*reader_ctx);
 
+  // Answers a read the store has not answered in time; the stuck call is
+  // left to finish (or not) on its own thread. Created after the fork: it
+  // owns a thread.
+  std::unique_ptr<fuse::ReadDeadlines> deadlines;
+  if (options.read_timeout.count() > 0) {
+    deadlines = std::make_unique<fuse::ReadDeadlines>(
+        options.read_timeout, [](const fuse::ReadDeadlines::Pending& p) {
+          spdlog::error(
+              "mount: read {} bytes at {} of '{}': the store has not answered in {:.1f} s; "
+              "failing the read with EIO (--read-timeout)",
+              p.size, p.offset, p.name != nullptr ? *p.name : std::string("?"),
+              static_cast<double>(p.waited.count()) / 1000.0);
+          fuse_reply_err(static_cast<fuse_req_t>(p.req), EIO);
+        });
+    ctx.deadlines = deadlines.get();
+  }
+
   // libfuse installs its SIGINT/SIGTERM/SIGHUP handlers only where none is
   // set; the CLI sets its own, which set `cancel`, handled by the watcher.
   if (fuse_set_signal_handlers(session.se_) == 0) session.signals_ = true;

@@ -24,7 +24,9 @@ struct MountOptions {
   ReaderOptions reader;      // chunk caches shared by every open file
   std::chrono::milliseconds refresh_interval{2000};  // how often names are re-listed
   unsigned max_threads = 16;                         // FUSE worker threads
-  const CancelToken* cancel = nullptr;               // polled; set -> unmount and return
+  // A read not answered by then fails with EIO (see read_deadline.h); 0 = none.
+  std::chrono::milliseconds read_timeout{60000};
+  const CancelToken* cancel = nullptr;  // polled; set -> unmount and return
 };
 
 // Checks the mountpoint and the store, mounts, detaches unless foreground
