@@ -123,7 +123,7 @@ PY
 
 # --- tools ---------------------------------------------------------------------
 tree_bytes() {  # apparent size of every file under the paths
-  find "$@" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {print s + 0}'
+  find "$@" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$WORK/restic-cache
 export BORG_PASSPHRASE="" BORG_BASE_DIR=$WORK/borg-home BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes

@@ -22,7 +22,6 @@
 namespace hugeblob {
 
 class MemoryBudget;
-class BlockPool;
 
 // Bytes reserved from a MemoryBudget; returned when destroyed. Move-only.
 class Reservation {
@@ -89,7 +88,6 @@ class Buffer {
   long use_count() const { return block_.use_count(); }
 
  private:
-  friend class BlockPool;
   struct Block;
   std::shared_ptr<Block> block_;
   const uint8_t* data_ = nullptr;
@@ -98,44 +96,6 @@ class Buffer {
 
 // An ordered list of Buffers treated as one byte string, for gather writes
 // (a pack is its frames followed by its trailer, never copied together).
-// A free list of equal-sized blocks, so that a hot loop which allocates and
-// frees large buffers (put's input blocks, decoded chunks) reuses memory
-// instead of asking the allocator each time. Large allocations are mmap()ed
-// by glibc, and a fresh mapping costs a page fault and a page clear per 4 KiB:
-// up to a few seconds of system time per GiB moved.
-//
-// Buffers from Allocate() are ordinary Buffers; when the last view of one goes
-// away its block returns to the pool (if the pool still exists and holds fewer
-// than `max_free` blocks) instead of being freed. The pool never holds more
-// than `max_free` idle blocks, so its memory beyond what callers have
-// reserved is bounded by max_free * block_size. Thread-safe.
-class BlockPool : public std::enable_shared_from_this<BlockPool> {
- public:
-  static std::shared_ptr<BlockPool> Create(size_t block_size, size_t max_free);
-  ~BlockPool();
-  BlockPool(const BlockPool&) = delete;
-  BlockPool& operator=(const BlockPool&) = delete;
-
-  // A buffer of block_size() bytes (uninitialised), holding `reservation`.
-  Buffer Allocate(Reservation reservation = {});
-  size_t block_size() const { return block_size_; }
-  // Idle blocks held now; blocks handed out that were reused / newly made.
-  size_t free_blocks() const;
-  uint64_t reused() const;
-  uint64_t created() const;
-
- private:
-  friend struct Buffer::Block;
-  BlockPool(size_t block_size, size_t max_free);
-  // Takes back a block's memory; frees it if the pool is full.
-  void Recycle(uint8_t* bytes);
-
-  const size_t block_size_;
-  const size_t max_free_;
-  struct State;
-  std::unique_ptr<State> state_;
-};
-
 class BufferChain {
  public:
   BufferChain() = default;

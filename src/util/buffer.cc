@@ -111,94 +111,16 @@ struct Buffer::Block {
   uint8_t* bytes = nullptr;
   size_t capacity = 0;
   Reservation reservation;
-  // Set for blocks of a BlockPool whose size is unchanged: the memory goes
-  // back to the pool (if it still exists) instead of free().
-  std::weak_ptr<BlockPool> pool;
   // Set for blocks of AllocateReusable: the memory goes to the reuse pool.
   bool reusable = false;
   ~Block() {
-    if (auto p = pool.lock(); p && capacity == p->block_size()) {
-      p->Recycle(bytes);
-    } else if (reusable && capacity >= ReusePool::kMinBytes) {
+    if (reusable && capacity >= ReusePool::kMinBytes) {
       TheReusePool().Give(bytes, capacity);
     } else {
       std::free(bytes);
     }
   }
 };
-
-struct BlockPool::State {
-  mutable std::mutex mu;
-  std::vector<uint8_t*> free;
-  uint64_t reused = 0;
-  uint64_t created = 0;
-};
-
-std::shared_ptr<BlockPool> BlockPool::Create(size_t block_size, size_t max_free) {
-  return std::shared_ptr<BlockPool>(new BlockPool(block_size, max_free));
-}
-
-BlockPool::BlockPool(size_t block_size, size_t max_free)
-    : block_size_(block_size == 0 ? 1 : block_size),
-      max_free_(max_free),
-      state_(std::make_unique<State>()) {}
-
-BlockPool::~BlockPool() {
-  for (uint8_t* p : state_->free) std::free(p);
-}
-
-Buffer BlockPool::Allocate(Reservation reservation) {
-  uint8_t* bytes = nullptr;
-  {
-    std::lock_guard lock(state_->mu);
-    if (!state_->free.empty()) {
-      bytes = state_->free.back();
-      state_->free.pop_back();
-      ++state_->reused;
-    } else {
-      ++state_->created;
-    }
-  }
-  if (bytes == nullptr) {
-    bytes = static_cast<uint8_t*>(std::malloc(block_size_));
-    if (bytes == nullptr) throw std::bad_alloc();
-  }
-  Buffer b;
-  b.block_ = std::make_shared<Buffer::Block>();
-  b.block_->bytes = bytes;
-  b.block_->capacity = block_size_;
-  b.block_->reservation = std::move(reservation);
-  b.block_->pool = weak_from_this();
-  b.data_ = bytes;
-  b.size_ = block_size_;
-  return b;
-}
-
-void BlockPool::Recycle(uint8_t* bytes) {
-  {
-    std::lock_guard lock(state_->mu);
-    if (state_->free.size() < max_free_) {
-      state_->free.push_back(bytes);
-      return;
-    }
-  }
-  std::free(bytes);
-}
-
-size_t BlockPool::free_blocks() const {
-  std::lock_guard lock(state_->mu);
-  return state_->free.size();
-}
-
-uint64_t BlockPool::reused() const {
-  std::lock_guard lock(state_->mu);
-  return state_->reused;
-}
-
-uint64_t BlockPool::created() const {
-  std::lock_guard lock(state_->mu);
-  return state_->created;
-}
 
 Buffer Buffer::Allocate(size_t size, Reservation reservation) {
   Buffer b;

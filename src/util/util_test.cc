@@ -46,52 +46,6 @@ TEST(BufferTest, TruncateReturnsExcessReservation) {
   EXPECT_EQ(budget->used(), 100u);
 }
 
-TEST(BlockPoolTest, ReusesFreedBlocksAndReturnsReservations) {
-  auto budget = MemoryBudget::Create(1 << 20);
-  auto pool = BlockPool::Create(4096, 2);
-  const uint8_t* first_data = nullptr;
-  {
-    Buffer a = pool->Allocate(budget->ForceReserve(4096));
-    EXPECT_EQ(a.size(), 4096u);
-    first_data = a.data();
-    std::memset(a.mutable_data(), 0xab, a.size());
-    Buffer view = a.Slice(100, 10);
-    a = Buffer();
-    EXPECT_EQ(pool->free_blocks(), 0u);  // a view still holds the block
-    EXPECT_EQ(budget->used(), 4096u);
-  }
-  EXPECT_EQ(pool->free_blocks(), 1u);
-  EXPECT_EQ(budget->used(), 0u);
-  Buffer b = pool->Allocate();
-  EXPECT_EQ(b.data(), first_data);  // the same memory, not a new allocation
-  EXPECT_EQ(pool->reused(), 1u);
-  EXPECT_EQ(pool->created(), 1u);
-  EXPECT_EQ(pool->free_blocks(), 0u);
-}
-
-TEST(BlockPoolTest, HoldsAtMostMaxFreeAndOutlivesNothing) {
-  auto pool = BlockPool::Create(1024, 2);
-  {
-    std::vector<Buffer> bufs;
-    for (int i = 0; i < 5; ++i) bufs.push_back(pool->Allocate());
-    EXPECT_EQ(pool->created(), 5u);
-  }
-  EXPECT_EQ(pool->free_blocks(), 2u);  // three were freed, not kept
-  // A buffer may outlive its pool; its memory is then simply freed.
-  Buffer survivor = pool->Allocate();
-  std::memset(survivor.mutable_data(), 1, survivor.size());
-  pool.reset();
-  EXPECT_EQ(survivor.data()[1023], 1);
-  survivor = Buffer();
-  // A truncated (reallocated) pool block is freed, not recycled.
-  auto pool2 = BlockPool::Create(1 << 20, 4);
-  {
-    Buffer t = pool2->Allocate();
-    t.Truncate(10);
-  }
-  EXPECT_EQ(pool2->free_blocks(), 0u);
-}
-
 TEST(BufferChainTest, SubAndCopyOut) {
   BufferChain c;
   c.Append(Buffer::Copy(std::string_view("abc")));
