@@ -95,6 +95,13 @@ class BlobReader {
   // (a shared zero buffer for hole chunks). The Buffer stays valid while held.
   virtual Result<Buffer> ReadFrame(size_t frame_index) = 0;
 
+  // Zero copy for a range: views of the decoded chunks (and of a shared zero
+  // block for holes) covering [offset, offset + length), cut at the end of
+  // the file (empty past it). Loads what is missing, like pread, and feeds
+  // read-ahead the same way. Holds the chunks of the range while the chain
+  // lives, so keep `length` modest (a FUSE read: at most 1 MiB).
+  virtual Result<BufferChain> ReadRange(uint64_t offset, uint64_t length) = 0;
+
   // Hint that frames [first, last) will be read soon: starts fetching them in
   // the background within the memory bound (used by get and read-ahead).
   virtual void Prefetch(size_t first, size_t last) = 0;

@@ -264,6 +264,10 @@ Result<size_t> BlobFs::Read(OpenFile& file, uint64_t offset, std::span<uint8_t> 
   return file.reader->pread(offset, out);
 }
 
+Result<BufferChain> BlobFs::ReadChain(OpenFile& file, uint64_t offset, uint64_t length) {
+  return file.reader->ReadRange(offset, length);
+}
+
 Result<uint64_t> BlobFs::SeekData(OpenFile& file, int64_t offset, bool hole) {
   const Manifest& m = file.reader->manifest();
   if (offset < 0) return Fail(ErrorCode::kInvalidArgument, "negative offset");

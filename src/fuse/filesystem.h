@@ -89,6 +89,9 @@ class BlobFs {
   Result<std::shared_ptr<OpenFile>> Open(uint64_t ino);
   // Up to out.size() bytes at `offset`; fewer only at the end of the file.
   Result<size_t> Read(OpenFile& file, uint64_t offset, std::span<uint8_t> out);
+  // The same bytes without a copy: views of the cached chunks (for large
+  // reads, answered with fuse_reply_iov).
+  Result<BufferChain> ReadChain(OpenFile& file, uint64_t offset, uint64_t length);
 
   // lseek SEEK_DATA (hole = false) or SEEK_HOLE (hole = true) from the
   // manifest's all-zero chunks, so cp --sparse and tar skip holes without

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -212,6 +213,11 @@ uint8_t* ReadBuffer(size_t size) {
   return buf.get();
 }
 
+// Reads at least this large are answered from the cached chunks without a
+// copy (fuse_reply_iov); smaller ones are copied, which lets a part of a chunk
+// come from the disk cache without loading the whole chunk.
+constexpr size_t kZeroCopyMinBytes = 128 * 1024;
+
 void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   OpsContext& c = Ctx(req);
   OpenFile& f = *reinterpret_cast<FileHandle*>(fi->fh)->file;
@@ -219,11 +225,17 @@ void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
   // False when the deadline watchdog has already failed this request (the
   // store took too long): then it must not be answered a second time.
   auto still_ours = [&] { return c.deadlines == nullptr || c.deadlines->Finish(); };
+  const bool zero_copy = size >= kZeroCopyMinBytes;
   uint8_t* buf = nullptr;
   Result<size_t> n = size_t{0};
+  Result<BufferChain> chain = BufferChain();
   try {
-    buf = ReadBuffer(size);
-    n = c.fs->Read(f, static_cast<uint64_t>(off), {buf, size});
+    if (zero_copy) {
+      chain = c.fs->ReadChain(f, static_cast<uint64_t>(off), size);
+    } else {
+      buf = ReadBuffer(size);
+      n = c.fs->Read(f, static_cast<uint64_t>(off), {buf, size});
+    }
   } catch (const std::exception& e) {
     if (!still_ours()) return;
     spdlog::error("mount: read: {}", e.what());
@@ -237,22 +249,36 @@ void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
   }
   if (!still_ours()) return;
   Guard(req, "read", [&] {
-    if (!n) {
+    const Error* error =
+        zero_copy ? (chain ? nullptr : &chain.error()) : (n ? nullptr : &n.error());
+    if (error != nullptr) {
       if (c.read_errors.Allow()) {
         uint64_t dropped = c.read_errors.TakeSuppressed();
         spdlog::error(
-            "mount: read {} bytes at {} of '{}': {}{}", size, off, f.name, n.error().message(),
+            "mount: read {} bytes at {} of '{}': {}{}", size, off, f.name, error->message(),
             dropped > 0 ? " (" + std::to_string(dropped) + " similar errors not logged)" : "");
       }
       // A read error is EIO to the program whatever the cause (a missing
       // or corrupt pack is not "no such file").
-      int err = n.error().to_errno();
+      int err = error->to_errno();
       fuse_reply_err(req, err == ENOENT || err == EINVAL ? EIO : err);
       return;
     }
     c.reads.fetch_add(1, std::memory_order_relaxed);
-    c.read_bytes.fetch_add(*n, std::memory_order_relaxed);
-    fuse_reply_buf(req, reinterpret_cast<const char*>(buf), *n);
+    if (!zero_copy) {
+      c.read_bytes.fetch_add(*n, std::memory_order_relaxed);
+      fuse_reply_buf(req, reinterpret_cast<const char*>(buf), *n);
+      return;
+    }
+    c.read_bytes.fetch_add(chain->size(), std::memory_order_relaxed);
+    // The kernel copies from these while fuse_reply_iov runs; the chain
+    // keeps the chunks alive until then.
+    thread_local std::vector<iovec> iov;
+    iov.clear();
+    for (const Buffer& piece : chain->pieces()) {
+      iov.push_back({const_cast<uint8_t*>(piece.data()), piece.size()});
+    }
+    fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
   });
 }
 

@@ -109,6 +109,43 @@ class BlobReaderImpl final : public BlobReader {
     return chunk;
   }
 
+  Result<BufferChain> ReadRange(uint64_t offset, uint64_t length) override {
+    BufferChain out;
+    if (offset >= m_.size || length == 0) return out;
+    const uint64_t end = offset + std::min<uint64_t>(length, m_.size - offset);
+    if (uint64_t ahead = readahead_.Observe(offset, end - offset))
+      readahead_.Start(*ctx_, src_, end, ahead);
+    const std::vector<FrameRef>& frames = m_.frames;
+    const size_t first = FrameAt(frames, offset);
+    size_t last = first;  // inclusive
+    while (frames[last].offset + frames[last].length < end) ++last;
+    std::vector<Buffer> chunks(last - first + 1);
+    std::vector<size_t> need;
+    for (size_t i = first; i <= last; ++i) {
+      const FrameRef& f = frames[i];
+      if (f.zero) continue;
+      Buffer& c = chunks[i - first];
+      if (ctx_->memory().Lookup(f.chunk, &c) && c.size() == f.length) continue;
+      need.push_back(i);
+    }
+    if (!need.empty()) {
+      std::vector<Buffer> loaded(need.size());
+      Status s = LoadFrames(*ctx_, *src_, need, loaded);
+      if (!s) {
+        return Fail(s.error().Wrap(src_->label + ": reading " + std::to_string(end - offset) +
+                                   " bytes at offset " + std::to_string(offset)));
+      }
+      for (size_t k = 0; k < need.size(); ++k) chunks[need[k] - first] = std::move(loaded[k]);
+    }
+    for (size_t i = first; i <= last; ++i) {
+      const FrameRef& f = frames[i];
+      const uint64_t in = std::max(offset, f.offset) - f.offset;
+      const uint64_t take = std::min(f.offset + f.length, end) - f.offset - in;
+      out.Append(f.zero ? zeros_.Slice(0, take) : chunks[i - first].Slice(in, take));
+    }
+    return out;
+  }
+
   void Prefetch(size_t first, size_t last) override {
     PrefetchFrames(*ctx_, src_, first, std::min(last, m_.frames.size()));
   }

@@ -60,6 +60,18 @@ void ExpectRange(BlobReader& r, const Buffer& data, uint64_t off, size_t len) {
       << "offset " << off << " length " << len;
 }
 
+// The same through the zero-copy ReadRange.
+void ExpectChainRange(BlobReader& r, const Buffer& data, uint64_t off, size_t len) {
+  size_t want = off >= data.size() ? 0 : std::min<uint64_t>(len, data.size() - off);
+  auto chain = r.ReadRange(off, len);
+  ASSERT_TRUE(chain) << chain.error().ToString();
+  ASSERT_EQ(chain->size(), want) << "ReadRange at offset " << off;
+  if (want == 0) return;
+  Buffer flat = chain->Flatten();
+  ASSERT_EQ(std::memcmp(flat.data(), data.data() + std::min<uint64_t>(off, data.size()), want), 0)
+      << "ReadRange at offset " << off << " length " << len;
+}
+
 uint64_t PackGets(const CountingStore& s) { return s.calls(StoreOp::kGetRange); }
 
 // ---- random ranges on every codec and store ----
@@ -108,7 +120,12 @@ TEST_P(RandomRangesTest, MatchesOriginalBytes) {
       uint64_t off = rng() % (kSize + 1000);
       size_t len = rng() % 4 == 0 ? rng() % (400 * 1024) : rng() % 9000;
       ExpectRange(*r, data, off, len);
+      ExpectChainRange(*r, data, off, len);
     }
+    ExpectChainRange(*r, data, 0, kSize);
+    ExpectChainRange(*r, data, kSize - 1, 10);
+    ExpectChainRange(*r, data, kSize, 10);
+    ExpectChainRange(*r, data, 64 * 1024 - 1, 2);
     ExpectRange(*r, data, 0, kSize);          // the whole file in one call
     ExpectRange(*r, data, kSize - 1, 10);     // the last byte
     ExpectRange(*r, data, kSize, 10);         // at the end: 0
@@ -354,6 +371,7 @@ TEST_F(ReaderTest, HolesNeedNoFetch) {
   EXPECT_EQ(b->size(), 65536u);
   EXPECT_TRUE(IsAllZero(b->span()));
   ExpectRange(*r, data_, 2 * 65536 + 5, 1000);
+  ExpectChainRange(*r, data_, 2 * 65536 + 5, 1000);
   EXPECT_EQ(PackGets(*counting_), 0u);
 }
 

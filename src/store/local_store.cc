@@ -201,6 +201,28 @@ Result<UploadInfo> LoadUpload(const LocalPaths& paths, std::string_view key, std
   return info;
 }
 
+// The names in the store's tmp/ directory (none if it does not exist yet).
+Result<std::vector<std::string>> TmpNames(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return names;
+    return Fail(ErrnoError(errno, "opendir " + dir));
+  }
+  while (true) {
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      int err = errno;
+      ::closedir(d);
+      if (err != 0) return Fail(ErrnoError(err, "readdir " + dir));
+      return names;
+    }
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+}
+
 Status UnlinkIfExists(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return Fail(ErrnoError(errno, "unlink " + path));
@@ -514,21 +536,9 @@ Result<std::vector<MultipartUpload>> LocalStore::ListMultipart(std::string_view 
   LocalPaths paths(root_);
   std::string dir = paths.TmpDir();
   std::vector<std::string> ids;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) {
-    if (errno == ENOENT) return std::vector<MultipartUpload>{};
-    return Fail(ErrnoError(errno, "opendir " + dir));
-  }
-  while (true) {
-    errno = 0;
-    struct dirent* e = ::readdir(d);
-    if (e == nullptr) {
-      int err = errno;
-      ::closedir(d);
-      if (err != 0) return Fail(ErrnoError(err, "readdir " + dir));
-      break;
-    }
-    std::string_view name = e->d_name;
+  HB_ASSIGN_OR_RETURN(std::vector<std::string> names, TmpNames(dir));
+  for (const std::string& entry : names) {
+    std::string_view name = entry;
     if (!name.starts_with(kUploadPrefix) || !name.ends_with(".info")) continue;
     name.remove_prefix(kUploadPrefix.size());
     name.remove_suffix(5);
@@ -556,23 +566,7 @@ Result<ObjectStore::TempCleanup> LocalStore::CleanTemporaries(int64_t older_than
                                                               bool dry_run) {
   LocalPaths paths(root_);
   const std::string dir = paths.TmpDir();
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) {
-    if (errno == ENOENT) return TempCleanup{};
-    return Fail(ErrnoError(errno, "opendir " + dir));
-  }
-  std::vector<std::string> names;
-  while (true) {
-    errno = 0;
-    struct dirent* e = ::readdir(d);
-    if (e == nullptr) {
-      int err = errno;
-      ::closedir(d);
-      if (err != 0) return Fail(ErrnoError(err, "readdir " + dir));
-      break;
-    }
-    names.emplace_back(e->d_name);
-  }
+  HB_ASSIGN_OR_RETURN(std::vector<std::string> names, TmpNames(dir));
   TempCleanup out;
   for (const std::string& name : names) {
     bool candidate = false;
