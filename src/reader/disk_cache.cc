@@ -287,17 +287,20 @@ void DiskCache::Remember(const ChunkId& id, const struct stat& st, std::shared_p
     k.file = std::move(file);
     TrimFiles(s, &closed);
   }
-  while (s.map.size() > max_verified_per_shard_) {
-    auto victim = s.map.find(s.lru.back());
-    if (victim->second.file != nullptr) {
-      closed.push_back(std::move(victim->second.file));
-      s.fd_lru.erase(victim->second.fd_lru);
-      open_files_.fetch_sub(1, std::memory_order_relaxed);
-    }
-    s.map.erase(victim);
-    s.lru.pop_back();
-    verified_.fetch_sub(1, std::memory_order_relaxed);
+  while (s.map.size() > max_verified_per_shard_) EraseLocked(s, s.map.find(s.lru.back()), &closed);
+}
+
+void DiskCache::EraseLocked(Shard& s,
+                            std::unordered_map<ChunkId, Known, Hash256Hasher>::iterator it,
+                            std::vector<std::shared_ptr<OpenFile>>* closed) {
+  if (it->second.file != nullptr) {
+    closed->push_back(std::move(it->second.file));
+    s.fd_lru.erase(it->second.fd_lru);
+    open_files_.fetch_sub(1, std::memory_order_relaxed);
   }
+  s.lru.erase(it->second.lru);
+  s.map.erase(it);
+  verified_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void DiskCache::Adopt(const ChunkId& id, const struct stat& st, std::shared_ptr<OpenFile> file) {
@@ -320,19 +323,11 @@ void DiskCache::Adopt(const ChunkId& id, const struct stat& st, std::shared_ptr<
 }
 
 void DiskCache::Forget(const ChunkId& id) {
-  std::shared_ptr<OpenFile> file;  // closed after the lock is released
+  std::vector<std::shared_ptr<OpenFile>> closed;  // closed after the lock is released
   Shard& s = ShardFor(id);
   std::lock_guard lock(s.mu);
   auto it = s.map.find(id);
-  if (it == s.map.end()) return;
-  if (it->second.file != nullptr) {
-    file = std::move(it->second.file);
-    s.fd_lru.erase(it->second.fd_lru);
-    open_files_.fetch_sub(1, std::memory_order_relaxed);
-  }
-  s.lru.erase(it->second.lru);
-  s.map.erase(it);
-  verified_.fetch_sub(1, std::memory_order_relaxed);
+  if (it != s.map.end()) EraseLocked(s, it, &closed);
 }
 
 bool DiskCache::ReadRange(const ChunkId& id, uint32_t length, uint64_t offset,

@@ -188,6 +188,10 @@ class DiskCache {
   // Closes the least recently used fds of `s` down to the per-shard bound;
   // the files are moved to *closed, to be released outside the lock.
   void TrimFiles(Shard& s, std::vector<std::shared_ptr<OpenFile>>* closed);
+  // Erases what this process knows of the entry at `it` (caller holds s.mu);
+  // its fd, if any, goes to `closed`, to be closed after the lock.
+  void EraseLocked(Shard& s, std::unordered_map<ChunkId, Known, Hash256Hasher>::iterator it,
+                   std::vector<std::shared_ptr<OpenFile>>* closed);
   // Writes a temp file and renames it into place; false with errno set. On
   // success *st is the published inode.
   bool Publish(const ChunkId& id, const Buffer& chunk, struct stat* st);
