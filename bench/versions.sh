@@ -122,8 +122,9 @@ PY
 }
 
 # --- tools ---------------------------------------------------------------------
-tree_bytes() {  # apparent size of every file under the paths
-  find "$@" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
+tree_bytes() {  # apparent size of every file under the paths, then the disk space they take
+  find "$@" -type f -printf '%s %b\n' 2>/dev/null |
+    awk '{s += $1; b += $2} END {printf "%.0f,%.0f\n", s, b * 512}'
 }
 export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$WORK/restic-cache
 export BORG_PASSPHRASE="" BORG_BASE_DIR=$WORK/borg-home BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
@@ -175,7 +176,7 @@ stored() {
 }
 
 CSV=$OUT/versions-$SIZE.csv
-echo "tool,version,input_bytes,stored_bytes,seconds" > "$CSV"
+echo "tool,version,input_bytes,stored_bytes,disk_bytes,seconds" > "$CSV"
 for t in "${tools[@]}"; do init_tool "$t"; done
 for v in $(seq 1 "$VERSIONS"); do
   # Only two images on disk at a time (4 GiB images x 6 would need 24 GiB).
@@ -184,6 +185,7 @@ for v in $(seq 1 "$VERSIONS"); do
     [ "$v" -gt 2 ] && rm -f "$WORK/v$((v - 2)).img"
   fi
   for t in "${tools[@]}"; do
+    sync  # the previous step's writeback does not land in this tool's time
     t0=$(date +%s.%N)
     ingest "$t" "$v"
     t1=$(date +%s.%N)
@@ -231,6 +233,13 @@ if others:
             if o in speed and speed[o] > 0:
                 line += f"; ingest {speed[h] / speed[o]:.1f}x {o}"
         print(line)
+    # Apparent bytes are what an object store bills; on a local file system
+    # every file also rounds up to whole blocks, which matters for stores of
+    # many small files (casync keeps one file per chunk).
+    if all(r.get("disk_bytes") for r in rows):
+        print()
+        print("space taken on the local file system after the last version (du, MiB): " +
+              ", ".join(f"{t} {mib(by[t][-1]['disk_bytes']):.1f}" for t in tools))
 try:
     import matplotlib
     matplotlib.use("Agg")

@@ -52,10 +52,66 @@ constexpr std::array<uint64_t, 256> kGear = MakeGearTable();
 // the window is 64 bytes. The masks therefore take the TOP bits, which see
 // the whole window; low bits would see only the last few bytes and cut on
 // short repeated patterns.
-constexpr uint64_t TopBitsMask(int bits) {
-  return bits <= 0 ? 0 : (bits >= 64 ? ~0ull : ~0ull << (64 - bits));
-}
+//
+// "The top `bits` bits of h are zero" is the same as "h < 2^(64 - bits)"; the
+// scan below tests it in that form, so that each hash value needs just one
+// compare against a constant limit.
+constexpr uint64_t CutLimit(int bits) { return uint64_t{1} << (64 - bits); }
 constexpr int kGearWindow = 64;
+
+// Advances the gear hash `h` over p[i], p[i + 1], ... and returns the first
+// position j < stop whose hash (after hashing p[j]) is below `limit`, or stop
+// if there is none, in which case h is left as the hash after p[stop - 1].
+// A limit of 0 never matches, which makes this the plain hash for warm-up.
+//
+// Byte at a time this loop is latency-bound: each byte waits for the
+// previous byte's shift and add (1.2-1.5 cycles a byte on Zen 4). Unrolled
+// over four bytes a, b, c, d the recurrence is
+//   h1 = (h << 1) + G[a]
+//   h2 = (h << 2) + t2,  t2 = (G[a] << 1) + G[b]
+//   h3 = (h << 3) + t3,  t3 = (t2 << 1) + G[c]
+//   h4 = (h3 << 1) + G[d]
+// t2 and t3 do not depend on h, so the CPU computes them ahead; h1, h2 and
+// h3 each take one shift-and-add (one LEA on x86-64) from h, and the chain
+// from one step to the next is h -> h3 -> h4, two LEAs for four bytes. The
+// loop is then bound by instruction throughput instead (about 0.8 cycles a
+// byte). All arithmetic is mod 2^64 as in the byte-at-a-time form, so every
+// hash value, and so every cut, is bit-identical to it.
+//
+// The four tests stay separate branches, earliest position first, which
+// resolves the first hit exactly at no extra cost: a compare and a branch
+// that is almost never taken fuse into one instruction, whereas folding the
+// four tests into one branch (min of the four, or OR of the compares) adds
+// instructions to a throughput-bound loop and measured 30% slower.
+inline size_t ScanGear(const uint8_t* p, size_t i, size_t stop, uint64_t& h, uint64_t limit) {
+  uint64_t x = h;
+  // Whole steps of four bytes; phase bounds are arbitrary sizes, so up to
+  // three bytes are left for the byte-at-a-time tail below.
+  const size_t step_end = i + (stop - i) / 4 * 4;
+  for (; i != step_end; i += 4) {
+    const uint64_t ga = kGear[p[i]];
+    const uint64_t gb = kGear[p[i + 1]];
+    const uint64_t gc = kGear[p[i + 2]];
+    const uint64_t gd = kGear[p[i + 3]];
+    const uint64_t t2 = (ga << 1) + gb;
+    const uint64_t t3 = (t2 << 1) + gc;
+    const uint64_t h1 = (x << 1) + ga;
+    const uint64_t h2 = (x << 2) + t2;
+    const uint64_t h3 = (x << 3) + t3;
+    const uint64_t h4 = (h3 << 1) + gd;
+    if (h1 < limit) return i;
+    if (h2 < limit) return i + 1;
+    if (h3 < limit) return i + 2;
+    if (h4 < limit) return i + 3;
+    x = h4;
+  }
+  for (; i < stop; ++i) {
+    x = (x << 1) + kGear[p[i]];
+    if (x < limit) return i;
+  }
+  h = x;
+  return stop;
+}
 
 class FixedChunker final : public Chunker {
  public:
@@ -94,8 +150,9 @@ class FastCdcChunker final : public Chunker {
       : min_(p.min_size),
         avg_(p.avg_size),
         max_(p.max_size),
-        mask_strict_(TopBitsMask(std::countr_zero(p.avg_size) + 2)),
-        mask_loose_(TopBitsMask(std::countr_zero(p.avg_size) - 2)) {}
+        // Validation keeps avg_size in [64, 64 MiB], so these are 4..28 bits.
+        limit_strict_(CutLimit(std::countr_zero(p.avg_size) + 2)),
+        limit_loose_(CutLimit(std::countr_zero(p.avg_size) - 2)) {}
 
   size_t NextCut(std::span<const uint8_t> data, bool eof) const override {
     const size_t n = data.size();
@@ -108,21 +165,14 @@ class FastCdcChunker final : public Chunker {
     const size_t normal = std::min<size_t>(end, avg_);
 
     // Validation guarantees min_ >= 64, so the warm-up never underflows.
-    size_t i = min_ - kGearWindow;
     uint64_t h = 0;
-    for (; i < min_; ++i) h = (h << 1) + kGear[p[i]];
+    ScanGear(p, min_ - kGearWindow, min_, h, /*limit=*/0);
 
     // A hit at position i cuts after byte i: the chunk is i + 1 bytes long
     // and its end depends only on bytes up to i, so a cut found in a partial
     // buffer is the same cut the whole stream would give.
-    for (; i < normal; ++i) {
-      h = (h << 1) + kGear[p[i]];
-      if ((h & mask_strict_) == 0) return i + 1;
-    }
-    for (; i < end; ++i) {
-      h = (h << 1) + kGear[p[i]];
-      if ((h & mask_loose_) == 0) return i + 1;
-    }
+    if (size_t i = ScanGear(p, min_, normal, h, limit_strict_); i < normal) return i + 1;
+    if (size_t i = ScanGear(p, normal, end, h, limit_loose_); i < end) return i + 1;
     if (end == max_) return max_;  // forced cut
     return eof ? n : 0;            // no cut in the bytes we have
   }
@@ -132,8 +182,8 @@ class FastCdcChunker final : public Chunker {
   const uint32_t min_;
   const uint32_t avg_;
   const uint32_t max_;
-  const uint64_t mask_strict_;
-  const uint64_t mask_loose_;
+  const uint64_t limit_strict_;  // a hit is h < limit (top bits all zero)
+  const uint64_t limit_loose_;
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cstdint>
 #include <numeric>
 #include <set>
@@ -322,6 +324,125 @@ TEST(FastCdcTest, InsertionOnlyChangesNearbyCuts) {
     }
     EXPECT_LE(new_chunks, 3u) << "inserted " << inserted;
   }
+}
+
+// ------------------------------------------------------- reference FastCDC
+
+// The FastCDC cut rule written the obvious way, one byte at a time with the
+// masks as masks, to check the unrolled scan in chunker.cc against. The gear
+// table is rebuilt here from its definition (SplitMix64 from the fixed seed)
+// rather than shared, so the two cannot drift together.
+class ReferenceFastCdc {
+ public:
+  explicit ReferenceFastCdc(const ChunkerParams& p) : p_(p) {
+    uint64_t state = 0x6875676562C0B1E5ull;
+    for (auto& v : gear_) {
+      state += 0x9E3779B97F4A7C15ull;
+      uint64_t z = state;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      v = z ^ (z >> 31);
+    }
+  }
+
+  size_t NextCut(std::span<const uint8_t> data, bool eof) const {
+    const size_t n = data.size();
+    if (n <= p_.min_size) return eof ? n : 0;
+    const size_t end = std::min<size_t>(n, p_.max_size);
+    const size_t normal = std::min<size_t>(end, p_.avg_size);
+    const int avg_bits = std::countr_zero(p_.avg_size);
+    const uint64_t strict = ~0ull << (64 - (avg_bits + 2));
+    const uint64_t loose = ~0ull << (64 - (avg_bits - 2));
+    uint64_t h = 0;
+    for (size_t i = p_.min_size - 64; i < end; ++i) {
+      h = (h << 1) + gear_[data[i]];
+      if (i < p_.min_size) continue;  // warm-up: no cut before min_size
+      if ((h & (i < normal ? strict : loose)) == 0) return i + 1;
+    }
+    if (end == p_.max_size) return p_.max_size;
+    return eof ? n : 0;
+  }
+
+ private:
+  ChunkerParams p_;
+  std::array<uint64_t, 256> gear_{};
+};
+
+// Random valid CDC parameters: the usual For() shapes and arbitrary ones
+// (min and max anywhere in range, so phase bounds fall at every offset
+// within the chunker's multi-byte steps).
+ChunkerParams RandomCdcParams(Rng& rng) {
+  const uint32_t avg = 64u << rng.Below(9);  // 64 B .. 16 KiB: many cuts per buffer
+  if (rng.Below(3) == 0) {
+    ChunkerParams p = ChunkerParams::For(ChunkerKind::kFastCdc, avg);
+    p.min_size = std::max<uint32_t>(p.min_size, 64);
+    return p;
+  }
+  ChunkerParams p{ChunkerKind::kFastCdc, 0, avg, 0};
+  p.min_size = static_cast<uint32_t>(64 + rng.Below(avg - 64 + 1));
+  p.max_size = static_cast<uint32_t>(avg + rng.Below(rng.Below(2) ? 8 : 4 * size_t{avg} + 1));
+  return p;
+}
+
+// Bytes from a few kinds of source: random (cuts at the nominal rate), a
+// small alphabet and runs (hashes that repeat, cuts at max_size).
+std::vector<uint8_t> RandomContent(Rng& rng, size_t n) {
+  std::vector<uint8_t> out(n);
+  switch (rng.Below(3)) {
+    case 0:
+      for (auto& b : out) b = static_cast<uint8_t>(rng.Next() >> 56);
+      break;
+    case 1: {
+      const size_t alphabet = 1 + rng.Below(4);
+      for (auto& b : out) b = static_cast<uint8_t>(rng.Below(alphabet));
+      break;
+    }
+    default:
+      for (size_t i = 0; i < n;) {
+        const uint8_t v = static_cast<uint8_t>(rng.Next() >> 56);
+        for (size_t run = 1 + rng.Below(200); run > 0 && i < n; --run) out[i++] = v;
+      }
+  }
+  return out;
+}
+
+TEST(FastCdcTest, MatchesByteAtATimeReference) {
+  Rng rng{0xFA57CDC};
+  size_t calls = 0;
+  size_t content_cuts = 0;  // cuts strictly between min_size and max_size
+  for (int trial = 0; trial < 600; ++trial) {
+    const ChunkerParams params = RandomCdcParams(rng);
+    ASSERT_TRUE(ValidateChunkerParams(params));
+    auto c = Make(params);
+    const ReferenceFastCdc ref(params);
+    const auto data = RandomContent(rng, params.max_size * (1 + rng.Below(6)) + rng.Below(300));
+    std::span<const uint8_t> all(data);
+    // Walk the buffer as a writer would, and at each chunk start also ask
+    // about prefixes of random length (a partial buffer), with and without eof.
+    for (size_t pos = 0; pos < data.size();) {
+      const auto rest = all.subspan(pos);
+      for (int k = 0; k < 4; ++k) {
+        const auto part =
+            rest.first(rng.Below(std::min<size_t>(rest.size(), params.max_size + 8) + 1));
+        const bool eof = rng.Below(2) == 0;
+        ASSERT_EQ(c->NextCut(part, eof), ref.NextCut(part, eof))
+            << "min " << params.min_size << " avg " << params.avg_size << " max " << params.max_size
+            << " len " << part.size() << " eof " << eof << " trial " << trial;
+        ++calls;
+      }
+      const size_t n = c->NextCut(rest, /*eof=*/true);
+      ASSERT_EQ(n, ref.NextCut(rest, /*eof=*/true))
+          << "min " << params.min_size << " avg " << params.avg_size << " max " << params.max_size
+          << " at " << pos << " trial " << trial;
+      ASSERT_GT(n, 0u);
+      content_cuts += n > params.min_size && n < params.max_size;
+      pos += n;
+      ++calls;
+    }
+  }
+  // The comparison saw plenty of content-defined cuts, not just forced ones.
+  EXPECT_GT(content_cuts, 2000u);
+  EXPECT_GT(calls, 15000u);
 }
 
 // ----------------------------------------------------------------- golden

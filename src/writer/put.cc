@@ -1,9 +1,10 @@
 // The put pipeline:
 //
 //   reader thread   read blocks (memory reserved first), cut chunks (slices of
-//       |           the block, no copy), hand each chunk to a slot
+//       |           the block, no copy), hand them on in slots of ~512 KiB
 //       v
-//   workers (N)     zero check, SHA-256 chunk id, dedup probe, compress
+//   workers (N)     per chunk: zero check, SHA-256 chunk id, dedup probe,
+//       |           compress
 //       |
 //       v
 //   assembler       in file order: whole-file SHA-256, authoritative dedup,
@@ -12,7 +13,11 @@
 //   uploaders (U)   put packs; every 64 packs written, write an index object
 //                   (the pack stages are the PackWriter, shared with copy)
 //
-// Backpressure: the order queue bounds chunks in flight, the input budget
+// A slot carries several consecutive chunks so that the hand-offs between
+// threads (a queue push, a pop and a wake-up each) are paid per ~512 KiB,
+// not per chunk: at 32 KiB chunks they cost more CPU than the chunking.
+//
+// Backpressure: the order queue bounds slots in flight, the input budget
 // bounds blocks read but not yet consumed, the upload queue bounds packs.
 // Only the reader blocks on the budget, and every later stage only releases
 // memory, so the pipeline cannot deadlock on memory. The first error cancels
@@ -54,17 +59,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Slot {
-  uint64_t offset = 0;
+// Input bytes per slot: enough chunks to make a slot's hand-offs negligible,
+// few enough that a 2 MiB read block feeds several workers.
+constexpr size_t kSlotBytes = 512 * 1024;
+
+struct ChunkWork {
   Buffer input;  // uncompressed chunk (slice of a read block)
+  bool zero = false;
+  ChunkId id;
+  std::optional<Frame> frame;  // empty for zero chunks and known chunks
+};
+
+// Consecutive chunks of the file, filled by the reader, processed by one
+// worker, consumed by the assembler in file order.
+struct Slot {
+  std::vector<ChunkWork> chunks;
+  size_t bytes = 0;
 
   std::mutex mu;
   std::condition_variable cv;
   bool ready = false;          // guarded by mu
   std::optional<Error> error;  // guarded by mu
-  bool zero = false;
-  ChunkId id;
-  std::optional<Frame> frame;  // empty for zero chunks and known chunks
 };
 using SlotPtr = std::shared_ptr<Slot>;
 
@@ -155,6 +170,10 @@ class PutPipeline {
   void ReaderLoop();
   void WorkerLoop();
   void AssemblerLoop();
+  // Feeds one chunk (in file order) to the whole-file hash and the frame
+  // table, appending its frame to the open pack if the store lacks it.
+  // False after an error (already recorded).
+  bool AssembleChunk(ChunkWork& c);
   Result<PutResult> Finish();
 
   std::shared_ptr<ObjectStore> store_;
@@ -256,7 +275,6 @@ Status PutPipeline::Configure() {
 
 void PutPipeline::ReaderLoop() {
   Buffer carry;
-  uint64_t offset = 0;
   for (;;) {
     if (Stopped()) break;
     auto reservation = input_budget_->Reserve(block_size_, &abort_);
@@ -278,17 +296,26 @@ void PutPipeline::ReaderLoop() {
     fill += *got;
     const bool eof = fill < block_size_;
     size_t pos = 0;
+    // A slot never outlives its block's loop: the next Reserve may wait for
+    // memory that only the slots handed on can release.
+    SlotPtr slot;
+    bool pushed = true;
+    auto push = [&] {
+      pushed = order_queue_->Push(slot) && work_queue_->Push(slot);
+      slot.reset();
+      return pushed;
+    };
     while (pos < fill) {
       size_t n = chunker_->NextCut({block.data() + pos, fill - pos}, eof);
       if (n == 0) break;
-      auto slot = std::make_shared<Slot>();
-      slot->offset = offset;
-      slot->input = block.Slice(pos, n);
-      if (!order_queue_->Push(slot) || !work_queue_->Push(slot)) break;
+      if (!slot) slot = std::make_shared<Slot>();
+      slot->chunks.emplace_back().input = block.Slice(pos, n);
+      slot->bytes += n;
       pos += n;
-      offset += n;
+      if (slot->bytes >= kSlotBytes && !push()) break;
     }
-    if (eof || Stopped()) break;
+    if (slot) push();
+    if (!pushed || eof || Stopped()) break;
     carry = block.Slice(pos, fill - pos);
   }
   order_queue_->Close();
@@ -299,28 +326,29 @@ void PutPipeline::WorkerLoop() {
   while (auto slot = work_queue_->Pop()) {
     Slot& s = **slot;
     std::optional<Error> error;
-    if (IsAllZero(s.input.span())) {
-      s.zero = true;
-    } else {
-      s.id = Sha256Of(s.input.span());
-      // Optimistic: the assembler makes the final call, in file order.
-      if (!index_->Contains(s.id)) {
-        auto frame = EncodeFrame(codec_, level_, s.input, frame_budget_.get());
-        if (!frame) {
-          error = frame.error();
-        } else {
-          if (frame->bytes.data() == s.input.data()) {
-            // Stored raw: copy out of the read block so a pack never pins
-            // input blocks (the reader would wait on memory held by packs
-            // that wait on the reader).
-            Buffer copy =
-                Buffer::Allocate(s.input.size(), frame_budget_->ForceReserve(s.input.size()));
-            std::memcpy(copy.mutable_data(), s.input.data(), s.input.size());
-            frame->bytes = std::move(copy);
-          }
-          s.frame = std::move(*frame);
-        }
+    for (ChunkWork& c : s.chunks) {
+      if (Stopped()) break;  // the assembler stops at the error or the cancel
+      if (IsAllZero(c.input.span())) {
+        c.zero = true;
+        continue;
       }
+      c.id = Sha256Of(c.input.span());
+      // Optimistic: the assembler makes the final call, in file order.
+      if (index_->Contains(c.id)) continue;
+      auto frame = EncodeFrame(codec_, level_, c.input, frame_budget_.get());
+      if (!frame) {
+        error = frame.error();
+        break;
+      }
+      if (frame->bytes.data() == c.input.data()) {
+        // Stored raw: copy out of the read block so a pack never pins input
+        // blocks (the reader would wait on memory held by packs that wait on
+        // the reader).
+        Buffer copy = Buffer::Allocate(c.input.size(), frame_budget_->ForceReserve(c.input.size()));
+        std::memcpy(copy.mutable_data(), c.input.data(), c.input.size());
+        frame->bytes = std::move(copy);
+      }
+      c.frame = std::move(*frame);
     }
     {
       std::lock_guard lock(s.mu);
@@ -329,6 +357,48 @@ void PutPipeline::WorkerLoop() {
     }
     s.cv.notify_one();
   }
+}
+
+bool PutPipeline::AssembleChunk(ChunkWork& c) {
+  const uint32_t length = static_cast<uint32_t>(c.input.size());
+  whole_.Update(c.input.span());
+  bytes_done_ += length;
+  ++result_.chunks;
+  PendingFrame pf;
+  pf.length = length;
+  if (c.zero) {
+    pf.zero = true;
+    ++result_.zero_chunks;
+  } else {
+    pf.chunk = c.id;
+    if (auto known = index_->Find(c.id)) {
+      pf.location = *known;
+      if (known->pack_no < first_new_pack_) result_.shared_bytes += length;
+    } else {
+      if (!c.frame) {
+        // Cannot happen (entries are never removed during a put), but a
+        // missing frame must never turn into a missing chunk.
+        auto frame = EncodeFrame(codec_, level_, c.input, frame_budget_.get());
+        if (!frame) {
+          SetError(frame.error());
+          return false;
+        }
+        c.frame = std::move(*frame);
+      }
+      // Appending records the chunk in the index and closes full packs
+      // (waiting for an upload slot: pack memory stays bounded).
+      auto loc = pack_writer_->Append(c.id, c.frame->bytes, length, c.frame->codec);
+      if (!loc) {
+        SetError(loc.error());
+        return false;
+      }
+      pf.location = *loc;
+      ++result_.new_chunks;
+    }
+  }
+  frames_.push_back(pf);
+  c = ChunkWork();  // the frame's memory goes back now, not with the slot
+  return true;
 }
 
 void PutPipeline::AssemblerLoop() {
@@ -349,45 +419,11 @@ void PutPipeline::AssemblerLoop() {
         return;
       }
     }
-    const uint32_t length = static_cast<uint32_t>(slot->input.size());
-    whole_.Update(slot->input.span());
-    bytes_done_ += length;
-    ++result_.chunks;
-    PendingFrame pf;
-    pf.length = length;
-    if (slot->zero) {
-      pf.zero = true;
-      ++result_.zero_chunks;
-    } else {
-      pf.chunk = slot->id;
-      if (auto known = index_->Find(slot->id)) {
-        pf.location = *known;
-        if (known->pack_no < first_new_pack_) result_.shared_bytes += length;
-      } else {
-        if (!slot->frame) {
-          // Cannot happen (entries are never removed during a put), but a
-          // missing frame must never turn into a missing chunk.
-          auto frame = EncodeFrame(codec_, level_, slot->input, frame_budget_.get());
-          if (!frame) {
-            SetError(frame.error());
-            return;
-          }
-          slot->frame = std::move(*frame);
-        }
-        // Appending records the chunk in the index and closes full packs
-        // (waiting for an upload slot: pack memory stays bounded).
-        const Frame& frame = *slot->frame;
-        auto loc = pack_writer_->Append(slot->id, frame.bytes, length, frame.codec);
-        if (!loc) {
-          SetError(loc.error());
-          return;
-        }
-        pf.location = *loc;
-        ++result_.new_chunks;
-      }
+    if (Stopped()) return;  // the worker may have left the slot half done
+    for (ChunkWork& c : slot->chunks) {
+      if (!AssembleChunk(c)) return;
     }
-    frames_.push_back(pf);
-    slot.reset();  // releases the input slice (and with the last one, its block)
+    slot.reset();  // releases the input slices (and with the last ones, their blocks)
 
     if (options_.progress) {
       auto now = Clock::now();
