@@ -123,8 +123,11 @@ PY
 
 # --- tools ---------------------------------------------------------------------
 tree_bytes() {  # apparent size of every file under the paths, then the disk space they take
-  find "$@" -type f -printf '%s %b\n' 2>/dev/null |
-    awk '{s += $1; b += $2} END {printf "%.0f,%.0f\n", s, b * 512}'
+  # (du: whole blocks, directories included)
+  local apparent disk
+  apparent=$(find "$@" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}')
+  disk=$(du -scB1 "$@" 2>/dev/null | tail -1 | cut -f1)
+  echo "$apparent,$disk"
 }
 export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$WORK/restic-cache
 export BORG_PASSPHRASE="" BORG_BASE_DIR=$WORK/borg-home BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes

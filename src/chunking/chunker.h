@@ -49,6 +49,8 @@ class Chunker {
   virtual uint32_t max_size() const = 0;
 };
 
+// Null if `params` fail ValidateChunkerParams: callers validate first, so
+// that a bad flag or manifest gets an error message rather than a crash.
 std::unique_ptr<Chunker> MakeChunker(const ChunkerParams& params);
 
 }  // namespace hugeblob
