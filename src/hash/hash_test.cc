@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "hash/blake3.h"
 #include "hash/sha256.h"
 
 namespace hugeblob {
@@ -139,6 +140,69 @@ TEST(IsAllZeroTest, EveryAlignmentAndLength) {
   EXPECT_TRUE(IsAllZero(big));
   big.back() = 1;
   EXPECT_FALSE(IsAllZero(big));
+}
+
+}  // namespace
+}  // namespace hugeblob
+
+namespace hugeblob {
+namespace {
+
+// The BLAKE3 reference test vectors (test_vectors.json of the BLAKE3
+// repository): input byte i is i % 251.
+std::vector<uint8_t> Blake3VectorInput(size_t n) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i % 251);
+  return v;
+}
+
+TEST(Blake3Test, ReferenceVectors) {
+  const std::pair<size_t, const char*> kVectors[] = {
+      {0, "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"},
+      {1, "2d3adedff11b61f14c886e35afa036736dcd87a74d27b5c1510225d0f592e213"},
+      {2, "7b7015bb92cf0b318037702a6cdd81dee41224f734684c2c122cd6359cb1ee63"},
+      {3, "e1be4d7a8ab5560aa4199eea339849ba8e293d55ca0a81006726d184519e647f"},
+      {4, "f30f5ab28fe047904037f77b6da4fea1e27241c5d132638d8bedce9d40494f32"},
+      {63, "e9bc37a594daad83be9470df7f7b3798297c3d834ce80ba85d6e207627b7db7b"},
+      {64, "4eed7141ea4a5cd4b788606bd23f46e212af9cacebacdc7d1f4c6dc7f2511b98"},
+      {65, "de1e5fa0be70df6d2be8fffd0e99ceaa8eb6e8c93a63f2d8d1c30ecb6b263dee"},
+      {1023, "10108970eeda3eb932baac1428c7a2163b0e924c9a9e25b35bba72b28f70bd11"},
+      {1024, "42214739f095a406f3fc83deb889744ac00df831c10daa55189b5d121c855af7"},
+  };
+  for (const auto& [n, want] : kVectors) {
+    EXPECT_EQ(Blake3Of(Blake3VectorInput(n)).Hex(), want) << "input length " << n;
+  }
+}
+
+// Large inputs take the SIMD paths (many 1 KiB chunks hashed in parallel);
+// the incremental hasher, fed in odd pieces, must agree with the one-shot.
+TEST(Blake3Test, IncrementalEqualsOneShotOnLargeInputs) {
+  for (size_t n : {size_t{1025}, size_t{65536}, size_t{300001}, size_t{4 << 20}}) {
+    auto data = Blake3VectorInput(n);
+    Hash256 want = Blake3Of(data);
+    Blake3 h;
+    size_t pos = 0, step = 1;
+    while (pos < n) {
+      size_t take = std::min(step, n - pos);
+      h.Update(std::span<const uint8_t>(data).subspan(pos, take));
+      pos += take;
+      step = step * 3 + 7;
+    }
+    EXPECT_EQ(h.Finish(), want) << n;
+    // Finish resets: the same hasher hashes the next input from scratch.
+    h.Update(data);
+    EXPECT_EQ(h.Finish(), want) << n;
+  }
+}
+
+TEST(Blake3Test, ChunkHashFollowsTheAlgorithm) {
+  auto data = Blake3VectorInput(5000);
+  EXPECT_EQ(ChunkHash(HashAlgo::kBlake3, data), Blake3Of(data));
+  EXPECT_EQ(ChunkHash(HashAlgo::kSha256, data), Sha256Of(data));
+  EXPECT_EQ(*ParseHashAlgo("blake3"), HashAlgo::kBlake3);
+  EXPECT_EQ(*ParseHashAlgo("sha256"), HashAlgo::kSha256);
+  EXPECT_EQ(ParseHashAlgo("md5").error().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(HashAlgoName(HashAlgo::kBlake3), "blake3");
 }
 
 }  // namespace
