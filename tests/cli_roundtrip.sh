@@ -142,11 +142,14 @@ fi
 # --- Ctrl-C and resume --------------------------------------------------------
 BIG=$WORK/big
 head -c $((64 << 20)) /dev/urandom > "$BIG"
-# Slow on purpose (zstd -19, one thread) with small packs, so some packs are
-# stored when the signal comes.
+# Slow on purpose (zstd -19, one thread) with small packs; the signal comes
+# once two packs of it are stored (a state, not a moment), so that the rerun
+# has something to resume from.
+packs_before=$(count_objects "$STORE" packs)
 "$HB" put "$BIG" --name big --threads 1 --codec zstd --level 19 --pack-size 1M &
 pid=$!
-sleep 2
+put_going() { gone "$pid" || [ "$(count_objects "$STORE" packs)" -ge $((packs_before + 2)) ]; }
+wait_for "the put to store two packs" 600 put_going
 kill -INT $pid
 wait $pid; rc=$?
 check "interrupted put exits 130 (rc=$rc)" test "$rc" -eq 130

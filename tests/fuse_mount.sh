@@ -35,16 +35,13 @@ PIDS=()
 MOUNTS=()
 cleanup_hooks+=('for m in "${MOUNTS[@]}"; do mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null; }; done; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done')
 
-wait_mounted() {  # wait_mounted DIR: up to 10 s
-  for _ in $(seq 100); do mountpoint -q "$1" && return 0; sleep 0.1; done
-  return 1
+# Deadlines, not delays: each returns as soon as the state is reached.
+wait_mounted() {  # wait_mounted DIR: up to 60 s
+  poll_until 60 mountpoint -q "$1"
 }
-wait_unmounted() {  # wait_unmounted DIR PID: up to 10 s
-  for _ in $(seq 100); do
-    if ! mountpoint -q "$1" && ! kill -0 "$2" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  return 1
+unmounted() { ! mountpoint -q "$1" && gone "$2"; }
+wait_unmounted() {  # wait_unmounted DIR PID: up to 60 s
+  poll_until 60 unmounted "$1" "$2"
 }
 mount_fg() {  # mount_fg DIR LOG [options...]: sets MPID
   local dir=$1 log=$2; shift 2
@@ -211,9 +208,7 @@ sys.exit(1)"
 
 # A name put while mounted appears within a few seconds.
 "$HB" put "$WORK/in/small" --name added/later -q
-seen=0
-for _ in $(seq 100); do [ -f "$MNT/added/later" ] && { seen=1; break; }; sleep 0.1; done
-check "a name put while mounted becomes visible" test "$seen" = 1
+check "a name put while mounted becomes visible" poll_until 60 test -f "$MNT/added/later"
 check "and reads right" cmp "$WORK/in/small" "$MNT/added/later"
 
 # Above 4 GiB: exact size, bytes past 4 GiB, the end, and SEEK_DATA/HOLE.
@@ -253,7 +248,7 @@ pack=$(comm -13 <(echo "$before") <(find "$STORE/packs" -type f | sort) | head -
 if [ -n "$pack" ]; then
   chmod u+w "$pack" 2>/dev/null
   printf 'garbage-garbage-garbage' | dd of="$pack" bs=1 seek=100000 conv=notrunc 2>/dev/null
-  for _ in $(seq 100); do [ -f "$MNT/victim" ] && break; sleep 0.1; done
+  wait_for "the mount to show 'victim'" 60 test -f "$MNT/victim"
   err=$(cat "$MNT/victim" 2>&1 >/dev/null)
   check "corrupt pack: read fails with EIO ($err)" bash -c "[[ '$err' == *'Input/output error'* ]]"
   check "corrupt pack: the log line names the pack" grep -q "packs/" "$LOG"

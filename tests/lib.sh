@@ -28,6 +28,29 @@ expect_error() {  # expect_error "description" regex command...
   if err=$("$@" 2>&1 >/dev/null); then fail "$what: succeeded but should fail"; return; fi
   if [[ "$err" =~ $re ]]; then pass "$what"; else fail "$what: error was: $err"; fi
 }
+# Waiting. A test waits for a state (a file appears, a log line, a lock
+# object in the store), never for a guessed time: a machine loaded by other
+# builds, or a sanitizer build, is many times slower than the one the time
+# was guessed on. The deadline only bounds a hang; reaching it is a failure.
+now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
+poll_until() {  # poll_until SECONDS command...: 0 once the command succeeds, 1 at the deadline
+  local secs=$1; shift
+  local deadline=$(($(now_us) + secs * 1000000))
+  while :; do
+    "$@" && return 0
+    [ "$(now_us)" -ge "$deadline" ] && return 1
+    sleep 0.05
+  done
+}
+wait_for() {  # wait_for "what" SECONDS command...: poll_until, a FAIL naming what on timeout
+  local what=$1 secs=$2; shift 2
+  poll_until "$secs" "$@" && return 0
+  fail "timed out after ${secs}s waiting for $what"
+  return 1
+}
+gone() { ! kill -0 "$1" 2>/dev/null; }  # gone PID: the process has exited
+# lock_held STORE_DIR PID: a local store holds a lock object written by PID.
+lock_held() { grep -qsx "pid $2" "$1"/locks/*; }
 json_get() {  # json_get KEY < json
   python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }

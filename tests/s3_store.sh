@@ -46,9 +46,16 @@ echo "s3rver at $AWS_ENDPOINT_URL, bucket $HB_TEST_S3_BUCKET"
 "$PY" "$ROOT/tests/s3_fault_proxy.py" --upstream "$AWS_ENDPOINT_URL" --record "$WORK/wire.jsonl" \
   --stall 8 >"$WORK/proxy.out" 2>"$WORK/proxy.err" &
 PROXY_PID=$!
-for _ in $(seq 1 100); do grep -q '^PORT ' "$WORK/proxy.out" 2>/dev/null && break; sleep 0.05; done
+# Wait for the state (the proxy printed its port), with a deadline that only
+# bounds a hang: a loaded machine may take seconds to start python.
+deadline=$((SECONDS + 60))
+until grep -q '^PORT ' "$WORK/proxy.out" 2>/dev/null; do
+  kill -0 "$PROXY_PID" 2>/dev/null || break
+  ((SECONDS < deadline)) || break
+  sleep 0.05
+done
 PROXY_PORT="$(sed -n 's/^PORT //p' "$WORK/proxy.out")"
-[[ -n "$PROXY_PORT" ]] || { cat "$WORK/proxy.err"; echo "FAIL: proxy did not start"; exit 1; }
+[[ -n "$PROXY_PORT" ]] || { cat "$WORK/proxy.err"; echo "FAIL: proxy did not print its port within 60 s (or exited)"; exit 1; }
 export HB_TEST_S3_PROXY_ENDPOINT="http://127.0.0.1:$PROXY_PORT"
 export HB_TEST_S3_INTEROP_DIR="$WORK"
 # Credentials and config from the test, never from the user's ~/.aws.

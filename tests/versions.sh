@@ -107,27 +107,32 @@ PUTOPTS=(--pack-size 1M --threads 1 --codec zstd --level 19)
 
 # --- kill -9 at random points, then rerun --------------------------------------
 REF=$WORK/ref
-t0=$(date +%s.%N)
 "$HB" --store "$REF" put "$WORK/in/v1" --name v1 "${PUTOPTS[@]}" >/dev/null
-PUT_SECONDS=$(python3 -c "print(max(0.2, $(date +%s.%N) - $t0))")
-# A moment anywhere between the start of a put and its end.
-random_moment() { python3 -c "import random; print(round(random.uniform(0.02, 0.6 * $PUT_SECONDS), 2))"; }
+REF_PACKS=$(count_objects "$REF" packs)
 read -r ref_frames ref_distinct ref_stored <<< "$(census "$REF")"
+# The kill points are states of the put, not moments: it holds its lock
+# (index load) and the store has WANT packs; or it has exited already.
+put_reached() {  # put_reached STORE PID WANT
+  gone "$2" || { lock_held "$1" "$2" && [ "$(count_objects "$1" packs)" -ge "$3" ]; }
+}
 KS=$WORK/killed
 killed_some=0
 for i in $(seq 1 "$((KILLS + 1))"); do
   # A put that got to the end before its kill leaves nothing to resume:
   # start again from an empty store, so that each kill lands mid-put.
   if "$HB" --store "$KS" ls 2>/dev/null | grep -q ' v1$'; then rm -rf "$KS"; fi
-  # The last round makes sure of one kill, early in a put.
+  have=$(count_objects "$KS" packs)
+  # Anywhere from the index load to the last packs; the last round makes
+  # sure of one kill, early in a put (as soon as it holds its lock).
+  want=$((have + RANDOM % (REF_PACKS > have ? REF_PACKS - have : 1)))
   if [ "$i" -gt "$KILLS" ]; then
     [ "$killed_some" -gt 0 ] && break
     rm -rf "$KS"
+    want=0
   fi
   "$HB" --store "$KS" put "$WORK/in/v1" --name v1 "${PUTOPTS[@]}" >/dev/null 2>&1 &
   pid=$!
-  # Anywhere from the index load to the last packs.
-  if [ "$i" -gt "$KILLS" ]; then sleep 0.3; else sleep "$(random_moment)"; fi
+  wait_for "put $i to hold its lock with $want packs stored" 600 put_reached "$KS" "$pid" "$want"
   if kill -9 "$pid" 2>/dev/null; then killed_some=$((killed_some + 1)); fi
   wait "$pid" 2>/dev/null
 done
@@ -270,7 +275,10 @@ check "the second version copied only what the destination lacked ($shared share
 L4=$WORK/copy4
 "$HB" copy "$VS" "$L4" --threads 1 --pack-size 1M 2>"$WORK/copy.err" >/dev/null &
 pc=$!
-sleep 0.15
+# Ctrl-C once the copy is under way (its first pack is stored: it holds its
+# lock and copies names), or once it has exited.
+copy_going() { gone "$pc" || [ "$(count_objects "$L4" packs)" -ge 1 ]; }
+wait_for "the copy to store its first pack" 600 copy_going
 kill -INT $pc 2>/dev/null
 wait $pc; rc=$?
 if [ "$rc" -eq 0 ]; then
@@ -302,13 +310,31 @@ if s3env=$(bash "$ROOT/scripts/s3rver.sh" start "$S3STATE" 2>"$WORK/s3rver.err")
   check "img/v1 restores after S3 -> local" cmp -s "$WORK/in/v1" "$WORK/s3.out"
   # kill -9 of a put to S3, then rerun.
   S3K="s3://$HB_TEST_S3_BUCKET/killed-$$"
+  # The same kill points as on the local store, seen through S3 listings
+  # (s3rver checks no signatures, so plain curl lists and reads).
+  s3_keys() {  # s3_keys PREFIX: keys under killed-$$/PREFIX
+    curl -fsS "$AWS_ENDPOINT_URL/$HB_TEST_S3_BUCKET?list-type=2&prefix=killed-$$/$1" 2>/dev/null |
+      grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'
+  }
+  s3_put_reached() {  # s3_put_reached PID WANT
+    gone "$1" && return 0
+    local k held=0
+    for k in $(s3_keys locks/put-); do
+      curl -fsS "$AWS_ENDPOINT_URL/$HB_TEST_S3_BUCKET/$k" 2>/dev/null | grep -qx "pid $1" && held=1
+    done
+    [ "$held" = 1 ] && [ "$(s3_keys packs/ | wc -l)" -ge "$2" ]
+  }
+  s3_killed=0
   for i in $(seq 1 "$KILLS"); do
+    have=$(s3_keys packs/ | wc -l)
+    want=$((have + RANDOM % (REF_PACKS > have ? REF_PACKS - have : 1)))
     "$HB" --store "$S3K" put "$WORK/in/v1" --name v1 "${PUTOPTS[@]}" >/dev/null 2>&1 &
     pid=$!
-    sleep "$(random_moment)"
-    kill -9 "$pid" 2>/dev/null
+    wait_for "S3 put $i to hold its lock with $want packs stored" 600 s3_put_reached "$pid" "$want"
+    if kill -9 "$pid" 2>/dev/null; then s3_killed=$((s3_killed + 1)); fi
     wait "$pid" 2>/dev/null
   done
+  check "S3: put was killed mid-way $s3_killed times" test "$s3_killed" -gt 0
   "$HB" --store "$S3K" put "$WORK/in/v1" --name v1 "${PUTOPTS[@]}" >/dev/null
   "$HB" --store "$S3K" get v1 "$WORK/s3.out" --force
   check "S3: byte-identical get after kill -9 and rerun" cmp -s "$WORK/in/v1" "$WORK/s3.out"
