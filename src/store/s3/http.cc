@@ -201,8 +201,8 @@ size_t HeaderCb(char* p, size_t size, size_t nitems, void* user) {
 // so after a burst it notices a dead connection only seconds late; this
 // watchdog sees the silence itself. curl calls it at least once a second.
 int ProgressCb(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
-  if (ProcessCancelToken().cancelled()) return 1;
   auto* t = static_cast<Transfer*>(user);
+  if (t->req->cancellable && ProcessCancelToken().cancelled()) return 1;
   auto now = std::chrono::steady_clock::now();
   if (dlnow != t->last_dl || ulnow != t->last_ul) {
     t->last_dl = dlnow;

@@ -46,6 +46,10 @@ struct HttpRequest {
   // A hard deadline for the whole request (0: none).
   int total_timeout_s = 0;
   int connect_timeout_s = 10;
+  // False for cleanup requests (AbortMultipartUpload after Ctrl-C) and
+  // credential fetches: Ctrl-C does not stop them, so they must be bounded by
+  // total_timeout_s instead.
+  bool cancellable = true;
   // Called once the status line and headers are in, before the body. If it
   // returns true the transfer stops there and Perform returns the response
   // with an empty body and `stopped_after_headers` set (the connection is

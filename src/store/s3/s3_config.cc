@@ -9,43 +9,17 @@
 #include <sstream>
 #include <vector>
 
+#include "store/s3/aws_util.h"
 #include "util/units.h"
 
 namespace hugeblob::s3 {
 namespace {
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
 
 std::string Trim(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
   while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
   return std::string(s.substr(b, e - b));
-}
-
-std::string HomeDir() {
-  std::string home = Env("HOME");
-  if (!home.empty()) return home;
-  if (const passwd* pw = getpwuid(getuid())) return pw->pw_dir ? pw->pw_dir : "";
-  return "";
-}
-
-std::string ExpandHome(std::string path) {
-  if (!path.empty() && path[0] == '~') return HomeDir() + path.substr(1);
-  return path;
-}
-
-// Reads a whole file; a missing file reads as empty (it is optional).
-std::string ReadFileOrEmpty(const std::string& path) {
-  if (path.empty()) return "";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 int HexValue(char c) {
@@ -358,66 +332,6 @@ Result<S3Config> LoadS3Config(std::string_view url) {
   HB_ASSIGN_OR_RETURN(c.stall_timeout_s, EnvInt("HB_S3_STALL_TIMEOUT", c.stall_timeout_s, 1, 3600));
   HB_ASSIGN_OR_RETURN(c.list_page_size, EnvInt("HB_S3_LIST_PAGE_SIZE", c.list_page_size, 1, 1000));
   return c;
-}
-
-Result<Credentials> CredentialsProvider::Load(std::string* source) const {
-  Credentials c;
-  c.access_key_id = Env("AWS_ACCESS_KEY_ID");
-  c.secret_access_key = Env("AWS_SECRET_ACCESS_KEY");
-  if (!c.access_key_id.empty() && !c.secret_access_key.empty()) {
-    c.session_token = Env("AWS_SESSION_TOKEN");
-    *source = "environment (AWS_ACCESS_KEY_ID)";
-    return c;
-  }
-  // The shared credentials file names sections by bare profile name; the
-  // config file uses "profile NAME" (except for default) and may hold keys too.
-  for (const auto& [path, section] : {std::pair{credentials_file_, profile_},
-                                      std::pair{config_file_, ConfigSectionName(profile_)}}) {
-    IniFile ini = ParseIni(ReadFileOrEmpty(path));
-    const auto* sec = Section(ini, section);
-    std::string id = Lookup(sec, "aws_access_key_id");
-    std::string secret = Lookup(sec, "aws_secret_access_key");
-    if (!id.empty() && !secret.empty()) {
-      c.access_key_id = id;
-      c.secret_access_key = secret;
-      c.session_token = Lookup(sec, "aws_session_token");
-      *source = "profile '" + profile_ + "' in " + path;
-      return c;
-    }
-  }
-  return Fail(ErrorCode::kPermission,
-              "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or put "
-              "aws_access_key_id/aws_secret_access_key for profile '" +
-                  profile_ + "' in " + credentials_file_ + " or " + config_file_);
-}
-
-Result<std::shared_ptr<const Credentials>> CredentialsProvider::Get() {
-  std::lock_guard lock(mu_);
-  if (!current_) {
-    std::string source;
-    HB_ASSIGN_OR_RETURN(Credentials c, Load(&source));
-    current_ = std::make_shared<const Credentials>(std::move(c));
-    source_ = std::move(source);
-  }
-  return current_;
-}
-
-Result<bool> CredentialsProvider::Refresh(const Credentials& seen) {
-  std::lock_guard lock(mu_);
-  if (fixed_) return false;
-  // Another thread may have refreshed already since `seen` was handed out.
-  if (current_ && !(*current_ == seen)) return true;
-  std::string source;
-  HB_ASSIGN_OR_RETURN(Credentials c, Load(&source));
-  bool changed = !(c == seen);
-  current_ = std::make_shared<const Credentials>(std::move(c));
-  source_ = std::move(source);
-  return changed;
-}
-
-std::string CredentialsProvider::source() const {
-  std::lock_guard lock(mu_);
-  return fixed_ ? "fixed credentials" : source_;
 }
 
 }  // namespace hugeblob::s3

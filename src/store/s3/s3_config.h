@@ -76,48 +76,12 @@ struct S3Config {
 };
 
 // Parses the s3:// URL and fills in everything else from the environment and
-// the AWS config file. Does not read credentials (see CredentialsProvider).
+// the AWS config file. Does not read credentials (credentials.h does).
 Result<S3Config> LoadS3Config(std::string_view url);
 
 // A parsed AWS ini file: section name -> key -> value. Nested keys
 // ("s3 =\n  addressing_style = path") appear as "s3.addressing_style".
 using IniFile = std::map<std::string, std::map<std::string, std::string>>;
 IniFile ParseIni(std::string_view text);
-
-// Resolves credentials from the environment, then from the profile in the
-// shared credentials file, then from the config file, and re-reads them on
-// request: when the server says a token expired, the store calls Refresh and
-// retries with whatever the sources now hold. Thread-safe.
-class CredentialsProvider {
- public:
-  explicit CredentialsProvider(const S3Config& config)
-      : profile_(config.profile),
-        credentials_file_(config.credentials_file),
-        config_file_(config.config_file) {}
-  // Fixed credentials (tests); Refresh never changes them.
-  explicit CredentialsProvider(Credentials fixed)
-      : fixed_(true), current_(std::make_shared<const Credentials>(std::move(fixed))) {}
-
-  // The current credentials, loading them on first use.
-  Result<std::shared_ptr<const Credentials>> Get();
-  // Re-reads the sources. Returns true if what they hold differs from `seen`
-  // (so a retry with them may succeed).
-  Result<bool> Refresh(const Credentials& seen);
-
-  // Where the credentials came from, for messages ("environment", "profile x
-  // in ~/.aws/credentials"); never the values.
-  std::string source() const;
-
- private:
-  Result<Credentials> Load(std::string* source) const;
-
-  const bool fixed_ = false;
-  const std::string profile_;
-  const std::string credentials_file_;
-  const std::string config_file_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const Credentials> current_;  // guarded by mu_
-  std::string source_;                          // guarded by mu_
-};
 
 }  // namespace hugeblob::s3

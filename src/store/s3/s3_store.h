@@ -24,6 +24,7 @@
 
 #include "hugeblob/error.h"
 #include "hugeblob/store.h"
+#include "store/s3/credentials.h"
 #include "store/s3/http.h"
 #include "store/s3/retry.h"
 #include "store/s3/s3_config.h"

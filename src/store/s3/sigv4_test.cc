@@ -361,6 +361,11 @@ TEST(S3Config, MissingCredentialsSayWhereWeLooked) {
   ScopedEnv e3("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials");
   ScopedEnv e4("AWS_CONFIG_FILE", "/nonexistent/config");
   ScopedEnv e5("AWS_PROFILE", nullptr);
+  // The chain's last source would otherwise ask 169.254.169.254.
+  ScopedEnv e6("AWS_EC2_METADATA_DISABLED", "true");
+  ScopedEnv e7("AWS_WEB_IDENTITY_TOKEN_FILE", nullptr);
+  ScopedEnv e8("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", nullptr);
+  ScopedEnv e9("AWS_CONTAINER_CREDENTIALS_FULL_URI", nullptr);
   auto store = OpenS3Store("s3://bucket/p");
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code(), ErrorCode::kPermission);
