@@ -23,6 +23,21 @@ part of a multipart upload gets its own <n> faults. Kinds:
     expire       requests signed with session token "old-token" get 400
                  ExpiredToken once <n> of them have passed
 
+Options that make it stand in for what s3rver lacks:
+
+    --check-token-expiry  a session token "hbtok-<expiry ms>-..." (issued by
+                          tests/fake_aws_server.py) used after its expiry gets
+                          400 ExpiredToken, and the record says so
+                          ("rejected": "expired-token")
+    --emulate-abort       AbortMultipartUpload (DELETE ?uploadId=) is answered
+                          204 by the proxy, as S3 does (s3rver answers 405)
+    --delay S             waits S seconds before forwarding each request, so a
+                          command lasts long enough to be interrupted or to
+                          outlive its credentials
+
+With --record, multipart uploads are also logged as events:
+{"event": "create"|"complete"|"abort", "upload_id": ..., "status": ...}.
+
 Only for tests: binds 127.0.0.1, keeps bodies in memory, stops on SIGTERM.
 Prints "PORT <n>" on stdout once it listens.
 """
@@ -40,6 +55,8 @@ import time
 import urllib.parse
 
 FAULT_RE = re.compile(r"__fault_([a-z0-9]+)_(inf|\d+)")
+TOKEN_RE = re.compile(r"^hbtok-(\d+)-")
+UPLOAD_ID_RE = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 
 ERRORS = {
     "http500": (500, "InternalError", "We encountered an internal error. Please try again."),
@@ -52,7 +69,11 @@ ERRORS = {
 
 
 class State:
-    def __init__(self, upstream, record, stall):
+    def __init__(self, upstream, record, stall, check_token_expiry=False, emulate_abort=False,
+                 delay=0.0):
+        self.check_token_expiry = check_token_expiry
+        self.emulate_abort = emulate_abort
+        self.delay = delay
         self.upstream = upstream
         self.record = open(record, "a", buffering=1) if record else None
         self.stall = stall
@@ -154,9 +175,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # What the body hashed to on arrival, to check x-amz-content-sha256.
         entry["body_sha256"] = hashlib.sha256(body).hexdigest()
         entry["body_length"] = len(body)
+        token = TOKEN_RE.match(self.headers.get("x-amz-security-token", ""))
+        if self.state.check_token_expiry and token and int(token.group(1)) < time.time() * 1000:
+            entry["rejected"] = "expired-token"
+            self.state.log(entry)
+            return self._error(*ERRORS["expire"])
         self.state.log(entry)
         if fault in ERRORS:
             return self._error(*ERRORS[fault])
+        if self.state.delay > 0:
+            time.sleep(self.state.delay)
+        upload_id = query.get("uploadId", [None])[0]
+        if self.state.emulate_abort and self.command == "DELETE" and upload_id:
+            self.state.log({"event": "abort", "upload_id": upload_id, "status": 204})
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
 
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
         for attempt in range(2):
@@ -181,6 +216,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if announced is None and self.command != "HEAD":
             data = resp.read()
             self.send_header("Content-Length", str(len(data)))
+        elif self.command == "POST" and ("uploads" in query or upload_id):
+            data = resp.read()  # small XML: read whole to log the upload's fate
+        if self.command == "POST" and "uploads" in query:
+            m = UPLOAD_ID_RE.search(data or b"")
+            self.state.log({"event": "create", "upload_id": m.group(1).decode() if m else None,
+                            "status": resp.status})
+        elif self.command == "POST" and upload_id:
+            ok = resp.status == 200 and b"<Error>" not in (data or b"")
+            self.state.log({"event": "complete", "upload_id": upload_id,
+                            "status": resp.status if ok else -resp.status})
+        elif self.command == "DELETE" and upload_id:
+            self.state.log({"event": "abort", "upload_id": upload_id, "status": resp.status})
         self.end_headers()
         self.wfile.flush()
         if self.command == "HEAD":
@@ -229,11 +276,15 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--record", help="append one JSON line per request to this file")
     ap.add_argument("--stall", type=float, default=8.0, help="seconds a 'stall' fault stays silent")
+    ap.add_argument("--check-token-expiry", action="store_true")
+    ap.add_argument("--emulate-abort", action="store_true")
+    ap.add_argument("--delay", type=float, default=0.0)
     args = ap.parse_args()
     up = urllib.parse.urlsplit(args.upstream)
     if up.hostname not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("s3_fault_proxy: upstream must be on loopback")
-    Handler.state = State((up.hostname, up.port or 80), args.record, args.stall)
+    Handler.state = State((up.hostname, up.port or 80), args.record, args.stall,
+                          args.check_token_expiry, args.emulate_abort, args.delay)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)

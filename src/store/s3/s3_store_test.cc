@@ -485,6 +485,48 @@ TEST(S3Faults, ExpiredTokenIsRefreshedFromTheCredentialsFile) {
   std::system(("rm -rf " + dir).c_str());
 }
 
+// Set up by tests/s3_credentials.sh: the store's credentials come from the
+// chain (a fake container, instance metadata or STS endpoint that issues
+// credentials living a few seconds), and the proxy refuses any request signed
+// with an expired session token. Requests for longer than several lifetimes
+// must all succeed, without one ExpiredToken answer: the provider refreshes
+// ahead of expiry, in the middle of the operation.
+TEST(S3Credentials, RefreshedAheadOfExpiryDuringALongOperation) {
+  REQUIRE_PROXY();
+  const std::string lifetime_env = Env("HB_TEST_CREDENTIAL_LIFETIME_S");
+  if (lifetime_env.empty()) {
+    GTEST_SKIP() << "needs fake credential endpoints (tests/s3_credentials.sh)";
+  }
+  const double lifetime = std::stod(lifetime_env);
+  auto config = LoadS3Config("s3://" + Env("HB_TEST_S3_BUCKET") + "/" + UniquePrefix("refresh") +
+                             "?endpoint=" + Env("HB_TEST_S3_PROXY_ENDPOINT") + "&addressing=path");
+  ASSERT_TRUE(config) << config.error().message();
+  config->multipart_threshold = 12 * kMiB;
+  config->min_part_size = 5 * kMiB;
+  auto creds = std::make_shared<CredentialsProvider>(*config);
+  auto opened = S3Store::Open(*config, creds);
+  ASSERT_TRUE(opened) << opened.error().message();
+  auto store = *opened;
+  const auto until =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(int(lifetime * 3500));
+  const std::string big = Pattern(13 * kMiB, 9);  // multipart: parts span refreshes
+  int rounds = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    std::string key = "r/" + std::to_string(rounds++);
+    const std::string& data = rounds % 4 == 0 ? big : Pattern(1000 + rounds, rounds);
+    ASSERT_TRUE(store->Put(key, Buffer::Copy(data)));
+    auto got = store->Get(key);
+    ASSERT_TRUE(got) << got.error().message();
+    ASSERT_TRUE(got->view() == data);
+  }
+  // One load at open, and at least one per lifetime since.
+  EXPECT_GE(creds->loads(), 3u) << "rounds " << rounds;
+  EXPECT_EQ(store->retries(), 0u) << "a request was retried: expired credentials were used";
+  std::printf("%d rounds, %llu credential loads from %s\n", rounds,
+              static_cast<unsigned long long>(creds->loads()), creds->source().c_str());
+  Clean(*store);
+}
+
 }  // namespace
 }  // namespace hugeblob::s3
 
