@@ -21,15 +21,17 @@ std::chrono::milliseconds RetryPolicy::Backoff(const Error& e, int attempt) cons
   return std::chrono::milliseconds(static_cast<int64_t>(dist(rng)));
 }
 
-bool RetryPolicy::Wait(const Error& e, int attempt) const {
+bool RetryPolicy::Wait(const Error& e, int attempt, bool cancellable,
+                       std::chrono::steady_clock::time_point deadline) const {
   auto until = std::chrono::steady_clock::now() + Backoff(e, attempt);
+  if (until >= deadline) return false;  // no time left for another attempt
   while (std::chrono::steady_clock::now() < until) {
-    if (ProcessCancelToken().cancelled()) return false;
+    if (cancellable && ProcessCancelToken().cancelled()) return false;
     auto left = until - std::chrono::steady_clock::now();
     std::this_thread::sleep_for(
         std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(50)));
   }
-  return !ProcessCancelToken().cancelled();
+  return !cancellable || !ProcessCancelToken().cancelled();
 }
 
 }  // namespace hugeblob::s3

@@ -27,8 +27,12 @@ class RetryPolicy {
   // The wait before attempt `attempt + 1`.
   std::chrono::milliseconds Backoff(const Error& e, int attempt) const;
 
-  // Sleeps for Backoff(e, attempt); false if cancelled while waiting.
-  bool Wait(const Error& e, int attempt) const;
+  // Sleeps for Backoff(e, attempt); false if cancelled while waiting (when
+  // `cancellable`: cleanup requests wait through Ctrl-C) or if the wait would
+  // end after `deadline`.
+  bool Wait(const Error& e, int attempt, bool cancellable = true,
+            std::chrono::steady_clock::time_point deadline =
+                std::chrono::steady_clock::time_point::max()) const;
 
  private:
   int max_attempts_;

@@ -330,7 +330,11 @@ Result<S3Config> LoadS3Config(std::string_view url) {
   HB_ASSIGN_OR_RETURN(c.connect_timeout_s,
                       EnvInt("HB_S3_CONNECT_TIMEOUT", c.connect_timeout_s, 1, 600));
   HB_ASSIGN_OR_RETURN(c.stall_timeout_s, EnvInt("HB_S3_STALL_TIMEOUT", c.stall_timeout_s, 1, 3600));
+  HB_ASSIGN_OR_RETURN(c.first_answer_timeout_s,
+                      EnvInt("HB_S3_FIRST_ANSWER_TIMEOUT", c.first_answer_timeout_s, 1, 3600));
   HB_ASSIGN_OR_RETURN(c.list_page_size, EnvInt("HB_S3_LIST_PAGE_SIZE", c.list_page_size, 1, 1000));
+  HB_ASSIGN_OR_RETURN(c.cleanup_timeout_s,
+                      EnvInt("HB_S3_CLEANUP_TIMEOUT", c.cleanup_timeout_s, 1, 600));
   return c;
 }
 

@@ -63,11 +63,22 @@ struct S3Config {
   int connect_timeout_s = 10;
   // A transfer that moves less than 1 KiB/s for this long is cut and retried.
   int stall_timeout_s = 30;
+  // Until the server has answered once, a request that gets no byte back for
+  // this long is cut, and connection failures and silences get at most
+  // `unproven_attempts` tries: a wrong port or a host that accepts and never
+  // answers fails the command in about 3 x 10 s, not 8 x 30 s (docs/s3.md).
+  int first_answer_timeout_s = 10;
+  int unproven_attempts = 3;
   // CompleteMultipartUpload may take long with no byte on the wire (some
   // servers copy the whole object): its deadline is this plus size / rate.
   int complete_base_timeout_s = 120;
   uint64_t complete_min_rate = 16ull << 20;  // bytes per second
   int list_page_size = 1000;
+  // Requests that clean up after an interruption or a failure
+  // (AbortMultipartUpload), and CreateMultipartUpload whose upload must be
+  // known to be aborted, are not stopped by Ctrl-C; all their attempts
+  // together end within this many seconds instead.
+  int cleanup_timeout_s = 15;
 
   // Derived: true when requests go to http:// (no TLS).
   bool plain_http() const { return endpoint.rfind("http://", 0) == 0; }

@@ -157,6 +157,9 @@ struct S3Store::Request {
   std::string what;         // "GET s3://bucket/key bytes=0-99"
   int* attempts = nullptr;  // if set, receives how many attempts were made
   std::function<bool(const HttpResponse&)> stop_after_headers;
+  // Cleanup (AbortMultipartUpload) and CreateMultipartUpload: not stopped by
+  // Ctrl-C, all attempts bounded by cleanup_timeout_s instead.
+  bool cleanup = false;
 };
 
 S3Store::S3Store(S3Config config, std::shared_ptr<CredentialsProvider> credentials)
@@ -207,7 +210,8 @@ std::string S3Store::PayloadHash(const BufferChain* body) const {
   return h.Finish().Hex();
 }
 
-Result<HttpResponse> S3Store::SendOnce(const Request& req, const Credentials& creds) {
+Result<HttpResponse> S3Store::SendOnce(const Request& req, const Credentials& creds,
+                                       std::chrono::steady_clock::time_point deadline) {
   const bool path_style = config_.use_path_style();
   std::string host = path_style ? authority_ : config_.bucket + "." + authority_;
   std::string path = "/";
@@ -243,11 +247,28 @@ Result<HttpResponse> S3Store::SendOnce(const Request& req, const Credentials& cr
   hr.stall_timeout_s = req.stall_timeout_s >= 0 ? req.stall_timeout_s : config_.stall_timeout_s;
   hr.total_timeout_s = req.total_timeout_s;
   hr.connect_timeout_s = config_.connect_timeout_s;
+  if (!server_answered_.load(std::memory_order_relaxed)) {
+    // Nothing has ever come back from this server: do not wait the full
+    // stall time for a first answer that is probably never coming.
+    if (hr.stall_timeout_s == 0 || hr.stall_timeout_s > config_.first_answer_timeout_s) {
+      hr.stall_timeout_s = config_.first_answer_timeout_s;
+    }
+  }
+  if (req.cleanup) {
+    // Runs through Ctrl-C, so every wait inside it ends by the deadline.
+    hr.cancellable = false;
+    auto left = std::chrono::ceil<std::chrono::seconds>(deadline - std::chrono::steady_clock::now())
+                    .count();
+    int left_s = static_cast<int>(std::max<int64_t>(1, left));
+    if (hr.total_timeout_s == 0 || hr.total_timeout_s > left_s) hr.total_timeout_s = left_s;
+    hr.connect_timeout_s = std::min(hr.connect_timeout_s, left_s);
+  }
   hr.what = req.what;
   hr.stop_after_headers = req.stop_after_headers;
   requests_.fetch_add(1, std::memory_order_relaxed);
   auto start = std::chrono::steady_clock::now();
   auto r = http_.Perform(hr);
+  if (r) server_answered_.store(true, std::memory_order_relaxed);
   if (TraceEnabled()) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - start)
@@ -328,10 +349,13 @@ Error S3Store::ErrorFromResponse(const Request& req, const HttpResponse& resp) c
 
 Result<HttpResponse> S3Store::Call(const Request& req, std::initializer_list<long> accept) {
   int refreshes = 0;
+  const auto deadline = req.cleanup ? std::chrono::steady_clock::now() +
+                                          std::chrono::seconds(config_.cleanup_timeout_s)
+                                    : std::chrono::steady_clock::time_point::max();
   for (int attempt = 1;; ++attempt) {
     if (req.attempts) *req.attempts = attempt;
     HB_ASSIGN_OR_RETURN(std::shared_ptr<const Credentials> creds, credentials_->Get());
-    auto r = SendOnce(req, *creds);
+    auto r = SendOnce(req, *creds, deadline);
     std::optional<Error> err;
     if (r) {
       const long st = r->status;
@@ -361,6 +385,17 @@ Result<HttpResponse> S3Store::Call(const Request& req, std::initializer_list<lon
       err = r.error();
     }
     if (err->code() == ErrorCode::kCancelled) return Fail(*err);
+    // A server that has never answered gets fewer tries for silence and
+    // refused connections: it is more likely the wrong address than busy.
+    const bool unproven = !r && !server_answered_.load(std::memory_order_relaxed) &&
+                          attempt >= config_.unproven_attempts;
+    if (unproven && err->retryable()) {
+      return Fail(Error(err->code(),
+                        err->message() + " (gave up after " + std::to_string(attempt) +
+                            " attempts: the server at " + config_.endpoint +
+                            " has not answered any request)",
+                        true));
+    }
     if (!retry_.ShouldRetry(*err, attempt)) {
       if (attempt > 1 && err->retryable()) {
         return Fail(Error(
@@ -371,7 +406,14 @@ Result<HttpResponse> S3Store::Call(const Request& req, std::initializer_list<lon
     }
     retries_.fetch_add(1, std::memory_order_relaxed);
     if (TraceEnabled()) Trace("retrying after: " + err->message());
-    if (!retry_.Wait(*err, attempt)) return Fail(CancelledError(req.what.c_str()));
+    if (!retry_.Wait(*err, attempt, !req.cleanup, deadline)) {
+      if (!req.cleanup) return Fail(CancelledError(req.what.c_str()));
+      return Fail(Error(err->code(),
+                        err->message() + " (cleanup deadline of " +
+                            std::to_string(config_.cleanup_timeout_s) + " s reached after " +
+                            std::to_string(attempt) + " attempts)",
+                        err->retryable()));
+    }
   }
 }
 
@@ -533,6 +575,10 @@ Result<std::string> S3Store::CreateMultipartFull(const std::string& full_key) {
   req.full_key = full_key;
   req.query = {{"uploads", ""}};
   req.what = "CreateMultipartUpload " + Describe(full_key);
+  // Not cut by Ctrl-C: an upload the server created but whose id we never
+  // read could not be aborted. Bounded by the cleanup deadline instead; the
+  // caller checks for Ctrl-C right after and aborts.
+  req.cleanup = true;
   HB_ASSIGN_OR_RETURN(HttpResponse resp, Call(req));
   auto doc = ParseXml(resp.body.view());
   if (!doc) return Fail(doc.error().Wrap(req.what));
@@ -627,15 +673,24 @@ Status S3Store::AbortMultipartFull(const std::string& full_key, std::string_view
   req.full_key = full_key;
   req.query = {{"uploadId", std::string(upload_id)}};
   req.what = "AbortMultipartUpload " + Describe(full_key);
+  // Usually sent because of Ctrl-C or a failure: it must not be cancelled by
+  // the same Ctrl-C, and it must not hang the exit either.
+  req.cleanup = true;
   auto r = Call(req, {404});  // NoSuchUpload: already gone
   if (!r) {
-    if (!abort_refused_logged_.exchange(true)) {
+    const Error& e = r.error();
+    const bool refused = e.code() == ErrorCode::kUnsupported || e.code() == ErrorCode::kPermission;
+    if (!refused) {
+      spdlog::warn(
+          "s3: could not abort multipart upload {} of {} ({}); it is left for `hugeblob gc`",
+          upload_id, Describe(full_key), e.message());
+    } else if (!abort_refused_logged_.exchange(true)) {
       spdlog::warn(
           "s3: the server refused to abort a multipart upload ({}); such uploads are left "
           "for `hugeblob gc` (logged once)",
-          r.error().message());
+          e.message());
     }
-    return Fail(r.error());
+    return Fail(e);
   }
   return OkStatus();
 }

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -80,7 +81,9 @@ class S3Store : public ObjectStore {
   // Sends with retries; returns the response when its status is 2xx or in
   // `accept`, else the mapped error.
   Result<HttpResponse> Call(const Request& req, std::initializer_list<long> accept = {});
-  Result<HttpResponse> SendOnce(const Request& req, const Credentials& creds);
+  // `deadline`: the end of a cleanup request's time (max() for others).
+  Result<HttpResponse> SendOnce(const Request& req, const Credentials& creds,
+                                std::chrono::steady_clock::time_point deadline);
   Error ErrorFromResponse(const Request& req, const HttpResponse& resp) const;
 
   std::string FullKey(std::string_view key) const;
@@ -104,6 +107,9 @@ class S3Store : public ObjectStore {
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> retries_{0};
   std::atomic<bool> abort_refused_logged_{false};
+  // Set by the first HTTP answer of any kind: until then the server is
+  // unproven (wrong port, wrong host) and gets fewer, shorter tries.
+  std::atomic<bool> server_answered_{false};
 };
 
 }  // namespace s3
