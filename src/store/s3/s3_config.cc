@@ -246,10 +246,12 @@ Result<S3Config> LoadS3Config(std::string_view url) {
     if (eq != std::string_view::npos) {
       HB_ASSIGN_OR_RETURN(v, PercentDecode(kv.substr(eq + 1)));
     }
-    if (k != "endpoint" && k != "region" && k != "profile" && k != "addressing") {
-      return Fail(
-          ErrorCode::kInvalidArgument,
-          "s3 URL: unknown option '" + k + "' (known: endpoint, region, profile, addressing)");
+    if (k == "sse_kms_key_id") k = "sse-kms-key-id";
+    if (k != "endpoint" && k != "region" && k != "profile" && k != "addressing" && k != "sse" &&
+        k != "sse-kms-key-id") {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "s3 URL: unknown option '" + k +
+                      "' (known: endpoint, region, profile, addressing, sse, sse-kms-key-id)");
     }
     params[k] = v;
   }
@@ -300,6 +302,22 @@ Result<S3Config> LoadS3Config(std::string_view url) {
   if (addressing.empty()) addressing = Env("HB_S3_ADDRESSING");
   if (addressing.empty()) addressing = Lookup(prof, "s3.addressing_style");
   HB_ASSIGN_OR_RETURN(c.addressing, ParseAddressing(addressing, "s3 addressing"));
+
+  // Server-side encryption: the URL's options, else the environment.
+  c.sse = params.count("sse") ? params["sse"] : Env("HB_S3_SSE");
+  c.sse_kms_key_id =
+      params.count("sse-kms-key-id") ? params["sse-kms-key-id"] : Env("HB_S3_SSE_KMS_KEY_ID");
+  if (c.sse == "aes256") c.sse = "AES256";
+  if (!c.sse.empty() && c.sse != "AES256" && c.sse != "aws:kms" && c.sse != "aws:kms:dsse") {
+    return Fail(ErrorCode::kInvalidArgument,
+                "server-side encryption (sse) must be AES256, "
+                "aws:kms or aws:kms:dsse, not '" +
+                    c.sse + "'");
+  }
+  if (!c.sse_kms_key_id.empty() && c.sse.rfind("aws:kms", 0) != 0) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "a KMS key id (sse-kms-key-id) needs sse=aws:kms or aws:kms:dsse");
+  }
 
   std::string signing = Env("HB_S3_PAYLOAD_SIGNING");
   if (signing == "unsigned") {

@@ -1,11 +1,13 @@
 // Where an S3 store lives and how to talk to it, taken the way the AWS CLI
 // takes it (docs/s3.md has the full precedence):
 //
-//   s3://bucket/prefix[?endpoint=URL&region=R&profile=P&addressing=path|virtual]
+//   s3://bucket/prefix[?endpoint=URL&region=R&profile=P&addressing=path|virtual
+//                       &sse=AES256|aws:kms|aws:kms:dsse&sse-kms-key-id=KEY]
 //   AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION,
 //   AWS_PROFILE / AWS_DEFAULT_PROFILE, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
 //   AWS_SESSION_TOKEN, AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials),
 //   AWS_CONFIG_FILE (~/.aws/config), AWS_MAX_ATTEMPTS,
+//   HB_S3_SSE / HB_S3_SSE_KMS_KEY_ID (server-side encryption),
 //   and hugeblob's tuning knobs HB_S3_* (part size, parts in flight, ...).
 //
 // Secrets live only in Credentials; nothing here formats them into a message.
@@ -41,6 +43,14 @@ struct S3Config {
   std::string region;
   Addressing addressing = Addressing::kAuto;
   PayloadSigning payload_signing = PayloadSigning::kAuto;
+
+  // Server-side encryption asked for on every write (PUT and
+  // CreateMultipartUpload; parts inherit it): "" leaves it to the bucket's
+  // default, else "AES256" (SSE-S3), "aws:kms" or "aws:kms:dsse" (SSE-KMS).
+  std::string sse;
+  // With aws:kms: the KMS key (id, ARN or alias); empty: the account's
+  // default key for S3.
+  std::string sse_kms_key_id;
 
   // Where credentials come from when not in the environment.
   std::string profile;

@@ -210,6 +210,14 @@ std::string S3Store::PayloadHash(const BufferChain* body) const {
   return h.Finish().Hex();
 }
 
+void S3Store::AddEncryptionHeaders(Request& req) const {
+  if (config_.sse.empty()) return;
+  req.headers.emplace_back("x-amz-server-side-encryption", config_.sse);
+  if (!config_.sse_kms_key_id.empty()) {
+    req.headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", config_.sse_kms_key_id);
+  }
+}
+
 Result<HttpResponse> S3Store::SendOnce(const Request& req, const Credentials& creds,
                                        std::chrono::steady_clock::time_point deadline) {
   const bool path_style = config_.use_path_style();
@@ -426,6 +434,7 @@ Status S3Store::Put(std::string_view key, const BufferChain& data) {
   req.full_key = full;
   req.body = &data;
   req.payload_hash = PayloadHash(&data);
+  AddEncryptionHeaders(req);
   req.what = "PUT " + Describe(full);
   HB_TRY(Call(req));
   return OkStatus();
@@ -574,6 +583,9 @@ Result<std::string> S3Store::CreateMultipartFull(const std::string& full_key) {
   req.method = "POST";
   req.full_key = full_key;
   req.query = {{"uploads", ""}};
+  // The upload's parts are encrypted as the Create asked; parts carry no
+  // encryption headers (only SSE-C would need them).
+  AddEncryptionHeaders(req);
   req.what = "CreateMultipartUpload " + Describe(full_key);
   // Not cut by Ctrl-C: an upload the server created but whose id we never
   // read could not be aborted. Bounded by the cleanup deadline instead; the

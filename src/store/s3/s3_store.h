@@ -89,6 +89,9 @@ class S3Store : public ObjectStore {
   std::string FullKey(std::string_view key) const;
   std::string Describe(std::string_view full_key) const;  // "s3://bucket/full/key"
   std::string PayloadHash(const BufferChain* body) const;
+  // Adds the configured server-side encryption headers (signed like every
+  // x-amz-* header) to a request that writes an object.
+  void AddEncryptionHeaders(Request& req) const;
 
   Status PutMultipart(const std::string& full_key, const BufferChain& data);
   Result<std::string> CreateMultipartFull(const std::string& full_key);

@@ -355,6 +355,40 @@ TEST(S3Config, UrlEnvAndFiles) {
   std::system(("rm -rf " + dir).c_str());
 }
 
+TEST(S3Config, ServerSideEncryption) {
+  ScopedEnv e1("HB_S3_SSE", nullptr);
+  ScopedEnv e2("HB_S3_SSE_KMS_KEY_ID", nullptr);
+  auto none = LoadS3Config("s3://bucket/p");
+  ASSERT_TRUE(none) << none.error().message();
+  EXPECT_EQ(none->sse, "");
+  auto kms = LoadS3Config("s3://bucket/p?sse=aws%3Akms&sse-kms-key-id=alias%2Fhb");
+  ASSERT_TRUE(kms) << kms.error().message();
+  EXPECT_EQ(kms->sse, "aws:kms");
+  EXPECT_EQ(kms->sse_kms_key_id, "alias/hb");
+  EXPECT_EQ(kms->url_query, "sse=aws%3Akms&sse-kms-key-id=alias%2Fhb");  // reopens the same way
+  auto aes = LoadS3Config("s3://bucket/p?sse=aes256");
+  ASSERT_TRUE(aes);
+  EXPECT_EQ(aes->sse, "AES256");
+  {
+    ScopedEnv env_sse("HB_S3_SSE", "aws:kms:dsse");
+    ScopedEnv env_key("HB_S3_SSE_KMS_KEY_ID", "1234abcd-12ab-34cd-56ef-1234567890ab");
+    auto env = LoadS3Config("s3://bucket/p");
+    ASSERT_TRUE(env) << env.error().message();
+    EXPECT_EQ(env->sse, "aws:kms:dsse");
+    EXPECT_EQ(env->sse_kms_key_id, "1234abcd-12ab-34cd-56ef-1234567890ab");
+    // The URL wins over the environment.
+    auto url = LoadS3Config("s3://bucket/p?sse=AES256&sse-kms-key-id=");
+    ASSERT_TRUE(url) << url.error().message();
+    EXPECT_EQ(url->sse, "AES256");
+  }
+  for (const char* bad : {"s3://bucket/p?sse=kms", "s3://bucket/p?sse=AES256&sse-kms-key-id=k",
+                          "s3://bucket/p?sse-kms-key-id=k"}) {
+    auto r = LoadS3Config(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+  }
+}
+
 TEST(S3Config, MissingCredentialsSayWhereWeLooked) {
   ScopedEnv e1("AWS_ACCESS_KEY_ID", nullptr);
   ScopedEnv e2("AWS_SECRET_ACCESS_KEY", nullptr);
