@@ -39,7 +39,15 @@ std::string ProfileWhere(const ChainConfig& c, const std::string& name) {
 
 MaybeCredentials StaticFromProfile(const ProfileSettings& p, const std::string& where) {
   std::string id = Get(p, "aws_access_key_id"), secret = Get(p, "aws_secret_access_key");
-  if (id.empty() || secret.empty()) return std::nullopt;
+  if (id.empty() != secret.empty()) {
+    // Half a key pair is a mistake to point out, not a reason to look elsewhere.
+    return Fail(ErrorCode::kPermission, where + ": has " +
+                                            (id.empty() ? "aws_secret_access_key without "
+                                                          "aws_access_key_id"
+                                                        : "aws_access_key_id without "
+                                                          "aws_secret_access_key"));
+  }
+  if (id.empty()) return std::nullopt;
   TimedCredentials t;
   t.credentials = {id, secret, Get(p, "aws_session_token")};
   t.source = where;
@@ -192,7 +200,13 @@ std::optional<ProfileSettings> LoadProfile(const ChainConfig& c, const std::stri
 
 MaybeCredentials FromEnvironment() {
   std::string id = Env("AWS_ACCESS_KEY_ID"), secret = Env("AWS_SECRET_ACCESS_KEY");
-  if (id.empty() || secret.empty()) return std::nullopt;
+  if (id.empty() != secret.empty()) {
+    return Fail(ErrorCode::kPermission,
+                std::string("the environment has ") +
+                    (id.empty() ? "AWS_SECRET_ACCESS_KEY without AWS_ACCESS_KEY_ID"
+                                : "AWS_ACCESS_KEY_ID without AWS_SECRET_ACCESS_KEY"));
+  }
+  if (id.empty()) return std::nullopt;
   TimedCredentials t;
   t.credentials = {id, secret, Env("AWS_SESSION_TOKEN")};
   t.source = "environment (AWS_ACCESS_KEY_ID)";

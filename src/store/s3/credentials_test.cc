@@ -255,6 +255,22 @@ TEST(CredentialChain, EnvironmentComesFirstThenProfile) {
   }
 }
 
+TEST(CredentialChain, HalfAKeyPairIsAnError) {
+  CleanChainEnv clean;
+  TempDir d;
+  HttpClient http;
+  {
+    ScopedEnv a("AWS_ACCESS_KEY_ID", "ENVKEY");
+    auto c = ResolveCredentialChain(ConfigIn(d), http);
+    ASSERT_FALSE(c);
+    EXPECT_NE(c.error().message().find("without AWS_SECRET_ACCESS_KEY"), std::string::npos);
+  }
+  std::ofstream(d.path + "/credentials") << "[default]\naws_secret_access_key = S\n";
+  auto c = ResolveCredentialChain(ConfigIn(d), http);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message().find("without aws_access_key_id"), std::string::npos);
+}
+
 TEST(CredentialChain, ConfigFileProfileAndCredentialsFileOverlay) {
   CleanChainEnv clean;
   TempDir d;

@@ -128,6 +128,9 @@ struct Transfer {
   std::chrono::steady_clock::time_point last_progress;
   curl_off_t last_dl = 0, last_ul = 0;
   bool stalled = false;
+  // When Ctrl-C was first seen, for cancel_grace_s.
+  bool cancel_seen = false;
+  std::chrono::steady_clock::time_point cancelled_at;
 };
 
 size_t ReadCb(char* dst, size_t size, size_t nitems, void* user) {
@@ -202,8 +205,16 @@ size_t HeaderCb(char* p, size_t size, size_t nitems, void* user) {
 // watchdog sees the silence itself. curl calls it at least once a second.
 int ProgressCb(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
   auto* t = static_cast<Transfer*>(user);
-  if (t->req->cancellable && ProcessCancelToken().cancelled()) return 1;
   auto now = std::chrono::steady_clock::now();
+  if (t->req->cancellable && ProcessCancelToken().cancelled()) {
+    if (t->req->cancel_grace_s <= 0) return 1;
+    if (!t->cancel_seen) {
+      t->cancel_seen = true;
+      t->cancelled_at = now;
+    } else if (now - t->cancelled_at > std::chrono::seconds(t->req->cancel_grace_s)) {
+      return 1;
+    }
+  }
   if (dlnow != t->last_dl || ulnow != t->last_ul) {
     t->last_dl = dlnow;
     t->last_ul = ulnow;

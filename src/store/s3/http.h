@@ -50,6 +50,11 @@ struct HttpRequest {
   // credential fetches: Ctrl-C does not stop them, so they must be bounded by
   // total_timeout_s instead.
   bool cancellable = true;
+  // For a cancellable request: after Ctrl-C the transfer is cut at once (0),
+  // or only after this many more seconds, so that a request whose answer is
+  // needed to clean up (CreateMultipartUpload: the upload id to abort) can
+  // finish.
+  int cancel_grace_s = 0;
   // Called once the status line and headers are in, before the body. If it
   // returns true the transfer stops there and Perform returns the response
   // with an empty body and `stopped_after_headers` set (the connection is

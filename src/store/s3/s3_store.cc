@@ -157,9 +157,12 @@ struct S3Store::Request {
   std::string what;         // "GET s3://bucket/key bytes=0-99"
   int* attempts = nullptr;  // if set, receives how many attempts were made
   std::function<bool(const HttpResponse&)> stop_after_headers;
-  // Cleanup (AbortMultipartUpload) and CreateMultipartUpload: not stopped by
-  // Ctrl-C, all attempts bounded by cleanup_timeout_s instead.
+  // Cleanup (AbortMultipartUpload): not stopped by Ctrl-C, all attempts
+  // bounded by cleanup_timeout_s instead.
   bool cleanup = false;
+  // A transfer in flight when Ctrl-C comes may go on this long (see
+  // HttpRequest::cancel_grace_s); retries stop at once.
+  int cancel_grace_s = 0;
 };
 
 S3Store::S3Store(S3Config config, std::shared_ptr<CredentialsProvider> credentials)
@@ -271,6 +274,7 @@ Result<HttpResponse> S3Store::SendOnce(const Request& req, const Credentials& cr
     if (hr.total_timeout_s == 0 || hr.total_timeout_s > left_s) hr.total_timeout_s = left_s;
     hr.connect_timeout_s = std::min(hr.connect_timeout_s, left_s);
   }
+  hr.cancel_grace_s = req.cancel_grace_s;
   hr.what = req.what;
   hr.stop_after_headers = req.stop_after_headers;
   requests_.fetch_add(1, std::memory_order_relaxed);
@@ -587,10 +591,10 @@ Result<std::string> S3Store::CreateMultipartFull(const std::string& full_key) {
   // encryption headers (only SSE-C would need them).
   AddEncryptionHeaders(req);
   req.what = "CreateMultipartUpload " + Describe(full_key);
-  // Not cut by Ctrl-C: an upload the server created but whose id we never
-  // read could not be aborted. Bounded by the cleanup deadline instead; the
-  // caller checks for Ctrl-C right after and aborts.
-  req.cleanup = true;
+  // A Ctrl-C while this is in flight lets it finish (for up to the cleanup
+  // time): an upload the server created but whose id we never read could not
+  // be aborted. The caller checks for Ctrl-C right after and aborts.
+  req.cancel_grace_s = config_.cleanup_timeout_s;
   HB_ASSIGN_OR_RETURN(HttpResponse resp, Call(req));
   auto doc = ParseXml(resp.body.view());
   if (!doc) return Fail(doc.error().Wrap(req.what));
