@@ -4,6 +4,9 @@
  *                                     repetition after the first changes one byte per 4 KiB
  *                                     (seeded), so repetitions compress like real data but do
  *                                     not deduplicate against each other.
+ *   gendata blend SIZE SEED SOURCE    in 64 MiB pieces, cycling: three of SOURCE (read on, wrapping
+ *                                     around), one of zeros, one incompressible: 60% real data, 20%
+ *                                     zeros, 20% random, like a VM image or a checkpoint.
  * SIZE takes K/M/G suffixes. Deterministic for a given SEED (and SOURCE). */
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +55,40 @@ int main(int argc, char** argv) {
       if (fwrite(buf, 1, n, stdout) != n) return 1;
       size -= n;
     }
+    return 0;
+  }
+  if (strcmp(argv[1], "blend") == 0 && argc >= 5) {
+    FILE* src = fopen(argv[4], "rb");
+    if (!src) {
+      perror(argv[4]);
+      return 1;
+    }
+    const uint64_t kPiece = 64ull << 20;
+    for (uint64_t piece = 0; size > 0; piece++) {
+      uint64_t left = size < kPiece ? size : kPiece;
+      int kind = (int)(piece % 5);  /* 0,1,3 source; 2 zeros; 4 random */
+      while (left > 0) {
+        size_t n = left < kBuf ? (size_t)left : kBuf;
+        if (kind == 2) {
+          memset(buf, 0, n);
+        } else if (kind == 4) {
+          for (size_t i = 0; i + 8 <= n; i += 8) {
+            uint64_t v = next();
+            memcpy(buf + i, &v, 8);
+          }
+        } else {
+          size_t got = fread(buf, 1, n, src);
+          if (got < n) {
+            rewind(src);
+            if (fread(buf + got, 1, n - got, src) != n - got) return 1;
+          }
+        }
+        if (fwrite(buf, 1, n, stdout) != n) return 1;
+        left -= n;
+        size -= n;
+      }
+    }
+    fclose(src);
     return 0;
   }
   if (strcmp(argv[1], "mixed") != 0 || argc < 5) {

@@ -2,9 +2,10 @@
 //   even: the rest is a whole manifest object, as read from a store;
 //   odd:  the rest is [pack_count u32][frame_count u32][body], which is
 //         compressed and sealed with a valid checksum first, so the body
-//         parser is reached instead of stopping at the checksum.
-// Whatever decodes must re-encode to the very same bytes: the encoding is
-// canonical, and manifests are content-addressed.
+//         parser is reached instead of stopping at the checksum; bit 1 of
+//         the first byte seals it as version 1 (read-only) instead of 2.
+// Whatever decodes as the current version must re-encode to the very same
+// bytes: the encoding is canonical, and manifests are content-addressed.
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -20,7 +21,12 @@ Manifest SeedManifest(int frames, bool holes) {
   Manifest m;
   m.chunker = ChunkerParams{ChunkerKind::kFastCdc, 1024, 4096, 16384};
   m.created_unix = 1700000000;
-  m.sha256.bytes.fill(0xaa);
+  if (holes) {
+    m.sha256 = Hash256{};
+    m.sha256->bytes.fill(0xaa);
+    m.mode = 0100600;
+    m.mtime_ns = -12345;
+  }
   m.packs.resize(2);
   m.packs[0].bytes.fill(1);
   m.packs[1].bytes.fill(2);
@@ -84,7 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     if (in.size() < 8) return 0;
     format_internal::EnvelopeHeader h;
-    h.version = kManifestVersion;
+    h.version = (data[0] & 2) != 0 ? 1 : kManifestVersion;
     std::memcpy(&h.pack_count, in.data(), 4);
     uint32_t frames;
     std::memcpy(&frames, in.data() + 4, 4);
@@ -95,8 +101,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto m = DecodeManifest(object->span(), "fuzz");
   if (!m) return 0;
   if (!m->Validate()) __builtin_trap();
-  auto again = EncodeManifest(*m);
-  if (!again || again->view() != object->view()) __builtin_trap();
+  if (m->version == kManifestVersion) {
+    auto again = EncodeManifest(*m);
+    if (!again || again->view() != object->view()) __builtin_trap();
+  } else {
+    // Version 1 is read-only: what it decodes to must upgrade cleanly.
+    Manifest up = *m;
+    up.version = kManifestVersion;
+    up.digest.reset();
+    auto again = EncodeManifest(up);
+    if (!again) __builtin_trap();
+    auto back = DecodeManifest(again->span(), "upgraded");
+    if (!back || back->frames != m->frames || back->sha256 != m->sha256) __builtin_trap();
+  }
   // FindFrame agrees with the table at every frame boundary.
   for (size_t i = 0; i < m->frames.size(); ++i) {
     const FrameRef& f = m->frames[i];

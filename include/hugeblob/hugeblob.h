@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,10 @@ struct PutOptions {
   unsigned threads = 0;                  // hash/compress workers; 0: one per core
   uint64_t memory_budget = 48ull << 20;  // peak bytes of data buffers in flight
   uint64_t pack_size = 16ull << 20;      // target pack object size
+  // Also record the SHA-256 of the whole file (one more pass over every
+  // byte, holes included, on the pipeline's ordering thread), for comparing
+  // with published digests. The content digest is always recorded.
+  bool sha256 = false;
   ProgressFn progress;
   const CancelToken* cancel = nullptr;
 };
@@ -45,7 +50,9 @@ struct PutOptions {
 struct PutResult {
   std::string manifest;  // id of the manifest written, hex
   uint64_t size = 0;     // bytes read
-  std::string sha256;    // of the whole file, hex
+  std::string digest;    // content digest (BLAKE3 over the chunk list), hex
+  std::string sha256;    // of the whole file, hex; empty unless options.sha256
+  std::string chunk_hash;  // "blake3" or "sha256" (the store's)
   uint64_t chunks = 0;
   uint64_t zero_chunks = 0;        // all-zero chunks (not stored)
   uint64_t new_chunks = 0;         // chunks written by this put
@@ -78,7 +85,8 @@ struct GetResult {
 
 // Restores `name` to `out` ("-" writes standard output). Checks free space
 // first (size + 10%), writes a temporary file beside `out`, verifies every
-// chunk and the whole-file SHA-256, fsyncs, then renames. On failure nothing
+// chunk, the content digest over the chunks in the order written, and the
+// whole-file SHA-256 when one was recorded; fsyncs, then renames. On failure nothing
 // is left under `out` and no temporary file remains.
 Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::string& name,
                       const std::string& out, const GetOptions& options);
@@ -99,7 +107,11 @@ Result<std::vector<BlobInfo>> ListBlobs(const std::shared_ptr<ObjectStore>& stor
 
 struct BlobStat {
   BlobInfo info;
-  std::string sha256;   // whole file, hex
+  std::string chunk_hash;  // "blake3" (new stores) or "sha256"
+  std::string digest;      // content digest, hex; empty for files stored before it existed
+  std::string sha256;      // whole-file SHA-256, hex; empty unless recorded (put --sha256)
+  std::optional<uint32_t> mode;     // file type and permission bits, if recorded
+  std::optional<int64_t> mtime_ns;  // modification time, if recorded
   std::string chunker;  // "cdc 64K/256K/1M" or "fixed 256K"
   uint64_t chunks = 0;
   uint64_t zero_chunks = 0;

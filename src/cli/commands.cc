@@ -143,6 +143,7 @@ struct PutArgs {
   unsigned threads = 0;
   std::string memory;
   std::string pack_size;
+  bool sha256 = false;
 };
 
 int RunPut(const GlobalOptions& g, const PutArgs& a) {
@@ -170,6 +171,7 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
     if (!v) return Report(v.error());
     o.pack_size = *v;
   }
+  o.sha256 = a.sha256;
   auto store = g.OpenStore();
   if (!store) return Report(store.error());
   ProgressLine progress("put " + o.name, g.ShowProgress());
@@ -182,10 +184,12 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (g.json) {
     std::printf(
-        "{\"name\":%s,\"size\":%llu,\"sha256\":\"%s\",\"manifest\":\"%s\",\"chunks\":%llu,"
+        "{\"name\":%s,\"size\":%llu,\"chunk_hash\":\"%s\",\"digest\":\"%s\",\"sha256\":%s,"
+        "\"manifest\":\"%s\",\"chunks\":%llu,"
         "\"zero_chunks\":%llu,\"new_chunks\":%llu,\"added_bytes\":%llu,\"shared_bytes\":%llu,"
         "\"packs\":%llu,\"seconds\":%.3f,\"peak_buffer_bytes\":%llu}\n",
-        JsonString(o.name).c_str(), (unsigned long long)r->size, r->sha256.c_str(),
+        JsonString(o.name).c_str(), (unsigned long long)r->size, r->chunk_hash.c_str(),
+        r->digest.c_str(), r->sha256.empty() ? "null" : ("\"" + r->sha256 + "\"").c_str(),
         r->manifest.c_str(), (unsigned long long)r->chunks, (unsigned long long)r->zero_chunks,
         (unsigned long long)r->new_chunks, (unsigned long long)r->added_bytes,
         (unsigned long long)r->shared_bytes, (unsigned long long)r->packs, secs,
@@ -329,14 +333,19 @@ int RunStat(const GlobalOptions& g, const std::string& name) {
   if (!st) return Report(st.error());
   const BlobInfo& b = st->info;
   const double compression = Ratio(st->unique_bytes, st->stored_bytes);
+  auto quoted_or_null = [](const std::string& s) { return s.empty() ? "null" : "\"" + s + "\""; };
+  const std::string mode = st->mode ? std::to_string(*st->mode & 07777) : "null";
+  const std::string mtime = st->mtime_ns ? std::to_string(*st->mtime_ns) : "null";
   if (g.json) {
     std::printf(
-        "{\"name\":%s,\"size\":%llu,\"sha256\":\"%s\",\"created\":\"%s\",\"manifest\":\"%s\","
+        "{\"name\":%s,\"size\":%llu,\"chunk_hash\":\"%s\",\"digest\":%s,\"sha256\":%s,"
+        "\"mode\":%s,\"mtime_ns\":%s,\"created\":\"%s\",\"manifest\":\"%s\","
         "\"chunker\":\"%s\",\"chunks\":%llu,\"zero_chunks\":%llu,\"unique_chunks\":%llu,"
         "\"unique_bytes\":%llu,\"stored_bytes\":%llu,\"compression_ratio\":%.3f,\"packs\":%llu,"
         "\"manifest_bytes\":%llu,\"added_bytes\":%llu,\"shared_bytes\":%llu}\n",
-        JsonString(b.name).c_str(), (unsigned long long)b.size, st->sha256.c_str(),
-        FormatTime(b.created_unix).c_str(), b.manifest.c_str(), st->chunker.c_str(),
+        JsonString(b.name).c_str(), (unsigned long long)b.size, st->chunk_hash.c_str(),
+        quoted_or_null(st->digest).c_str(), quoted_or_null(st->sha256).c_str(), mode.c_str(),
+        mtime.c_str(), FormatTime(b.created_unix).c_str(), b.manifest.c_str(), st->chunker.c_str(),
         (unsigned long long)st->chunks, (unsigned long long)st->zero_chunks,
         (unsigned long long)st->unique_chunks, (unsigned long long)st->unique_bytes,
         (unsigned long long)st->stored_bytes, compression, (unsigned long long)st->packs,
@@ -346,7 +355,14 @@ int RunStat(const GlobalOptions& g, const std::string& name) {
   }
   std::printf("name:        %s\n", b.name.c_str());
   std::printf("size:        %llu (%s)\n", (unsigned long long)b.size, FormatSize(b.size).c_str());
-  std::printf("sha256:      %s\n", st->sha256.c_str());
+  std::printf("digest:      %s (%s chunk ids)\n",
+              st->digest.empty() ? "none (stored before content digests)" : st->digest.c_str(),
+              st->chunk_hash.c_str());
+  if (!st->sha256.empty()) std::printf("sha256:      %s\n", st->sha256.c_str());
+  if (st->mode) std::printf("mode:        %04o\n", *st->mode & 07777);
+  if (st->mtime_ns) {
+    std::printf("modified:    %s\n", FormatTime(*st->mtime_ns / 1000000000).c_str());
+  }
   std::printf("created:     %s\n", FormatTime(b.created_unix).c_str());
   std::printf("manifest:    %s (%s)\n", b.manifest.c_str(), FormatSize(st->manifest_bytes).c_str());
   std::printf("chunker:     %s\n", st->chunker.c_str());
@@ -441,6 +457,9 @@ int Main(int argc, char** argv) {
   put_cmd->add_option("--threads", put.threads, "Hash/compress threads (default: one per core)");
   put_cmd->add_option("--memory", put.memory, "Memory budget for data in flight (default 48M)");
   put_cmd->add_option("--pack-size", put.pack_size, "Target pack object size (default 16M)");
+  put_cmd->add_flag("--sha256", put.sha256,
+                    "Also record the SHA-256 of the whole file (shown by stat, checked by get); "
+                    "one more pass over every byte, holes included");
   put_cmd->callback([&] { run = [&] { return RunPut(g, put); }; });
 
   GetArgs get;

@@ -4,6 +4,7 @@
 #include <lz4hc.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -115,6 +116,44 @@ Result<Frame> EncodeFrame(Codec codec, int level, const Buffer& chunk, MemoryBud
   Buffer out = Buffer::Allocate(n, std::move(res));
   std::memcpy(out.mutable_data(), dst_bytes, n);
   return Frame{codec, std::move(out)};
+}
+
+size_t FrameBound(Codec codec, size_t size) {
+  if (codec == Codec::kZstd) return ZSTD_compressBound(size);
+  if (codec == Codec::kLz4 && size <= static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) {
+    return static_cast<size_t>(LZ4_compressBound(static_cast<int>(size)));
+  }
+  return 0;
+}
+
+Result<EncodedFrame> EncodeFrameInto(Codec codec, int level, std::span<const uint8_t> chunk,
+                                     std::span<uint8_t> dst) {
+  const size_t bound = FrameBound(codec, chunk.size());
+  if (codec == Codec::kNone || chunk.size() < 64 || bound == 0) return EncodedFrame{};
+  if (dst.size() < bound) {
+    return Fail(ErrorCode::kInternal, "frame buffer of " + std::to_string(dst.size()) +
+                                          " bytes is below the bound " + std::to_string(bound));
+  }
+  size_t n = 0;
+  if (codec == Codec::kZstd) {
+    n = ZSTD_compressCCtx(ThreadZstd().cctx, dst.data(), dst.size(), chunk.data(), chunk.size(),
+                          level);
+    if (ZSTD_isError(n)) {
+      return Fail(ErrorCode::kInternal,
+                  std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+    }
+  } else {
+    // Level 0-2: LZ4's fast block compressor; 3 and up: LZ4HC at that level.
+    const char* src = reinterpret_cast<const char*>(chunk.data());
+    char* out = reinterpret_cast<char*>(dst.data());
+    const int cap = static_cast<int>(std::min<size_t>(dst.size(), INT32_MAX));
+    int r = level < 3 ? LZ4_compress_default(src, out, static_cast<int>(chunk.size()), cap)
+                      : LZ4_compress_HC(src, out, static_cast<int>(chunk.size()), cap, level);
+    if (r <= 0) return Fail(ErrorCode::kInternal, "lz4 compression failed");
+    n = static_cast<size_t>(r);
+  }
+  if (!WorthIt(n, chunk.size())) return EncodedFrame{};
+  return EncodedFrame{codec, n};
 }
 
 Status DecodeFrame(Codec codec, std::span<const uint8_t> frame, std::span<uint8_t> out) {

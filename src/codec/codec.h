@@ -35,6 +35,20 @@ struct Frame {
 Result<Frame> EncodeFrame(Codec codec, int level, const Buffer& chunk,
                           MemoryBudget* budget = nullptr);
 
+// Bytes EncodeFrameInto may need for a chunk of `size` bytes.
+size_t FrameBound(Codec codec, size_t size);
+
+struct EncodedFrame {
+  Codec codec = Codec::kNone;  // kNone: not worth compressing; nothing was written
+  size_t size = 0;             // bytes written to dst (0 with kNone)
+};
+// Compresses `chunk` straight into `dst` (at least FrameBound bytes): no
+// allocation, the per-thread context reused. Returns kNone, with dst's
+// contents unspecified, when compression would not pay; the caller then
+// stores the chunk raw.
+Result<EncodedFrame> EncodeFrameInto(Codec codec, int level, std::span<const uint8_t> chunk,
+                                     std::span<uint8_t> dst);
+
 // Decodes a frame into `out`, whose size must be exactly the uncompressed
 // length recorded for it. kCorruption if the frame is malformed or its
 // decoded size differs.

@@ -39,8 +39,8 @@ Result<Buffer> SealEnvelope(std::string_view magic, const EnvelopeHeader& header
 }
 
 Result<OpenedEnvelope> OpenEnvelope(std::span<const uint8_t> bytes, std::string_view magic,
-                                    uint32_t supported_version, std::string_view kind,
-                                    const std::string& label) {
+                                    uint32_t min_version, uint32_t max_version,
+                                    std::string_view kind, const std::string& label) {
   // Magic and version first, before anything whose layout might differ in
   // another version (including where the checksum is).
   if (bytes.size() < 8) {
@@ -53,10 +53,14 @@ Result<OpenedEnvelope> OpenEnvelope(std::span<const uint8_t> bytes, std::string_
                 label + ": not a hugeblob " + std::string(kind) + " (bad magic)");
   }
   uint32_t version = LoadU32(bytes.data() + 4);
-  if (version != supported_version) {
+  if (version < min_version || version > max_version) {
+    const std::string reads =
+        min_version == max_version
+            ? "version " + std::to_string(max_version)
+            : "versions " + std::to_string(min_version) + " to " + std::to_string(max_version);
     return Fail(ErrorCode::kUnsupported, label + ": format version " + std::to_string(version) +
-                                             " is not supported (this hugeblob reads version " +
-                                             std::to_string(supported_version) + ")");
+                                             " is not supported (this hugeblob reads " + reads +
+                                             ")");
   }
   if (bytes.size() < kEnvelopeHeaderSize + kEnvelopeChecksumSize) {
     return Fail(ErrorCode::kCorruption,

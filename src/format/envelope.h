@@ -58,12 +58,12 @@ struct OpenedEnvelope {
   std::span<const uint8_t> compressed_body;
 };
 
-// Checks magic, version (kUnsupported unless == supported_version), checksum
+// Checks magic, version (kUnsupported outside [min_version, max_version]), checksum
 // and flags. `label` prefixes every message. Exposed for the fuzzers, which
 // need to build objects with valid checksums around arbitrary bodies.
 Result<OpenedEnvelope> OpenEnvelope(std::span<const uint8_t> bytes, std::string_view magic,
-                                    uint32_t supported_version, std::string_view kind,
-                                    const std::string& label);
+                                    uint32_t min_version, uint32_t max_version,
+                                    std::string_view kind, const std::string& label);
 
 // Decompresses a body that must be between min_size and max_size bytes.
 Result<Buffer> InflateBody(std::span<const uint8_t> compressed, uint64_t min_size,

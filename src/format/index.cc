@@ -106,7 +106,7 @@ Result<Buffer> EncodeIndex(std::vector<IndexEntry> entries) {
 Result<std::vector<IndexEntry>> DecodeIndex(std::span<const uint8_t> bytes, std::string_view name) {
   const std::string label = ObjectLabel("index", name);
   HB_ASSIGN_OR_RETURN(auto env,
-                      format_internal::OpenEnvelope(bytes, kMagic, kIndexVersion, "index", label));
+                      format_internal::OpenEnvelope(bytes, kMagic, kIndexVersion, kIndexVersion, "index", label));
   const uint64_t pack_count = env.header.pack_count;
   const uint64_t entry_count = env.header.entry_count;
   if (entry_count > kMaxEntries || pack_count > entry_count) {

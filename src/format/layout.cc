@@ -111,4 +111,15 @@ Status ValidateName(std::string_view name) {
   return OkStatus();
 }
 
+Result<HashAlgo> ChunkHashOfConfig(std::string_view text) {
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    constexpr std::string_view kKey = "chunk-hash ";
+    if (line.starts_with(kKey)) return ParseHashAlgo(line.substr(kKey.size()));
+  }
+  return HashAlgo::kSha256;
+}
+
 }  // namespace hugeblob

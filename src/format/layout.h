@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "hash/blake3.h"
 #include "hash/sha256.h"
 #include "hugeblob/error.h"
 
@@ -32,6 +33,12 @@ std::string RefKey(std::string_view name);
 Result<Hash256> IdFromKey(std::string_view key);
 // The ref name of "refs/<name>".
 std::string_view NameFromRefKey(std::string_view key);
+
+// The hash that names the chunks new puts write, from the store's config
+// text: "chunk-hash blake3" in stores made since BLAKE3 ids, no such line
+// (SHA-256) in stores made before. A store without a config (an in-memory
+// test store) is new: BLAKE3. kUnsupported for a hash this build lacks.
+Result<HashAlgo> ChunkHashOfConfig(std::string_view config_text);
 
 // A name is 1..1024 bytes of printable ASCII other than '\\', made of
 // '/'-separated components that are not empty, ".", "..", and that do not

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <string>
 
 #include "format/bytes.h"
@@ -16,12 +17,18 @@ using format_internal::ByteWriter;
 using format_internal::kMaxMetadataBodySize;
 using format_internal::ObjectLabel;
 
-// Body layout, version 1 (inside the envelope, see format/envelope.h and
+// Body layout (inside the envelope, see format/envelope.h and
 // docs/format.md). Varints are unsigned LEB128, canonical.
 //
-//   size            varint
-//   sha256          [32]
-//   chunker.kind    u8
+//   version 2                         version 1
+//   size            varint            size            varint
+//   chunk_hash      u8                sha256          [32]
+//   digest          [32]
+//   fields          u8 (bit 0 sha256, 1 mode, 2 mtime; others 0)
+//   [sha256]        [32]
+//   [mode]          varint
+//   [mtime_ns]      zigzag varint
+//   chunker.kind    u8                (the rest as in version 2)
 //   chunker.min     varint
 //   chunker.avg     varint
 //   chunker.max     varint
@@ -42,6 +49,8 @@ using format_internal::ObjectLabel;
 // Frames written in file order mostly sit back to back in one pack, so a
 // typical record is flags + 3-byte length + 32-byte id + ~3-byte stored
 // length. Offsets in the file are the running sum of lengths: not stored.
+// A zero frame is at most the chunker maximum in version 1 and at most
+// kMaxZeroFrame in version 2 (a hole of any size costs a few bytes per GiB).
 constexpr char kMagic[] = "HBMF";
 
 constexpr uint8_t kFlagZero = 1 << 0;
@@ -51,9 +60,15 @@ constexpr uint8_t kFlagSamePack = 1 << 3;
 constexpr uint8_t kFlagContiguous = 1 << 4;
 constexpr uint8_t kFlagReserved = 0xe0;
 
-// Bounds on the body size from the table sizes (used before decompressing).
+constexpr uint8_t kFieldSha256 = 1 << 0;
+constexpr uint8_t kFieldMode = 1 << 1;
+constexpr uint8_t kFieldMtime = 1 << 2;
+constexpr uint8_t kFieldsKnown = kFieldSha256 | kFieldMode | kFieldMtime;
+
+// Bounds on the body size from the table sizes (used before decompressing);
+// they hold for both versions.
 constexpr uint64_t kMinFixed = 1 + 32 + 1 + 3 + 1;
-constexpr uint64_t kMaxFixed = 10 + 32 + 1 + 15 + 10;
+constexpr uint64_t kMaxFixed = 10 + 1 + 32 + 1 + 32 + 5 + 10 + 1 + 15 + 10;
 constexpr uint64_t kMinFrame = 2;
 constexpr uint64_t kMaxFrame = 1 + 5 + 32 + 5 + 10 + 5;
 constexpr uint64_t kMaxFrames = kMaxMetadataBodySize / kMinFrame;
@@ -92,6 +107,16 @@ size_t Manifest::FindFrame(uint64_t offset) const {
 
 Status Manifest::Validate() const {
   HB_TRY(CheckChunker(chunker));
+  if (version == 1 && (!sha256 || digest || mode || mtime_ns || chunk_hash != HashAlgo::kSha256)) {
+    return Fail(ErrorCode::kCorruption, "a version 1 manifest has a SHA-256 and nothing else");
+  }
+  if (digest && *digest != ContentDigestOf(frames)) {
+    return Fail(ErrorCode::kCorruption, "content digest does not match the frame table");
+  }
+  if (static_cast<uint8_t>(chunk_hash) > static_cast<uint8_t>(HashAlgo::kBlake3)) {
+    return Fail(ErrorCode::kCorruption,
+                "unknown chunk hash " + Str(static_cast<uint8_t>(chunk_hash)));
+  }
   {
     std::vector<Hash256> sorted = packs;
     std::sort(sorted.begin(), sorted.end());
@@ -109,14 +134,16 @@ Status Manifest::Validate() const {
       return bad("starts at " + Str(f.offset) + ", expected " + Str(expect));
     }
     if (f.length == 0) return bad("empty");
-    if (f.length > chunker.max_size) {
-      return bad("length " + Str(f.length) + " exceeds the chunker maximum " +
-                 Str(chunker.max_size));
+    if (f.zero && version >= 2 ? f.length > kMaxZeroFrame : f.length > chunker.max_size) {
+      return bad("length " + Str(f.length) + " exceeds the " +
+                 (f.zero && version >= 2 ? "zero-run maximum " + Str(kMaxZeroFrame)
+                                         : "chunker maximum " + Str(chunker.max_size)));
     }
     if (expect > size || f.length > size - expect) {
       return bad("runs past the file size " + Str(size));
     }
     expect += f.length;
+    if (f.hash != chunk_hash) return bad("chunk hash differs from the manifest's");
     if (f.zero) continue;
     if (f.pack >= packs.size()) {
       return bad("pack index " + Str(f.pack) + " out of range (" + Str(packs.size()) + " packs)");
@@ -137,7 +164,21 @@ Status Manifest::Validate() const {
   return OkStatus();
 }
 
-Result<Buffer> EncodeManifest(const Manifest& m) {
+Result<Buffer> EncodeManifest(const Manifest& manifest) {
+  // The digest is a function of the frame table: computed here when absent,
+  // and a given one must agree (a writer that got its own table wrong).
+  Manifest computed;
+  const Manifest* mp = &manifest;
+  const Hash256 digest = ContentDigestOf(manifest.frames);
+  if (!manifest.digest) {
+    computed = manifest;
+    computed.digest = digest;
+    mp = &computed;
+  } else if (*manifest.digest != digest) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "cannot encode manifest: its content digest does not match its frames");
+  }
+  const Manifest& m = *mp;
   if (auto st = m.Validate(); !st) {
     return Fail(ErrorCode::kInvalidArgument, "cannot encode manifest: " + st.error().message());
   }
@@ -148,10 +189,21 @@ Result<Buffer> EncodeManifest(const Manifest& m) {
   };
   if (m.packs.size() > UINT32_MAX || m.frames.size() > kMaxFrames) return too_large();
 
+  if (m.version != kManifestVersion) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "cannot encode manifest: version " + Str(m.version) + " is read-only");
+  }
   ByteWriter w;
   w.Reserve(kMaxFixed + m.packs.size() * 32 + m.frames.size() * 44);
   w.Varint(m.size);
-  w.Hash(m.sha256);
+  w.U8(static_cast<uint8_t>(m.chunk_hash));
+  w.Hash(*m.digest);
+  const uint8_t fields = (m.sha256 ? kFieldSha256 : 0) | (m.mode ? kFieldMode : 0) |
+                         (m.mtime_ns ? kFieldMtime : 0);
+  w.U8(fields);
+  if (m.sha256) w.Hash(*m.sha256);
+  if (m.mode) w.Varint(*m.mode);
+  if (m.mtime_ns) w.SignedVarint(*m.mtime_ns);
   w.U8(static_cast<uint8_t>(m.chunker.kind));
   w.Varint(m.chunker.min_size);
   w.Varint(m.chunker.avg_size);
@@ -195,7 +247,7 @@ Result<Buffer> EncodeManifest(const Manifest& m) {
 Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view name) {
   const std::string label = ObjectLabel("manifest", name);
   HB_ASSIGN_OR_RETURN(
-      auto env, format_internal::OpenEnvelope(bytes, kMagic, kManifestVersion, "manifest", label));
+      auto env, format_internal::OpenEnvelope(bytes, kMagic, 1, kManifestVersion, "manifest", label));
   const uint64_t pack_count = env.header.pack_count;
   const uint64_t frame_count = env.header.entry_count;
   if (frame_count > kMaxFrames) {
@@ -212,9 +264,44 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view
   };
   ByteReader r(body.span());
   Manifest m;
+  m.version = env.header.version;
   uint8_t kind = 0;
-  if (!r.Varint(&m.size) || !r.Hash(&m.sha256) || !r.U8(&kind) ||
-      !r.Varint32(&m.chunker.min_size) || !r.Varint32(&m.chunker.avg_size) ||
+  if (!r.Varint(&m.size)) return truncated("header fields");
+  if (m.version == 1) {
+    Hash256 sha;
+    if (!r.Hash(&sha)) return truncated("header fields");
+    m.sha256 = sha;
+    m.chunk_hash = HashAlgo::kSha256;
+  } else {
+    uint8_t algo = 0, fields = 0;
+    Hash256 digest;
+    if (!r.U8(&algo) || !r.Hash(&digest) || !r.U8(&fields)) return truncated("header fields");
+    if (algo > static_cast<uint8_t>(HashAlgo::kBlake3)) {
+      return Fail(ErrorCode::kUnsupported,
+                  label + ": chunk hash " + Str(algo) + " is not known to this hugeblob");
+    }
+    if (fields & ~kFieldsKnown) {
+      return Fail(ErrorCode::kCorruption, label + ": reserved header field bits set");
+    }
+    m.chunk_hash = static_cast<HashAlgo>(algo);
+    m.digest = digest;
+    if (fields & kFieldSha256) {
+      Hash256 sha;
+      if (!r.Hash(&sha)) return truncated("sha256");
+      m.sha256 = sha;
+    }
+    if (fields & kFieldMode) {
+      uint32_t mode = 0;
+      if (!r.Varint32(&mode)) return truncated("mode");
+      m.mode = mode;
+    }
+    if (fields & kFieldMtime) {
+      int64_t mtime = 0;
+      if (!r.SignedVarint(&mtime)) return truncated("mtime");
+      m.mtime_ns = mtime;
+    }
+  }
+  if (!r.U8(&kind) || !r.Varint32(&m.chunker.min_size) || !r.Varint32(&m.chunker.avg_size) ||
       !r.Varint32(&m.chunker.max_size) || !r.SignedVarint(&m.created_unix)) {
     return truncated("header fields");
   }
@@ -237,9 +324,12 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view
       return Fail(ErrorCode::kCorruption, label + ": frame " + Str(i) + ": " + why);
     };
     FrameRef f;
+    f.hash = m.chunk_hash;
     uint8_t flags = 0;
     if (!r.U8(&flags) || !r.Varint32(&f.length)) return bad("truncated");
-    if (f.length == 0 || f.length > m.chunker.max_size) {
+    const uint32_t max_length =
+        (flags & kFlagZero) && m.version >= 2 ? kMaxZeroFrame : m.chunker.max_size;
+    if (f.length == 0 || f.length > max_length) {
       return bad("length " + Str(f.length) + " out of range");
     }
     if (f.length > UINT64_MAX - offset) return bad("offset overflows");
@@ -295,6 +385,26 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view
   }
   if (auto st = m.Validate(); !st) return Fail(st.error().Wrap(label));
   return m;
+}
+
+void ContentDigest::AddZero(uint64_t length) {
+  uint8_t rec[9] = {0};
+  for (int i = 0; i < 8; ++i) rec[1 + i] = static_cast<uint8_t>(length >> (8 * i));
+  hasher_.Update(std::span<const uint8_t>(rec, sizeof rec));
+}
+
+void ContentDigest::AddChunk(uint64_t length, const ChunkId& id) {
+  uint8_t rec[41];
+  rec[0] = 1;
+  for (int i = 0; i < 8; ++i) rec[1 + i] = static_cast<uint8_t>(length >> (8 * i));
+  std::memcpy(rec + 9, id.bytes.data(), 32);
+  hasher_.Update(std::span<const uint8_t>(rec, sizeof rec));
+}
+
+Hash256 ContentDigestOf(const std::vector<FrameRef>& frames) {
+  ContentDigest d;
+  for (const FrameRef& f : frames) d.Add(f);
+  return d.Finish();
 }
 
 // --- refs -----------------------------------------------------------------

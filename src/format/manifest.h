@@ -1,16 +1,19 @@
-// A manifest is the recipe of one file: its size, whole-file SHA-256, the
-// chunking parameters, and the ordered frame table. Binary, versioned,
-// checksummed, zstd-compressed; an unknown version is refused, never guessed.
-// Exact layout in docs/format.md.
+// A manifest is the recipe of one file: its size, the hash that names its
+// chunks, its content digest (and optionally its whole-file SHA-256), its
+// mode and mtime, the chunking parameters, and the ordered frame table.
+// Binary, versioned, checksummed, zstd-compressed; an unknown version is
+// refused, never guessed. Exact layout in docs/format.md.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
 #include "chunking/chunker.h"
 #include "codec/codec.h"
+#include "hash/blake3.h"
 #include "hash/sha256.h"
 #include "hugeblob/buffer.h"
 #include "hugeblob/error.h"
@@ -22,18 +25,32 @@ namespace hugeblob {
 struct FrameRef {
   uint64_t offset = 0;         // uncompressed offset in the file
   uint32_t length = 0;         // uncompressed length
-  bool zero = false;           // all-zero chunk: not stored; pack fields unused
-  ChunkId chunk;               // SHA-256 of the uncompressed bytes (unused if zero)
+  bool zero = false;           // all-zero run: not stored; pack fields unused
+  ChunkId chunk;               // hash of the uncompressed bytes (unused if zero)
   uint32_t pack = 0;           // index into Manifest::packs
   uint64_t stored_offset = 0;  // frame offset in the pack
   uint32_t stored_length = 0;  // frame length
   Codec codec = Codec::kNone;
+  HashAlgo hash = HashAlgo::kBlake3;  // what `chunk` is: the manifest's chunk_hash
   friend bool operator==(const FrameRef&, const FrameRef&) = default;
 };
 
+// A zero frame (a hole or a run of zero bytes) may be longer than a chunk,
+// up to this, in version 2: a 1 TiB hole is 1024 frames of a few bytes.
+inline constexpr uint32_t kMaxZeroFrame = 1u << 30;
+
 struct Manifest {
+  uint32_t version = 2;  // as decoded; EncodeManifest always writes the current one
   uint64_t size = 0;
-  Hash256 sha256;  // of the whole file
+  HashAlgo chunk_hash = HashAlgo::kBlake3;  // names the chunks of this file
+  // BLAKE3 over the ordered frame list (ContentDigest): covers every byte
+  // through the chunk ids without a pass over the data. Version 1 has none.
+  // EncodeManifest fills it in when absent; decoding checks it.
+  std::optional<Hash256> digest;
+  // SHA-256 of the whole file: always in version 1, on request in 2.
+  std::optional<Hash256> sha256;
+  std::optional<uint32_t> mode;      // st_mode permission bits and file type
+  std::optional<int64_t> mtime_ns;   // modification time, ns since the epoch
   ChunkerParams chunker;
   int64_t created_unix = 0;
   std::vector<Hash256> packs;  // distinct packs referenced, in first-use order
@@ -47,7 +64,23 @@ struct Manifest {
   Status Validate() const;
 };
 
-inline constexpr uint32_t kManifestVersion = 1;
+inline constexpr uint32_t kManifestVersion = 2;
+
+// The content digest of a frame list: BLAKE3 over, for each frame in order,
+// one byte (0 zero, 1 data), the length as 8 bytes little-endian, and for a
+// data frame its 32-byte chunk id. get recomputes it from the ids of the
+// chunks it decoded and verified, in the order it placed them.
+class ContentDigest {
+ public:
+  void AddZero(uint64_t length);
+  void AddChunk(uint64_t length, const ChunkId& id);
+  void Add(const FrameRef& f) { f.zero ? AddZero(f.length) : AddChunk(f.length, f.chunk); }
+  Hash256 Finish() { return hasher_.Finish(); }
+
+ private:
+  Blake3 hasher_;
+};
+Hash256 ContentDigestOf(const std::vector<FrameRef>& frames);
 
 Result<Buffer> EncodeManifest(const Manifest& manifest);
 // `name` is used in error messages.

@@ -35,9 +35,11 @@ void Add(Manifest* m, uint32_t length, bool zero, uint32_t pack = 0, uint64_t st
 
 Manifest Small() {
   // The golden manifest: 300 bytes, a raw frame, a hole, a zstd frame right
-  // after the raw one in the same pack.
+  // after the raw one in the same pack; with the optional fields.
   Manifest m;
   m.sha256 = Filled(0xaa);
+  m.mode = 0100644;
+  m.mtime_ns = 1700000000123456789;
   m.chunker = ChunkerParams{ChunkerKind::kFixed, 100, 100, 100};
   m.created_unix = 1700000000;
   m.packs = {Filled(0xbb)};
@@ -78,7 +80,11 @@ Manifest Larger() {
 
 void ExpectSame(const Manifest& a, const Manifest& b) {
   EXPECT_EQ(a.size, b.size);
+  EXPECT_EQ(a.chunk_hash, b.chunk_hash);
+  EXPECT_EQ(b.digest, ContentDigestOf(a.frames));
   EXPECT_EQ(a.sha256, b.sha256);
+  EXPECT_EQ(a.mode, b.mode);
+  EXPECT_EQ(a.mtime_ns, b.mtime_ns);
   EXPECT_EQ(a.chunker, b.chunker);
   EXPECT_EQ(a.created_unix, b.created_unix);
   EXPECT_EQ(a.packs, b.packs);
@@ -87,7 +93,11 @@ void ExpectSame(const Manifest& a, const Manifest& b) {
 }
 
 TEST(ManifestTest, RoundTrip) {
-  for (const Manifest& m : {Small(), Larger(), Manifest{}}) {
+  Manifest sha = Larger();  // a store made before BLAKE3, no optional fields
+  sha.chunk_hash = HashAlgo::kSha256;
+  for (FrameRef& f : sha.frames) f.hash = HashAlgo::kSha256;
+  sha.sha256.reset();
+  for (const Manifest& m : {Small(), Larger(), sha, Manifest{}}) {
     Manifest in = m;
     if (in.frames.empty()) in.chunker = ChunkerParams{};
     ASSERT_TRUE(in.Validate()) << in.Validate().error().message();
@@ -115,15 +125,22 @@ TEST(ManifestTest, GoldenLayout) {
   ASSERT_TRUE(encoded) << encoded.error().message();
   EXPECT_EQ(ToHex(encoded->span().subspan(0, 24)),
             ToHex(FromHex("48424d46"              // "HBMF"
-                          "01000000"              // version
+                          "02000000"              // version
                           "00000000"              // flags
                           "01000000"              // pack count
                           "0300000000000000")));  // frame count
   auto body = ZstdDecompress(encoded->span().subspan(24, encoded->size() - 24 - 16), 1 << 20);
   ASSERT_TRUE(body);
+  // The content digest: BLAKE3 of 01 u64le(100) 11x32, 00 u64le(100),
+  // 01 u64le(100) 22x32 (computed with b3sum, an independent BLAKE3).
   EXPECT_EQ(ToHex(body->span()),
-            ToHex(FromHex("ac02" +            // size 300
+            ToHex(FromHex("ac02"  // size 300
+                          "01"    // chunk hash: blake3
+                          "c664e847ac572b6271f46c25acc94befec577e6183c5ee5e95d2371ae33da044"
+                          "07" +              // fields: sha256, mode, mtime
                           Repeat("aa", 32) +  // whole-file sha256
+                          "a48302"            // mode 0100644
+                          "aab4aed8c7bfce972f"  // mtime 1700000000123456789 ns, zigzag
                           "00"
                           "64"
                           "64"
@@ -187,7 +204,7 @@ TEST(ManifestTest, UnknownVersion) {
   EXPECT_EQ(r.error().code(), ErrorCode::kUnsupported);
   EXPECT_EQ(r.error().message(),
             "manifest vm/2026-11-22: format version 7 is not supported (this hugeblob reads "
-            "version 1)");
+            "versions 1 to 2)");
   // Even a version-7 object cut short is refused for its version, not as
   // corrupt: the version is what the user needs to know.
   auto short_r = DecodeManifest(std::span<const uint8_t>(bytes).subspan(0, 8), "x");
@@ -218,7 +235,8 @@ TEST(ManifestTest, RejectsMalformedBodies) {
   };
   ASSERT_TRUE(decode(good));
   // Offsets into `good`: see GoldenLayout.
-  const size_t kKind = 2 + 32, kPacks = kKind + 4 + 5, kF0 = kPacks + 32;
+  const size_t kAlgo = 2, kFields = kAlgo + 1 + 32;
+  const size_t kKind = kFields + 1 + 32 + 3 + 9, kPacks = kKind + 4 + 5, kF0 = kPacks + 32;
   const size_t kF1 = kF0 + 2 + 32 + 2, kF2 = kF1 + 2;
   auto patch = [&](size_t at, uint8_t v) {
     auto b = good;
@@ -232,6 +250,10 @@ TEST(ManifestTest, RejectsMalformedBodies) {
   EXPECT_FALSE(decode(good, 0xffffffff, 0xffffffffffffffff)) << "absurd counts";
   EXPECT_FALSE(patch(0, 0xad)) << "size disagrees with frames";
   EXPECT_FALSE(patch(kKind, 2)) << "unknown chunker kind";
+  EXPECT_EQ(patch(kAlgo, 9).error().code(), ErrorCode::kUnsupported) << "unknown chunk hash";
+  EXPECT_FALSE(patch(kAlgo + 1, 0xc7)) << "digest does not match the frames";
+  EXPECT_FALSE(patch(kFields, 0x0f)) << "reserved field bit";
+  EXPECT_FALSE(patch(kFields, 0x03)) << "mtime present but not flagged: trailing bytes";
   EXPECT_FALSE(patch(kKind + 1, 0x65)) << "min > avg";
   EXPECT_FALSE(patch(kF0, 0x20)) << "reserved flag";
   EXPECT_FALSE(patch(kF0, 0x06)) << "codec 3";
@@ -410,6 +432,76 @@ TEST(RefTest, Rejects) {
   EXPECT_EQ(r.error().code(), ErrorCode::kUnsupported);
   EXPECT_EQ(r.error().message(),
             "ref vm: format version 2 is not supported (this hugeblob reads version 1)");
+}
+
+}  // namespace
+}  // namespace hugeblob
+
+namespace hugeblob {
+namespace {
+
+// Version 1 manifests (stores made before BLAKE3 ids) still decode: the
+// golden body of the previous release, sealed as version 1.
+TEST(ManifestTest, DecodesVersion1) {
+  using format_internal::EnvelopeHeader;
+  using format_internal::SealEnvelope;
+  auto body = format_test::FromHex("ac02" + format_test::Repeat("aa", 32) +
+                                   "00646464"
+                                   "80c49fd50c" +
+                                   format_test::Repeat("bb", 32) + "0064" +
+                                   format_test::Repeat("11", 32) + "0000" + "0164" + "1a64" +
+                                   format_test::Repeat("22", 32) + "28");
+  EnvelopeHeader h{1, 0, 1, 3};
+  auto sealed = SealEnvelope("HBMF", h, body);
+  ASSERT_TRUE(sealed);
+  auto m = DecodeManifest(sealed->span(), "old");
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->version, 1u);
+  EXPECT_EQ(m->chunk_hash, HashAlgo::kSha256);
+  EXPECT_FALSE(m->digest);
+  ASSERT_TRUE(m->sha256);
+  EXPECT_EQ(*m->sha256, format_test::Filled(0xaa));
+  EXPECT_FALSE(m->mode);
+  ASSERT_EQ(m->frames.size(), 3u);
+  EXPECT_EQ(m->frames[0].hash, HashAlgo::kSha256);
+  EXPECT_TRUE(m->frames[1].zero);
+  // Version 1 is read-only: re-encoding needs the current version.
+  EXPECT_FALSE(EncodeManifest(*m));
+  Manifest upgraded = *m;
+  upgraded.version = kManifestVersion;
+  upgraded.digest.reset();
+  auto again = EncodeManifest(upgraded);
+  ASSERT_TRUE(again) << again.error().message();
+  auto back = DecodeManifest(again->span(), "new");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->chunk_hash, HashAlgo::kSha256);
+  EXPECT_EQ(back->sha256, m->sha256);
+}
+
+// Version 2: a zero frame may be any length up to kMaxZeroFrame, so a
+// 1 TiB hole costs 1024 small records; data frames stay within the chunker.
+TEST(ManifestTest, LongZeroRuns) {
+  Manifest m;
+  m.chunker = ChunkerParams{ChunkerKind::kFastCdc, 16384, 65536, 262144};
+  for (int i = 0; i < 1024; ++i) Add(&m, kMaxZeroFrame, true);
+  Add(&m, 1000, false, 0, 0, 500, Codec::kZstd, 7);
+  m.packs = {format_test::Filled(1)};
+  auto encoded = EncodeManifest(m);
+  ASSERT_TRUE(encoded) << encoded.error().message();
+  EXPECT_LT(encoded->size(), 400u);
+  auto d = DecodeManifest(encoded->span(), "sparse");
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->size, (1ull << 40) + 1000);
+  EXPECT_EQ(d->FindFrame((1ull << 40) - 1), 1023u);
+  EXPECT_EQ(d->FindFrame(1ull << 40), 1024u);
+  Manifest too_long = m;
+  too_long.frames[0].length = kMaxZeroFrame + 1;
+  EXPECT_FALSE(too_long.Validate());
+  Manifest data_too_long;
+  data_too_long.chunker = m.chunker;
+  data_too_long.packs = m.packs;
+  Add(&data_too_long, 262145, false, 0, 0, 100, Codec::kZstd, 7);
+  EXPECT_FALSE(data_too_long.Validate());
 }
 
 }  // namespace

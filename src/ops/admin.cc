@@ -12,6 +12,7 @@
 #include "format/layout.h"
 #include "format/manifest.h"
 #include "format/pack.h"
+#include "hash/blake3.h"
 #include "hugeblob/hugeblob.h"
 #include "ops/load.h"
 #include "util/cancel.h"
@@ -79,7 +80,11 @@ Result<BlobStat> StatBlob(const std::shared_ptr<ObjectStore>& store, const std::
   BlobStat st;
   st.info = InfoFromRef(name, ref);
   HB_ASSIGN_OR_RETURN(Manifest m, LoadManifest(*store, ref.manifest, &st.manifest_bytes));
-  st.sha256 = m.sha256.Hex();
+  st.chunk_hash = std::string(HashAlgoName(m.chunk_hash));
+  if (m.digest) st.digest = m.digest->Hex();
+  if (m.sha256) st.sha256 = m.sha256->Hex();
+  if (m.mode) st.mode = *m.mode;
+  if (m.mtime_ns) st.mtime_ns = *m.mtime_ns;
   if (m.chunker.kind == ChunkerKind::kFixed) {
     st.chunker = "fixed " + SizeLabel(m.chunker.avg_size);
   } else {
@@ -118,6 +123,10 @@ struct FrameCheck {
   uint32_t length;
   Codec codec;
   ChunkId chunk;
+  // From a manifest, the hash it names chunks with; from a bare pack
+  // trailer (which does not say), empty: either hash may match, since a
+  // copy between stores of both kinds mixes them in one pack.
+  std::optional<HashAlgo> hash;
 };
 
 class Verifier {
@@ -183,7 +192,7 @@ void Verifier::CheckPack(const Hash256& id, std::vector<FrameCheck> wanted) {
   }
   if (wanted.empty()) {
     for (const PackEntry& e : *entries) {
-      wanted.push_back(FrameCheck{e.offset, e.stored_length, e.length, e.codec, e.chunk});
+      wanted.push_back(FrameCheck{e.offset, e.stored_length, e.length, e.codec, e.chunk, {}});
     }
   }
   std::vector<uint8_t> out;
@@ -201,7 +210,9 @@ void Verifier::CheckPack(const Hash256& id, std::vector<FrameCheck> wanted) {
               "): " + st.error().message());
       continue;
     }
-    if (Sha256Of(out) != f.chunk) {
+    const bool matches = f.hash ? ChunkHash(*f.hash, out) == f.chunk
+                                : (Blake3Of(out) == f.chunk || Sha256Of(out) == f.chunk);
+    if (!matches) {
       Problem(key + ": frame at offset " + std::to_string(f.offset) + " does not match chunk " +
               f.chunk.Short());
     }
@@ -236,7 +247,7 @@ Status Verifier::CheckName(const std::string& name,
   for (const FrameRef& f : m->frames) {
     if (f.zero || !seen.insert({f.pack, f.stored_offset}).second) continue;
     (*packs)[m->packs[f.pack]].push_back(
-        FrameCheck{f.stored_offset, f.stored_length, f.length, f.codec, f.chunk});
+        FrameCheck{f.stored_offset, f.stored_length, f.length, f.codec, f.chunk, f.hash});
   }
   return OkStatus();
 }

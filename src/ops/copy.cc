@@ -106,7 +106,8 @@ Status Copier::CopyOne(const std::string& name, const Ref& ref) {
     }
     if (!seen.insert(f.chunk).second) continue;
     wanted.push_back(
-        FrameToCopy{m.packs[f.pack], f.stored_offset, f.stored_length, f.length, f.codec, f.chunk});
+        FrameToCopy{m.packs[f.pack], f.stored_offset, f.stored_length, f.length, f.codec, f.chunk,
+                    f.hash});
   }
   std::sort(wanted.begin(), wanted.end(), [](const FrameToCopy& a, const FrameToCopy& b) {
     return a.pack != b.pack ? a.pack < b.pack : a.offset < b.offset;
@@ -128,7 +129,10 @@ Status Copier::CopyOne(const std::string& name, const Ref& ref) {
 
   Manifest copy;
   copy.size = m.size;
+  copy.chunk_hash = m.chunk_hash;
   copy.sha256 = m.sha256;
+  copy.mode = m.mode;
+  copy.mtime_ns = m.mtime_ns;
   copy.chunker = m.chunker;
   copy.created_unix = m.created_unix;
   copy.frames.reserve(m.frames.size());
@@ -139,6 +143,7 @@ Status Copier::CopyOne(const std::string& name, const Ref& ref) {
     g.offset = f.offset;
     g.length = f.length;
     g.zero = f.zero;
+    g.hash = f.hash;
     if (!f.zero) {
       auto loc = index_->Find(f.chunk);
       if (!loc) {
@@ -159,6 +164,9 @@ Status Copier::CopyOne(const std::string& name, const Ref& ref) {
     }
     copy.frames.push_back(g);
   }
+  // The digest names the same chunk list; a version 1 source, which has
+  // none, gets one computed from the frames just verified.
+  copy.digest = m.digest ? *m.digest : ContentDigestOf(copy.frames);
   HB_TRY(CheckPacksExist(*dst_, reused, options_.cancel));
   HB_ASSIGN_OR_RETURN(Buffer manifest_bytes, EncodeManifest(copy));
   const Hash256 manifest_id = Sha256Of(manifest_bytes.span());

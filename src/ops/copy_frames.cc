@@ -80,7 +80,7 @@ Result<std::vector<Buffer>> FetchRange(ObjectStore& src, const std::vector<Frame
     if (Status st = DecodeFrame(f.codec, stored, scratch); !st) {
       return Fail(ErrorCode::kCorruption, where() + ": " + st.error().message());
     }
-    if (Sha256Of(scratch) != f.chunk) {
+    if (ChunkHash(f.hash, scratch) != f.chunk) {
       return Fail(ErrorCode::kCorruption, where() + ": does not match its chunk id");
     }
     out.push_back(Buffer::Copy(stored));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "codec/codec.h"
+#include "hash/blake3.h"
 #include "hash/sha256.h"
 #include "hugeblob/buffer.h"
 #include "hugeblob/error.h"
@@ -24,6 +25,7 @@ struct FrameToCopy {
   uint32_t length = 0;  // uncompressed
   Codec codec = Codec::kNone;
   ChunkId chunk;
+  HashAlgo hash = HashAlgo::kBlake3;  // what `chunk` is
 };
 
 struct FetchOptions {

@@ -201,7 +201,7 @@ Status Collector::Repack() {
         if (f.zero || candidates.count(m.packs[f.pack]) == 0) continue;
         if (!seen.insert({m.packs[f.pack], f.stored_offset}).second) continue;
         frames.push_back(FrameToCopy{m.packs[f.pack], f.stored_offset, f.stored_length, f.length,
-                                     f.codec, f.chunk});
+                                     f.codec, f.chunk, f.hash});
       }
     }
   }

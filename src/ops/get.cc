@@ -1,10 +1,13 @@
 // get: restore a whole file through the BlobReader.
 //
-// Frames are fetched and decoded in parallel (a window bounded in bytes) and
-// written in place with pwrite; the main thread hashes them in file order so
-// the whole-file SHA-256 is checked without reading the output back. All-zero
-// chunks are never written: the file is created at its full size with
-// ftruncate, so they stay holes. The data goes to a temporary file beside the
+// Frames are fetched, decoded, verified against their chunk ids and written in
+// place with pwrite, in parallel (a window bounded in bytes). The main thread
+// takes them in file order into the content digest (a hash over the chunk
+// ids and lengths, so it costs nothing per byte and nothing for holes) and,
+// only for files stored with a whole-file SHA-256, into that hash too; both
+// are checked without reading the output back. All-zero chunks are never
+// written: the file is created at its full size with ftruncate, so they stay
+// holes. The data goes to a temporary file beside the
 // target, fsynced and renamed only once every check has passed.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -61,8 +64,8 @@ class Restorer {
 
   // Streams every frame in order to `sink(frame_index, bytes)` after the
   // fetch stage, where `fetch(frame_index)` runs on the pool. Zero frames are
-  // passed to sink with an empty Buffer. Hashes in order and checks the
-  // whole-file SHA-256 at the end.
+  // passed to sink with an empty Buffer. Checks the content digest (and the
+  // whole-file SHA-256, when recorded) at the end.
   Status Run(const std::function<Result<Buffer>(size_t)>& fetch,
              const std::function<Status(size_t, const Buffer&)>& sink);
 
@@ -86,7 +89,9 @@ Status Restorer::Run(const std::function<Result<Buffer>(size_t)>& fetch,
   std::deque<std::pair<size_t, std::future<Result<Buffer>>>> window;
   uint64_t window_bytes = 0;
   size_t next = 0;
-  Sha256 whole;
+  ContentDigest digest;
+  std::optional<Sha256> whole;
+  if (m.sha256) whole.emplace();
   std::optional<Error> error;
   uint64_t done = 0;
 
@@ -100,7 +105,7 @@ Status Restorer::Run(const std::function<Result<Buffer>(size_t)>& fetch,
       pool.Submit([&fetch, i, promise] { promise->set_value(fetch(i)); });
     }
     window.emplace_back(i, std::move(future));
-    window_bytes += f.length;
+    if (!f.zero) window_bytes += f.length;  // holes take no memory
   };
 
   while (next < n || !window.empty()) {
@@ -111,7 +116,8 @@ Status Restorer::Run(const std::function<Result<Buffer>(size_t)>& fetch,
     // request per chunk). Always admit one frame so a huge chunk still moves.
     if (!error && (window.empty() || window_bytes <= max_window / 2)) {
       size_t first = next;
-      while (next < n && (window.empty() || window_bytes + m.frames[next].length <= max_window)) {
+      while (next < n && (window.empty() || m.frames[next].zero ||
+                          window_bytes + m.frames[next].length <= max_window)) {
         submit(next++);
       }
       if (next > first) reader_->Prefetch(first, next);
@@ -121,16 +127,20 @@ Status Restorer::Run(const std::function<Result<Buffer>(size_t)>& fetch,
     window.pop_front();
     Result<Buffer> bytes = future.get();
     const FrameRef& f = m.frames[i];
-    window_bytes -= f.length;
+    if (!f.zero) window_bytes -= f.length;
     if (error) continue;  // drain what is in flight, then stop
     if (!bytes) {
       error = bytes.error();
       continue;
     }
-    if (f.zero) {
-      whole.UpdateZeros(f.length);
-    } else {
-      whole.Update(bytes->span());
+    // The frame's id was checked against the decoded bytes by the fetch.
+    digest.Add(f);
+    if (whole) {
+      if (f.zero) {
+        whole->UpdateZeros(f.length);
+      } else {
+        whole->Update(bytes->span());
+      }
     }
     Status st = sink(i, *bytes);
     if (!st) {
@@ -142,9 +152,14 @@ Status Restorer::Run(const std::function<Result<Buffer>(size_t)>& fetch,
   }
   pool.Wait();
   if (error) return Fail(*error);
-  if (whole.Finish() != m.sha256) {
+  if (m.digest && digest.Finish() != *m.digest) {
     return Fail(ErrorCode::kCorruption,
-                label_ + ": restored bytes do not match the file's SHA-256 " + m.sha256.Hex());
+                label_ + ": restored chunks do not match the file's content digest " +
+                    m.digest->Hex());
+  }
+  if (whole && whole->Finish() != *m.sha256) {
+    return Fail(ErrorCode::kCorruption,
+                label_ + ": restored bytes do not match the file's SHA-256 " + m.sha256->Hex());
   }
   return OkStatus();
 }

@@ -434,7 +434,7 @@ TEST_F(DiskCacheReaderTest, SecondProcessLifetimeReadsFromDisk) {
 TEST_F(DiskCacheReaderTest, CorruptedEntryIsDetectedAndRefetched) {
   std::shared_ptr<ContextImpl> ctx;
   ReadAll(Options(), &ctx);
-  const ChunkId id = Sha256Of(data_.Slice(7 * 65536, 65536).span());
+  const ChunkId id = Blake3Of(data_.Slice(7 * 65536, 65536).span());
   std::string path = ctx->disk()->PathFor(id);
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
@@ -529,7 +529,7 @@ TEST_F(DiskCacheReaderTest, TwoProcessesShareOneCache) {
   for (size_t f = 0; f < 32; ++f) {
     Buffer chunk = data_.Slice(f * 65536, 65536);
     Buffer got;
-    if (cache->Get(Sha256Of(chunk.span()), 65536, &got)) ++entries;
+    if (cache->Get(Blake3Of(chunk.span()), 65536, &got)) ++entries;
   }
   EXPECT_GT(entries, 0u);
   EXPECT_EQ(cache->stats().corrupt, 0u);

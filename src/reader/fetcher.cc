@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "codec/codec.h"
+#include "hash/blake3.h"
 #include "hash/sha256.h"
 #include "util/budget.h"
 
@@ -53,7 +54,7 @@ Result<Buffer> DecodeVerified(const FrameRef& f, std::span<const uint8_t> stored
   Buffer out = Buffer::AllocateReusable(f.length, std::move(r));
   Status decoded = DecodeFrame(f.codec, stored, {out.mutable_data(), out.size()});
   if (!decoded) return Fail(decoded.error().Wrap("frame at " + FrameWhere(f, pack_key)));
-  if (Sha256Of(out.span()) != f.chunk) {
+  if (ChunkHash(f.hash, out.span()) != f.chunk) {
     return Fail(ErrorCode::kCorruption, "frame at " + FrameWhere(f, pack_key) +
                                             ": decoded bytes do not match the chunk id");
   }

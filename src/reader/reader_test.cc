@@ -434,6 +434,7 @@ TEST_F(ReaderTest, ChunkIdWithTwoLengthsIsCorruptionNotAnOverread) {
   bad->chunker.max_size = 1 << 20;
   for (size_t i = 1; i < bad->frames.size(); ++i) bad->frames[i].offset += 100;
   bad->size += 100;
+  bad->digest = ContentDigestOf(bad->frames);
   auto rb = BlobReader::Open(ctx, counting_, bad, "bad");
   ASSERT_TRUE(rb) << rb.error().ToString();
   std::vector<uint8_t> out(65536 + 100);

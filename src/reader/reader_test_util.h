@@ -60,6 +60,7 @@ struct BlobLayout {
   uint32_t chunk = 64 * 1024;
   Codec codec = Codec::kLz4;
   uint64_t pack_bytes = 1 << 20;  // a pack is sealed once its frames reach this
+  HashAlgo hash = HashAlgo::kBlake3;  // names the chunks
 };
 
 // Stores `data` under ref `name`: frames in packs, a manifest and a ref, at
@@ -69,6 +70,7 @@ inline Result<Manifest> StoreBlob(ObjectStore& store, std::string_view name, con
                                   const BlobLayout& layout) {
   Manifest m;
   m.size = data.size();
+  m.chunk_hash = layout.hash;
   m.sha256 = Sha256Of(data.span());
   m.chunker = ChunkerParams{ChunkerKind::kFixed, layout.chunk, layout.chunk, layout.chunk};
   m.created_unix = 1700000000;
@@ -99,12 +101,13 @@ inline Result<Manifest> StoreBlob(ObjectStore& store, std::string_view name, con
     FrameRef f;
     f.offset = off;
     f.length = static_cast<uint32_t>(chunk.size());
+    f.hash = layout.hash;
     if (IsAllZero(chunk.span())) {
       f.zero = true;
       m.frames.push_back(f);
       continue;
     }
-    f.chunk = Sha256Of(chunk.span());
+    f.chunk = ChunkHash(layout.hash, chunk.span());
     if (auto it = stored.find(f.chunk); it != stored.end()) {
       FrameRef dup = it->second;
       dup.offset = off;

@@ -24,8 +24,10 @@ constexpr std::string_view kConfigKey = "config";
 constexpr std::string_view kConfigMagic = "hugeblob-store ";
 constexpr int kStoreVersion = 1;
 
+// New stores name chunks by BLAKE3; a config without the chunk-hash line
+// (stores made before) means SHA-256 (format/layout.h, ChunkHashOfConfig).
 std::string ConfigText() {
-  return std::string(kConfigMagic) + std::to_string(kStoreVersion) + "\n";
+  return std::string(kConfigMagic) + std::to_string(kStoreVersion) + "\nchunk-hash blake3\n";
 }
 
 const char* Env(const char* name) {

@@ -1,6 +1,7 @@
 #include "writer/pack_writer.h"
 
 #include <chrono>
+#include <cstring>
 
 #include "format/layout.h"
 #include "hash/sha256.h"
@@ -58,31 +59,60 @@ void PackWriter::SetError(Error e) {
   if (options_.on_error) options_.on_error(e);
 }
 
-Result<ChunkLocation> PackWriter::Append(const ChunkId& id, const Buffer& frame, uint32_t length,
-                                         Codec codec) {
+Buffer PackWriter::TakeBuffer(size_t min_size) {
+  {
+    std::lock_guard lock(mu_);
+    while (!spare_buffers_.empty()) {
+      Buffer b = std::move(spare_buffers_.back());
+      spare_buffers_.pop_back();
+      if (b.size() >= min_size) return b;
+    }
+  }
+  // Room for a full pack plus a typical last frame, so that one buffer
+  // usually holds a whole pack.
+  return Buffer::Allocate(std::max<size_t>(min_size, options_.pack_size + (1u << 20)));
+}
+
+void PackWriter::SealBuffer() {
+  if (buf_.empty()) return;
+  if (buf_used_ > 0) pack_bytes_.Append(buf_.Slice(0, buf_used_));
+  pack_buffers_.push_back(std::move(buf_));
+  buf_ = Buffer();
+  buf_used_ = 0;
+}
+
+Result<ChunkLocation> PackWriter::Append(const ChunkId& id, std::span<const uint8_t> frame,
+                                         uint32_t length, Codec codec) {
   if (!pack_open_) {
     open_pack_no_ = index_->AddPack(Hash256{});
     pack_open_ = true;
   }
-  ChunkLocation loc{open_pack_no_, static_cast<uint32_t>(frame.size()), pack_bytes_.size(), length,
-                    codec};
+  const uint64_t offset = pack_bytes_.size() + buf_used_;
+  ChunkLocation loc{open_pack_no_, static_cast<uint32_t>(frame.size()), offset, length, codec};
   pack_entries_.push_back(PackEntry{id, loc.offset, loc.stored_length, loc.length, loc.codec});
-  pack_bytes_.Append(frame);
+  if (buf_.size() - buf_used_ < frame.size()) {
+    SealBuffer();
+    buf_ = TakeBuffer(frame.size());
+  }
+  std::memcpy(buf_.mutable_data() + buf_used_, frame.data(), frame.size());
+  buf_used_ += frame.size();
   index_->Insert(id, loc);
-  if (pack_bytes_.size() >= options_.pack_size) HB_TRY(ClosePack());
+  if (offset + frame.size() >= options_.pack_size) HB_TRY(ClosePack());
   return loc;
 }
 
 Status PackWriter::ClosePack() {
   if (!pack_open_) return OkStatus();
+  SealBuffer();
   uint64_t frames_length = pack_bytes_.size();
   Buffer trailer = EncodePackTrailer(pack_entries_, frames_length);
   Hash256 id = Sha256Of(trailer.span());
   index_->SetPackId(open_pack_no_, id);
   pack_bytes_.Append(std::move(trailer));
-  PackJob job{id, std::move(pack_bytes_), std::move(pack_entries_)};
+  PackJob job{id, std::move(pack_bytes_), std::move(pack_entries_), std::move(pack_buffers_)};
   pack_bytes_ = BufferChain();
   pack_entries_.clear();
+  pack_buffers_.clear();
   pack_open_ = false;
   ++packs_;
   {
@@ -145,6 +175,14 @@ void PackWriter::UploaderLoop() {
     {
       std::lock_guard lock(mu_);
       --inflight_;
+      // Reused only if nobody else kept a view (a store may keep the bytes
+      // it was given, as the in-memory one does).
+      for (Buffer& b : job->buffers) {
+        if (b.use_count() == 1 && spare_buffers_.size() <= options_.uploaders) {
+          spare_buffers_.push_back(std::move(b));
+        }
+      }
+      job->buffers.clear();
     }
     cv_.notify_all();
     st = RecordUploaded(*job);

@@ -10,7 +10,10 @@
 //
 // Memory: the open pack plus at most `uploaders` closed packs, each about
 // pack_size: closing a pack waits while `uploaders` packs are queued or being
-// stored. A frame appended is recorded at once in the ChunkIndex (so the
+// stored. Frames are copied into pack buffers that are reused from pack to
+// pack (an uploader hands its buffer back once the store is done with it),
+// so steady state maps no new memory: a fresh 16 MiB buffer per pack cost
+// 4,096 page faults on every pack. A frame appended is recorded at once in the ChunkIndex (so the
 // producer's next dedup decision sees it) under the pack_no of the open pack,
 // whose id is set when the pack closes.
 //
@@ -28,6 +31,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -65,11 +69,15 @@ class PackWriter {
   void Start();
 
   // Appends one frame (`frame` is the stored bytes, `length` the chunk's
-  // uncompressed size). The pack keeps a reference to `frame` until it is
-  // stored: callers hand over buffers that pin nothing else. May block
-  // (closing a full pack waits for an upload slot).
+  // uncompressed size), copying it into the open pack: the caller may reuse
+  // its memory on return. May block (closing a full pack waits for an
+  // upload slot).
+  Result<ChunkLocation> Append(const ChunkId& id, std::span<const uint8_t> frame,
+                               uint32_t length, Codec codec);
   Result<ChunkLocation> Append(const ChunkId& id, const Buffer& frame, uint32_t length,
-                               Codec codec);
+                               Codec codec) {
+    return Append(id, frame.span(), length, codec);
+  }
 
   // Closes the open pack (if any) and queues it for upload.
   Status ClosePack();
@@ -96,7 +104,14 @@ class PackWriter {
     Hash256 id;
     BufferChain bytes;
     std::vector<PackEntry> entries;
+    std::vector<Buffer> buffers;  // the pack buffers `bytes` views, handed back after the upload
   };
+
+  // A pack buffer to copy frames into: a spare one if any, else a new one
+  // of at least `min_size` bytes.
+  Buffer TakeBuffer(size_t min_size);
+  // Seals the filled part of the current pack buffer into pack_bytes_.
+  void SealBuffer();
 
   bool Stopped() const;
   void SetError(Error e);
@@ -118,6 +133,9 @@ class PackWriter {
   uint32_t open_pack_no_ = 0;
   BufferChain pack_bytes_;
   std::vector<PackEntry> pack_entries_;
+  Buffer buf_;             // pack buffer being filled; pack_bytes_ holds what came before
+  size_t buf_used_ = 0;    // bytes of buf_ filled
+  std::vector<Buffer> pack_buffers_;  // buffers of the open pack
   uint64_t packs_ = 0;
 
   // Packs closed but not yet stored (bounds memory), and packs closed but
@@ -128,6 +146,7 @@ class PackWriter {
   unsigned unrecorded_ = 0;                // guarded by mu_
   std::optional<Error> error_;             // guarded by mu_
   std::vector<IndexEntry> index_pending_;  // guarded by mu_
+  std::vector<Buffer> spare_buffers_;      // guarded by mu_; pack buffers free for reuse
   size_t index_pending_packs_ = 0;         // guarded by mu_
 
   std::atomic<uint64_t> stored_bytes_{0};

@@ -3,12 +3,14 @@
 //   reader thread   read blocks (memory reserved first), cut chunks (slices of
 //       |           the block, no copy), hand them on in slots of ~512 KiB
 //       v
-//   workers (N)     per chunk: zero check, SHA-256 chunk id, dedup probe,
-//       |           compress
-//       |
+//   workers (N)     per chunk: zero check, chunk id (BLAKE3, or SHA-256 in
+//       |           stores made before), dedup probe; then every new chunk
+//       |           of the slot compressed into one arena for the slot
 //       v
-//   assembler       in file order: whole-file SHA-256, authoritative dedup,
-//       |           append frames to the open pack, close full packs
+//   assembler       in file order: content digest (a hash over the chunk
+//       |           list, not the bytes), whole-file SHA-256 only with
+//       |           --sha256, authoritative dedup, copy frames into the
+//       |           open pack's reused buffer, close full packs
 //       v
 //   uploaders (U)   put packs; every 64 packs written, write an index object
 //                   (the pack stages are the PackWriter, shared with copy)
@@ -16,6 +18,11 @@
 // A slot carries several consecutive chunks so that the hand-offs between
 // threads (a queue push, a pop and a wake-up each) are paid per ~512 KiB,
 // not per chunk: at 32 KiB chunks they cost more CPU than the chunking.
+//
+// No per-chunk allocation: read blocks and slot arenas come from the reuse
+// pool, pack buffers are recycled by the PackWriter, compression contexts
+// are per thread. On this kind of VM a page fault costs more than the work
+// it interrupts, and a fresh buffer per frame was one fault per 4 KiB.
 //
 // Backpressure: the order queue bounds slots in flight, the input budget
 // bounds blocks read but not yet consumed, the upload queue bounds packs.
@@ -45,6 +52,7 @@
 #include "format/layout.h"
 #include "format/manifest.h"
 #include "format/pack.h"
+#include "hash/blake3.h"
 #include "hash/sha256.h"
 #include "hugeblob/hugeblob.h"
 #include "util/bounded_queue.h"
@@ -57,6 +65,18 @@
 namespace hugeblob {
 namespace {
 
+// The hash that names chunks in this store (format/layout.h).
+Result<HashAlgo> StoreChunkHash(ObjectStore& store) {
+  auto config = store.Get(kConfigKey);
+  if (!config) {
+    if (config.error().code() == ErrorCode::kNotFound) return HashAlgo::kBlake3;
+    return Fail(config.error().Wrap("reading the store config"));
+  }
+  auto algo = ChunkHashOfConfig(config->view());
+  if (!algo) return Fail(algo.error().Wrap("store config"));
+  return *algo;
+}
+
 using Clock = std::chrono::steady_clock;
 
 // Input bytes per slot: enough chunks to make a slot's hand-offs negligible,
@@ -66,8 +86,10 @@ constexpr size_t kSlotBytes = 512 * 1024;
 struct ChunkWork {
   Buffer input;  // uncompressed chunk (slice of a read block)
   bool zero = false;
+  bool known = false;  // the index had it when the worker looked
   ChunkId id;
-  std::optional<Frame> frame;  // empty for zero chunks and known chunks
+  Codec codec = Codec::kNone;       // of the frame, when encoded
+  std::span<const uint8_t> frame;   // in the slot's arena; empty: stored raw (from input)
 };
 
 // Consecutive chunks of the file, filled by the reader, processed by one
@@ -75,6 +97,7 @@ struct ChunkWork {
 struct Slot {
   std::vector<ChunkWork> chunks;
   size_t bytes = 0;
+  Buffer arena;  // the slot's compressed frames, back to back
 
   std::mutex mu;
   std::condition_variable cv;
@@ -113,6 +136,8 @@ class Input {
     }
     if (S_ISREG(st.st_mode)) {
       size_ = static_cast<uint64_t>(st.st_size);
+      mode_ = static_cast<uint32_t>(st.st_mode);
+      mtime_ns_ = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
       ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     return OkStatus();
@@ -133,10 +158,15 @@ class Input {
   }
   uint64_t size() const { return size_; }
   const std::string& label() const { return label_; }
+  // Of a regular file; none for a stream.
+  std::optional<uint32_t> mode() const { return mode_; }
+  std::optional<int64_t> mtime_ns() const { return mtime_ns_; }
 
  private:
   int fd_ = -1;
   uint64_t size_ = 0;  // 0 when unknown (pipes)
+  std::optional<uint32_t> mode_;
+  std::optional<int64_t> mtime_ns_;
   std::string label_;
 };
 
@@ -183,6 +213,7 @@ class PutPipeline {
   // Configuration (set before threads start).
   Codec codec_ = Codec::kZstd;
   int level_ = 3;
+  HashAlgo chunk_hash_ = HashAlgo::kBlake3;
   ChunkerParams chunker_params_;
   std::unique_ptr<Chunker> chunker_;
   unsigned threads_ = 2;
@@ -202,7 +233,7 @@ class PutPipeline {
   std::unique_ptr<BoundedQueue<SlotPtr>> work_queue_;
 
   // Assembler state (assembler thread only).
-  Sha256 whole_;
+  std::optional<Sha256> whole_;  // with options_.sha256
   std::vector<PendingFrame> frames_;
   uint64_t bytes_done_ = 0;
   PutResult result_;
@@ -326,29 +357,43 @@ void PutPipeline::WorkerLoop() {
   while (auto slot = work_queue_->Pop()) {
     Slot& s = **slot;
     std::optional<Error> error;
+    // First the cheap part for every chunk (zero check, id, dedup probe), so
+    // the arena is sized for the chunks that really need a frame.
+    size_t arena_bytes = 0;
     for (ChunkWork& c : s.chunks) {
       if (Stopped()) break;  // the assembler stops at the error or the cancel
       if (IsAllZero(c.input.span())) {
         c.zero = true;
         continue;
       }
-      c.id = Sha256Of(c.input.span());
+      c.id = ChunkHash(chunk_hash_, c.input.span());
       // Optimistic: the assembler makes the final call, in file order.
-      if (index_->Contains(c.id)) continue;
-      auto frame = EncodeFrame(codec_, level_, c.input, frame_budget_.get());
-      if (!frame) {
-        error = frame.error();
-        break;
+      c.known = index_->Contains(c.id);
+      if (!c.known) arena_bytes += FrameBound(codec_, c.input.size());
+    }
+    if (arena_bytes > 0 && !Stopped()) {
+      // Rounded up so that arenas of nearby slots are interchangeable in the
+      // reuse pool.
+      constexpr size_t kGrain = 256 * 1024;
+      const size_t capacity = (arena_bytes + kGrain - 1) / kGrain * kGrain;
+      s.arena = Buffer::AllocateReusable(capacity, frame_budget_->ForceReserve(capacity));
+      size_t used = 0;
+      for (ChunkWork& c : s.chunks) {
+        if (c.zero || c.known || Stopped()) continue;
+        std::span<uint8_t> dst(s.arena.mutable_data() + used, s.arena.size() - used);
+        auto encoded = EncodeFrameInto(codec_, level_, c.input.span(), dst);
+        if (!encoded) {
+          error = encoded.error();
+          break;
+        }
+        c.codec = encoded->codec;
+        // Raw frames stay in the input block; the assembler copies them
+        // straight into the pack.
+        if (c.codec != Codec::kNone) {
+          c.frame = std::span<const uint8_t>(dst.data(), encoded->size);
+          used += encoded->size;
+        }
       }
-      if (frame->bytes.data() == c.input.data()) {
-        // Stored raw: copy out of the read block so a pack never pins input
-        // blocks (the reader would wait on memory held by packs that wait on
-        // the reader).
-        Buffer copy = Buffer::Allocate(c.input.size(), frame_budget_->ForceReserve(c.input.size()));
-        std::memcpy(copy.mutable_data(), c.input.data(), c.input.size());
-        frame->bytes = std::move(copy);
-      }
-      c.frame = std::move(*frame);
     }
     {
       std::lock_guard lock(s.mu);
@@ -361,33 +406,38 @@ void PutPipeline::WorkerLoop() {
 
 bool PutPipeline::AssembleChunk(ChunkWork& c) {
   const uint32_t length = static_cast<uint32_t>(c.input.size());
-  whole_.Update(c.input.span());
+  if (whole_) whole_->Update(c.input.span());
   bytes_done_ += length;
   ++result_.chunks;
   PendingFrame pf;
   pf.length = length;
   if (c.zero) {
-    pf.zero = true;
     ++result_.zero_chunks;
+    // Runs of zero chunks become one zero frame (up to kMaxZeroFrame).
+    if (!frames_.empty() && frames_.back().zero &&
+        frames_.back().length <= kMaxZeroFrame - length) {
+      frames_.back().length += length;
+      return true;
+    }
+    pf.zero = true;
   } else {
     pf.chunk = c.id;
     if (auto known = index_->Find(c.id)) {
       pf.location = *known;
       if (known->pack_no < first_new_pack_) result_.shared_bytes += length;
     } else {
-      if (!c.frame) {
-        // Cannot happen (entries are never removed during a put), but a
-        // missing frame must never turn into a missing chunk.
-        auto frame = EncodeFrame(codec_, level_, c.input, frame_budget_.get());
-        if (!frame) {
-          SetError(frame.error());
-          return false;
-        }
-        c.frame = std::move(*frame);
+      if (c.known) {
+        // The worker saw it in the index, yet it is not there now. Cannot
+        // happen (entries are never removed during a put), but a missing
+        // frame must never turn into a missing chunk: store it raw.
+        c.codec = Codec::kNone;
+        c.frame = {};
       }
-      // Appending records the chunk in the index and closes full packs
-      // (waiting for an upload slot: pack memory stays bounded).
-      auto loc = pack_writer_->Append(c.id, c.frame->bytes, length, c.frame->codec);
+      // Appending copies the frame into the open pack, records the chunk in
+      // the index and closes full packs (waiting for an upload slot: pack
+      // memory stays bounded).
+      auto loc = pack_writer_->Append(c.id, c.codec == Codec::kNone ? c.input.span() : c.frame,
+                                      length, c.codec);
       if (!loc) {
         SetError(loc.error());
         return false;
@@ -445,7 +495,10 @@ Result<PutResult> PutPipeline::Finish() {
 
   Manifest m;
   m.size = bytes_done_;
-  m.sha256 = whole_.Finish();
+  m.chunk_hash = chunk_hash_;
+  if (whole_) m.sha256 = whole_->Finish();
+  m.mode = input_.mode();
+  m.mtime_ns = input_.mtime_ns();
   m.chunker = chunker_params_;
   m.created_unix = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
@@ -458,6 +511,7 @@ Result<PutResult> PutPipeline::Finish() {
     f.offset = offset;
     f.length = pf.length;
     f.zero = pf.zero;
+    f.hash = chunk_hash_;
     if (!pf.zero) {
       auto [it, inserted] =
           pack_slot.emplace(pf.location.pack_no, static_cast<uint32_t>(m.packs.size()));
@@ -473,6 +527,7 @@ Result<PutResult> PutPipeline::Finish() {
   }
   frames_.clear();
   frames_.shrink_to_fit();
+  m.digest = ContentDigestOf(m.frames);
   // gc never runs while this put holds its lock, but the lock is advisory (a
   // put stalled past the stale limit loses it): make sure nothing this
   // manifest relies on has been collected before publishing it.
@@ -487,7 +542,9 @@ Result<PutResult> PutPipeline::Finish() {
   other_stored_bytes_ += manifest_bytes.size();
 
   result_.size = bytes_done_;
-  result_.sha256 = m.sha256.Hex();
+  result_.digest = m.digest->Hex();
+  if (m.sha256) result_.sha256 = m.sha256->Hex();
+  result_.chunk_hash = std::string(HashAlgoName(chunk_hash_));
   result_.manifest = manifest_id.Hex();
   result_.packs = pack_writer_->packs();
   result_.added_bytes = pack_writer_->stored_bytes() + other_stored_bytes_;
@@ -509,9 +566,11 @@ Result<PutResult> PutPipeline::Finish() {
 Result<PutResult> PutPipeline::Run(const std::string& path) {
   HB_TRY(Configure());
   HB_TRY(input_.Open(path));
+  if (options_.sha256) whole_.emplace();
   // Held until Put returns, whatever happens (the destructor deletes it).
   HB_ASSIGN_OR_RETURN(auto store_lock,
                       StoreLock::Acquire(store_, LockKind::kPut, "put " + options_.name));
+  HB_ASSIGN_OR_RETURN(chunk_hash_, StoreChunkHash(*store_));
   HB_ASSIGN_OR_RETURN(index_, ChunkIndex::Load(*store_, 8, options_.cancel));
   first_new_pack_ = index_->pack_count();
 
