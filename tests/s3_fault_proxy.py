@@ -31,6 +31,8 @@ Options that make it stand in for what s3rver lacks:
                           ("rejected": "expired-token")
     --emulate-abort       AbortMultipartUpload (DELETE ?uploadId=) is answered
                           204 by the proxy, as S3 does (s3rver answers 405)
+    --silent-abort        AbortMultipartUpload is read and never answered (a
+                          server gone silent during cleanup)
     --delay S             waits S seconds before forwarding each request, so a
                           command lasts long enough to be interrupted or to
                           outlive its credentials
@@ -70,7 +72,8 @@ ERRORS = {
 
 class State:
     def __init__(self, upstream, record, stall, check_token_expiry=False, emulate_abort=False,
-                 delay=0.0):
+                 delay=0.0, silent_abort=False):
+        self.silent_abort = silent_abort
         self.check_token_expiry = check_token_expiry
         self.emulate_abort = emulate_abort
         self.delay = delay
@@ -186,6 +189,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.state.delay > 0:
             time.sleep(self.state.delay)
         upload_id = query.get("uploadId", [None])[0]
+        if self.state.silent_abort and self.command == "DELETE" and upload_id:
+            self.state.log({"event": "abort-unanswered", "upload_id": upload_id})
+            time.sleep(3600)  # the client's deadline must end this, not us
+            return self._abort_connection()
         if self.state.emulate_abort and self.command == "DELETE" and upload_id:
             self.state.log({"event": "abort", "upload_id": upload_id, "status": 204})
             self.send_response(204)
@@ -279,12 +286,14 @@ def main():
     ap.add_argument("--check-token-expiry", action="store_true")
     ap.add_argument("--emulate-abort", action="store_true")
     ap.add_argument("--delay", type=float, default=0.0)
+    ap.add_argument("--silent-abort", action="store_true")
     args = ap.parse_args()
     up = urllib.parse.urlsplit(args.upstream)
     if up.hostname not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("s3_fault_proxy: upstream must be on loopback")
     Handler.state = State((up.hostname, up.port or 80), args.record, args.stall,
-                          args.check_token_expiry, args.emulate_abort, args.delay)
+                          args.check_token_expiry, args.emulate_abort, args.delay,
+                          args.silent_abort)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)

@@ -76,6 +76,7 @@ interrupt() {
   kill "-$sig" "$pid"
   wait "$pid"
   local rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
+  echo "$ms" >"$WORK/$name.ms"
   [[ $rc -eq $want ]] && pass "$name: put exits $rc after SIG$sig (in $ms ms)" ||
     { cat "$WORK/$name.log" >&2; fail "$name: exit status $rc, expected $want"; }
   # Every upload created was completed or aborted (the proxy's events).
@@ -123,6 +124,23 @@ if grep -q '"method": "DELETE", "target": "[^"]*uploadId=' "$WORK/noabort.jsonl"
   pass "s3rver's 405: the abort was sent and the warning names the refusal"
 else
   cat "$WORK/refused.log" >&2; fail "s3rver's 405: abort not sent or the warning is wrong"
+fi
+
+# A server that goes silent when the abort is sent: the exit is bounded by
+# the cleanup deadline (HB_S3_CLEANUP_TIMEOUT=3 here), and the warning says
+# the abort could not be delivered, naming the upload.
+PROXY_PORTS[silent]="$(start_proxy silent --silent-abort --delay 0.3)"
+HB_S3_CLEANUP_TIMEOUT=3 interrupt "silent-abort" INT 130 silent
+ms=$(cat "$WORK/silent-abort.ms" 2>/dev/null || echo 999999)
+# Each upload in flight is aborted within 3 s; two may be in flight, one
+# after the other in the worst case.
+[[ $ms -le 9000 ]] && pass "silent server at abort: exit after $ms ms (bound 2 x 3 s + slack)" ||
+  fail "silent server at abort: exit took $ms ms"
+if grep -q '"event": "abort-unanswered"' "$WORK/silent.jsonl" &&
+   grep -q "could not abort multipart upload .* left for .hugeblob gc." "$WORK/silent-abort.log"; then
+  pass "silent server at abort: the exit waited for the cleanup deadline only, and the warning says so"
+else
+  cat "$WORK/silent-abort.log" >&2; fail "silent server at abort: wrong warning or no abort sent"
 fi
 
 if [[ $FAILS -eq 0 ]]; then echo "s3_interrupt.sh: all passed"; else echo "s3_interrupt.sh: $FAILS FAILED"; fi
