@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace hugeblob::s3 {
 namespace {
@@ -10,10 +11,13 @@ namespace {
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-// "in 3541 s" for messages: how long credentials remain valid.
+// "3541 s" or "2.4 s" for messages: how long credentials remain valid.
 std::string Remaining(std::chrono::system_clock::time_point t) {
-  auto s = std::chrono::duration_cast<seconds>(t - std::chrono::system_clock::now()).count();
-  return std::to_string(s) + " s";
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t - std::chrono::system_clock::now())
+          .count();
+  if (ms >= 10000 || ms <= -10000) return std::to_string(ms / 1000) + " s";
+  return std::to_string(ms / 1000) + "." + std::to_string(std::abs(ms) % 1000 / 100) + " s";
 }
 
 }  // namespace
@@ -60,10 +64,9 @@ Status CredentialsProvider::Reload() {
   expires_ = t.expiration;
   if (expires_) due_ = RefreshScheduleFor(now, *expires_);
   next_advisory_try_ = {};
-  if (!first) {
-    spdlog::info("s3: credentials refreshed from {}{}", source_,
-                 expires_ ? "; valid for " + Remaining(*expires_) : std::string());
-  }
+  // Where they came from, never what they are (shown with -v).
+  spdlog::info("s3: credentials {} {}{}", first ? "from" : "refreshed from", source_,
+               expires_ ? "; valid for " + Remaining(*expires_) : std::string());
   return OkStatus();
 }
 
