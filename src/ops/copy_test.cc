@@ -109,7 +109,7 @@ TEST(CopyTest, ResumesWithoutRewritingPacks) {
   FaultRule rule;
   rule.op = StoreOp::kPut;
   rule.key_substring = "packs/";
-  rule.after = 2;  // the third pack fails
+  rule.after = 3;  // the fourth pack fails: v/a takes three
   rule.times = -1;
   rule.retryable = false;
   faulty->AddRule(rule);
@@ -118,7 +118,7 @@ TEST(CopyTest, ResumesWithoutRewritingPacks) {
   EXPECT_NE(r.error().message().find("are kept and a rerun resumes"), std::string::npos)
       << r.error().message();
   const auto packs_before = Keys(*f.local, kPacksPrefix);
-  ASSERT_EQ(packs_before.size(), 2u) << r.error().message();
+  ASSERT_EQ(packs_before.size(), 3u) << r.error().message();
   // The names completed before the failure are complete; the rest are not.
   EXPECT_NE(r.error().message().find("1 of 2 names copied (v/a)"), std::string::npos)
       << r.error().message();

@@ -44,7 +44,7 @@ TEST(OpenStoreTest, NewDirectoryGetsAConfig) {
   EXPECT_EQ((*store)->url(), "file://" + path);
   auto config = ReadFileToString(path + "/config");
   ASSERT_TRUE(config) << config.error().message();
-  EXPECT_EQ(*config, "hugeblob-store 1\n");
+  EXPECT_EQ(*config, "hugeblob-store 1\nchunk-hash blake3\n");
   // Reopening, by path or by its URL, finds the config and accepts it.
   ASSERT_TRUE((*store)->Put("refs/x", Buffer::Copy(std::string_view("m"))));
   auto again = OpenStore((*store)->url());
@@ -59,7 +59,7 @@ TEST(OpenStoreTest, EmptyExistingDirectoryIsClaimed) {
   TempDir dir;
   auto store = OpenStore(dir.path());
   ASSERT_TRUE(store) << store.error().message();
-  EXPECT_EQ(*ReadFileToString(dir.path() + "/config"), "hugeblob-store 1\n");
+  EXPECT_EQ(*ReadFileToString(dir.path() + "/config"), "hugeblob-store 1\nchunk-hash blake3\n");
 }
 
 TEST(OpenStoreTest, OtherVersionIsUnsupported) {
@@ -124,7 +124,7 @@ TEST(OpenStoreTest, MemIsFreshEachTime) {
   // Same config rules as every backend.
   auto config = (*b)->Get("config");
   ASSERT_TRUE(config);
-  EXPECT_EQ(config->view(), "hugeblob-store 1\n");
+  EXPECT_EQ(config->view(), "hugeblob-store 1\nchunk-hash blake3\n");
 }
 
 TEST(OpenStoreTest, UnknownSchemeIsNamed) {

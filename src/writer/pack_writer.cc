@@ -68,9 +68,7 @@ Buffer PackWriter::TakeBuffer(size_t min_size) {
       if (b.size() >= min_size) return b;
     }
   }
-  // Room for a full pack plus a typical last frame, so that one buffer
-  // usually holds a whole pack.
-  return Buffer::Allocate(std::max<size_t>(min_size, options_.pack_size + (1u << 20)));
+  return Buffer::Allocate(std::max<size_t>(min_size, options_.pack_size));
 }
 
 void PackWriter::SealBuffer() {
@@ -83,21 +81,22 @@ void PackWriter::SealBuffer() {
 
 Result<ChunkLocation> PackWriter::Append(const ChunkId& id, std::span<const uint8_t> frame,
                                          uint32_t length, Codec codec) {
+  // A pack is one buffer of pack_size bytes: a frame that does not fit
+  // closes the pack first (a frame larger than a pack gets a pack of its own).
+  if (pack_open_ && buf_used_ > 0 && buf_.size() - buf_used_ < frame.size()) HB_TRY(ClosePack());
   if (!pack_open_) {
     open_pack_no_ = index_->AddPack(Hash256{});
     pack_open_ = true;
+    buf_ = TakeBuffer(frame.size());
+    buf_used_ = 0;
   }
-  const uint64_t offset = pack_bytes_.size() + buf_used_;
+  const uint64_t offset = buf_used_;
   ChunkLocation loc{open_pack_no_, static_cast<uint32_t>(frame.size()), offset, length, codec};
   pack_entries_.push_back(PackEntry{id, loc.offset, loc.stored_length, loc.length, loc.codec});
-  if (buf_.size() - buf_used_ < frame.size()) {
-    SealBuffer();
-    buf_ = TakeBuffer(frame.size());
-  }
   std::memcpy(buf_.mutable_data() + buf_used_, frame.data(), frame.size());
   buf_used_ += frame.size();
   index_->Insert(id, loc);
-  if (offset + frame.size() >= options_.pack_size) HB_TRY(ClosePack());
+  if (buf_used_ >= options_.pack_size) HB_TRY(ClosePack());
   return loc;
 }
 

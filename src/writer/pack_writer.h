@@ -8,8 +8,8 @@
 //   upload queue -> uploaders   store.Put(pack); every 64 packs stored, one
 //                               index object covering them
 //
-// Memory: the open pack plus at most `uploaders` closed packs, each about
-// pack_size: closing a pack waits while `uploaders` packs are queued or being
+// Memory: the open pack plus at most `uploaders` closed packs, each at most
+// pack_size (or one frame, if larger): closing a pack waits while `uploaders` packs are queued or being
 // stored. Frames are copied into pack buffers that are reused from pack to
 // pack (an uploader hands its buffer back once the store is done with it),
 // so steady state maps no new memory: a fresh 16 MiB buffer per pack cost
@@ -46,7 +46,7 @@
 namespace hugeblob {
 
 struct PackWriterOptions {
-  uint64_t pack_size = 16ull << 20;  // a pack closes once its frames reach this size
+  uint64_t pack_size = 16ull << 20;  // frames per pack at most (one larger frame: a pack of its own)
   unsigned uploaders = 1;            // packs stored in parallel (and closed packs in memory)
   // Polled while waiting for an upload slot; true makes the wait fail with
   // kCancelled. May be empty.
@@ -108,9 +108,9 @@ class PackWriter {
   };
 
   // A pack buffer to copy frames into: a spare one if any, else a new one
-  // of at least `min_size` bytes.
+  // of pack_size bytes (or `min_size`, if larger).
   Buffer TakeBuffer(size_t min_size);
-  // Seals the filled part of the current pack buffer into pack_bytes_.
+  // Moves the filled part of the pack buffer into pack_bytes_.
   void SealBuffer();
 
   bool Stopped() const;
@@ -131,10 +131,10 @@ class PackWriter {
   // Producer state.
   bool pack_open_ = false;
   uint32_t open_pack_no_ = 0;
-  BufferChain pack_bytes_;
+  BufferChain pack_bytes_;  // the closed pack's frames, then its trailer
   std::vector<PackEntry> pack_entries_;
-  Buffer buf_;             // pack buffer being filled; pack_bytes_ holds what came before
-  size_t buf_used_ = 0;    // bytes of buf_ filled
+  Buffer buf_;           // the open pack's frames, back to back
+  size_t buf_used_ = 0;  // bytes of buf_ filled
   std::vector<Buffer> pack_buffers_;  // buffers of the open pack
   uint64_t packs_ = 0;
 

@@ -36,12 +36,12 @@ TEST(PackWriterTest, PacksFlushesAndIndexes) {
     ASSERT_TRUE(loc) << loc.error().message();
   }
   ASSERT_TRUE(w.Flush());
-  // 10 x 300 KiB in packs closed at 1 MiB: 4 frames, 4, then 2 flushed.
-  EXPECT_EQ(w.packs(), 3u);
-  EXPECT_EQ(w.packs_stored(), 3u);
+  // 10 x 300 KiB in packs of at most 1 MiB: 3 frames, 3, 3, then 1 flushed.
+  EXPECT_EQ(w.packs(), 4u);
+  EXPECT_EQ(w.packs_stored(), 4u);
   auto packs = store->List(kPacksPrefix);
   ASSERT_TRUE(packs);
-  EXPECT_EQ(packs->size(), 3u);
+  EXPECT_EQ(packs->size(), 4u);
   for (const ChunkId& id : ids) {
     auto loc = index.Find(id);
     ASSERT_TRUE(loc);
