@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh -DHB_BUILD_TESTS=OFF -DHB_BUILD_BENCH=OFF -DHB_SANITIZE=
+BUILD_TARGETS=hugeblob_cli scripts/build.sh -DHB_BUILD_TESTS=OFF -DHB_BUILD_BENCH=OFF -DHB_SANITIZE=
 HB=build/hugeblob
 
 work=$(mktemp -d)

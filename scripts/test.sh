@@ -1,34 +1,88 @@
 #!/usr/bin/env bash
-# Installs, builds and runs the whole test suite:
-#   1. release build: unit tests, CLI round trips, S3 (s3rver), FUSE, benchmarks compile
-#   2. ASan+UBSan build: unit tests and the end-to-end scripts in quick mode (HB_QUICK=1)
-#   3. fuzzers: each decoder briefly (FUZZ_SECONDS, default 10)
-# Set HB_SKIP_ASAN=1 or HB_SKIP_FUZZ=1 to skip a stage locally.
+# Installs, builds and runs the whole test suite (what CI runs; docs/ci.md):
+#   release  RelWithDebInfo build (-O2 -g1): unit tests, CLI round trips, S3
+#            (s3rver), FUSE; the benchmark programs compile (-O0, not run)
+#   asan     ASan+UBSan build: unit tests and the end-to-end scripts in quick
+#            mode (HB_QUICK=1)
+#   tsan     ThreadSanitizer build of the layers with concurrency stress tests
+#            (reader and its caches, the put pipeline, queues and pools): the
+#            tests labelled "stress" only
+#   fuzz     each decoder's fuzzer briefly (FUZZ_SECONDS, default 10)
+# HB_STAGES picks stages (default "release asan tsan fuzz"), e.g.
+# HB_STAGES=tsan scripts/test.sh; HB_SKIP_ASAN=1, HB_SKIP_TSAN=1 and
+# HB_SKIP_FUZZ=1 skip one. Each stage builds in its own directory (build,
+# build-asan, build-tsan, build-fuzz), with ccache when it is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
 
-echo "== build (RelWithDebInfo)" >&2
-BUILD_DIR=build scripts/build.sh -DHB_BUILD_TESTS=ON -DHB_BUILD_BENCH=ON -DHB_SANITIZE=
+STAGES=" ${HB_STAGES:-release asan tsan fuzz} "
+[ "${HB_SKIP_ASAN:-0}" = 1 ] && STAGES=${STAGES/ asan / }
+[ "${HB_SKIP_TSAN:-0}" = 1 ] && STAGES=${STAGES/ tsan / }
+[ "${HB_SKIP_FUZZ:-0}" = 1 ] && STAGES=${STAGES/ fuzz / }
+want() { [[ "$STAGES" == *" $1 "* ]]; }
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-echo "== tests" >&2
-ctest --test-dir build --output-on-failure -j2 --timeout 1200 | tee -a "$log"
+# Wall time of each step, printed together at the end.
+times=()
+t_start=$SECONDS
+t_mark=$SECONDS
+step() {  # step TITLE: starts timing a step
+  echo "== $1" >&2
+  t_mark=$SECONDS
+}
+done_step() {  # done_step NAME: records the step's wall time under NAME
+  times+=("$(printf '%-22s %4d s' "$1" $((SECONDS - t_mark)))")
+}
 
-if [ "${HB_SKIP_ASAN:-0}" != 1 ]; then
-  echo "== build (ASan+UBSan)" >&2
-  BUILD_DIR=build-asan scripts/build.sh -DHB_SANITIZE=address -DHB_BUILD_TESTS=ON -DHB_BUILD_BENCH=OFF
-  echo "== tests under ASan+UBSan" >&2
-  HB_QUICK=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan --output-on-failure -j2 --timeout 1800 -L "unit|e2e" | tee -a "$log"
+step "install-deps"
+scripts/install-deps.sh
+done_step "install-deps"
+
+if want release; then
+  step "build (RelWithDebInfo)"
+  BUILD_DIR=build scripts/build.sh -DHB_BUILD_TESTS=ON -DHB_BUILD_BENCH=OFF -DHB_BENCH_COMPILE_CHECK=ON -DHB_SANITIZE=
+  done_step "release build"
+  step "tests"
+  ctest --test-dir build --output-on-failure -j2 --timeout 1200 | tee -a "$log"
+  done_step "release tests"
 fi
 
-if [ "${HB_SKIP_FUZZ:-0}" != 1 ] && [ -x scripts/fuzz.sh ]; then
-  echo "== fuzzers" >&2
+if want asan; then
+  step "build (ASan+UBSan)"
+  BUILD_DIR=build-asan scripts/build.sh -DHB_SANITIZE=address -DHB_BUILD_TESTS=ON -DHB_BUILD_BENCH=OFF -DHB_BENCH_COMPILE_CHECK=OFF
+  done_step "asan build"
+  step "tests under ASan+UBSan"
+  HB_QUICK=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j2 --timeout 1800 -L "unit|stress|e2e" | tee -a "$log"
+  done_step "asan tests"
+fi
+
+if want tsan; then
+  # Only the test binaries of the layers whose tests race threads on shared
+  # state (CMakeLists.txt: HB_TSAN_LAYERS, HB_STRESS_TESTS), not the CLI.
+  step "build (ThreadSanitizer)"
+  BUILD_DIR=build-tsan BUILD_TARGETS="test_util test_reader test_writer test_ops" scripts/build.sh \
+    -DHB_SANITIZE=thread -DHB_BUILD_TESTS=ON -DHB_BUILD_BENCH=OFF -DHB_BENCH_COMPILE_CHECK=OFF
+  done_step "tsan build"
+  step "stress tests under ThreadSanitizer"
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    ctest --test-dir build-tsan --output-on-failure -j2 --timeout 1200 -L stress | tee -a "$log"
+  done_step "tsan tests"
+fi
+
+if want fuzz; then
+  step "fuzzers"
   # In CI a fixed seed keeps the run repeatable; locally each run explores anew.
   if [ "${CI:-}" = true ]; then export FUZZ_SEED=${FUZZ_SEED:-1}; fi
   FUZZ_SECONDS=${FUZZ_SECONDS:-10} scripts/fuzz.sh
+  done_step "fuzz (build + run)"
 fi
-# One closing line for the whole run (ctest stops the script above on failure).
+
+echo "== wall time per step" >&2
+for t in "${times[@]}"; do echo "   $t" >&2; done
+echo "   $(printf '%-22s %4d s' total $((SECONDS - t_start)))" >&2
+# One closing line for the whole run: the tests of every ctest run above
+# (ctest stops the script on a failure, so what is counted passed).
 total=$(grep -Eo 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | awk '{s += $NF} END {print s+0}')
 echo "all: $total passed, 0 failed"
