@@ -26,6 +26,8 @@ trap 'rm -f "$log"' EXIT
 # Wall time of each step, printed together at the end.
 times=()
 t_start=$SECONDS
+# Times mean little without the load: other jobs on the machine slow every step.
+load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 t_mark=$SECONDS
 step() {  # step TITLE: starts timing a step
   echo "== $1" >&2
@@ -82,6 +84,7 @@ fi
 echo "== wall time per step" >&2
 for t in "${times[@]}"; do echo "   $t" >&2; done
 echo "   $(printf '%-22s %4d s' total $((SECONDS - t_start)))" >&2
+echo "   load average (1/5/15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"); $(nproc) cores" >&2
 # One closing line for the whole run: the tests of every ctest run above
 # (ctest stops the script on a failure, so what is counted passed).
 total=$(grep -Eo 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | awk '{s += $NF} END {print s+0}')
