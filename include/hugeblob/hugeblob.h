@@ -55,6 +55,7 @@ struct PutResult {
   std::string chunk_hash;  // "blake3" or "sha256" (the store's)
   uint64_t chunks = 0;
   uint64_t zero_chunks = 0;        // all-zero chunks (not stored)
+  uint64_t holes_skipped = 0;      // bytes of holes found by SEEK_HOLE, never read
   uint64_t new_chunks = 0;         // chunks written by this put
   uint64_t added_bytes = 0;        // stored bytes this put added (frames + trailers)
   uint64_t shared_bytes = 0;       // uncompressed bytes the store already held
@@ -70,7 +71,11 @@ Result<PutResult> Put(const std::shared_ptr<ObjectStore>& store, const std::stri
                       const PutOptions& options);
 
 struct GetOptions {
-  bool force = false;    // replace an existing output file
+  bool force = false;    // replace an existing output file (only ever a regular file)
+  // Write into an existing block or character device or FIFO named as the
+  // output, in order and zeros included, instead of refusing it. Never
+  // replaces the node itself.
+  bool to_device = false;
   unsigned threads = 0;  // parallel fetch/decode; 0: default
   uint64_t memory_budget = 64ull << 20;
   ReaderOptions reader;  // cache settings (get turns the disk cache off by default)
@@ -84,17 +89,27 @@ struct GetResult {
 };
 
 // Restores `name` to `out` ("-" writes standard output). Checks free space
-// first (size + 10%), writes a temporary file beside `out`, verifies every
-// chunk, the content digest over the chunks in the order written, and the
-// whole-file SHA-256 when one was recorded; fsyncs, then renames. On failure nothing
-// is left under `out` and no temporary file remains.
+// first (the bytes that will really be written, holes excluded, + 10%),
+// writes a temporary file beside `out` (".OUT.hugeblob.<pid>.<rnd>.tmp"),
+// verifies every chunk, the content digest over the chunks in the order
+// written, and the whole-file SHA-256 when one was recorded; fsyncs, then
+// renames. On failure nothing is left under `out` and no temporary file
+// remains; temporary files of earlier gets of `out` by processes that no
+// longer exist (killed) are removed first. An existing `out` is replaced only
+// if it is a regular file and options.force is set: a symlink, a directory,
+// a device or a FIFO is refused (a device or FIFO is written into with
+// options.to_device).
 Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::string& name,
                       const std::string& out, const GetOptions& options);
 
 // --- Inspecting a store --------------------------------------------------
 
 struct BlobInfo {
-  std::string name;
+  std::string name;  // as stored: may hold bytes a valid name may not (escape to print)
+  // Non-empty: the ref could not be read or decoded (the message says why);
+  // the fields below are then unset. ListBlobs reports such refs instead of
+  // failing, so one damaged ref does not hide the others.
+  std::string error;
   uint64_t size = 0;
   int64_t created_unix = 0;
   std::string manifest;       // hex id
@@ -102,7 +117,7 @@ struct BlobInfo {
   uint64_t shared_bytes = 0;  // bytes its put found already stored
 };
 
-// Every name in the store, sorted.
+// Every name in the store, sorted; damaged refs have `error` set.
 Result<std::vector<BlobInfo>> ListBlobs(const std::shared_ptr<ObjectStore>& store);
 
 struct BlobStat {
@@ -124,6 +139,8 @@ struct BlobStat {
 Result<BlobStat> StatBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name);
 
 // Removes the name (the ref). Its data stays until `gc` finds it unreferenced.
+// Works on a damaged ref, and on a ref stored under a name the CLI would
+// refuse, as long as the key stays inside refs/.
 Status RemoveBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name);
 
 struct VerifyOptions {
@@ -138,6 +155,9 @@ struct VerifyReport {
   uint64_t frames = 0;                // frames decoded and hashed
   uint64_t bytes = 0;                 // bytes read from the store
   std::vector<std::string> problems;  // one line per corrupt or missing object
+  // Objects that could not be read for a reason that is not damage
+  // (permission denied, an I/O error, a timeout): not checked.
+  std::vector<std::string> errors;
 };
 
 // Re-reads every object of a name (ref, manifest, every frame it uses), or of

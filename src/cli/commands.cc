@@ -17,13 +17,13 @@
 #include "cli/options.h"
 #include "cli/progress.h"
 #include "hugeblob/hugeblob.h"
+#include "format/layout.h"
 #include "hugeblob/reader.h"
 #include "ops/load.h"
 #include "util/cancel.h"
 #include "util/units.h"
 
 namespace hugeblob::cli {
-namespace {
 
 std::string JsonString(std::string_view s) {
   std::string out = "\"";
@@ -52,6 +52,76 @@ std::string JsonString(std::string_view s) {
   return out + "\"";
 }
 
+std::string Escaped(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u >= 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+bool g_json_errors = false;
+
+}  // namespace
+
+void SetJsonErrors(bool json) { g_json_errors = json; }
+
+namespace {
+
+void PrintError(const Error& e) {
+  if (g_json_errors) {
+    std::fprintf(stderr, "{\"error\":{\"code\":%s,\"message\":%s}}\n",
+                 JsonString(ErrorCodeName(e.code())).c_str(), JsonString(e.message()).c_str());
+  } else {
+    // Messages may quote names and keys from a store made by someone else.
+    std::fprintf(stderr, "hugeblob: %s\n", Escaped(e.message()).c_str());
+  }
+}
+
+}  // namespace
+
+int ReportError(const Error& e) {
+  PrintError(e);
+  if (e.code() == ErrorCode::kCancelled) {
+    int sig = CancelSignal();
+    return sig != 0 ? 128 + sig : 130;
+  }
+  return kExitFailure;
+}
+
+int UsageError(const std::string& message) {
+  PrintError(Error(ErrorCode::kInvalidArgument, message));
+  return kExitUsage;
+}
+
+std::optional<int> CheckNameArg(const std::string& name) {
+  if (Status st = ValidateName(name); !st) return UsageError(st.error().message());
+  return std::nullopt;
+}
+
+std::optional<int> CheckThreadsArg(unsigned threads, const char* option) {
+  if (threads > kMaxThreads) {
+    return UsageError(fmt::format("{} {}: at most {} threads", option, threads, kMaxThreads));
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 std::string FormatTime(int64_t unix_seconds) {
   time_t t = static_cast<time_t>(unix_seconds);
   struct tm tm_utc;
@@ -65,19 +135,7 @@ double Ratio(uint64_t a, uint64_t b) {
   return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b);
 }
 
-int ExitCodeFor(const Error& e) {
-  if (e.code() == ErrorCode::kCancelled) {
-    int sig = CancelSignal();
-    return sig != 0 ? 128 + sig : 130;
-  }
-  if (e.code() == ErrorCode::kInvalidArgument) return 2;
-  return 1;
-}
-
-int Report(const Error& e) {
-  std::fprintf(stderr, "hugeblob: %s\n", e.message().c_str());
-  return ExitCodeFor(e);
-}
+int Report(const Error& e) { return ReportError(e); }
 
 std::string Basename(const std::string& path) {
   std::string p = path;
@@ -94,9 +152,13 @@ Result<uint64_t> SizeArg(const std::string& text, const char* option) {
   return v;
 }
 
-Result<std::shared_ptr<ObjectStore>> GlobalOptions::OpenStore() const {
-  if (!endpoint.empty()) ::setenv("AWS_ENDPOINT_URL", endpoint.c_str(), 1);
-  return hugeblob::OpenStore(store);
+Result<std::shared_ptr<ObjectStore>> GlobalOptions::OpenStore(StoreOpenMode mode) const {
+  // The S3-specific variable: AWS_ENDPOINT_URL would also redirect STS
+  // (web identity, assume-role) calls to the object store's endpoint.
+  if (!endpoint.empty()) ::setenv("AWS_ENDPOINT_URL_S3", endpoint.c_str(), 1);
+  if (!sse.empty()) ::setenv("HB_S3_SSE", sse.c_str(), 1);
+  if (!sse_kms_key_id.empty()) ::setenv("HB_S3_SSE_KMS_KEY_ID", sse_kms_key_id.c_str(), 1);
+  return hugeblob::OpenStore(store, mode);
 }
 
 bool IsLocalStore(const ObjectStore& store) { return store.url().rfind("file://", 0) == 0; }
@@ -144,35 +206,74 @@ struct PutArgs {
   std::string memory;
   std::string pack_size;
   bool sha256 = false;
+  // Set after parsing: whether --name / --level were given at all (an
+  // explicit empty name or level -1 is an error, not "the default").
+  const CLI::Option* name_opt = nullptr;
+  const CLI::Option* level_opt = nullptr;
 };
+
+// Limits of put's numeric options, checked before any work (exit 2).
+constexpr uint64_t kMinChunkSize = 256;         // cdc's minimum (avg/4) stays >= 64 bytes
+constexpr uint64_t kMaxChunkSize = 16ull << 20;  // cdc's maximum (4 x avg) stays <= 64 MiB
+constexpr uint64_t kMinMemory = 4ull << 20;
+constexpr uint64_t kMinPackSize = 1ull << 20;
+constexpr uint64_t kMaxPackSize = 1ull << 30;
 
 int RunPut(const GlobalOptions& g, const PutArgs& a) {
   PutOptions o;
-  o.name = a.name.empty() ? Basename(a.file) : a.name;
-  if (a.file == "-" && a.name.empty()) {
-    return Report(Error(ErrorCode::kInvalidArgument, "put from standard input needs --name"));
-  }
+  const bool name_given = a.name_opt != nullptr && a.name_opt->count() > 0;
+  if (name_given && a.name.empty()) return UsageError("--name: must not be empty");
+  o.name = name_given ? a.name : Basename(a.file);
+  if (a.file == "-" && !name_given) return UsageError("put from standard input needs --name");
+  if (auto bad = CheckNameArg(o.name)) return *bad;
   o.codec = a.codec;
+  if (a.codec != "zstd" && a.codec != "lz4" && a.codec != "none") {
+    return UsageError("--codec " + a.codec + ": expected zstd, lz4 or none");
+  }
+  if (a.level_opt != nullptr && a.level_opt->count() > 0) {
+    const int lo = a.codec == "zstd" ? 1 : 0;
+    const int hi = a.codec == "zstd" ? 19 : a.codec == "lz4" ? 12 : -1;
+    if (a.level < lo || a.level > hi) {
+      return UsageError(a.codec == "none" ? "--level: codec none takes no level"
+                                          : fmt::format("--level {}: {} levels are {} to {}",
+                                                        a.level, a.codec, lo, hi));
+    }
+  }
   o.level = a.level;
+  if (a.chunker != "cdc" && a.chunker != "fixed") {
+    return UsageError("--chunker " + a.chunker + ": expected cdc or fixed");
+  }
   o.chunker = a.chunker;
+  if (auto bad = CheckThreadsArg(a.threads, "--threads")) return *bad;
   o.threads = a.threads;
   if (!a.chunk_size.empty()) {
     auto v = SizeArg(a.chunk_size, "--chunk-size");
-    if (!v) return Report(v.error());
+    if (!v) return UsageError(v.error().message());
+    if (*v < kMinChunkSize || *v > kMaxChunkSize) {
+      return UsageError(fmt::format("--chunk-size {}: must be between {} and {}", a.chunk_size,
+                                    FormatSize(kMinChunkSize), FormatSize(kMaxChunkSize)));
+    }
     o.chunk_size = *v;
   }
   if (!a.memory.empty()) {
     auto v = SizeArg(a.memory, "--memory");
-    if (!v) return Report(v.error());
+    if (!v) return UsageError(v.error().message());
+    if (*v < kMinMemory) {
+      return UsageError(fmt::format("--memory {}: at least {}", a.memory, FormatSize(kMinMemory)));
+    }
     o.memory_budget = *v;
   }
   if (!a.pack_size.empty()) {
     auto v = SizeArg(a.pack_size, "--pack-size");
-    if (!v) return Report(v.error());
+    if (!v) return UsageError(v.error().message());
+    if (*v < kMinPackSize || *v > kMaxPackSize) {
+      return UsageError(fmt::format("--pack-size {}: must be between {} and {}", a.pack_size,
+                                    FormatSize(kMinPackSize), FormatSize(kMaxPackSize)));
+    }
     o.pack_size = *v;
   }
   o.sha256 = a.sha256;
-  auto store = g.OpenStore();
+  auto store = g.OpenStore(StoreOpenMode::kCreate);
   if (!store) return Report(store.error());
   ProgressLine progress("put " + o.name, g.ShowProgress());
   o.progress = progress.callback();
@@ -186,12 +287,12 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
     std::printf(
         "{\"name\":%s,\"size\":%llu,\"chunk_hash\":\"%s\",\"digest\":\"%s\",\"sha256\":%s,"
         "\"manifest\":\"%s\",\"chunks\":%llu,"
-        "\"zero_chunks\":%llu,\"new_chunks\":%llu,\"added_bytes\":%llu,\"shared_bytes\":%llu,"
-        "\"packs\":%llu,\"seconds\":%.3f,\"peak_buffer_bytes\":%llu}\n",
+        "\"zero_chunks\":%llu,\"holes_skipped\":%llu,\"new_chunks\":%llu,\"added_bytes\":%llu,"
+        "\"shared_bytes\":%llu,\"packs\":%llu,\"seconds\":%.3f,\"peak_buffer_bytes\":%llu}\n",
         JsonString(o.name).c_str(), (unsigned long long)r->size, r->chunk_hash.c_str(),
         r->digest.c_str(), r->sha256.empty() ? "null" : ("\"" + r->sha256 + "\"").c_str(),
         r->manifest.c_str(), (unsigned long long)r->chunks, (unsigned long long)r->zero_chunks,
-        (unsigned long long)r->new_chunks, (unsigned long long)r->added_bytes,
+        (unsigned long long)r->holes_skipped, (unsigned long long)r->new_chunks, (unsigned long long)r->added_bytes,
         (unsigned long long)r->shared_bytes, (unsigned long long)r->packs, secs,
         (unsigned long long)r->peak_buffer_bytes);
   } else if (g.Chatty()) {
@@ -211,15 +312,19 @@ struct GetArgs {
   std::string name;
   std::string out;
   bool force = false;
+  bool to_device = false;
   unsigned threads = 0;
   CacheOptions cache;
 };
 
 int RunGet(const GlobalOptions& g, const GetArgs& a) {
+  if (auto bad = CheckNameArg(a.name)) return *bad;
+  if (auto bad = CheckThreadsArg(a.threads, "--threads")) return *bad;
   auto store = g.OpenStore();
   if (!store) return Report(store.error());
   GetOptions o;
   o.force = a.force;
+  o.to_device = a.to_device;
   o.threads = a.threads;
   auto reader = a.cache.ToReaderOptions(/*disk_default=*/false, IsLocalStore(**store));
   if (!reader) return Report(reader.error());
@@ -236,11 +341,14 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
   if (!r) return Report(r.error());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (g.json) {
-    std::printf("{\"name\":%s,\"out\":%s,\"size\":%llu,\"holes\":%llu,\"seconds\":%.3f}\n",
-                JsonString(a.name).c_str(), JsonString(a.out).c_str(), (unsigned long long)r->size,
-                (unsigned long long)r->holes, secs);
+    // Standard output carries the data with "-": the summary goes to stderr
+    // then, never after the restored bytes.
+    std::fprintf(a.out == "-" ? stderr : stdout,
+                 "{\"name\":%s,\"out\":%s,\"size\":%llu,\"holes\":%llu,\"seconds\":%.3f}\n",
+                 JsonString(a.name).c_str(), JsonString(a.out).c_str(), (unsigned long long)r->size,
+                 (unsigned long long)r->holes, secs);
   } else if (g.Chatty() && a.out != "-") {
-    std::printf("%s -> %s: %s in %.1fs, verified\n", a.name.c_str(), a.out.c_str(),
+    std::printf("%s -> %s: %s in %.1fs, verified\n", a.name.c_str(), Escaped(a.out).c_str(),
                 FormatSize(r->size).c_str(), secs);
   }
   return 0;
@@ -254,12 +362,13 @@ struct CatArgs {
 };
 
 int RunCat(const GlobalOptions& g, const CatArgs& a) {
+  if (auto bad = CheckNameArg(a.name)) return *bad;
   auto offset = SizeArg(a.offset, "--offset");
-  if (!offset) return Report(offset.error());
+  if (!offset) return UsageError(offset.error().message());
   uint64_t length = UINT64_MAX;
   if (!a.length.empty()) {
     auto v = SizeArg(a.length, "--length");
-    if (!v) return Report(v.error());
+    if (!v) return UsageError(v.error().message());
     length = *v;
   }
   auto store = g.OpenStore();
@@ -274,9 +383,8 @@ int RunCat(const GlobalOptions& g, const CatArgs& a) {
   if (!reader) return Report(reader.error());
   const uint64_t size = (*reader)->size();
   if (*offset > size) {
-    return Report(Error(
-        ErrorCode::kInvalidArgument,
-        fmt::format("--offset {} is past the end of '{}' ({} bytes)", *offset, a.name, size)));
+    return UsageError(
+        fmt::format("--offset {} is past the end of '{}' ({} bytes)", *offset, a.name, size));
   }
   uint64_t end = length > size - *offset ? size : *offset + length;
   std::vector<uint8_t> buf(1 << 20);
@@ -306,10 +414,24 @@ int RunLs(const GlobalOptions& g) {
   if (!store) return Report(store.error());
   auto list = ListBlobs(*store);
   if (!list) return Report(list.error());
+  // A damaged ref does not hide the others: they are listed, it is
+  // reported (and the exit status says something is wrong).
+  int status = 0;
+  for (const BlobInfo& b : *list) {
+    if (b.error.empty()) continue;
+    PrintError(Error(ErrorCode::kCorruption, "ref '" + b.name + "': " + b.error +
+                                                 " (hugeblob rm can remove it)"));
+    status = kExitFailure;
+  }
   if (g.json) {
     std::string out = "[";
     for (size_t i = 0; i < list->size(); ++i) {
       const BlobInfo& b = (*list)[i];
+      if (!b.error.empty()) {
+        out += fmt::format("{}{{\"name\":{},\"error\":{}}}", i == 0 ? "" : ",", JsonString(b.name),
+                           JsonString(b.error));
+        continue;
+      }
       out += fmt::format(
           "{}{{\"name\":{},\"size\":{},\"created\":\"{}\",\"manifest\":\"{}\","
           "\"added_bytes\":{},\"shared_bytes\":{}}}",
@@ -317,16 +439,20 @@ int RunLs(const GlobalOptions& g) {
           b.added_bytes, b.shared_bytes);
     }
     std::printf("%s]\n", out.c_str());
-    return 0;
+    return status;
   }
   for (const BlobInfo& b : *list) {
+    if (!b.error.empty()) continue;
+    // Escaped: a name written into the store by other means may hold a
+    // newline or a terminal escape sequence that would forge lines.
     std::printf("%14llu  %s  %s\n", (unsigned long long)b.size, FormatTime(b.created_unix).c_str(),
-                b.name.c_str());
+                Escaped(b.name).c_str());
   }
-  return 0;
+  return status;
 }
 
 int RunStat(const GlobalOptions& g, const std::string& name) {
+  if (auto bad = CheckNameArg(name)) return *bad;
   auto store = g.OpenStore();
   if (!store) return Report(store.error());
   auto st = StatBlob(*store, name);
@@ -379,6 +505,10 @@ int RunStat(const GlobalOptions& g, const std::string& name) {
 }
 
 int RunVerify(const GlobalOptions& g, const std::string& name, unsigned threads) {
+  if (!name.empty()) {
+    if (auto bad = CheckNameArg(name)) return *bad;
+  }
+  if (auto bad = CheckThreadsArg(threads, "--threads")) return *bad;
   auto store = g.OpenStore();
   if (!store) return Report(store.error());
   VerifyOptions o;
@@ -392,12 +522,21 @@ int RunVerify(const GlobalOptions& g, const std::string& name, unsigned threads)
     for (size_t i = 0; i < r->problems.size(); ++i) {
       problems += (i == 0 ? "" : ",") + JsonString(r->problems[i]);
     }
-    std::printf("{\"ok\":%s,\"objects\":%llu,\"frames\":%llu,\"bytes\":%llu,\"problems\":%s]}\n",
-                r->problems.empty() ? "true" : "false", (unsigned long long)r->objects,
-                (unsigned long long)r->frames, (unsigned long long)r->bytes, problems.c_str());
+    std::string errors = "[";
+    for (size_t i = 0; i < r->errors.size(); ++i) {
+      errors += (i == 0 ? "" : ",") + JsonString(r->errors[i]);
+    }
+    std::printf(
+        "{\"ok\":%s,\"objects\":%llu,\"frames\":%llu,\"bytes\":%llu,\"problems\":%s],"
+        "\"errors\":%s]}\n",
+        r->problems.empty() && r->errors.empty() ? "true" : "false", (unsigned long long)r->objects,
+        (unsigned long long)r->frames, (unsigned long long)r->bytes, problems.c_str(),
+        errors.c_str());
   } else {
     for (const std::string& p : r->problems)
-      std::fprintf(stderr, "hugeblob: corrupt: %s\n", p.c_str());
+      std::fprintf(stderr, "hugeblob: corrupt: %s\n", Escaped(p).c_str());
+    for (const std::string& e : r->errors)
+      std::fprintf(stderr, "hugeblob: could not check: %s\n", Escaped(e).c_str());
     if (g.Chatty() || !r->problems.empty()) {
       std::printf("verified %llu objects, %llu frames, %s: %zu problem%s\n",
                   (unsigned long long)r->objects, (unsigned long long)r->frames,
@@ -405,15 +544,65 @@ int RunVerify(const GlobalOptions& g, const std::string& name, unsigned threads)
                   r->problems.size() == 1 ? "" : "s");
     }
   }
-  return r->problems.empty() ? 0 : 3;
+  // Damage found wins; objects it could not read (permissions, I/O) are a
+  // failure to check, not damage.
+  if (!r->problems.empty()) return kExitDamage;
+  return r->errors.empty() ? 0 : kExitFailure;
 }
 
 int RunRm(const GlobalOptions& g, const std::string& name) {
+  // No name check here: rm must be able to remove a ref that some other
+  // tool wrote under a name the CLI refuses (RemoveBlob keeps it inside
+  // refs/).
+  if (name.empty()) return UsageError("rm: empty name");
   auto store = g.OpenStore();
   if (!store) return Report(store.error());
   Status st = RemoveBlob(*store, name);
   if (!st) return Report(st.error());
   return 0;
+}
+
+int RunInit(const GlobalOptions& g) {
+  auto store = g.OpenStore(StoreOpenMode::kInit);
+  if (!store) return Report(store.error());
+  if (g.json) {
+    std::printf("{\"store\":%s,\"created\":true}\n", JsonString((*store)->url()).c_str());
+  } else if (!g.quiet) {
+    std::printf("created a hugeblob store at %s\n", Escaped((*store)->url()).c_str());
+  }
+  return 0;
+}
+
+// Levenshtein distance, for "did you mean" on a mistyped command.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The first word that is not an option (or an option's value): the command
+// the user asked for, for a clear "unknown command" before CLI11 answers
+// "A subcommand is required". Empty if there is none.
+std::string FirstWord(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") return i + 1 < argc ? argv[i + 1] : "";
+    if (arg.empty() || arg[0] != '-') return std::string(arg);
+    if (arg.find('=') != std::string_view::npos || arg.size() < 2) continue;
+    // A global option that takes a value consumes the next word.
+    const CLI::Option* opt = app.get_option_no_throw(std::string(arg));
+    if (opt != nullptr && opt->get_items_expected_min() > 0) ++i;
+  }
+  return "";
 }
 
 }  // namespace
@@ -438,7 +627,13 @@ int Main(int argc, char** argv) {
          "Store URL: a path, file:///path or s3://bucket/prefix (default $HUGEBLOB_STORE or "
          "~/.local/share/hugeblob)")
       ->envname("HUGEBLOB_STORE");
-  app.add_option("--endpoint", g.endpoint, "S3 endpoint URL (default $AWS_ENDPOINT_URL)");
+  app.add_option("--endpoint", g.endpoint,
+                 "S3 endpoint URL (sets AWS_ENDPOINT_URL_S3; default $AWS_ENDPOINT_URL_S3, "
+                 "then $AWS_ENDPOINT_URL)");
+  app.add_option("--sse", g.sse, "S3 server-side encryption of written objects")
+      ->check(CLI::IsMember({"AES256", "aws:kms", "aws:kms:dsse"}));
+  app.add_option("--sse-kms-key-id", g.sse_kms_key_id,
+                 "KMS key id or ARN for --sse aws:kms or aws:kms:dsse");
   app.add_flag("--json", g.json, "Machine-readable output");
   app.add_flag("-q,--quiet", g.quiet, "No progress and no summary");
   app.add_flag("-v,--verbose", g.verbose, "Summaries and log messages");
@@ -448,15 +643,20 @@ int Main(int argc, char** argv) {
   PutArgs put;
   auto* put_cmd = app.add_subcommand("put", "Store a file (or - for standard input)");
   put_cmd->add_option("file", put.file, "File to store, or - for standard input")->required();
-  put_cmd->add_option("--name", put.name, "Name in the store (default: the file's base name)");
+  put.name_opt =
+      put_cmd->add_option("--name", put.name, "Name in the store (default: the file's base name)");
   put_cmd->add_option("--codec", put.codec, "zstd, lz4 or none")->capture_default_str();
-  put_cmd->add_option("--level", put.level, "Compression level (zstd 1-19, lz4 0-12)");
+  put.level_opt =
+      put_cmd->add_option("--level", put.level, "Compression level (zstd 1-19, lz4 0-12)");
   put_cmd->add_option("--chunker", put.chunker, "cdc (content-defined) or fixed")
       ->capture_default_str();
-  put_cmd->add_option("--chunk-size", put.chunk_size, "Average (cdc) or exact (fixed) chunk size");
-  put_cmd->add_option("--threads", put.threads, "Hash/compress threads (default: one per core)");
-  put_cmd->add_option("--memory", put.memory, "Memory budget for data in flight (default 48M)");
-  put_cmd->add_option("--pack-size", put.pack_size, "Target pack object size (default 16M)");
+  put_cmd->add_option("--chunk-size", put.chunk_size,
+                      "Average (cdc) or exact (fixed) chunk size, 256 to 16M (default 256K)");
+  put_cmd->add_option("--threads", put.threads,
+                      "Hash/compress threads, at most 64 (default: one per core)");
+  put_cmd->add_option("--memory", put.memory,
+                      "Memory budget for data in flight, at least 4M (default 48M)");
+  put_cmd->add_option("--pack-size", put.pack_size, "Target pack object size, 1M to 1G (default 16M)");
   put_cmd->add_flag("--sha256", put.sha256,
                     "Also record the SHA-256 of the whole file (shown by stat, checked by get); "
                     "one more pass over every byte, holes included");
@@ -467,7 +667,12 @@ int Main(int argc, char** argv) {
       app.add_subcommand("get", "Restore a file (verified, atomic; - for standard output)");
   get_cmd->add_option("name", get.name)->required();
   get_cmd->add_option("out", get.out, "Output path, or - for standard output")->required();
-  get_cmd->add_flag("-f,--force", get.force, "Replace an existing output file");
+  get_cmd->add_flag("-f,--force", get.force,
+                    "Replace an existing output file (only ever a regular file: never a "
+                    "symlink, device, FIFO or directory)");
+  get_cmd->add_flag("--to-device", get.to_device,
+                    "Write into an existing block or character device or FIFO given as the "
+                    "output, in order, zeros included (never replaces it)");
   get_cmd->add_option("--threads", get.threads, "Parallel fetch/decode threads (default 4)");
   get.cache.Add(get_cmd, "off unless --cache-dir is given (a restore reads each chunk once)");
   get_cmd->callback([&] { run = [&] { return RunGet(g, get); }; });
@@ -500,17 +705,46 @@ int Main(int argc, char** argv) {
   rm_cmd->add_option("name", rm_name)->required();
   rm_cmd->callback([&] { run = [&] { return RunRm(g, rm_name); }; });
 
+  auto* init_cmd = app.add_subcommand(
+      "init", "Create a store (--store URL, or the default one); fails if one exists there");
+  init_cmd->callback([&] { run = [&] { return RunInit(g); }; });
+
   AddMountCommand(app, g, run);
   AddMaintenanceCommands(app, g, run);
 
+  // A JSON caller gets even parse errors as JSON.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--json") SetJsonErrors(true);
+  }
+  if (std::string word = FirstWord(app, argc, argv); !word.empty()) {
+    bool known = false;
+    std::string best;
+    size_t best_distance = 3;  // suggest only close matches
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      if (sub->check_name(word)) known = true;
+      size_t d = EditDistance(word, sub->get_name());
+      if (d < best_distance) {
+        best_distance = d;
+        best = sub->get_name();
+      }
+    }
+    if (!known) {
+      return UsageError("unknown command '" + Escaped(word) + "'" +
+                        (best.empty() ? "" : " (did you mean '" + best + "'?)") +
+                        "; see hugeblob --help");
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);
+    if (g_json_errors) return UsageError(e.what());
+    app.exit(e);
+    return kExitUsage;
   }
+  SetJsonErrors(g.json);
   if (g.verbose) spdlog::set_level(spdlog::level::info);
-  if (!run) return 2;
+  if (!run) return kExitUsage;
   return run();
 }
 
