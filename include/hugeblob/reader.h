@@ -102,6 +102,12 @@ class BlobReader {
   // lives, so keep `length` modest (a FUSE read: at most 1 MiB).
   virtual Result<BufferChain> ReadRange(uint64_t offset, uint64_t length) = 0;
 
+  // lseek's SEEK_DATA / SEEK_HOLE: the first offset >= `offset` that holds
+  // data (hole false) or is in a hole (hole true; the end of the file counts
+  // as one), so a copy can skip holes without reading them. kNotFound past
+  // the end, or for data when only holes follow (lseek's ENXIO).
+  virtual Result<uint64_t> SeekData(uint64_t offset, bool hole) const = 0;
+
   // Hint that frames [first, last) will be read soon: starts fetching them in
   // the background within the memory bound (used by get and read-ahead).
   virtual void Prefetch(size_t first, size_t last) = 0;

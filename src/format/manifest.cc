@@ -105,6 +105,15 @@ size_t Manifest::FindFrame(uint64_t offset) const {
   return static_cast<size_t>(it - frames.begin()) - 1;
 }
 
+std::optional<uint64_t> Manifest::SeekData(uint64_t offset, bool hole) const {
+  if (offset >= size) return std::nullopt;
+  for (size_t i = FindFrame(offset); i < frames.size(); ++i) {
+    if (frames[i].zero == hole) return std::max(offset, frames[i].offset);
+  }
+  if (hole) return size;
+  return std::nullopt;
+}
+
 Status Manifest::Validate() const {
   HB_TRY(CheckChunker(chunker));
   if (version == 1 && (!sha256 || digest || mode || mtime_ns || chunk_hash != HashAlgo::kSha256)) {

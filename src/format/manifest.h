@@ -59,6 +59,11 @@ struct Manifest {
   // Index of the frame holding byte `offset` (binary search); frames.size()
   // if offset >= size.
   size_t FindFrame(uint64_t offset) const;
+  // lseek's SEEK_DATA (hole false) and SEEK_HOLE (hole true) over the frame
+  // table: the first offset >= `offset` in data (or in a hole; the end of
+  // the file counts as one). Empty if `offset` >= size, or for SEEK_DATA
+  // when only holes follow (lseek's ENXIO).
+  std::optional<uint64_t> SeekData(uint64_t offset, bool hole) const;
   // Sanity checks that decoding also runs: offsets contiguous and summing to
   // size, pack indices in range, lengths within the chunker maximum.
   Status Validate() const;

@@ -271,14 +271,9 @@ Result<BufferChain> BlobFs::ReadChain(OpenFile& file, uint64_t offset, uint64_t 
 Result<uint64_t> BlobFs::SeekData(OpenFile& file, int64_t offset, bool hole) {
   const Manifest& m = file.reader->manifest();
   if (offset < 0) return Fail(ErrorCode::kInvalidArgument, "negative offset");
-  const uint64_t off = static_cast<uint64_t>(offset);
-  if (off >= m.size) return Fail(ErrorCode::kNotFound, "offset past the end");
-  for (size_t i = m.FindFrame(off); i < m.frames.size(); ++i) {
-    if (m.frames[i].zero == hole) return std::max(off, m.frames[i].offset);
-  }
-  // Past the last data: the end of the file counts as a hole.
-  if (hole) return m.size;
-  return Fail(ErrorCode::kNotFound, "no data after the offset");
+  auto pos = m.SeekData(static_cast<uint64_t>(offset), hole);
+  if (!pos) return Fail(ErrorCode::kNotFound, "no data after the offset");
+  return *pos;
 }
 
 }  // namespace hugeblob::fuse

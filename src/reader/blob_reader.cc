@@ -56,6 +56,14 @@ class BlobReaderImpl final : public BlobReader {
 
   uint64_t size() const override { return m_.size; }
   const Manifest& manifest() const override { return m_; }
+  Result<uint64_t> SeekData(uint64_t offset, bool hole) const override {
+    auto pos = m_.SeekData(offset, hole);
+    if (!pos) {
+      return Fail(ErrorCode::kNotFound, src_->label + ": no " + (hole ? "hole" : "data") +
+                                            " at or after offset " + std::to_string(offset));
+    }
+    return *pos;
+  }
 
   Result<size_t> pread(uint64_t offset, std::span<uint8_t> out) override {
     if (offset >= m_.size || out.empty()) return size_t{0};

@@ -865,3 +865,39 @@ TEST_F(DiskRangeTest, MemoryStaysBoundedUnderRandomReadsThroughTheDiskCache) {
 
 }  // namespace
 }  // namespace hugeblob
+
+namespace hugeblob {
+namespace {
+
+// SeekData/SeekHole through the pread API agree with lseek on the original
+// file: a copy can skip holes without reading them.
+TEST(ReaderSeekTest, DataAndHolesFollowZeroChunks) {
+  auto store = std::make_shared<MemoryStore>();
+  // 64 KiB chunks: data, hole, hole, data, hole (the end).
+  Buffer data = Buffer::Zeros(5 * 65536);
+  std::memset(data.mutable_data(), 7, 65536);
+  std::memset(data.mutable_data() + 3 * 65536 + 100, 9, 1000);
+  BlobLayout layout;
+  auto m = StoreBlob(*store, "f", data, layout);
+  ASSERT_TRUE(m) << m.error().message();
+  auto ctx = ReaderContext::Create(ReaderOptions{});
+  ASSERT_TRUE(ctx);
+  auto r = BlobReader::Open(*ctx, store, "f");
+  ASSERT_TRUE(r) << r.error().message();
+  auto at = [&](uint64_t off, bool hole) -> int64_t {
+    auto p = (*r)->SeekData(off, hole);
+    return p ? static_cast<int64_t>(*p) : -1;
+  };
+  EXPECT_EQ(at(0, false), 0);
+  EXPECT_EQ(at(0, true), 65536);
+  EXPECT_EQ(at(65536, false), 3 * 65536);
+  EXPECT_EQ(at(2 * 65536 + 5, false), 3 * 65536);
+  EXPECT_EQ(at(3 * 65536 + 7, false), 3 * 65536 + 7);
+  EXPECT_EQ(at(3 * 65536, true), 4 * 65536);
+  EXPECT_EQ(at(4 * 65536, false), -1);  // only a hole follows: ENXIO
+  EXPECT_EQ(at(4 * 65536, true), 4 * 65536);
+  EXPECT_EQ(at(5 * 65536, true), -1);  // past the end
+}
+
+}  // namespace
+}  // namespace hugeblob
