@@ -48,10 +48,10 @@ struct PutOptions {
 };
 
 struct PutResult {
-  std::string manifest;  // id of the manifest written, hex
-  uint64_t size = 0;     // bytes read
-  std::string digest;    // content digest (BLAKE3 over the chunk list), hex
-  std::string sha256;    // of the whole file, hex; empty unless options.sha256
+  std::string manifest;    // id of the manifest written, hex
+  uint64_t size = 0;       // bytes read
+  std::string digest;      // content digest (BLAKE3 over the chunk list), hex
+  std::string sha256;      // of the whole file, hex; empty unless options.sha256
   std::string chunk_hash;  // "blake3" or "sha256" (the store's)
   uint64_t chunks = 0;
   uint64_t zero_chunks = 0;        // all-zero chunks (not stored)
@@ -71,7 +71,7 @@ Result<PutResult> Put(const std::shared_ptr<ObjectStore>& store, const std::stri
                       const PutOptions& options);
 
 struct GetOptions {
-  bool force = false;    // replace an existing output file (only ever a regular file)
+  bool force = false;  // replace an existing output file (only ever a regular file)
   // Write into an existing block or character device or FIFO named as the
   // output, in order and zeros included, instead of refusing it. Never
   // replaces the node itself.
@@ -122,12 +122,12 @@ Result<std::vector<BlobInfo>> ListBlobs(const std::shared_ptr<ObjectStore>& stor
 
 struct BlobStat {
   BlobInfo info;
-  std::string chunk_hash;  // "blake3" (new stores) or "sha256"
-  std::string digest;      // content digest, hex; empty for files stored before it existed
-  std::string sha256;      // whole-file SHA-256, hex; empty unless recorded (put --sha256)
+  std::string chunk_hash;           // "blake3" (new stores) or "sha256"
+  std::string digest;               // content digest, hex; empty for files stored before it existed
+  std::string sha256;               // whole-file SHA-256, hex; empty unless recorded (put --sha256)
   std::optional<uint32_t> mode;     // file type and permission bits, if recorded
   std::optional<int64_t> mtime_ns;  // modification time, if recorded
-  std::string chunker;  // "cdc 64K/256K/1M" or "fixed 256K"
+  std::string chunker;              // "cdc 64K/256K/1M" or "fixed 256K"
   uint64_t chunks = 0;
   uint64_t zero_chunks = 0;
   uint64_t unique_chunks = 0;   // distinct non-zero chunks

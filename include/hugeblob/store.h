@@ -99,10 +99,20 @@ class ObjectStore {
   virtual uint64_t multipart_threshold() const { return UINT64_MAX; }
 };
 
-// Opens a store by URL: a path or file:///path (local directory, created if
-// missing), mem:// (in-memory, for tests), s3://bucket/prefix (S3, when built
-// with it). An empty url means the default store: $HUGEBLOB_STORE, else
-// $XDG_DATA_HOME/hugeblob, else ~/.local/share/hugeblob.
+// Whether opening a store may create it. A store is made on purpose (init,
+// or the first put or copy into it), never by a command that only reads.
+enum class StoreOpenMode {
+  kExisting,  // kNotFound "no store at URL" unless it has a config
+  kCreate,    // an absent or empty directory/prefix is claimed (config written)
+  kInit,      // as kCreate, but kAlreadyExists if it already is a store
+};
+
+// Opens a store by URL: a path or file:///path (local directory), mem://
+// (in-memory, for tests; always a fresh, new store), s3://bucket/prefix (S3,
+// when built with it). An empty url means the default store: $HUGEBLOB_STORE,
+// else $XDG_DATA_HOME/hugeblob, else ~/.local/share/hugeblob. The one-argument
+// form creates a missing store (kCreate).
+Result<std::shared_ptr<ObjectStore>> OpenStore(std::string_view url, StoreOpenMode mode);
 Result<std::shared_ptr<ObjectStore>> OpenStore(std::string_view url);
 std::string DefaultStoreUrl();
 

@@ -16,8 +16,8 @@
 #include "cli/mount_command.h"
 #include "cli/options.h"
 #include "cli/progress.h"
-#include "hugeblob/hugeblob.h"
 #include "format/layout.h"
+#include "hugeblob/hugeblob.h"
 #include "hugeblob/reader.h"
 #include "ops/load.h"
 #include "util/cancel.h"
@@ -213,7 +213,7 @@ struct PutArgs {
 };
 
 // Limits of put's numeric options, checked before any work (exit 2).
-constexpr uint64_t kMinChunkSize = 256;         // cdc's minimum (avg/4) stays >= 64 bytes
+constexpr uint64_t kMinChunkSize = 256;          // cdc's minimum (avg/4) stays >= 64 bytes
 constexpr uint64_t kMaxChunkSize = 16ull << 20;  // cdc's maximum (4 x avg) stays <= 64 MiB
 constexpr uint64_t kMinMemory = 4ull << 20;
 constexpr uint64_t kMinPackSize = 1ull << 20;
@@ -228,7 +228,7 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
   if (auto bad = CheckNameArg(o.name)) return *bad;
   o.codec = a.codec;
   if (a.codec != "zstd" && a.codec != "lz4" && a.codec != "none") {
-    return UsageError("--codec " + a.codec + ": expected zstd, lz4 or none");
+    return UsageError("--codec: unknown codec '" + a.codec + "' (expected zstd, lz4 or none)");
   }
   if (a.level_opt != nullptr && a.level_opt->count() > 0) {
     const int lo = a.codec == "zstd" ? 1 : 0;
@@ -259,7 +259,8 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
     auto v = SizeArg(a.memory, "--memory");
     if (!v) return UsageError(v.error().message());
     if (*v < kMinMemory) {
-      return UsageError(fmt::format("--memory {}: at least {}", a.memory, FormatSize(kMinMemory)));
+      return UsageError(fmt::format("--memory {}: the memory budget must be at least {}", a.memory,
+                                    FormatSize(kMinMemory)));
     }
     o.memory_budget = *v;
   }
@@ -292,9 +293,9 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
         JsonString(o.name).c_str(), (unsigned long long)r->size, r->chunk_hash.c_str(),
         r->digest.c_str(), r->sha256.empty() ? "null" : ("\"" + r->sha256 + "\"").c_str(),
         r->manifest.c_str(), (unsigned long long)r->chunks, (unsigned long long)r->zero_chunks,
-        (unsigned long long)r->holes_skipped, (unsigned long long)r->new_chunks, (unsigned long long)r->added_bytes,
-        (unsigned long long)r->shared_bytes, (unsigned long long)r->packs, secs,
-        (unsigned long long)r->peak_buffer_bytes);
+        (unsigned long long)r->holes_skipped, (unsigned long long)r->new_chunks,
+        (unsigned long long)r->added_bytes, (unsigned long long)r->shared_bytes,
+        (unsigned long long)r->packs, secs, (unsigned long long)r->peak_buffer_bytes);
   } else if (g.Chatty()) {
     std::printf(
         "%s: %s in %.1fs (%s/s), %llu chunks (%llu zero, %llu new), added %s, shared %s\n",
@@ -419,8 +420,8 @@ int RunLs(const GlobalOptions& g) {
   int status = 0;
   for (const BlobInfo& b : *list) {
     if (b.error.empty()) continue;
-    PrintError(Error(ErrorCode::kCorruption, "ref '" + b.name + "': " + b.error +
-                                                 " (hugeblob rm can remove it)"));
+    PrintError(Error(ErrorCode::kCorruption,
+                     "ref '" + b.name + "': " + b.error + " (hugeblob rm can remove it)"));
     status = kExitFailure;
   }
   if (g.json) {
@@ -656,7 +657,8 @@ int Main(int argc, char** argv) {
                       "Hash/compress threads, at most 64 (default: one per core)");
   put_cmd->add_option("--memory", put.memory,
                       "Memory budget for data in flight, at least 4M (default 48M)");
-  put_cmd->add_option("--pack-size", put.pack_size, "Target pack object size, 1M to 1G (default 16M)");
+  put_cmd->add_option("--pack-size", put.pack_size,
+                      "Target pack object size, 1M to 1G (default 16M)");
   put_cmd->add_flag("--sha256", put.sha256,
                     "Also record the SHA-256 of the whole file (shown by stat, checked by get); "
                     "one more pass over every byte, holes included");

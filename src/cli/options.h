@@ -2,7 +2,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "hugeblob/error.h"
 #include "hugeblob/reader.h"
@@ -15,13 +17,18 @@ class App;
 namespace hugeblob::cli {
 
 struct GlobalOptions {
-  std::string store;     // URL; empty: the default store
-  std::string endpoint;  // S3 endpoint override
+  std::string store;           // URL; empty: the default store
+  std::string endpoint;        // S3 endpoint override (AWS_ENDPOINT_URL_S3)
+  std::string sse;             // S3 server-side encryption: AES256 | aws:kms | aws:kms:dsse
+  std::string sse_kms_key_id;  // KMS key for aws:kms / aws:kms:dsse
   bool json = false;
   bool quiet = false;
   bool verbose = false;
 
-  Result<std::shared_ptr<ObjectStore>> OpenStore() const;
+  // Only put, init and copy (destination) may create a store; every other
+  // command opens it with kExisting and says "no store at ..." otherwise.
+  Result<std::shared_ptr<ObjectStore>> OpenStore(
+      StoreOpenMode mode = StoreOpenMode::kExisting) const;
   // Progress line on stderr: a TTY, not --quiet, not --json.
   bool ShowProgress() const;
   // Human summaries on stdout: --verbose, or stdout is a TTY and not --quiet.
@@ -48,5 +55,33 @@ bool IsLocalStore(const ObjectStore& store);
 
 // Parses a size option value; the error names the option.
 Result<uint64_t> SizeArg(const std::string& text, const char* option);
+
+// Exit statuses (README "exit codes"): 0 success; 1 any failure the command
+// ran into; 2 bad usage (options, arguments, names), detected by the CLI
+// before any work; 3 verify found damage; 128+N killed by signal N.
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitDamage = 3;
+
+// With --json, errors go to stderr as one JSON object
+// {"error":{"code":"not found","message":"..."}}; otherwise as
+// "hugeblob: message". Set once, after parsing.
+void SetJsonErrors(bool json);
+// Prints `e` and returns its exit status: 1, or 128+N after a signal.
+int ReportError(const Error& e);
+// Prints a usage error and returns 2.
+int UsageError(const std::string& message);
+// A usage error when `name` is not a valid name (the rules of the store).
+std::optional<int> CheckNameArg(const std::string& name);
+// Checks an optional thread-count option: 0 (the default) or 1..kMaxThreads.
+inline constexpr unsigned kMaxThreads = 64;
+std::optional<int> CheckThreadsArg(unsigned threads, const char* option);
+
+// A string quoted for JSON.
+std::string JsonString(std::string_view s);
+// `s` with control bytes, DEL, bytes >= 0x80 and backslashes written as
+// \n, \t, \xHH, \\: a name made outside the CLI can then never print forged
+// lines or terminal escape sequences.
+std::string Escaped(std::string_view s);
 
 }  // namespace hugeblob::cli

@@ -5,6 +5,7 @@
 
 #include "format/bytes.h"
 #include "format/envelope.h"
+#include "format/pack.h"
 
 namespace hugeblob {
 namespace {
@@ -46,6 +47,12 @@ std::string CheckEntry(const IndexEntry& e) {
     return "unknown codec " + Str(static_cast<uint8_t>(e.codec));
   }
   if (e.length == 0 || e.stored_length == 0) return "empty frame";
+  // The limits of a pack's frames (format/pack.h): an entry that claims
+  // more must not make a reader allocate it.
+  if (e.length > kMaxFrameLength || e.stored_length > kMaxStoredFrameLength) {
+    return "frame of " + Str(e.stored_length) + " stored / " + Str(e.length) +
+           " bytes is larger than a frame can be";
+  }
   if (e.codec == Codec::kNone && e.stored_length != e.length) {
     return "raw frame whose stored length differs from its length";
   }
@@ -105,8 +112,8 @@ Result<Buffer> EncodeIndex(std::vector<IndexEntry> entries) {
 
 Result<std::vector<IndexEntry>> DecodeIndex(std::span<const uint8_t> bytes, std::string_view name) {
   const std::string label = ObjectLabel("index", name);
-  HB_ASSIGN_OR_RETURN(auto env,
-                      format_internal::OpenEnvelope(bytes, kMagic, kIndexVersion, kIndexVersion, "index", label));
+  HB_ASSIGN_OR_RETURN(auto env, format_internal::OpenEnvelope(bytes, kMagic, kIndexVersion,
+                                                              kIndexVersion, "index", label));
   const uint64_t pack_count = env.header.pack_count;
   const uint64_t entry_count = env.header.entry_count;
   if (entry_count > kMaxEntries || pack_count > entry_count) {

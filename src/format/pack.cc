@@ -26,6 +26,7 @@ using format_internal::LoadU64;
 // Version and magic are the last 8 bytes of every pack, whatever the
 // version, so a reader can always tell a newer pack from a broken one.
 constexpr size_t kEntrySize = 32 + 8 + 4 + 4 + 1;
+static_assert(kEntrySize == kPackEntrySize);
 constexpr char kMagic[4] = {'H', 'B', 'P', 'K'};
 constexpr size_t kChecksumOffset = 16;
 constexpr size_t kChecksumSize = 8;
@@ -124,34 +125,46 @@ Result<std::vector<PackEntry>> DecodePackTrailer(std::span<const uint8_t> traile
   std::vector<PackEntry> entries;
   // Bounded: the trailer length was checked against entry_count above.
   entries.reserve(f.entry_count);
-  ByteReader r(trailer.subspan(0, trailer.size() - kPackFooterSize));
   uint64_t prev_end = 0;
   for (uint32_t i = 0; i < f.entry_count; ++i) {
-    PackEntry e;
-    uint8_t codec = 0;
-    if (!r.Hash(&e.chunk) || !r.U64(&e.offset) || !r.U32(&e.stored_length) || !r.U32(&e.length) ||
-        !r.U8(&codec)) {
-      return Fail(ErrorCode::kCorruption, "pack trailer: entry " + Str(i) + " is truncated");
-    }
-    auto bad = [&](const std::string& why) {
-      return Fail(ErrorCode::kCorruption,
-                  "pack trailer: entry " + Str(i) + " (chunk " + e.chunk.Short() + "): " + why);
-    };
-    if (!IsValidCodec(codec)) return bad("unknown codec " + Str(codec));
-    e.codec = static_cast<Codec>(codec);
-    if (e.length == 0 || e.stored_length == 0) return bad("empty frame");
-    if (e.codec == Codec::kNone && e.stored_length != e.length) {
-      return bad("raw frame whose stored length differs from its length");
-    }
-    if (e.offset < prev_end) return bad("frame overlaps the previous one or is out of order");
-    if (e.offset > frames_end || e.stored_length > frames_end - e.offset) {
-      return bad("frame at " + Str(e.offset) + "+" + Str(e.stored_length) +
-                 " runs past the frames region (" + Str(frames_end) + " bytes)");
-    }
-    prev_end = e.offset + e.stored_length;
+    HB_ASSIGN_OR_RETURN(PackEntry e,
+                        DecodePackEntry(trailer.subspan(uint64_t{i} * kEntrySize, kEntrySize), i,
+                                        frames_end, &prev_end));
     entries.push_back(e);
   }
   return entries;
+}
+
+Result<PackEntry> DecodePackEntry(std::span<const uint8_t> bytes, uint32_t index,
+                                  uint64_t frames_end, uint64_t* prev_end) {
+  PackEntry e;
+  uint8_t codec = 0;
+  ByteReader r(bytes);
+  if (bytes.size() != kEntrySize || !r.Hash(&e.chunk) || !r.U64(&e.offset) ||
+      !r.U32(&e.stored_length) || !r.U32(&e.length) || !r.U8(&codec)) {
+    return Fail(ErrorCode::kCorruption, "pack trailer: entry " + Str(index) + " is truncated");
+  }
+  auto bad = [&](const std::string& why) {
+    return Fail(ErrorCode::kCorruption,
+                "pack trailer: entry " + Str(index) + " (chunk " + e.chunk.Short() + "): " + why);
+  };
+  if (!IsValidCodec(codec)) return bad("unknown codec " + Str(codec));
+  e.codec = static_cast<Codec>(codec);
+  if (e.length == 0 || e.stored_length == 0) return bad("empty frame");
+  if (e.length > kMaxFrameLength || e.stored_length > kMaxStoredFrameLength) {
+    return bad("frame of " + Str(e.stored_length) + " stored / " + Str(e.length) +
+               " bytes is larger than a frame can be (" + Str(kMaxFrameLength) + ")");
+  }
+  if (e.codec == Codec::kNone && e.stored_length != e.length) {
+    return bad("raw frame whose stored length differs from its length");
+  }
+  if (e.offset < *prev_end) return bad("frame overlaps the previous one or is out of order");
+  if (e.offset > frames_end || e.stored_length > frames_end - e.offset) {
+    return bad("frame at " + Str(e.offset) + "+" + Str(e.stored_length) +
+               " runs past the frames region (" + Str(frames_end) + " bytes)");
+  }
+  *prev_end = e.offset + e.stored_length;
+  return e;
 }
 
 }  // namespace hugeblob

@@ -38,6 +38,17 @@ struct PackFooter {
 
 inline constexpr uint32_t kPackVersion = 1;
 inline constexpr size_t kPackFooterSize = 32;
+inline constexpr size_t kPackEntrySize = 49;
+
+// Limits every decoder enforces on a frame, whatever the object claims, so
+// that no length read from a store makes a reader allocate more than a real
+// frame can need: a chunk is at most 64 MiB (the chunker's maximum, which
+// manifests enforce too), and a stored frame at most that plus the worst
+// expansion of a codec on incompressible input (zstd and lz4 add well under
+// 1/128 + 64 KiB).
+inline constexpr uint32_t kMaxFrameLength = 64u << 20;
+inline constexpr uint32_t kMaxStoredFrameLength =
+    kMaxFrameLength + (kMaxFrameLength >> 7) + (1u << 20);
 
 // The trailer for frames laid out as `entries` say (offsets must be
 // contiguous from 0 and end at `frames_length`).
@@ -45,6 +56,14 @@ Buffer EncodePackTrailer(std::span<const PackEntry> entries, uint64_t frames_len
 
 // Parses the last kPackFooterSize bytes of a pack of `pack_size` bytes.
 Result<PackFooter> DecodePackFooter(std::span<const uint8_t> footer, uint64_t pack_size);
+
+// Parses entry `index` (kPackEntrySize bytes) of a trailer whose frames
+// region is `frames_end` bytes, and checks it: codec known, lengths within
+// the limits above, raw frames at their length, the frame inside the region
+// and at or after `*prev_end` (the end of the previous frame), which it then
+// advances. Lets a reader stream a trailer of any size in bounded memory.
+Result<PackEntry> DecodePackEntry(std::span<const uint8_t> bytes, uint32_t index,
+                                  uint64_t frames_end, uint64_t* prev_end);
 
 // Parses a whole trailer (entries + footer) of a pack of `pack_size` bytes
 // and checks that every frame lies inside the frames region without overlap.

@@ -214,6 +214,16 @@ TEST(PackTest, RejectsBadEntries) {
   e[3].offset = UINT64_MAX - 2;
   EXPECT_TRUE(rejected(e)) << "offset overflow";
   e = base;
+  // A length no frame can have: a tiny forged pack must not make a reader
+  // allocate 4 GiB to decode it.
+  e[0].codec = Codec::kZstd;
+  e[0].length = 0xffffffffu;
+  EXPECT_TRUE(rejected(e)) << "length beyond kMaxFrameLength";
+  e = base;
+  e[0].codec = Codec::kZstd;
+  e[0].length = kMaxFrameLength;
+  EXPECT_FALSE(rejected(e)) << "the largest valid frame";
+  e = base;
   e[2].offset += 1;  // a gap is allowed: frames stay inside the region
   e[3].stored_length -= 1;
   e[3].length -= 1;

@@ -1,6 +1,8 @@
 // ls, stat, rm and verify: read-only inspection of a store (rm only deletes
 // a ref).
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -8,6 +10,7 @@
 #include <unordered_set>
 
 #include "codec/codec.h"
+#include "format/envelope.h"
 #include "format/index.h"
 #include "format/layout.h"
 #include "format/manifest.h"
@@ -15,6 +18,7 @@
 #include "hash/blake3.h"
 #include "hugeblob/hugeblob.h"
 #include "ops/load.h"
+#include "util/budget.h"
 #include "util/cancel.h"
 #include "util/thread_pool.h"
 #include "util/units.h"
@@ -44,20 +48,27 @@ std::string SizeLabel(uint32_t bytes) {
 Result<std::vector<BlobInfo>> ListBlobs(const std::shared_ptr<ObjectStore>& store) {
   HB_ASSIGN_OR_RETURN(auto refs, store->List(kRefsPrefix));
   std::vector<BlobInfo> out(refs.size());
-  std::vector<std::optional<Error>> errors(refs.size());
+  std::vector<bool> gone(refs.size(), false);
   {
     ThreadPool pool(8);
     for (size_t i = 0; i < refs.size(); ++i) {
       pool.Submit([&, i] {
-        std::string name(NameFromRefKey(refs[i].key));
-        auto bytes = store->Get(refs[i].key);
-        if (!bytes) {
-          errors[i] = bytes.error();
+        const std::string name(NameFromRefKey(refs[i].key));
+        out[i].name = name;
+        // A damaged ref is reported in its entry, never fails the listing:
+        // one bad object must not hide every good one.
+        if (Status valid = ValidateName(name); !valid) {
+          out[i].error = valid.error().message() + " (not written by hugeblob)";
           return;
         }
-        auto ref = DecodeRef(bytes->span(), refs[i].key);
+        auto ref = LoadRef(*store, name);
         if (!ref) {
-          errors[i] = ref.error();
+          // A ref deleted between list and get is simply gone.
+          if (ref.error().code() == ErrorCode::kNotFound) {
+            gone[i] = true;
+          } else {
+            out[i].error = ref.error().message();
+          }
           return;
         }
         out[i] = InfoFromRef(name, *ref);
@@ -65,21 +76,19 @@ Result<std::vector<BlobInfo>> ListBlobs(const std::shared_ptr<ObjectStore>& stor
     }
     pool.Wait();
   }
-  for (auto& e : errors) {
-    // A ref deleted between list and get is simply gone.
-    if (e && e->code() != ErrorCode::kNotFound) return Fail(*e);
+  std::vector<BlobInfo> listed;
+  listed.reserve(out.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!gone[i]) listed.push_back(std::move(out[i]));
   }
-  out.erase(
-      std::remove_if(out.begin(), out.end(), [](const BlobInfo& b) { return b.name.empty(); }),
-      out.end());
-  return out;
+  return listed;
 }
 
 Result<BlobStat> StatBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name) {
   HB_ASSIGN_OR_RETURN(Ref ref, LoadRef(*store, name));
   BlobStat st;
   st.info = InfoFromRef(name, ref);
-  HB_ASSIGN_OR_RETURN(Manifest m, LoadManifest(*store, ref.manifest, &st.manifest_bytes));
+  HB_ASSIGN_OR_RETURN(Manifest m, LoadManifestOfRef(*store, name, ref, &st.manifest_bytes));
   st.chunk_hash = std::string(HashAlgoName(m.chunk_hash));
   if (m.digest) st.digest = m.digest->Hex();
   if (m.sha256) st.sha256 = m.sha256->Hex();
@@ -109,30 +118,72 @@ Result<BlobStat> StatBlob(const std::shared_ptr<ObjectStore>& store, const std::
 }
 
 Status RemoveBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name) {
-  HB_TRY(LoadRef(*store, name));  // a clear error for a name that does not exist
+  if (ValidateName(name)) {
+    // A clear error for a name that does not exist; a ref that exists but
+    // does not decode is removed all the same (that is how a user gets rid
+    // of a damaged one).
+    auto ref = LoadRef(*store, name);
+    if (!ref && ref.error().code() != ErrorCode::kCorruption &&
+        ref.error().code() != ErrorCode::kUnsupported) {
+      return Fail(ref.error());
+    }
+  } else {
+    // A name hugeblob would never write (made by other means): removed only
+    // if exactly that ref exists. The store's own key rules (no "..", no
+    // empty component) keep the key inside refs/.
+    auto head = store->Head(RefKey(name));
+    if (!head) {
+      if (head.error().code() == ErrorCode::kNotFound) {
+        return Fail(ErrorCode::kNotFound, "no file named '" + name + "' in " + store->url());
+      }
+      return Fail(head.error());
+    }
+  }
   return store->Delete(RefKey(name));
 }
 
 namespace {
 
-// Checks frames of one pack: decodes each and compares with its chunk id.
-// `frames` are (offset, stored_length, length, codec, chunk) of frames to check.
-struct FrameCheck {
-  uint64_t offset;
-  uint32_t stored_length;
-  uint32_t length;
-  Codec codec;
+// Memory of verify, whatever the store holds: frames are read in runs of at
+// most kRunBytes and decoded one at a time, and every run reserves its bytes
+// plus its largest decoded frame from this budget before allocating (a frame
+// is at most kMaxFrameLength, so any run fits). Trailers are streamed in
+// pieces of kTrailerPiece. With 4 threads, peak RSS stays far below 256 MiB.
+constexpr uint64_t kVerifyBudget = 160ull << 20;
+constexpr uint64_t kRunBytes = 8ull << 20;
+constexpr uint64_t kRunGap = 64ull << 10;
+constexpr uint64_t kTrailerPiece = kPackEntrySize * 21400;  // ~1 MiB of whole entries
+// Problems reported per pack before "and N more" (a lost pack would
+// otherwise print one line per frame).
+constexpr int kProblemsPerPack = 10;
+// Index objects: an envelope of at most kMaxMetadataBodySize.
+constexpr uint64_t kMaxIndexBytes = format_internal::kEnvelopeHeaderSize +
+                                    format_internal::kMaxMetadataBodySize +
+                                    format_internal::kEnvelopeChecksumSize;
+
+// A frame some object says is in a pack: a manifest's frame or an index
+// entry. Every claim must match a trailer entry of that pack exactly, or a
+// get (or a put that dedups against the index) would fail later.
+struct Claim {
+  uint64_t offset = 0;
+  uint32_t stored_length = 0;
+  uint32_t length = 0;
+  Codec codec = Codec::kNone;
   ChunkId chunk;
-  // From a manifest, the hash it names chunks with; from a bare pack
-  // trailer (which does not say), empty: either hash may match, since a
-  // copy between stores of both kinds mixes them in one pack.
-  std::optional<HashAlgo> hash;
+  uint32_t source = 0;  // index into Verifier::sources_
 };
+
+// Damage (a problem verify reports, exit 3) as opposed to a failure to read
+// (permission, I/O, network: an error, exit 1).
+bool IsDamage(const Error& e) {
+  return e.code() == ErrorCode::kCorruption || e.code() == ErrorCode::kUnsupported ||
+         e.code() == ErrorCode::kNotFound;
+}
 
 class Verifier {
  public:
   Verifier(std::shared_ptr<ObjectStore> store, const VerifyOptions& options)
-      : store_(std::move(store)), options_(options) {}
+      : store_(std::move(store)), options_(options), budget_(MemoryBudget::Create(kVerifyBudget)) {}
 
   Result<VerifyReport> Run();
 
@@ -141,167 +192,359 @@ class Verifier {
     std::lock_guard lock(mu_);
     report_.problems.push_back(std::move(p));
   }
+  void ReadError(std::string e) {
+    std::lock_guard lock(mu_);
+    report_.errors.push_back(std::move(e));
+  }
+  // A failed load: damage is a problem, anything else an error.
+  void Failed(const Error& e, const std::string& suffix = "") {
+    if (IsDamage(e)) {
+      Problem(e.message() + suffix);
+    } else {
+      ReadError(e.message() + suffix);
+    }
+  }
   bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->cancelled(); }
   void CountObject(uint64_t bytes) {
     std::lock_guard lock(mu_);
     ++report_.objects;
     report_.bytes += bytes;
   }
-  // Reads a whole pack, checks its trailer against its id and every frame
-  // listed in `wanted` (or in the trailer when wanted is empty).
-  void CheckPack(const Hash256& id, std::vector<FrameCheck> wanted);
-  Status CheckName(const std::string& name, std::map<Hash256, std::vector<FrameCheck>>* packs);
+  void CountBytes(uint64_t bytes) {
+    std::lock_guard lock(mu_);
+    report_.bytes += bytes;
+  }
+  uint32_t AddSource(std::string s) {
+    sources_.push_back(std::move(s));
+    return static_cast<uint32_t>(sources_.size() - 1);
+  }
+
+  Status CheckName(const std::string& name);
+  void CheckIndex(const ObjectInfo& info);
+  // Streams the trailer of pack `id`, checks it against the id, checks each
+  // claim against its entry, and decodes and hashes every frame (`whole`) or
+  // only the claimed ones.
+  void CheckPack(const Hash256& id, std::vector<Claim> claims, bool whole);
+  // Reads `frames` (in offset order) in runs and checks each against its id.
+  void CheckFrames(const std::string& key, const std::vector<PackEntry>& frames,
+                   std::vector<uint8_t>* scratch, int* reported);
 
   std::shared_ptr<ObjectStore> store_;
   VerifyOptions options_;
+  std::shared_ptr<MemoryBudget> budget_;
+  HashAlgo primary_hash_ = HashAlgo::kBlake3;  // the store's; the other is tried second
+  // Filled before the pack phase, read-only during it.
+  std::vector<std::string> sources_;
+  std::map<Hash256, std::vector<Claim>> claims_;
   std::mutex mu_;
   VerifyReport report_;  // guarded by mu_
 };
 
-void Verifier::CheckPack(const Hash256& id, std::vector<FrameCheck> wanted) {
-  const std::string key = PackKey(id);
-  auto bytes = store_->Get(key);
-  if (!bytes) {
-    if (bytes.error().code() == ErrorCode::kNotFound) {
-      Problem(key + ": missing pack");
-    } else {
-      Problem(key + ": " + bytes.error().message());
-    }
-    return;
+Status Verifier::CheckName(const std::string& name) {
+  const std::string key = RefKey(name);
+  if (Status valid = ValidateName(name); !valid) {
+    Problem(key + ": " + valid.error().message() + " (not written by hugeblob; rm can remove it)");
+    return OkStatus();
   }
-  CountObject(bytes->size());
-  const uint64_t size = bytes->size();
-  if (size < kPackFooterSize) {
-    Problem(key + ": truncated pack (" + std::to_string(size) + " bytes)");
-    return;
-  }
-  auto footer = DecodePackFooter(bytes->span().subspan(size - kPackFooterSize), size);
-  if (!footer) {
-    Problem(key + ": " + footer.error().message());
-    return;
-  }
-  auto trailer = bytes->span().subspan(size - footer->trailer_length);
-  if (Sha256Of(trailer) != id) {
-    Problem(key + ": trailer does not match the pack id");
-    return;
-  }
-  auto entries = DecodePackTrailer(trailer, size);
-  if (!entries) {
-    Problem(key + ": " + entries.error().message());
-    return;
-  }
-  if (wanted.empty()) {
-    for (const PackEntry& e : *entries) {
-      wanted.push_back(FrameCheck{e.offset, e.stored_length, e.length, e.codec, e.chunk, {}});
-    }
-  }
-  std::vector<uint8_t> out;
-  uint64_t frames = 0;
-  for (const FrameCheck& f : wanted) {
-    if (Cancelled()) return;
-    if (f.offset + f.stored_length > size - footer->trailer_length) {
-      Problem(key + ": frame at offset " + std::to_string(f.offset) + " lies outside the pack");
-      continue;
-    }
-    out.resize(f.length);
-    Status st = DecodeFrame(f.codec, bytes->span().subspan(f.offset, f.stored_length), out);
-    if (!st) {
-      Problem(key + ": frame at offset " + std::to_string(f.offset) + " (chunk " + f.chunk.Short() +
-              "): " + st.error().message());
-      continue;
-    }
-    const bool matches = f.hash ? ChunkHash(*f.hash, out) == f.chunk
-                                : (Blake3Of(out) == f.chunk || Sha256Of(out) == f.chunk);
-    if (!matches) {
-      Problem(key + ": frame at offset " + std::to_string(f.offset) + " does not match chunk " +
-              f.chunk.Short());
-    }
-    ++frames;
-  }
-  std::lock_guard lock(mu_);
-  report_.frames += frames;
-}
-
-Status Verifier::CheckName(const std::string& name,
-                           std::map<Hash256, std::vector<FrameCheck>>* packs) {
   auto ref = LoadRef(*store_, name);
   if (!ref) {
-    if (ref.error().code() == ErrorCode::kCorruption) {
-      Problem(ref.error().message());
-      return OkStatus();
+    if (ref.error().code() == ErrorCode::kNotFound && options_.name.empty()) {
+      return OkStatus();  // removed since it was listed
     }
-    return Fail(ref.error());
+    if (ref.error().code() == ErrorCode::kNotFound) return Fail(ref.error());
+    Failed(ref.error());
+    return OkStatus();
   }
   CountObject(0);
   uint64_t msize = 0;
-  auto m = LoadManifest(*store_, ref->manifest, &msize);
+  auto m = LoadManifestOfRef(*store_, name, *ref, &msize);
   if (!m) {
-    if (m.error().code() == ErrorCode::kCorruption || m.error().code() == ErrorCode::kUnsupported) {
-      Problem(m.error().message() + " (referenced by '" + name + "')");
-      return OkStatus();
-    }
-    return Fail(m.error());
+    Failed(m.error(), " (referenced by '" + name + "')");
+    return OkStatus();
   }
   CountObject(msize);
+  const uint32_t source = AddSource("manifest " + ref->manifest.Short() + " of '" + name + "'");
   std::set<std::pair<uint32_t, uint64_t>> seen;
   for (const FrameRef& f : m->frames) {
     if (f.zero || !seen.insert({f.pack, f.stored_offset}).second) continue;
-    (*packs)[m->packs[f.pack]].push_back(
-        FrameCheck{f.stored_offset, f.stored_length, f.length, f.codec, f.chunk, f.hash});
+    claims_[m->packs[f.pack]].push_back(
+        Claim{f.stored_offset, f.stored_length, f.length, f.codec, f.chunk, source});
   }
   return OkStatus();
 }
 
+void Verifier::CheckIndex(const ObjectInfo& info) {
+  // Bounded by the format's limit before anything is read.
+  if (info.size > kMaxIndexBytes) {
+    Problem(info.key + ": larger than an index object can be (" + std::to_string(info.size) +
+            " bytes)");
+    return;
+  }
+  auto bytes = store_->GetRange(info.key, 0, kMaxIndexBytes + 1);
+  if (!bytes) {
+    Failed(bytes.error());
+    return;
+  }
+  CountObject(bytes->size());
+  auto id = IdFromKey(info.key);
+  if (!id || Sha256Of(bytes->span()) != *id) {
+    Problem(info.key + ": content does not match its id");
+    return;
+  }
+  auto entries = DecodeIndex(bytes->span(), info.key);
+  if (!entries) {
+    Problem(entries.error().message());
+    return;
+  }
+  // Each entry is a promise put relies on when it dedups: the chunk is in
+  // that pack at that offset. Checked against the pack's trailer below.
+  const uint32_t source = AddSource(info.key);
+  for (const IndexEntry& e : *entries) {
+    claims_[e.pack].push_back(Claim{e.offset, e.stored_length, e.length, e.codec, e.chunk, source});
+  }
+}
+
+void Verifier::CheckFrames(const std::string& key, const std::vector<PackEntry>& frames,
+                           std::vector<uint8_t>* scratch, int* reported) {
+  auto problem = [&](std::string p) {
+    if ((*reported)++ < kProblemsPerPack) Problem(std::move(p));
+  };
+  size_t i = 0;
+  while (i < frames.size() && !Cancelled()) {
+    // One run: frames close together, at most kRunBytes (or one frame).
+    const uint64_t begin = frames[i].offset;
+    uint64_t end = begin + frames[i].stored_length;
+    uint32_t max_length = frames[i].length;
+    size_t j = i + 1;
+    while (j < frames.size() && frames[j].offset <= end + kRunGap &&
+           frames[j].offset + frames[j].stored_length - begin <= kRunBytes) {
+      end = frames[j].offset + frames[j].stored_length;
+      max_length = std::max(max_length, frames[j].length);
+      ++j;
+    }
+    auto reservation = budget_->Reserve(end - begin + max_length, options_.cancel);
+    if (!reservation) return;  // cancelled
+    auto bytes = store_->GetRange(key, begin, end - begin);
+    if (!bytes) {
+      Failed(bytes.error());
+      return;
+    }
+    CountBytes(bytes->size());
+    if (bytes->size() != end - begin) {
+      problem(key + ": truncated: frames at " + std::to_string(begin) + ".." + std::to_string(end) +
+              " run past the end of the object");
+      return;
+    }
+    if (scratch->size() < max_length) scratch->resize(max_length);
+    uint64_t checked = 0;
+    for (size_t k = i; k < j; ++k) {
+      const PackEntry& f = frames[k];
+      auto stored = bytes->span().subspan(f.offset - begin, f.stored_length);
+      std::span<uint8_t> out(scratch->data(), f.length);
+      const std::string where = key + ": frame at offset " + std::to_string(f.offset) + " (chunk " +
+                                f.chunk.Short() + ")";
+      if (Status st = DecodeFrame(f.codec, stored, out); !st) {
+        problem(where + ": " + st.error().message());
+        continue;
+      }
+      // A pack does not say which hash names its chunks (a copy between
+      // stores of both kinds mixes them): the store's first, then the other.
+      const HashAlgo other =
+          primary_hash_ == HashAlgo::kBlake3 ? HashAlgo::kSha256 : HashAlgo::kBlake3;
+      if (ChunkHash(primary_hash_, out) != f.chunk && ChunkHash(other, out) != f.chunk) {
+        problem(where + ": decoded bytes do not match the chunk id");
+      }
+      ++checked;
+    }
+    {
+      std::lock_guard lock(mu_);
+      report_.frames += checked;
+    }
+    // Give the (possibly large) scratch back once a run needed it.
+    if (scratch->size() > (4u << 20)) std::vector<uint8_t>().swap(*scratch);
+    i = j;
+  }
+}
+
+void Verifier::CheckPack(const Hash256& id, std::vector<Claim> claims, bool whole) {
+  const std::string key = PackKey(id);
+  int reported = 0;
+  auto problem = [&](std::string p) {
+    if (reported++ < kProblemsPerPack) Problem(std::move(p));
+  };
+  auto needed_by = [&] {
+    std::set<uint32_t> sources;
+    for (const Claim& c : claims) sources.insert(c.source);
+    if (sources.empty()) return std::string();
+    std::string out = " (needed by ";
+    int n = 0;
+    for (uint32_t s : sources) {
+      if (n++ == 3) {
+        out += ", and " + std::to_string(sources.size() - 3) + " more";
+        break;
+      }
+      out += (n > 1 ? ", " : "") + sources_[s];
+    }
+    return out + ")";
+  };
+  auto head = store_->Head(key);
+  if (!head) {
+    if (head.error().code() == ErrorCode::kNotFound) {
+      Problem(key + ": missing pack" + needed_by());
+    } else {
+      Failed(head.error(), needed_by());
+    }
+    return;
+  }
+  const uint64_t size = head->size;
+  CountObject(0);
+  if (size < kPackFooterSize) {
+    Problem(key + ": truncated pack (" + std::to_string(size) + " bytes)" + needed_by());
+    return;
+  }
+  auto footer_bytes = store_->GetRange(key, size - kPackFooterSize, kPackFooterSize);
+  if (!footer_bytes) {
+    Failed(footer_bytes.error());
+    return;
+  }
+  CountBytes(footer_bytes->size());
+  auto footer = footer_bytes->size() == kPackFooterSize
+                    ? DecodePackFooter(footer_bytes->span(), size)
+                    : DecodePackFooter({}, 0);
+  if (!footer) {
+    Problem(key + ": " + footer.error().message() + needed_by());
+    return;
+  }
+  std::sort(claims.begin(), claims.end(),
+            [](const Claim& a, const Claim& b) { return a.offset < b.offset; });
+  auto claim_problem = [&](const Claim& c, const std::string& why) {
+    problem(sources_[c.source] + ": chunk " + c.chunk.Short() + " at " + key + " offset " +
+            std::to_string(c.offset) + ": " + why);
+  };
+
+  // The trailer, streamed: hashed for the id and the checksum, decoded entry
+  // by entry, claims matched in offset order, frames checked in batches.
+  const uint64_t frames_end = size - footer->trailer_length;
+  const uint64_t entries_bytes = footer->trailer_length - kPackFooterSize;
+  Sha256 id_hash;
+  Sha256 sum_hash;
+  size_t ci = 0;
+  uint64_t prev_end = 0;
+  bool entries_ok = true;
+  std::vector<PackEntry> batch;
+  uint64_t batch_bytes = 0;
+  std::vector<uint8_t> scratch;
+  for (uint64_t pos = 0; pos < entries_bytes; pos += kTrailerPiece) {
+    if (Cancelled()) return;
+    const uint64_t n = std::min(kTrailerPiece, entries_bytes - pos);
+    auto piece = store_->GetRange(key, frames_end + pos, n);
+    if (!piece) {
+      Failed(piece.error());
+      return;
+    }
+    CountBytes(piece->size());
+    if (piece->size() != n) {
+      problem(key + ": trailer is truncated (object changed while read?)");
+      return;
+    }
+    id_hash.Update(piece->span());
+    sum_hash.Update(piece->span());
+    for (uint64_t at = 0; entries_ok && at < n; at += kPackEntrySize) {
+      const auto index = static_cast<uint32_t>((pos + at) / kPackEntrySize);
+      auto e =
+          DecodePackEntry(piece->span().subspan(at, kPackEntrySize), index, frames_end, &prev_end);
+      if (!e) {
+        problem(key + ": " + e.error().message() + needed_by());
+        entries_ok = false;
+        break;
+      }
+      bool wanted = whole;
+      for (; ci < claims.size() && claims[ci].offset < e->offset; ++ci) {
+        claim_problem(claims[ci], "the pack has no frame there");
+      }
+      for (; ci < claims.size() && claims[ci].offset == e->offset; ++ci) {
+        const Claim& c = claims[ci];
+        if (c.chunk != e->chunk || c.stored_length != e->stored_length || c.length != e->length ||
+            c.codec != e->codec) {
+          claim_problem(c, "the pack holds chunk " + e->chunk.Short() + " (" +
+                               std::to_string(e->stored_length) + " stored, " +
+                               std::to_string(e->length) + " bytes) there");
+        } else {
+          wanted = true;
+        }
+      }
+      if (!wanted) continue;
+      batch.push_back(*e);
+      batch_bytes += e->stored_length;
+      if (batch_bytes >= kRunBytes || batch.size() >= 4096) {
+        CheckFrames(key, batch, &scratch, &reported);
+        batch.clear();
+        batch_bytes = 0;
+      }
+    }
+  }
+  if (!batch.empty()) CheckFrames(key, batch, &scratch, &reported);
+  if (entries_ok) {
+    for (; ci < claims.size(); ++ci) claim_problem(claims[ci], "the pack has no frame there");
+  }
+  id_hash.Update(footer_bytes->span());
+  sum_hash.Update(footer_bytes->span().subspan(0, 16));
+  const Hash256 sum = sum_hash.Finish();
+  if (std::memcmp(sum.bytes.data(), footer_bytes->data() + 16, 8) != 0) {
+    problem(key + ": pack trailer: checksum mismatch");
+  } else if (id_hash.Finish() != id) {
+    problem(key + ": trailer does not match the pack id");
+  }
+  if (reported > kProblemsPerPack) {
+    Problem(key + ": and " + std::to_string(reported - kProblemsPerPack) + " more problems");
+  }
+}
+
 Result<VerifyReport> Verifier::Run() {
-  std::map<Hash256, std::vector<FrameCheck>> packs;
-  if (!options_.name.empty()) {
-    HB_TRY(LoadRef(*store_, options_.name));  // unknown name: an error, not a problem
-    HB_TRY(CheckName(options_.name, &packs));
+  // The store's chunk hash is tried first on frames of unknown origin.
+  if (auto config = store_->GetRange(kConfigKey, 0, 4096)) {
+    if (auto algo = ChunkHashOfConfig(config->view())) primary_hash_ = *algo;
+  }
+  std::set<Hash256> all_packs;
+  const bool whole = options_.name.empty();
+  if (!whole) {
+    HB_TRY(CheckName(options_.name));
   } else {
     HB_ASSIGN_OR_RETURN(auto refs, store_->List(kRefsPrefix));
     for (const ObjectInfo& r : refs) {
       if (Cancelled()) return Fail(CancelledError("verify"));
-      HB_TRY(CheckName(std::string(NameFromRefKey(r.key)), &packs));
+      HB_TRY(CheckName(std::string(NameFromRefKey(r.key))));
     }
-    // Index objects: each must decode and match its id.
     HB_ASSIGN_OR_RETURN(auto indexes, store_->List(kIndexPrefix));
     for (const ObjectInfo& info : indexes) {
       if (Cancelled()) return Fail(CancelledError("verify"));
-      auto bytes = store_->Get(info.key);
-      if (!bytes) {
-        Problem(info.key + ": " + bytes.error().message());
-        continue;
-      }
-      CountObject(bytes->size());
-      auto id = IdFromKey(info.key);
-      if (!id || Sha256Of(bytes->span()) != *id) {
-        Problem(info.key + ": content does not match its id");
-        continue;
-      }
-      auto entries = DecodeIndex(bytes->span(), info.key);
-      if (!entries) Problem(entries.error().message());
+      CheckIndex(info);
     }
     // Every pack, referenced or not, is checked whole.
-    HB_ASSIGN_OR_RETURN(auto all_packs, store_->List(kPacksPrefix));
-    for (const ObjectInfo& info : all_packs) {
+    HB_ASSIGN_OR_RETURN(auto listed, store_->List(kPacksPrefix));
+    for (const ObjectInfo& info : listed) {
       auto id = IdFromKey(info.key);
       if (!id) {
         Problem(info.key + ": not a pack name");
         continue;
       }
-      packs[*id];  // checked whole: frames referenced by names are a subset
+      all_packs.insert(*id);
     }
-    for (auto& [id, frames] : packs) frames.clear();
   }
+  // Packs claimed but not listed are checked too: Head reports them missing.
+  for (const auto& [id, claims] : claims_) all_packs.insert(id);
 
-  uint64_t total = packs.size();
+  const uint64_t total = all_packs.size();
   std::atomic<uint64_t> done{0};
   {
-    ThreadPool pool(options_.threads == 0 ? 4 : options_.threads);
-    for (auto& [id, frames] : packs) {
-      pool.Submit([&, id = id, frames = std::move(frames)]() mutable {
+    const unsigned threads = options_.threads == 0 ? 4 : std::min(options_.threads, 64u);
+    ThreadPool pool(threads);
+    for (const Hash256& id : all_packs) {
+      std::vector<Claim> claims;
+      if (auto it = claims_.find(id); it != claims_.end()) claims = std::move(it->second);
+      pool.Submit([this, &done, total, whole, id, claims = std::move(claims)]() mutable {
         if (Cancelled()) return;
-        CheckPack(id, std::move(frames));
+        CheckPack(id, std::move(claims), whole);
         uint64_t d = ++done;
         if (options_.progress) options_.progress(Progress{d, total, 0});
       });
@@ -310,6 +553,7 @@ Result<VerifyReport> Verifier::Run() {
   }
   if (Cancelled()) return Fail(CancelledError("verify"));
   std::sort(report_.problems.begin(), report_.problems.end());
+  std::sort(report_.errors.begin(), report_.errors.end());
   return report_;
 }
 

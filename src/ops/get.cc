@@ -9,17 +9,19 @@
 // written: the file is created at its full size with ftruncate, so they stay
 // holes. The data goes to a temporary file beside the
 // target, fsynced and renamed only once every check has passed.
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <deque>
-#include <mutex>
-#include <thread>
 #include <future>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "codec/codec.h"
 #include "format/layout.h"
@@ -53,15 +55,62 @@ Status WriteAllFd(int fd, std::span<const uint8_t> data, std::string_view what) 
   return OkStatus();
 }
 
-Status CheckFreeSpace(const std::string& dir, uint64_t size) {
+// `data` is what will really be written: the file's size minus its holes
+// (zero chunks stay holes), so a sparse 256 GiB image holding 256 KiB of
+// data fits anywhere.
+Status CheckFreeSpace(const std::string& dir, uint64_t data) {
   HB_ASSIGN_OR_RETURN(uint64_t free_bytes, FreeSpace(dir));
-  const uint64_t need = size + size / 10;
+  const uint64_t need = data + data / 10;
   if (free_bytes < need) {
     return Fail(ErrorCode::kNoSpace, "not enough free space in " + dir + ": need " +
-                                         FormatSize(need) + " (file " + FormatSize(size) +
+                                         FormatSize(need) + " (data " + FormatSize(data) +
                                          " + 10% headroom), have " + FormatSize(free_bytes));
   }
   return OkStatus();
+}
+
+// Removes the temporary files that earlier gets of `out` left when they were
+// killed (SIGKILL, a crash, a power cut): ".BASE.hugeblob.<pid>.<rnd>.tmp"
+// beside `out`, whose pid no longer runs. A live get (its pid exists) keeps
+// its file. Only regular files of this user are touched; errors are ignored
+// (this is tidying, the get itself does not depend on it).
+void RemoveStaleTemps(const std::string& dir, const std::string& base) {
+  const std::string prefix = "." + base + ".hugeblob.";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (!name.starts_with(prefix) || !name.ends_with(".tmp")) continue;
+    std::string_view rest = name.substr(prefix.size());
+    const size_t dot = rest.find('.');
+    if (dot == std::string_view::npos || dot == 0) continue;
+    pid_t pid = 0;
+    bool numeric = true;
+    for (char c : rest.substr(0, dot)) {
+      if (c < '0' || c > '9' || pid > 100000000) {
+        numeric = false;
+        break;
+      }
+      pid = pid * 10 + (c - '0');
+    }
+    if (!numeric || pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    struct stat st;
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) continue;
+    (void)::unlinkat(::dirfd(d), e->d_name, 0);
+  }
+  ::closedir(d);
+}
+
+const char* NodeKind(mode_t mode) {
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
 }
 
 class Restorer {
@@ -160,9 +209,9 @@ Status Restorer::Run(const std::function<Result<Buffer>(size_t)>& fetch,
   pool.Wait();
   if (error) return Fail(*error);
   if (m.digest && digest.Finish() != *m.digest) {
-    return Fail(ErrorCode::kCorruption,
-                label_ + ": restored chunks do not match the file's content digest " +
-                    m.digest->Hex());
+    return Fail(
+        ErrorCode::kCorruption,
+        label_ + ": restored chunks do not match the file's content digest " + m.digest->Hex());
   }
   if (whole && whole->Finish() != *m.sha256) {
     return Fail(ErrorCode::kCorruption,
@@ -289,7 +338,8 @@ Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::
           return;
         }
         if (ChunkHash(f.hash, plain) != f.chunk) {
-          fail(Error(ErrorCode::kCorruption, where() + ": decoded bytes do not match the chunk id"));
+          fail(
+              Error(ErrorCode::kCorruption, where() + ": decoded bytes do not match the chunk id"));
           return;
         }
         if (Status st = PwriteAll(fd, plain, f.offset, tmp); !st) {
@@ -314,9 +364,9 @@ Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::
   // Every stored frame was written once its id checked out; the digest over
   // the chunk list then names exactly what is in the file.
   if (m.digest && ContentDigestOf(m.frames) != *m.digest) {
-    return Fail(ErrorCode::kCorruption,
-                label + ": restored chunks do not match the file's content digest " +
-                    m.digest->Hex());
+    return Fail(
+        ErrorCode::kCorruption,
+        label + ": restored chunks do not match the file's content digest " + m.digest->Hex());
   }
   return OkStatus();
 }
@@ -336,8 +386,9 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
   }
   Restorer restorer(std::move(reader), options, "'" + name + "'");
 
-  if (out == "-") {
-    // Standard output: written in order by this thread.
+  // A stream (standard output, or a device or FIFO with --to-device):
+  // written in order by this thread, zeros included.
+  auto stream = [&](int out_fd, const std::string& what) -> Status {
     static const std::vector<uint8_t> kZeros(1 << 16, 0);
     auto fetch = [r](size_t i) { return r->ReadFrame(i); };
     auto sink = [&](size_t i, const Buffer& b) -> Status {
@@ -345,26 +396,59 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
         uint64_t left = m.frames[i].length;
         while (left > 0) {
           size_t take = std::min<uint64_t>(left, kZeros.size());
-          HB_TRY(WriteAllFd(1, {kZeros.data(), take}, "standard output"));
+          HB_TRY(WriteAllFd(out_fd, {kZeros.data(), take}, what));
           left -= take;
         }
         return OkStatus();
       }
-      return WriteAllFd(1, b.span(), "standard output");
+      return WriteAllFd(out_fd, b.span(), what);
     };
-    HB_TRY(restorer.Run(fetch, sink));
+    return restorer.Run(fetch, sink);
+  };
+  if (out == "-") {
+    HB_TRY(stream(1, "standard output"));
     return result;
   }
 
+  // Only a regular file is ever replaced. A symlink is refused rather than
+  // followed or replaced (its own inode is not the user's data, and where it
+  // points is not what they named); a device or FIFO is written into only
+  // when asked (--to-device), never replaced.
   struct stat st;
-  if (::lstat(out.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) return Fail(ErrorCode::kInvalidArgument, out + ": is a directory");
-    if (!options.force) {
-      return Fail(ErrorCode::kAlreadyExists, out + " already exists (use --force to replace it)");
+  const bool exists = ::lstat(out.c_str(), &st) == 0;
+  if (!exists && errno != ENOENT) return Fail(ErrnoError(errno, "stat " + out));
+  if (exists && !S_ISREG(st.st_mode)) {
+    const bool device = S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode);
+    if (!device || !options.to_device) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  out + " is " + NodeKind(st.st_mode) + "; get replaces only a regular file" +
+                      (device ? " (--to-device writes into it instead)" : ""));
     }
+    ScopedFd dev(::open(out.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dev.valid()) return Fail(ErrnoError(errno, "open " + out));
+    struct stat now;
+    if (::fstat(dev.get(), &now) != 0) return Fail(ErrnoError(errno, "stat " + out));
+    if (now.st_rdev != st.st_rdev || (now.st_mode & S_IFMT) != (st.st_mode & S_IFMT)) {
+      return Fail(ErrorCode::kInvalidArgument, out + " changed while it was opened");
+    }
+    HB_TRY(stream(dev.get(), out));
+    if (!S_ISFIFO(st.st_mode) && ::fsync(dev.get()) != 0 && errno != EINVAL) {
+      return Fail(ErrnoError(errno, "fsync " + out));
+    }
+    HB_TRY(dev.Close(out));
+    return result;
+  }
+  if (options.to_device) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "--to-device: " + out + (exists ? " is a regular file" : " does not exist") +
+                    " (give an existing block or character device or FIFO)");
+  }
+  if (exists && !options.force) {
+    return Fail(ErrorCode::kAlreadyExists, out + " already exists (use --force to replace it)");
   }
   const std::string dir = Dirname(out);
-  HB_TRY(CheckFreeSpace(dir, m.size));
+  RemoveStaleTemps(dir, Basename(out));
+  HB_TRY(CheckFreeSpace(dir, m.size - result.holes));
   HB_ASSIGN_OR_RETURN(std::string tmp, MakeTempName(dir, "." + Basename(out) + ".hugeblob"));
   ScopedFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd.valid()) return Fail(ErrnoError(errno, "create " + tmp));
@@ -399,6 +483,13 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
   if (::fsync(raw_fd) != 0) return fail(ErrnoError(errno, "fsync " + tmp));
   Status closed = fd.Close(tmp);
   if (!closed) return fail(closed.error());
+  // The target may have been replaced while we restored: still only a
+  // regular file (or nothing) may be renamed over.
+  if (::lstat(out.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return fail(Error(ErrorCode::kInvalidArgument,
+                      out + " became " + NodeKind(st.st_mode) +
+                          " during the restore; get replaces only a regular file"));
+  }
   if (::rename(tmp.c_str(), out.c_str()) != 0) return fail(ErrnoError(errno, "rename to " + out));
   HB_TRY(FsyncDir(dir));
   return result;

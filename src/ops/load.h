@@ -1,5 +1,7 @@
 // Loading a name: ref -> manifest, with the errors a user should see ("no
-// file named 'x' in <store>", "<key>: manifest is missing").
+// file named 'x' in <store>", "<key>: manifest is missing"). Every read is
+// bounded by the format's limit for that kind of object, so a hostile store
+// cannot make a load allocate more than a valid object could need.
 #pragma once
 
 #include <memory>
@@ -11,12 +13,19 @@
 
 namespace hugeblob {
 
+// The ref of `name`: kNotFound if there is none, kCorruption if it does not
+// decode (or is larger than a ref can be).
 Result<Ref> LoadRef(ObjectStore& store, const std::string& name);
 // Reads and checks a manifest (content must match its id). `encoded_size`,
 // when given, receives the size of the stored object.
 Result<Manifest> LoadManifest(ObjectStore& store, const Hash256& id,
                               uint64_t* encoded_size = nullptr);
-// A BlobReader on `name`, through LoadRef and LoadManifest.
+// The manifest a ref names, checked against the ref: a ref whose size
+// disagrees with its manifest is kCorruption, the same for get, cat, stat,
+// verify and copy (the mount applies the same rule).
+Result<Manifest> LoadManifestOfRef(ObjectStore& store, const std::string& name, const Ref& ref,
+                                   uint64_t* encoded_size = nullptr);
+// A BlobReader on `name`, through LoadRef and LoadManifestOfRef.
 Result<std::unique_ptr<BlobReader>> OpenBlobReader(std::shared_ptr<ReaderContext> context,
                                                    std::shared_ptr<ObjectStore> store,
                                                    const std::string& name);

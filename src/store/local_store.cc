@@ -15,7 +15,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,6 +67,82 @@ int OpenRetry(const std::string& path, int flags, mode_t mode = 0) {
     fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
   } while (fd < 0 && errno == EINTR);
   return fd;
+}
+
+// Opens `rel` (a '/'-separated path below the store root; "" is the root)
+// without following a symbolic link anywhere below the root and without
+// leaving it: a store is a tree of real directories and regular files, and a
+// link planted in it (refs/ -> /etc) must not make a read, a delete or a
+// rename reach outside. Symlinks are refused with ELOOP (or EXDEV). The root
+// itself may be reached through links: that path is the user's choice.
+int OpenBeneath(const std::string& root, std::string_view rel, int flags, mode_t mode = 0) {
+  int dirfd;
+  do {
+    dirfd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  } while (dirfd < 0 && errno == EINTR);
+  if (dirfd < 0) return -1;
+  std::string path = rel.empty() ? "." : std::string(rel);
+  struct open_how how {};
+  // No O_NOFOLLOW here: with it, O_PATH would open a trailing link itself
+  // and O_DIRECTORY fail with ENOTDIR; RESOLVE_NO_SYMLINKS gives ELOOP for
+  // a link anywhere, the last component included.
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) != 0 ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd;
+  do {
+    fd = ::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0 && errno == ENOSYS) {
+    // Kernels before 5.6: at least the last component is not followed.
+    do {
+      fd = ::openat(dirfd, path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, mode);
+    } while (fd < 0 && errno == EINTR);
+  }
+  int err = errno;
+  ::close(dirfd);
+  errno = err;
+  return static_cast<int>(fd);
+}
+
+// The error for a failed OpenBeneath of `path`: a symlink in the way is
+// damage to the store (kCorruption), named as such; a key below an object
+// (ENOTDIR) is a missing key.
+Error OpenError(int err, const std::string& what) {
+  if (err == ELOOP || err == EXDEV) {
+    return Error(ErrorCode::kCorruption,
+                 what + ": a symbolic link in the store (a store never follows links)");
+  }
+  return ErrnoError(err == ENOTDIR ? ENOENT : err, what);
+}
+
+// The type check after opening an object: only regular files are objects.
+// A directory is a missing key (keys below it exist); anything else (a FIFO,
+// a device, a socket) is damage, and opening it with O_NONBLOCK above never
+// waited for a writer that will not come.
+Status CheckObjectType(const struct stat& st, const std::string& what) {
+  if (S_ISREG(st.st_mode)) return OkStatus();
+  if (S_ISDIR(st.st_mode)) return Fail(ErrnoError(ENOENT, what + " (not an object)"));
+  return Fail(ErrorCode::kCorruption, what + ": not a regular file (a store object never is a " +
+                                          (S_ISFIFO(st.st_mode)   ? "FIFO"
+                                           : S_ISCHR(st.st_mode)  ? "character device"
+                                           : S_ISBLK(st.st_mode)  ? "block device"
+                                           : S_ISSOCK(st.st_mode) ? "socket"
+                                                                  : "special file") +
+                                          ")");
+}
+
+// tmp/ must be a real directory of the store (or not exist yet): the
+// temporary files of Put and multipart uploads are written, and gc deletes
+// them, by path below it.
+Status CheckTmpDir(const std::string& root) {
+  int fd = OpenBeneath(root, kTmpDirName, O_PATH | O_DIRECTORY);
+  if (fd < 0) {
+    if (errno == ENOENT) return OkStatus();
+    return Fail(OpenError(errno, root + "/" + std::string(kTmpDirName)));
+  }
+  ::close(fd);
+  return OkStatus();
 }
 
 Status FsyncFd(int fd, const std::string& path) {
@@ -138,20 +216,34 @@ Result<UploadInfo> ParseInfo(const std::string& text, const std::string& path) {
   return info;
 }
 
-// Renames the finished temporary file `tmp` to `path`, creating the parent
-// directories, and makes the rename durable.
-Status Publish(const std::string& tmp, const std::string& path) {
-  std::string dir = Dirname(path);
+// Renames the finished temporary file `tmp` to the object `key` of the store
+// at `root`, creating the parent directories, and makes the rename durable.
+// The rename goes through a descriptor of the parent opened beneath the root
+// without following links, so a symlinked folder never receives an object.
+Status Publish(const std::string& root, const std::string& tmp, std::string_view key) {
+  const std::string path = root + "/" + std::string(key);
+  const std::string dir = Dirname(path);
+  const size_t slash = key.rfind('/');
+  const std::string_view rel_dir = slash == std::string_view::npos ? "" : key.substr(0, slash);
+  const std::string leaf(slash == std::string_view::npos ? key : key.substr(slash + 1));
   for (int attempt = 0;; ++attempt) {
     HB_TRY(MakeDirs(dir, /*durable=*/true));
-    if (::rename(tmp.c_str(), path.c_str()) == 0) break;
+    int raw = OpenBeneath(root, rel_dir, O_RDONLY | O_DIRECTORY);
     int err = errno;
+    if (raw >= 0) {
+      ScopedFd dirfd(raw);
+      if (::renameat(AT_FDCWD, tmp.c_str(), dirfd.get(), leaf.c_str()) == 0) {
+        return FsyncFd(dirfd.get(), dir);
+      }
+      err = errno;
+    } else if (err != ENOENT) {
+      return Fail(OpenError(err, "rename " + tmp + " to " + path));
+    }
     bool dir_vanished = err == ENOENT && ::access(tmp.c_str(), F_OK) == 0;
     if (!dir_vanished || attempt + 1 >= kPublishAttempts) {
       return Fail(ErrnoError(err, "rename " + tmp + " to " + path));
     }
   }
-  return FsyncDir(dir);
 }
 
 class LocalPaths {
@@ -164,6 +256,7 @@ class LocalPaths {
   }
   std::string UploadParts(std::string_view id) const { return Upload(id) + ".parts"; }
   std::string UploadInfoPath(std::string_view id) const { return Upload(id) + ".info"; }
+  const std::string& root() const { return root_; }
 
  private:
   const std::string& root_;
@@ -172,10 +265,12 @@ class LocalPaths {
 // Creates a new temporary file under root/tmp (creating tmp/ on first use).
 Result<ScopedFd> CreateTemp(const LocalPaths& paths, std::string_view stem, std::string* name) {
   HB_ASSIGN_OR_RETURN(*name, MakeTempName(paths.TmpDir(), stem));
-  int fd = OpenRetry(*name, O_WRONLY | O_CREAT | O_EXCL, 0666);
+  HB_TRY(CheckTmpDir(paths.root()));
+  int fd = OpenRetry(*name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0666);
   if (fd < 0 && errno == ENOENT) {
     HB_TRY(MakeDirs(paths.TmpDir()));
-    fd = OpenRetry(*name, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    HB_TRY(CheckTmpDir(paths.root()));
+    fd = OpenRetry(*name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0666);
   }
   if (fd < 0) return Fail(ErrnoError(errno, "create " + *name));
   return ScopedFd(fd);
@@ -183,6 +278,7 @@ Result<ScopedFd> CreateTemp(const LocalPaths& paths, std::string_view stem, std:
 
 // Reads the sidecar of upload `id` and checks it belongs to `key`.
 Result<UploadInfo> LoadUpload(const LocalPaths& paths, std::string_view key, std::string_view id) {
+  HB_TRY(CheckTmpDir(paths.root()));
   std::string path = paths.UploadInfoPath(id);
   auto text = ReadFileToString(path);
   if (!text) {
@@ -230,15 +326,21 @@ Status UnlinkIfExists(const std::string& path) {
   return OkStatus();
 }
 
-// Appends every regular file below `dir` (whose key prefix is `key_prefix`)
-// whose first-level name starts with `stem`; recurses into directories.
-Status Walk(const std::string& dir, const std::string& key_prefix, std::string_view stem,
-            bool skip_tmp, std::vector<ObjectInfo>* out) {
-  DIR* d = ::opendir(dir.c_str());
+// Appends every regular file below the directory `rel` of the store at
+// `root` (whose key prefix is `key_prefix`) whose first-level name starts
+// with `stem`; recurses into directories. Symbolic links are neither listed
+// nor followed (OpenBeneath refuses a linked folder on the way down).
+Status Walk(const std::string& root, const std::string& rel, const std::string& key_prefix,
+            std::string_view stem, bool skip_tmp, std::vector<ObjectInfo>* out) {
+  const std::string dir = rel.empty() ? root : root + "/" + rel;
+  int raw = OpenBeneath(root, rel, O_RDONLY | O_DIRECTORY);
+  DIR* d = raw < 0 ? nullptr : ::fdopendir(raw);
   if (d == nullptr) {
+    int err = errno;
+    if (raw >= 0) ::close(raw);
     // Gone or replaced since we saw it (a concurrent Delete): nothing here.
-    if (errno == ENOENT || errno == ENOTDIR) return OkStatus();
-    return Fail(ErrnoError(errno, "opendir " + dir));
+    if (err == ENOENT || err == ENOTDIR) return OkStatus();
+    return Fail(OpenError(err, "opendir " + dir));
   }
   std::vector<std::string> subdirs;
   Status result = OkStatus();
@@ -268,7 +370,7 @@ Status Walk(const std::string& dir, const std::string& key_prefix, std::string_v
   ::closedir(d);  // before recursing: depth must not cost open descriptors
   HB_TRY(result);
   for (const std::string& sub : subdirs) {
-    HB_TRY(Walk(dir + "/" + sub, key_prefix + sub + "/", "", false, out));
+    HB_TRY(Walk(root, rel.empty() ? sub : rel + "/" + sub, key_prefix + sub + "/", "", false, out));
   }
   return OkStatus();
 }
@@ -300,7 +402,7 @@ Status LocalStore::Put(std::string_view key, const BufferChain& data) {
     Status st = PwriteAll(fd.get(), data, 0, tmp);
     if (st) st = FsyncFd(fd.get(), tmp);
     if (st) st = fd.Close(tmp);
-    if (st) st = Publish(tmp, path);
+    if (st) st = Publish(root_, tmp, key);
     // A failed Put leaves nothing behind: no partial object, no temp file.
     if (!st) ::unlink(tmp.c_str());
     return st;
@@ -312,15 +414,14 @@ Status LocalStore::Put(std::string_view key, const BufferChain& data) {
 Result<Buffer> LocalStore::GetRange(std::string_view key, uint64_t offset, uint64_t length) {
   HB_TRY(CheckKey(key));
   std::string path = LocalPaths(root_).Object(key);
-  int raw = OpenRetry(path, O_RDONLY);
-  if (raw < 0) {
-    int err = errno == ENOTDIR ? ENOENT : errno;  // a key below an object: missing
-    return Fail(ErrnoError(err, "get " + path));
-  }
+  // O_NONBLOCK: opening a FIFO planted in the store would otherwise wait
+  // for a writer for ever; on a regular file it changes nothing.
+  int raw = OpenBeneath(root_, key, O_RDONLY | O_NONBLOCK);
+  if (raw < 0) return Fail(OpenError(errno, "get " + path));
   ScopedFd fd(raw);
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Fail(ErrnoError(errno, "stat " + path));
-  if (!S_ISREG(st.st_mode)) return Fail(ErrnoError(ENOENT, "get " + path + " (not an object)"));
+  HB_TRY(CheckObjectType(st, "get " + path));
   uint64_t size = static_cast<uint64_t>(st.st_size);
   if (offset >= size || length == 0) return Buffer();
   uint64_t n = std::min(length, size - offset);
@@ -335,12 +436,12 @@ Result<Buffer> LocalStore::GetRange(std::string_view key, uint64_t offset, uint6
 Result<ObjectInfo> LocalStore::Head(std::string_view key) {
   HB_TRY(CheckKey(key));
   std::string path = LocalPaths(root_).Object(key);
+  int raw = OpenBeneath(root_, key, O_PATH);
+  if (raw < 0) return Fail(OpenError(errno, "head " + path));
+  ScopedFd fd(raw);
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    int err = errno == ENOTDIR ? ENOENT : errno;
-    return Fail(ErrnoError(err, "head " + path));
-  }
-  if (!S_ISREG(st.st_mode)) return Fail(ErrnoError(ENOENT, "head " + path + " (not an object)"));
+  if (::fstat(fd.get(), &st) != 0) return Fail(ErrnoError(errno, "head " + path));
+  HB_TRY(CheckObjectType(st, "head " + path));
   return ObjectInfo{std::string(key), static_cast<uint64_t>(st.st_size),
                     static_cast<int64_t>(st.st_mtim.tv_sec)};
 }
@@ -357,9 +458,9 @@ Result<std::vector<ObjectInfo>> LocalStore::List(std::string_view prefix) {
   // No key lives under tmp/ (CheckKey), so never show what is in there.
   if (dir_part == kTmpDirName || dir_part.starts_with(std::string(kTmpDirName) + "/")) return out;
   if (dir_part.empty()) {
-    HB_TRY(Walk(root_, "", stem, /*skip_tmp=*/true, &out));
+    HB_TRY(Walk(root_, "", "", stem, /*skip_tmp=*/true, &out));
   } else {
-    HB_TRY(Walk(root_ + "/" + dir_part, dir_part + "/", stem, false, &out));
+    HB_TRY(Walk(root_, dir_part, dir_part + "/", stem, false, &out));
   }
   std::sort(out.begin(), out.end(),
             [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
@@ -369,7 +470,18 @@ Result<std::vector<ObjectInfo>> LocalStore::List(std::string_view prefix) {
 Status LocalStore::Delete(std::string_view key) {
   HB_TRY(CheckKey(key));
   std::string path = LocalPaths(root_).Object(key);
-  if (::unlink(path.c_str()) != 0) {
+  // Unlink relative to the parent opened beneath the root: a symlinked
+  // folder (refs/ -> elsewhere) must not make a delete reach outside.
+  const size_t slash = key.rfind('/');
+  const std::string_view rel_dir = slash == std::string_view::npos ? "" : key.substr(0, slash);
+  const std::string leaf(slash == std::string_view::npos ? key : key.substr(slash + 1));
+  int raw = OpenBeneath(root_, rel_dir, O_PATH | O_DIRECTORY);
+  if (raw < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return OkStatus();  // no such object
+    return Fail(OpenError(errno, "delete " + path));
+  }
+  ScopedFd parent(raw);
+  if (::unlinkat(parent.get(), leaf.c_str(), 0) != 0) {
     // Missing, below a file, or a directory: there is no such object.
     if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR) return OkStatus();
     return Fail(ErrnoError(errno, "delete " + path));
@@ -394,6 +506,7 @@ Result<std::string> LocalStore::CreateMultipart(std::string_view key, uint64_t p
   }
   HB_ASSIGN_OR_RETURN(std::string id, RandomHex(kUploadIdBytes));
   HB_TRY(MakeDirs(paths.TmpDir()));
+  HB_TRY(CheckTmpDir(root_));
   UploadInfo info{std::string(key), part_size, static_cast<int64_t>(std::time(nullptr))};
   // Sidecar first: see the comment at the top of the file.
   HB_TRY(WriteFileAtomic(paths.UploadInfoPath(id), FormatInfo(info)));
@@ -512,7 +625,7 @@ Status LocalStore::CompleteMultipart(std::string_view key, std::string_view uplo
   }
   if (auto st = FsyncFd(fd.get(), file); !st) return Fail(st.error().Wrap(what));
   if (auto st = fd.Close(file); !st) return Fail(st.error().Wrap(what));
-  if (auto st = Publish(file, path); !st) return Fail(st.error().Wrap(what));
+  if (auto st = Publish(root_, file, key); !st) return Fail(st.error().Wrap(what));
   // The object is published; leftovers only cost a ListMultipart entry.
   HB_TRY(UnlinkIfExists(paths.UploadParts(upload_id)));
   HB_TRY(UnlinkIfExists(paths.UploadInfoPath(upload_id)));
@@ -536,6 +649,7 @@ Result<std::vector<MultipartUpload>> LocalStore::ListMultipart(std::string_view 
   LocalPaths paths(root_);
   std::string dir = paths.TmpDir();
   std::vector<std::string> ids;
+  HB_TRY(CheckTmpDir(root_));
   HB_ASSIGN_OR_RETURN(std::vector<std::string> names, TmpNames(dir));
   for (const std::string& entry : names) {
     std::string_view name = entry;
@@ -566,6 +680,9 @@ Result<ObjectStore::TempCleanup> LocalStore::CleanTemporaries(int64_t older_than
                                                               bool dry_run) {
   LocalPaths paths(root_);
   const std::string dir = paths.TmpDir();
+  // A tmp/ that links elsewhere is not ours to clean: its files are not our
+  // temporaries, whatever their names look like.
+  HB_TRY(CheckTmpDir(root_));
   HB_ASSIGN_OR_RETURN(std::vector<std::string> names, TmpNames(dir));
   TempCleanup out;
   for (const std::string& name : names) {

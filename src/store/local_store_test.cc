@@ -290,6 +290,60 @@ TEST_F(LocalStoreTest, CleanTemporariesRemovesOldLeftoversOnly) {
   EXPECT_TRUE(store_->Get("packs/ab/live"));
 }
 
+// A hostile store: links planted in it never let a read, a write, a delete
+// or a temp-file cleanup reach a file outside the store.
+TEST_F(LocalStoreTest, SymlinksAreNeverFollowedOutOfTheStore) {
+  const std::string outside = dir_.path() + "/outside";
+  ASSERT_TRUE(MakeDirs(outside));
+  ASSERT_TRUE(WriteFileAtomic(outside + "/victim", "not yours"));
+  ASSERT_TRUE(WriteFileAtomic(outside + "/put.1.abc.tmp", "looks like a temp file"));
+  const auto old = static_cast<int64_t>(std::time(nullptr)) + 3600;  // everything is "old"
+
+  // refs/ is a link to the outside folder.
+  ASSERT_EQ(::symlink(outside.c_str(), (root_ + "/refs").c_str()), 0);
+  auto got = store_->Get("refs/victim");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), ErrorCode::kCorruption) << got.error().message();
+  EXPECT_NE(got.error().message().find("symbolic link"), std::string::npos);
+  EXPECT_FALSE(store_->Head("refs/victim"));
+  auto deleted = store_->Delete("refs/victim");
+  ASSERT_FALSE(deleted);
+  EXPECT_EQ(deleted.error().code(), ErrorCode::kCorruption) << deleted.error().message();
+  EXPECT_TRUE(Exists(outside + "/victim"));
+  EXPECT_FALSE(store_->Put("refs/planted", Buf("x")));
+  EXPECT_FALSE(Exists(outside + "/planted"));
+  auto listed = store_->List("refs/");
+  EXPECT_TRUE(!listed || listed->empty());
+
+  // An object that is a link to an outside file.
+  ASSERT_TRUE(MakeDirs(root_ + "/packs/ab"));
+  ASSERT_EQ(::symlink((outside + "/victim").c_str(), (root_ + "/packs/ab/link").c_str()), 0);
+  EXPECT_FALSE(store_->Get("packs/ab/link"));
+  auto all = store_->List("");
+  ASSERT_TRUE(all) << all.error().message();
+  for (const ObjectInfo& o : *all) EXPECT_NE(o.key, "packs/ab/link");
+
+  // tmp/ is a link: its files are not our temporaries.
+  ASSERT_TRUE(RemoveTree(root_ + "/tmp"));
+  ASSERT_EQ(::symlink(outside.c_str(), (root_ + "/tmp").c_str()), 0);
+  EXPECT_FALSE(store_->CleanTemporaries(old, /*dry_run=*/false));
+  EXPECT_TRUE(Exists(outside + "/put.1.abc.tmp"));
+  EXPECT_FALSE(store_->Put("packs/ab/new", Buf("x")));
+  EXPECT_EQ(Entries(outside), (std::vector<std::string>{"put.1.abc.tmp", "victim"}));
+}
+
+// A FIFO (or device) where an object should be is damage, reported at once:
+// opening it must not wait for a writer that never comes.
+TEST_F(LocalStoreTest, FifoObjectIsRefusedWithoutBlocking) {
+  ASSERT_TRUE(MakeDirs(root_ + "/packs/ab"));
+  ASSERT_EQ(::mkfifo((root_ + "/packs/ab/fifo").c_str(), 0600), 0);
+  auto got = store_->GetRange("packs/ab/fifo", 0, 100);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), ErrorCode::kCorruption) << got.error().message();
+  EXPECT_NE(got.error().message().find("FIFO"), std::string::npos) << got.error().message();
+  EXPECT_FALSE(store_->Head("packs/ab/fifo"));
+}
+
 TEST_F(LocalStoreTest, KeysWithNewlinesSurviveTheSidecar) {
   const std::string key = "odd/line\nbreak";
   auto id = store_->CreateMultipart(key, 10);

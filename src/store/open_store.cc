@@ -51,11 +51,26 @@ Status CheckConfig(const Buffer& config, const std::string& where) {
                                            " (upgrade hugeblob to use it)");
 }
 
-// Claims an empty store by writing its config, or checks the config it has.
-Status EnsureConfig(ObjectStore& store, const std::string& where) {
+Error NoStore(const std::string& where) {
+  return Error(ErrorCode::kNotFound, "no store at " + where +
+                                         " (create one with 'hugeblob init --store " + where +
+                                         "' or a first put)");
+}
+
+// Claims an empty store by writing its config (unless `mode` is kExisting),
+// or checks the config it has.
+Status EnsureConfig(ObjectStore& store, const std::string& where, StoreOpenMode mode) {
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto config = store.Get(kConfigKey);
-    if (config) return CheckConfig(*config, where);
+    // The config is a few bytes; a bounded read keeps a hostile multi-GiB
+    // "config" from being loaded whole.
+    auto config = store.GetRange(kConfigKey, 0, 4096);
+    if (config) {
+      HB_TRY(CheckConfig(*config, where));
+      if (mode == StoreOpenMode::kInit) {
+        return Fail(ErrorCode::kAlreadyExists, "a hugeblob store already exists at " + where);
+      }
+      return OkStatus();
+    }
     if (config.error().code() != ErrorCode::kNotFound) {
       return Fail(config.error().Wrap("open store " + where));
     }
@@ -69,6 +84,7 @@ Status EnsureConfig(ObjectStore& store, const std::string& where) {
       return Fail(ErrorCode::kInvalidArgument, "not a hugeblob store: " + where +
                                                    " (non-empty directory without a config file)");
     }
+    if (mode == StoreOpenMode::kExisting) return Fail(NoStore(where));
     HB_TRY(store.Put(kConfigKey, Buffer::Copy(ConfigText())));
     return OkStatus();
   }
@@ -77,10 +93,14 @@ Status EnsureConfig(ObjectStore& store, const std::string& where) {
 
 // Refuses a local directory that holds files but no config before anything
 // is written into it, and without walking it (it may be someone's $HOME).
-Status PrecheckLocalDir(const std::string& path) {
+// Without kCreate, a missing directory is "no store", and nothing is made.
+Status PrecheckLocalDir(const std::string& path, StoreOpenMode mode) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return OkStatus();  // a new store
+    if (errno == ENOENT || errno == ENOTDIR) {
+      if (mode == StoreOpenMode::kExisting) return Fail(NoStore(path));
+      return OkStatus();  // a new store
+    }
     return Fail(ErrnoError(errno, "open store " + path));
   }
   if (!S_ISDIR(st.st_mode)) {
@@ -107,16 +127,16 @@ Status PrecheckLocalDir(const std::string& path) {
   return OkStatus();
 }
 
-Result<std::shared_ptr<ObjectStore>> OpenLocal(std::string path) {
+Result<std::shared_ptr<ObjectStore>> OpenLocal(std::string path, StoreOpenMode mode) {
   if (path.empty()) return Fail(ErrorCode::kInvalidArgument, "empty store path");
   std::error_code ec;
   std::filesystem::path abs = std::filesystem::absolute(path, ec);
   if (ec) return Fail(ErrnoError(ec.value(), "absolute path of " + path));
   path = abs.lexically_normal().string();
   while (path.size() > 1 && path.back() == '/') path.pop_back();
-  HB_TRY(PrecheckLocalDir(path));
+  HB_TRY(PrecheckLocalDir(path, mode));
   HB_ASSIGN_OR_RETURN(auto store, LocalStore::Open(path));
-  HB_TRY(EnsureConfig(*store, path));
+  HB_TRY(EnsureConfig(*store, path, mode));
   return std::shared_ptr<ObjectStore>(std::move(store));
 }
 
@@ -148,16 +168,20 @@ std::string DefaultStoreUrl() {
 }
 
 Result<std::shared_ptr<ObjectStore>> OpenStore(std::string_view url) {
+  return OpenStore(url, StoreOpenMode::kCreate);
+}
+
+Result<std::shared_ptr<ObjectStore>> OpenStore(std::string_view url, StoreOpenMode mode) {
   if (url.empty()) {
     std::string def = DefaultStoreUrl();
     if (def.empty()) {
       return Fail(ErrorCode::kInvalidArgument,
                   "no default store: set HUGEBLOB_STORE or HOME, or pass --store");
     }
-    return OpenStore(def);
+    return OpenStore(def, mode);
   }
   std::string_view scheme = SchemeOf(url);
-  if (scheme.empty()) return OpenLocal(std::string(url));
+  if (scheme.empty()) return OpenLocal(std::string(url), mode);
   std::string_view rest = url.substr(scheme.size() + 3);
   if (scheme == "file") {
     // file:///abs/path, or file://localhost/abs/path.
@@ -166,16 +190,18 @@ Result<std::shared_ptr<ObjectStore>> OpenStore(std::string_view url) {
       return Fail(ErrorCode::kInvalidArgument,
                   "store URL " + std::string(url) + ": expected file:///absolute/path");
     }
-    return OpenLocal(std::string(rest));
+    return OpenLocal(std::string(rest), mode);
   }
   if (scheme == "mem") {
     auto store = std::make_shared<MemoryStore>();
-    HB_TRY(EnsureConfig(*store, std::string(url)));
+    // Always new and empty: "existing" cannot apply.
+    HB_TRY(EnsureConfig(*store, std::string(url),
+                        mode == StoreOpenMode::kExisting ? StoreOpenMode::kCreate : mode));
     return std::shared_ptr<ObjectStore>(std::move(store));
   }
   if (scheme == "s3") {
     HB_ASSIGN_OR_RETURN(auto store, OpenS3Store(url));
-    HB_TRY(EnsureConfig(*store, std::string(url)));
+    HB_TRY(EnsureConfig(*store, std::string(url), mode));
     return store;
   }
   return Fail(ErrorCode::kInvalidArgument, "unsupported store URL scheme '" + std::string(scheme) +

@@ -1,5 +1,6 @@
 // OpenStore: URL forms, the default store, and the config object.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -53,6 +54,31 @@ TEST(OpenStoreTest, NewDirectoryGetsAConfig) {
   ASSERT_TRUE(got);
   EXPECT_EQ(got->view(), "m");
   EXPECT_TRUE(OpenStore("file://localhost" + path));
+}
+
+// Read-only commands open with kExisting: a missing or empty directory is
+// "no store", and nothing is created on the way.
+TEST(OpenStoreTest, ExistingModeNeverCreates) {
+  TempDir dir;
+  const std::string deep = dir.path() + "/no/such/store";
+  auto missing = OpenStore(deep, StoreOpenMode::kExisting);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(missing.error().message().find("no store at " + deep), std::string::npos)
+      << missing.error().message();
+  struct stat st;
+  EXPECT_NE(::stat((dir.path() + "/no").c_str(), &st), 0) << "a directory was created";
+
+  auto empty = OpenStore(dir.path(), StoreOpenMode::kExisting);
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(::stat((dir.path() + "/config").c_str(), &st), 0) << "a config was written";
+
+  ASSERT_TRUE(OpenStore(deep, StoreOpenMode::kInit));
+  EXPECT_TRUE(OpenStore(deep, StoreOpenMode::kExisting));
+  auto again = OpenStore(deep, StoreOpenMode::kInit);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kAlreadyExists);
 }
 
 TEST(OpenStoreTest, EmptyExistingDirectoryIsClaimed) {
