@@ -1,102 +1,148 @@
 #!/usr/bin/env bash
-# Put/get throughput and peak RSS of hugeblob, side by side with the tools users
-# would otherwise pick, on the same seeded input in the same run:
-#   zstd -1 -T2 (+ sha256sum), restic backup/restore, borg create/extract.
+# put and get side by side with the tools users would otherwise run, on the
+# same input, in the same run, alternating, medians of ROUNDS:
 #
-#   bench/put_get.sh                       # sizes 1G 4G 16G, data random and mixed
-#   SIZES="1G" DATA="mixed" bench/put_get.sh
-#   SIZES=16G TOOLS=hugeblob bench/put_get.sh   # only some tools
+#   job                  hugeblob                      competitor (alone, as users run it)
+#   put --level 1        put IN (empty store)          zstd -1 -T2 -f IN -o OUT
+#   put (defaults)       put IN (empty store)          zstd -3 -T2 -f IN -o OUT
+#   get                  get NAME OUT (fsync inside)   zstd -d -f IN.zst -o OUT && sync OUT
+#   put unchanged        put IN again (same store)     restic backup --force IN (repo has it)
 #
-# Needs: scripts/install-deps.sh --bench (restic, borgbackup), a build at build/.
-# Inputs are read from the page cache (warmed before each tool) so the numbers
-# compare CPU efficiency; outputs go to the same disk for every tool. Work
-# files live in $BENCH_DIR (default /var/tmp/hugeblob-bench; needs ~3.5x the
-# largest size free).
+# Each row: wall, user and system CPU, minor page faults, peak RSS, and the
+# busy ratio (CPU seconds / wall / cores). Then peak RSS of put from a file
+# and from standard input at RSS_SIZES (hugeblob alone, defaults).
+#
+#   bench/put_get.sh [path/to/hugeblob]
+#   SIZE=2G DATA=blend ROUNDS=3 RSS_SIZES="1G 4G 16G" bench/put_get.sh
+#
+# DATA: blend (default; 60% a tar of /usr/lib and /usr/share, 20% zeros, 20%
+# random, in 64 MiB pieces: bench/gendata.c), random, or mixed. Input is read
+# from the page cache (warmed before each command), output goes to the same
+# disk ($BENCH_DIR, default /var/tmp/hugeblob-bench). Needs zstd and restic
+# (scripts/install-deps.sh --bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HB=$(readlink -f build/hugeblob)
-SIZES=${SIZES:-"1G 4G 16G"}
-DATA=${DATA:-"random mixed"}
+HB=$(readlink -f "${1:-build/hugeblob}")
+SIZE=${SIZE:-2G}
+DATA=${DATA:-blend}
+ROUNDS=${ROUNDS:-3}
+RSS_SIZES=${RSS_SIZES-"1G 4G"}
 SEED=${SEED:-42}
-TOOLS=${TOOLS:-"hugeblob zstd restic borg"}
-want() { [[ " $TOOLS " == *" $1 "* ]]; }
+CORES=$(nproc)
 DIR=${BENCH_DIR:-/var/tmp/hugeblob-bench}
 mkdir -p "$DIR" bench/out
 cc -O2 -o "$DIR/gendata" bench/gendata.c
-export RESTIC_PASSWORD=bench BORG_PASSPHRASE="" BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
-RESULTS=bench/out/put_get.tsv
-printf "data\tsize\ttool\tput_s\tput_MBps\tput_rss_MB\tstored_MB\tget_s\tget_MBps\tget_rss_MB\n" > "$RESULTS"
+export RESTIC_PASSWORD=bench
+OUT=bench/out/put_get.tsv
+RAW=bench/out/put_get_raw.tsv
 
-# Real mixed data: the first 2 GiB of a tar of /usr (binaries, libraries, text,
-# already-compressed files); gendata repeats it, perturbed, for larger sizes.
-if [ ! -f "$DIR/usr.tar" ]; then tar -cf - /usr 2>/dev/null | head -c $((2 << 30)) > "$DIR/usr.tar" || true; fi
-
-# timed CMD... -> sets T (wall seconds) and RSS (MB)
-timed() {
-  /usr/bin/time -f "%e %M" -o "$DIR/time.txt" "$@" > /dev/null 2> "$DIR/stderr.txt" ||
-    { cat "$DIR/stderr.txt" >&2; return 1; }
-  read -r T RSS_KB < "$DIR/time.txt"
-  RSS=$((RSS_KB / 1024))
-}
-mbps() { python3 -c "print(f'{$1 / 1048576 / max($2, 1e-9):.0f}')"; }
-du_mb() { du -sm "$1" | cut -f1; }
+if [ ! -s "$DIR/usr.tar" ]; then
+  { tar -cf - /usr/lib /usr/share 2>/dev/null || true; } | head -c $((2 << 30)) > "$DIR/usr.tar"
+fi
+IN=$DIR/in.$DATA.$SIZE
+if [ ! -s "$IN" ]; then
+  case $DATA in
+    blend | mixed) "$DIR/gendata" "$DATA" "$SIZE" "$SEED" "$DIR/usr.tar" > "$IN" ;;
+    random) "$DIR/gendata" random "$SIZE" "$SEED" > "$IN" ;;
+  esac
+fi
+BYTES=$(stat -c %s "$IN")
 warm() { cat "$1" > /dev/null; }
 
-row() {  # row data size tool put_s put_rss stored_MB get_s get_rss bytes
-  printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$1" "$2" "$3" "$4" "$(mbps "$9" "$4")" "$5" "$6" \
-    "$7" "$(mbps "$9" "$7")" "$8" | tee -a "$RESULTS"
+# timed JOB TOOL CMD...: runs CMD (stdout discarded), appends a raw row.
+timed() {
+  local job=$1 tool=$2; shift 2
+  sync
+  /usr/bin/time -f "%e %U %S %R %M" -o "$DIR/time.txt" "$@" > /dev/null 2> "$DIR/stderr.txt" ||
+    { cat "$DIR/stderr.txt" >&2; return 1; }
+  read -r wall user sys faults rss < "$DIR/time.txt"
+  printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$job" "$tool" "$wall" "$user" "$sys" "$faults" "$rss" >> "$RAW"
+  printf "  %-14s %-22s %6.2f s  user %5.2f  sys %5.2f  faults %7d  rss %4d MiB\n" \
+    "$job" "$tool" "$wall" "$user" "$sys" "$faults" $((rss / 1024)) >&2
 }
 
-for data in $DATA; do
-  for size in $SIZES; do
-    in=$DIR/in.$data.$size
-    if [ "$data" = random ]; then "$DIR/gendata" random "$size" "$SEED" > "$in"
-    else "$DIR/gendata" mixed "$size" "$SEED" "$DIR/usr.tar" > "$in"; fi
-    bytes=$(stat -c %s "$in")
-    echo "== $data $size" >&2
-
-    if want hugeblob; then
-    rm -rf "$DIR/hb" "$DIR/out"; warm "$in"
-    timed "$HB" --store "$DIR/hb" put "$in" --name bench; pt=$T; pr=$RSS
-    st=$(du_mb "$DIR/hb")
-    timed "$HB" --store "$DIR/hb" get bench "$DIR/out"; gt=$T; gr=$RSS
-    cmp "$in" "$DIR/out"
-    row "$data" "$size" hugeblob "$pt" "$pr" "$st" "$gt" "$gr" "$bytes"
-    rm -rf "$DIR/hb" "$DIR/out"
-    fi
-
-    # zstd -1 -T2, then sha256sum of the same bytes (what a careful user would script)
-    if want zstd; then
-    warm "$in"
-    timed bash -c "zstd -q -1 -T2 -c '$in' > '$DIR/in.zst' && sha256sum '$in'"; pt=$T; pr=$RSS
-    st=$(du_mb "$DIR/in.zst")
-    timed zstd -q -d -f "$DIR/in.zst" -o "$DIR/out"; gt=$T; gr=$RSS
-    row "$data" "$size" "zstd-1-T2+sha256" "$pt" "$pr" "$st" "$gt" "$gr" "$bytes"
-    rm -f "$DIR/in.zst" "$DIR/out"
-    fi
-
-    if ! want restic; then :
-    elif command -v restic > /dev/null; then
-      rm -rf "$DIR/restic" "$DIR/rout"; restic -q -r "$DIR/restic" init > /dev/null; warm "$in"
-      timed restic -q -r "$DIR/restic" backup "$in"; pt=$T; pr=$RSS
-      st=$(du_mb "$DIR/restic")
-      timed restic -q -r "$DIR/restic" restore latest --target "$DIR/rout"; gt=$T; gr=$RSS
-      row "$data" "$size" restic "$pt" "$pr" "$st" "$gt" "$gr" "$bytes"
-      rm -rf "$DIR/restic" "$DIR/rout"
-    else echo "skip: restic not installed (scripts/install-deps.sh --bench)" >&2; fi
-
-    if ! want borg; then :
-    elif command -v borg > /dev/null; then
-      rm -rf "$DIR/borg" "$DIR/bout"; borg init -e none "$DIR/borg"; warm "$in"
-      timed borg create "$DIR/borg::v1" "$in"; pt=$T; pr=$RSS
-      st=$(du_mb "$DIR/borg")
-      mkdir -p "$DIR/bout"
-      timed bash -c "cd '$DIR/bout' && borg extract '$DIR/borg::v1'"; gt=$T; gr=$RSS
-      row "$data" "$size" "borg(lz4)" "$pt" "$pr" "$st" "$gt" "$gr" "$bytes"
-      rm -rf "$DIR/borg" "$DIR/bout"
-    else echo "skip: borg not installed (scripts/install-deps.sh --bench)" >&2; fi
-    rm -f "$in"
+printf "job\ttool\twall\tuser\tsys\tfaults\trss_kb\n" > "$RAW"
+echo "== $DATA $SIZE ($BYTES bytes), $ROUNDS rounds, $CORES cores" >&2
+for round in $(seq "$ROUNDS"); do
+  echo "round $round" >&2
+  for level in 1 3; do
+    job="put -$level"; [ $level = 3 ] && job="put default"
+    lvl=(); [ $level = 1 ] && lvl=(--level 1)
+    rm -rf "$DIR/hb"; warm "$IN"
+    timed "$job" hugeblob "$HB" --store "$DIR/hb" put "$IN" --name bench "${lvl[@]}"
+    rm -f "$DIR/out.zst"; warm "$IN"
+    timed "$job" "zstd -$level -T2" zstd -q -$level -T2 -f "$IN" -o "$DIR/out.zst"
   done
+  # get: the store and the .zst from the default-level puts above.
+  rm -f "$DIR/out"
+  timed get hugeblob "$HB" --store "$DIR/hb" get bench "$DIR/out"
+  cmp "$IN" "$DIR/out"
+  rm -f "$DIR/out"
+  timed get "zstd -d && sync" bash -c "zstd -q -d -f '$DIR/out.zst' -o '$DIR/out' && sync '$DIR/out'"
+  rm -f "$DIR/out"
+  # unchanged: a second put of the same file into a store that holds it.
+  warm "$IN"
+  timed "put unchanged" hugeblob "$HB" --store "$DIR/hb" put "$IN" --name again
+  if command -v restic > /dev/null; then
+    if [ ! -d "$DIR/restic" ]; then
+      restic -q -r "$DIR/restic" init > /dev/null
+      restic -q -r "$DIR/restic" backup "$IN" > /dev/null
+    fi
+    warm "$IN"
+    timed "put unchanged" "restic backup --force" restic -q -r "$DIR/restic" backup --force "$IN"
+  fi
 done
-echo >&2
-column -t -s $'\t' "$RESULTS"
+rm -rf "$DIR/hb" "$DIR/restic" "$DIR/out.zst" "$DIR/out"
+
+# Medians and ratios.
+python3 - "$RAW" "$OUT" "$BYTES" "$CORES" <<'PY'
+import csv, statistics, sys
+raw, out, nbytes, cores = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rows = list(csv.DictReader(open(raw), delimiter="\t"))
+med = {}
+for job in dict.fromkeys(r["job"] for r in rows):
+    for tool in dict.fromkeys(r["tool"] for r in rows if r["job"] == job):
+        rs = [r for r in rows if r["job"] == job and r["tool"] == tool]
+        m = {k: statistics.median(float(r[k]) for r in rs) for k in ("wall", "user", "sys", "faults", "rss_kb")}
+        m["n"] = len(rs)
+        med.setdefault(job, {})[tool] = m
+gib = nbytes / 2**30
+with open(out, "w") as f:
+    f.write("job\ttool\twall_s\tMiB_per_s\tuser_s\tsys_s\tbusy\tfaults_per_GiB\trss_MiB\tspeed_vs_competitor\n")
+    print(f"\n{'job':<14} {'tool':<22} {'wall':>7} {'MiB/s':>6} {'user':>6} {'sys':>6} {'busy':>5} {'faults/GiB':>10} {'RSS MiB':>7} {'ratio':>6}")
+    for job, tools in med.items():
+        hb = tools.get("hugeblob")
+        for tool, m in tools.items():
+            busy = (m["user"] + m["sys"]) / m["wall"] / cores if m["wall"] > 0 else 0
+            mbps = nbytes / 2**20 / m["wall"] if m["wall"] > 0 else 0
+            ratio = ""
+            if tool == "hugeblob":
+                others = [o for t, o in tools.items() if t != "hugeblob"]
+                if others:
+                    ratio = f"{others[0]['wall'] / m['wall']:.2f}x"
+            f.write(f"{job}\t{tool}\t{m['wall']:.2f}\t{mbps:.0f}\t{m['user']:.2f}\t{m['sys']:.2f}\t{busy:.2f}\t{m['faults'] / gib:.0f}\t{m['rss_kb'] / 1024:.0f}\t{ratio}\n")
+            print(f"{job:<14} {tool:<22} {m['wall']:>6.2f}s {mbps:>6.0f} {m['user']:>6.2f} {m['sys']:>6.2f} {busy:>5.2f} {m['faults'] / gib:>10.0f} {m['rss_kb'] / 1024:>7.0f} {ratio:>6}")
+print("\nratio: competitor wall / hugeblob wall (>1: hugeblob faster); busy: CPU s / wall / cores")
+PY
+
+# Peak RSS of put at the defaults, from a file and from standard input.
+if [ -n "$RSS_SIZES" ]; then
+  echo >&2
+  printf "size\tfrom\tpeak_rss_MiB\twall_s\n" > bench/out/put_rss.tsv
+  for s in $RSS_SIZES; do
+    f=$DIR/rss.$s
+    "$DIR/gendata" blend "$s" "$SEED" "$DIR/usr.tar" > "$f"
+    for from in file stdin; do
+      rm -rf "$DIR/hb"
+      if [ $from = file ]; then
+        /usr/bin/time -f "%e %M" -o "$DIR/time.txt" "$HB" --store "$DIR/hb" put "$f" --name r > /dev/null
+      else
+        /usr/bin/time -f "%e %M" -o "$DIR/time.txt" bash -c "'$HB' --store '$DIR/hb' put - --name r < '$f'" > /dev/null
+      fi
+      read -r wall rss < "$DIR/time.txt"
+      printf "%s\t%s\t%d\t%s\n" "$s" "$from" $((rss / 1024)) "$wall" | tee -a bench/out/put_rss.tsv
+    done
+    rm -f "$f"
+  done
+  rm -rf "$DIR/hb"
+fi
