@@ -24,17 +24,28 @@ want() { [[ "$STAGES" == *" $1 "* ]]; }
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # Wall time of each step, printed together at the end.
-times=()
+step_times=()
 t_start=$SECONDS
 # Times mean little without the load: other jobs on the machine slow every step.
 load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 t_mark=$SECONDS
+# CPU seconds (user + system) of every finished child process so far: unlike
+# wall time, hardly changed by other jobs on the machine.
+cpu_now() {
+  local f
+  f=$(mktemp)
+  times >"$f"  # the builtin, in this shell: line 2 is the children's
+  awk 'NR == 2 { split($0, t, /[ms ]+/); print int(t[1] * 60 + t[2] + t[3] * 60 + t[4]) }' "$f"
+  rm -f "$f"
+}
+c_mark=0
 step() {  # step TITLE: starts timing a step
   echo "== $1" >&2
   t_mark=$SECONDS
+  c_mark=$(cpu_now)
 }
-done_step() {  # done_step NAME: records the step's wall time under NAME
-  times+=("$(printf '%-22s %4d s' "$1" $((SECONDS - t_mark)))")
+done_step() {  # done_step NAME: records the step's wall and CPU time under NAME
+  step_times+=("$(printf '%-22s %5d s wall %6d s CPU' "$1" $((SECONDS - t_mark)) $(($(cpu_now) - c_mark)))")
 }
 
 step "install-deps"
@@ -82,10 +93,10 @@ if want fuzz; then
 fi
 
 echo "== wall time per step" >&2
-for t in "${times[@]}"; do echo "   $t" >&2; done
-echo "   $(printf '%-22s %4d s' total $((SECONDS - t_start)))" >&2
+for t in "${step_times[@]}"; do echo "   $t" >&2; done
+echo "   $(printf '%-22s %5d s wall %6d s CPU' total $((SECONDS - t_start)) "$(cpu_now)")" >&2
 echo "   load average (1/5/15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"); $(nproc) cores" >&2
 # One closing line for the whole run: the tests of every ctest run above
 # (ctest stops the script on a failure, so what is counted passed).
-total=$(grep -Eo 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | awk '{s += $NF} END {print s+0}')
+total=$({ grep -Eo 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" || true; } | awk '{s += $NF} END {print s+0}')
 echo "all: $total passed, 0 failed"
