@@ -9,8 +9,31 @@ namespace hugeblob {
 
 namespace {
 
-// The smallest run a prefetch is split into for parallelism.
+// The smallest run a prefetch is split into for parallelism, whatever the
+// store: below this, on any store, a request costs more than the
+// parallelism gains.
 constexpr uint64_t kMinParallelRunBytes = 1 << 20;
+
+// Bytes of frames not wanted (cached already) that a run may read and drop
+// to join two wanted ones: half of what the store moves in one request's
+// latency (RequestCost), so reading them costs less than the request they
+// save. On loopback or a local disk that is a few KiB (no frame fits: runs
+// stay exact); on S3 at 30 ms, hundreds of KiB to MiBs. Capped at 1/8 of
+// the largest request, so at most 1/8 of a run is waste.
+uint64_t MaxGapBytes(ContextImpl& ctx) {
+  return std::min(ctx.counters().cost.BreakEvenBytes() / 2,
+                  ctx.options().max_coalesce_bytes / 8);
+}
+
+// The smallest run worth a request of its own: twice the break-even bytes
+// (so a request spends at least 2/3 of its time moving data), within
+// [kMinParallelRunBytes, max_coalesce_bytes]. 1 MiB on loopback and local
+// disks; the full 8 MiB on S3 at tens of ms per request.
+uint64_t MinRunBytes(ContextImpl& ctx) {
+  const uint64_t cap = std::max<uint64_t>(1, ctx.options().max_coalesce_bytes);
+  const uint64_t worth = 2 * ctx.counters().cost.BreakEvenBytes();
+  return std::min(std::max(worth, kMinParallelRunBytes), cap);
+}
 
 // A frame this thread leads the fetch of.
 struct Led {
@@ -46,7 +69,8 @@ Status ResolveLed(ContextImpl& ctx, const BlobSource& src, std::vector<Led>& led
 
   std::vector<std::pair<ChunkId, Buffer>> to_disk;  // written after every lease completes
   std::vector<size_t> run_frames;
-  for (const std::vector<size_t>& run : PlanRuns(frames, need_frames, max_run_bytes)) {
+  for (const std::vector<size_t>& run :
+       PlanRuns(frames, need_frames, max_run_bytes, MaxGapBytes(ctx))) {
     run_frames.clear();
     for (size_t p : run) run_frames.push_back(need_frames[p]);
     const std::string& pack_key = src.pack_keys[frames[run_frames.front()].pack];
@@ -171,13 +195,13 @@ size_t PrefetchFrames(ContextImpl& ctx, const std::shared_ptr<const BlobSource>&
   if (claimed.empty()) return started_until;
 
   // Split into up to one run per fetch thread so the runs download and
-  // decode in parallel, but not below kMinParallelRunBytes: below that the
-  // request (an S3 round trip) costs more than the parallelism gains.
+  // decode in parallel, but not below MinRunBytes: below that the request
+  // (an S3 round trip) costs more than the parallelism gains.
   const uint64_t threads = ctx.fetch_threads();
   const uint64_t per_run =
-      std::min<uint64_t>(std::max<uint64_t>((stored + threads - 1) / threads, kMinParallelRunBytes),
+      std::min<uint64_t>(std::max<uint64_t>((stored + threads - 1) / threads, MinRunBytes(ctx)),
                          std::max<uint64_t>(1, ctx.options().max_coalesce_bytes));
-  for (const std::vector<size_t>& run : PlanRuns(frames, claimed, per_run)) {
+  for (const std::vector<size_t>& run : PlanRuns(frames, claimed, per_run, MaxGapBytes(ctx))) {
     struct Task {
       std::shared_ptr<const BlobSource> src;
       std::vector<Led> led;

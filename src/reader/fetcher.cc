@@ -1,6 +1,7 @@
 #include "reader/fetcher.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "codec/codec.h"
 #include "hash/blake3.h"
@@ -18,8 +19,74 @@ std::string FrameWhere(const FrameRef& f, std::string_view pack_key) {
 
 }  // namespace
 
+void RequestCost::Record(uint64_t bytes, double seconds) {
+  std::lock_guard lock(mu_);
+  samples_[count_ % kSamples] = Sample{static_cast<double>(bytes), seconds};
+  ++count_;
+}
+
+void RequestCost::Fit(double* latency, double* bandwidth) const {
+  *latency = 0;
+  *bandwidth = 0;
+  const size_t n = std::min(count_, kSamples);
+  if (n < 4) return;
+  std::vector<Sample> v(samples_, samples_ + n);
+  std::sort(v.begin(), v.end(), [](const Sample& a, const Sample& b) { return a.bytes < b.bytes; });
+  // Sizes all alike say nothing about what a byte costs apart from a request.
+  if (v.back().bytes < 1.5 * v.front().bytes || v.back().bytes - v.front().bytes < 64 * 1024) return;
+  double sb = 0, ss = 0;
+  for (const Sample& x : v) {
+    sb += x.bytes;
+    ss += x.seconds;
+  }
+  const double mb = sb / static_cast<double>(n), ms = ss / static_cast<double>(n);
+  double cov = 0, var = 0;
+  for (const Sample& x : v) {
+    cov += (x.bytes - mb) * (x.seconds - ms);
+    var += (x.bytes - mb) * (x.bytes - mb);
+  }
+  const double per_byte = var > 0 && cov > 0 ? cov / var : 0;
+  double fixed = ms - per_byte * mb;
+  if (per_byte == 0 || fixed <= 0) {
+    // Bigger requests are not measurably slower (a store whose requests
+    // cost mostly waiting), or the line crosses below zero (noise): take
+    // what the smallest quarter of the requests cost as the latency.
+    const size_t q = std::max<size_t>(1, n / 4);
+    fixed = 0;
+    for (size_t i = 0; i < q; ++i) fixed += v[i].seconds;
+    fixed /= static_cast<double>(q);
+  }
+  *latency = fixed;
+  // No measurable cost per byte: as if 100 GB/s, so that the break-even
+  // size is as large as the planner allows.
+  *bandwidth = per_byte > 0 ? 1.0 / per_byte : 1e11;
+}
+
+uint64_t RequestCost::BreakEvenBytes() const {
+  std::lock_guard lock(mu_);
+  double latency = 0, bandwidth = 0;
+  Fit(&latency, &bandwidth);
+  const double bytes = latency * bandwidth;
+  return bytes >= 1e15 ? uint64_t{1} << 50 : static_cast<uint64_t>(bytes);
+}
+
+double RequestCost::latency_seconds() const {
+  std::lock_guard lock(mu_);
+  double latency = 0, bandwidth = 0;
+  Fit(&latency, &bandwidth);
+  return latency;
+}
+
+double RequestCost::bytes_per_second() const {
+  std::lock_guard lock(mu_);
+  double latency = 0, bandwidth = 0;
+  Fit(&latency, &bandwidth);
+  return bandwidth;
+}
+
 std::vector<std::vector<size_t>> PlanRuns(std::span<const FrameRef> frames,
-                                          std::span<const size_t> indices, uint64_t max_run_bytes) {
+                                          std::span<const size_t> indices, uint64_t max_run_bytes,
+                                          uint64_t max_gap_bytes) {
   std::vector<size_t> order(indices.size());
   for (size_t p = 0; p < order.size(); ++p) order[p] = p;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -28,21 +95,44 @@ std::vector<std::vector<size_t>> PlanRuns(std::span<const FrameRef> frames,
     if (x.pack != y.pack) return x.pack < y.pack;
     return x.stored_offset < y.stored_offset;
   });
+  const uint64_t cap = std::max<uint64_t>(1, max_run_bytes);
   std::vector<std::vector<size_t>> runs;
-  uint64_t run_bytes = 0;
-  const FrameRef* last = nullptr;
-  for (size_t p : order) {
-    const FrameRef& f = frames[indices[p]];
-    bool adjacent = last != nullptr && last->pack == f.pack &&
-                    last->stored_offset + last->stored_length == f.stored_offset;
-    if (adjacent && run_bytes + f.stored_length <= max_run_bytes) {
-      runs.back().push_back(p);
-      run_bytes += f.stored_length;
-    } else {
-      runs.push_back({p});
-      run_bytes = f.stored_length;
+  // A stretch: frames of one pack, each within max_gap_bytes of the one
+  // before (never overlapping it). Cut into n = ceil(span / cap) runs of
+  // about span / n each, at frame boundaries, so 8.1 MiB under an 8 MiB cap
+  // is two requests of ~4 MiB rather than 8 MiB and 0.1 MiB: same count,
+  // and the two finish together.
+  size_t s = 0;
+  while (s < order.size()) {
+    const FrameRef& head = frames[indices[order[s]]];
+    const uint64_t begin = head.stored_offset;
+    uint64_t end = begin + head.stored_length;
+    size_t e = s + 1;
+    for (; e < order.size(); ++e) {
+      const FrameRef& f = frames[indices[order[e]]];
+      if (f.pack != head.pack || f.stored_offset < end || f.stored_offset - end > max_gap_bytes) {
+        break;
+      }
+      end = f.stored_offset + f.stored_length;
     }
-    last = &f;
+    const uint64_t span = end - begin;
+    const uint64_t parts = (span + cap - 1) / cap;
+    const uint64_t target = std::max<uint64_t>(1, span / parts);
+    uint64_t part = 0;
+    uint64_t run_begin = 0;
+    for (size_t k = s; k < e; ++k) {
+      const FrameRef& f = frames[indices[order[k]]];
+      const uint64_t f_end = f.stored_offset + f.stored_length;
+      const uint64_t middle = f.stored_offset + f.stored_length / 2 - begin;
+      const bool fresh = k == s || f_end - run_begin > cap || middle >= (part + 1) * target;
+      if (fresh) {
+        if (k != s) part = std::max(part + 1, middle / target);
+        runs.emplace_back();
+        run_begin = f.stored_offset;
+      }
+      runs.back().push_back(order[k]);
+    }
+    s = e;
   }
   return runs;
 }
@@ -71,8 +161,14 @@ std::vector<Result<Buffer>> FetchRun(ObjectStore& store, std::string_view pack_k
   const FrameRef& back = frames[run.back()];
   const uint64_t length = back.stored_offset + back.stored_length - start;
 
+  const auto began = std::chrono::steady_clock::now();
   Result<Buffer> got = store.GetRange(pack_key, start, length);
   if (counters != nullptr) {
+    if (got) {
+      counters->cost.Record(
+          got->size(),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+    }
     counters->store_requests.fetch_add(1, std::memory_order_relaxed);
     if (got) counters->store_bytes.fetch_add(got->size(), std::memory_order_relaxed);
   }

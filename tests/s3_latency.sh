@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# S3 reads when every request costs ~20 ms (docs/s3.md, "Read planning"):
+# s3rver behind tests/s3_latency_proxy.py, which waits 20 ms before each
+# request and logs every one. A mixed file (text, zeros, random) goes in,
+# then comes back through get, copy (S3 -> local store), a cold sequential
+# `cat` and, when /dev/fuse works, a cold sequential read through `mount`.
+# Checked: the bytes are identical, and request counts from the proxy's log
+# (never times): a whole-file get makes at most 2 GETs per pack of the file
+# (`stat --json`: packs), copy at most 2 pack GETs per pack, the sequential
+# reads at most one GET per 4 stored frames, and a cold random 4 KiB read
+# fetches one chunk with one GET.
+# Usage: bash tests/s3_latency.sh path/to/hugeblob   (exit 77: skipped)
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CLI="${1:-}"
+skip() { echo "SKIP: $*"; exit 77; }
+command -v node >/dev/null || skip "node is not installed"
+[[ -x "$ROOT/node_modules/.bin/s3rver" ]] || command -v npm >/dev/null || skip "s3rver is not installed"
+command -v curl >/dev/null || skip "curl is not installed"
+[[ -x "$CLI" ]] || skip "the CLI is not built"
+CLI="$(readlink -f "$CLI")"
+
+WORK="$(mktemp -d /tmp/hb-s3-latency.XXXXXX)"
+PIDS=()
+MNT=""
+cleanup() {
+  if [[ -n "$MNT" ]] && mountpoint -q "$MNT" 2>/dev/null; then
+    fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null
+  fi
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  "$ROOT/scripts/s3rver.sh" stop "$WORK/s3rver" >/dev/null 2>&1
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+FAILS=0
+pass() { echo "ok: $*"; }
+fail() { FAILS=$((FAILS + 1)); echo "FAIL: $*" >&2; }
+now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
+poll_until() {  # poll_until SECONDS command...
+  local deadline=$(($(now_us) + $1 * 1000000)); shift
+  while :; do
+    "$@" && return 0
+    [ "$(now_us)" -ge "$deadline" ] && return 1
+    sleep 0.05
+  done
+}
+
+ENV_LINES="$("$ROOT/scripts/s3rver.sh" start "$WORK/s3rver")" || { echo "FAIL: could not start s3rver"; exit 1; }
+eval "$ENV_LINES"
+LOG="$WORK/requests.jsonl"
+: >"$LOG"
+python3 "$ROOT/tests/s3_latency_proxy.py" --upstream "$AWS_ENDPOINT_URL" --latency 20 --log "$LOG" \
+  >"$WORK/proxy.out" 2>"$WORK/proxy.err" &
+PIDS+=($!)
+poll_until 30 grep -q '^PORT ' "$WORK/proxy.out"
+PROXY_PORT="$(sed -n 's/^PORT //p' "$WORK/proxy.out")"
+[[ -n "$PROXY_PORT" ]] || { cat "$WORK/proxy.err"; echo "FAIL: proxy did not start"; exit 1; }
+export AWS_ENDPOINT_URL="http://127.0.0.1:$PROXY_PORT"
+export AWS_SHARED_CREDENTIALS_FILE="$WORK/none" AWS_CONFIG_FILE="$WORK/none" AWS_EC2_METADATA_DISABLED=true
+export XDG_CACHE_HOME="$WORK/cache"
+S3="s3://$HB_TEST_S3_BUCKET/latency"
+
+# Input: 24 MiB of a tar of /usr/share/doc (compresses), 8 MiB of zeros,
+# 8 MiB random, in 8 MiB pieces; packs of 4 MiB so the file has several.
+IN="$WORK/in.bin"
+{ tar -cf - /usr/share/doc /usr/share/common-licenses 2>/dev/null || true; } | head -c $((24 << 20)) >"$WORK/text"
+head -c $((8 << 20)) /dev/urandom >"$WORK/random"
+{
+  head -c $((8 << 20)) "$WORK/text"; head -c $((8 << 20)) /dev/zero
+  tail -c +$(((8 << 20) + 1)) "$WORK/text" | head -c $((8 << 20)); cat "$WORK/random"
+  tail -c +$(((16 << 20) + 1)) "$WORK/text"
+} >"$IN"
+
+lines() { wc -l <"$LOG"; }
+# gets_since N: GET requests logged after line N, and only those on packs.
+gets_since() { tail -n +$(($1 + 1)) "$LOG" | grep -c '"method": "GET"'; }
+pack_gets_since() { tail -n +$(($1 + 1)) "$LOG" | grep '"method": "GET"' | grep -c '/packs/'; }
+# sizes_since N: the byte counts of the pack GETs after line N (for a failure message).
+sizes_since() { tail -n +$(($1 + 1)) "$LOG" | grep '/packs/' | sed -n 's/.*"bytes": \([0-9]*\).*/\1/p' | tr '\n' ' '; }
+
+if ! "$CLI" put "$IN" --store "$S3" --name lat/f --pack-size 4M >"$WORK/put.log" 2>&1; then
+  cat "$WORK/put.log"; echo "FAIL: put through the latency proxy"; exit 1
+fi
+read -r PACKS FRAMES < <("$CLI" --json stat lat/f --store "$S3" |
+  python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["packs"], d["chunks"] - d["zero_chunks"])')
+[[ "$PACKS" =~ ^[0-9]+$ && "$PACKS" -ge 3 ]] || { echo "FAIL: stat says packs=$PACKS"; exit 1; }
+echo "file: $(stat -c %s "$IN") bytes in $PACKS packs, $FRAMES stored frames"
+# Sequential reads through the reader start with single chunks (before the
+# read-ahead streak) and are planned in read-ahead batches (half a window),
+# so they cannot promise a count per pack; they must coalesce: at most one
+# GET per 4 stored frames (one per frame was the failure this guards).
+SEQ_MAX=$((FRAMES / 4))
+
+# --- get -----------------------------------------------------------------------
+n=$(lines)
+if "$CLI" get lat/f "$WORK/got" --store "$S3" 2>"$WORK/get.err" && cmp -s "$IN" "$WORK/got"; then
+  pass "get through 20 ms per request is byte-identical"
+else
+  fail "get: $(cat "$WORK/get.err")"
+fi
+g=$(gets_since "$n")
+if [[ "$g" -le $((2 * PACKS)) ]]; then pass "get: $g GETs for $PACKS packs (<= 2 per pack)"
+else fail "get: $g GETs for $PACKS packs (more than 2 per pack)"; fi
+
+# --- copy to a local store -------------------------------------------------------
+"$CLI" init --store "$WORK/local" >/dev/null
+n=$(lines)
+if "$CLI" copy "$S3" "$WORK/local" lat/f 2>"$WORK/copy.err" &&
+  "$CLI" get lat/f "$WORK/copied" --store "$WORK/local" 2>>"$WORK/copy.err" &&
+  cmp -s "$IN" "$WORK/copied"; then
+  pass "copy S3 -> local store is byte-identical"
+else
+  fail "copy: $(cat "$WORK/copy.err")"
+fi
+p=$(pack_gets_since "$n")
+if [[ "$p" -le $((2 * PACKS)) ]]; then pass "copy: $p pack GETs for $PACKS packs (<= 2 per pack)"
+else fail "copy: $p pack GETs for $PACKS packs (more than 2 per pack)"; fi
+
+# --- cold sequential read through the reader (cat) ----------------------------------
+n=$(lines)
+if "$CLI" cat lat/f --store "$S3" --no-disk-cache >"$WORK/cat.out" 2>"$WORK/cat.err" &&
+  cmp -s "$IN" "$WORK/cat.out"; then
+  pass "cold sequential cat is byte-identical"
+else
+  fail "cat: $(cat "$WORK/cat.err")"
+fi
+p=$(pack_gets_since "$n")
+if [[ "$p" -le "$SEQ_MAX" ]]; then pass "cat: $p pack GETs for $FRAMES frames in $PACKS packs (<= 1 per 4 frames)"
+else fail "cat: $p pack GETs for $FRAMES frames (more than 1 per 4 frames): $(sizes_since "$n")"; fi
+
+# --- a cold random 4 KiB read fetches its own chunk only ---------------------------
+n=$(lines)
+if "$CLI" cat lat/f --store "$S3" --no-disk-cache --offset $((21 << 20)) --length 4K >"$WORK/one" 2>"$WORK/one.err" &&
+  cmp -s "$WORK/one" <(tail -c +$(((21 << 20) + 1)) "$IN" | head -c 4096); then
+  pass "cold 4 KiB read is byte-identical"
+else
+  fail "cold 4 KiB read: $(cat "$WORK/one.err")"
+fi
+p=$(pack_gets_since "$n")
+big=$(tail -n +$((n + 1)) "$LOG" | grep '/packs/' | python3 -c '
+import json, sys
+print(max([json.loads(l)["bytes"] for l in sys.stdin] or [0]))')
+if [[ "$p" -eq 1 && "$big" -le $((1 << 20)) ]]; then pass "cold 4 KiB read: one pack GET of $big bytes (one chunk)"
+else fail "cold 4 KiB read: $p pack GETs, largest $big bytes (want 1 GET of one chunk)"; fi
+
+# --- mount: cold sequential read -------------------------------------------------------
+if [[ -c /dev/fuse ]] && command -v fusermount3 >/dev/null && "$CLI" mount --help >/dev/null 2>&1; then
+  MNT="$WORK/mnt"
+  mkdir -p "$MNT"
+  "$CLI" mount "$MNT" -f --store "$S3" --no-disk-cache 2>"$WORK/mount.log" &
+  MPID=$!
+  PIDS+=("$MPID")
+  if poll_until 60 mountpoint -q "$MNT"; then
+    n=$(lines)
+    if cmp -s "$IN" "$MNT/lat/f"; then pass "mount: cold sequential read is byte-identical"
+    else fail "mount: cmp differs"; fi
+    p=$(pack_gets_since "$n")
+    if [[ "$p" -le "$SEQ_MAX" ]]; then pass "mount: $p pack GETs for $FRAMES frames in $PACKS packs (<= 1 per 4 frames)"
+    else fail "mount: $p pack GETs for $FRAMES frames (more than 1 per 4 frames): $(sizes_since "$n")"; fi
+    fusermount3 -u "$MNT" 2>/dev/null
+    poll_until 60 bash -c "! kill -0 $MPID 2>/dev/null" || fail "mount daemon did not exit"
+  else
+    echo "note: mount did not come up ($(head -c 300 "$WORK/mount.log")); skipping the mount part"
+  fi
+else
+  echo "note: no /dev/fuse or fusermount3: mount part skipped"
+fi
+
+echo "requests by method: $(python3 -c '
+import json, sys, collections
+print(dict(collections.Counter(json.loads(l)["method"] for l in open(sys.argv[1]))))' "$LOG")"
+[[ $FAILS -eq 0 ]] && echo "all passed" || echo "$FAILS failed"
+exit $((FAILS > 0))
