@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -17,33 +18,14 @@
 namespace hugeblob::cli {
 namespace {
 
-std::string Json(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+std::string Json(std::string_view s) { return JsonString(s); }
 
-// Same mapping as the other commands (see commands.h).
-int Report(const Error& e) {
-  std::fprintf(stderr, "hugeblob: %s\n", e.message().c_str());
-  if (e.code() == ErrorCode::kCancelled) {
-    int sig = CancelSignal();
-    return sig != 0 ? 128 + sig : 130;
-  }
-  return e.code() == ErrorCode::kInvalidArgument ? 2 : 1;
-}
+// Same mapping as the other commands (see options.h).
+int Report(const Error& e) { return ReportError(e); }
 
 struct GcArgs {
   bool dry_run = false;
+  bool prune_broken = false;
   std::string grace = "1h";
   double repack_threshold = 0;
   std::string pack_size;
@@ -52,13 +34,22 @@ struct GcArgs {
 int RunGc(const GlobalOptions& g, const GcArgs& a) {
   GcOptions o;
   o.dry_run = a.dry_run;
+  o.prune_broken = a.prune_broken;
   auto grace = ParseDurationSeconds(a.grace);
-  if (!grace) return Report(grace.error().Wrap("--grace"));
+  if (!grace) return UsageError(grace.error().Wrap("--grace").message());
   o.grace_seconds = static_cast<int64_t>(*grace);
+  // CLI::Range lets NaN through (every comparison with it is false).
+  if (!std::isfinite(a.repack_threshold) || a.repack_threshold < 0 || a.repack_threshold > 1) {
+    return UsageError(
+        fmt::format("--repack-threshold {}: must be a number from 0 to 1", a.repack_threshold));
+  }
   o.repack_threshold = a.repack_threshold;
   if (!a.pack_size.empty()) {
     auto v = SizeArg(a.pack_size, "--pack-size");
-    if (!v) return Report(v.error());
+    if (!v) return UsageError(v.error().message());
+    if (*v < (1ull << 20) || *v > (1ull << 30)) {
+      return UsageError("--pack-size " + a.pack_size + ": must be between 1M and 1G");
+    }
     o.pack_size = *v;
   }
   o.cancel = &ProcessCancelToken();
@@ -73,6 +64,10 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
     for (size_t i = 0; i < r->stale_locks.size(); ++i)
       locks += (i ? "," : "") + Json(r->stale_locks[i]);
     locks += "]";
+    std::string broken = "[";
+    for (size_t i = 0; i < r->broken_refs.size(); ++i)
+      broken += (i ? "," : "") + Json(r->broken_refs[i]);
+    broken += "]";
     std::printf(
         "{\"dry_run\":%s,\"refs\":%llu,\"live_manifests\":%llu,\"live_packs\":%llu,"
         "\"live_pack_bytes\":%llu,\"packs_deleted\":%llu,\"pack_bytes_deleted\":%llu,"
@@ -81,7 +76,8 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
         "\"uploads_aborted\":%llu,\"temp_files_deleted\":%llu,\"temp_bytes_deleted\":%llu,"
         "\"young_kept\":%llu,\"young_kept_bytes\":%llu,"
         "\"packs_repacked\":%llu,\"repack_bytes_written\":%llu,\"manifests_rewritten\":%llu,"
-        "\"reclaimed_bytes\":%lld,\"stale_locks\":%s,\"uploads_unchecked\":%s,\"seconds\":%.3f}\n",
+        "\"reclaimed_bytes\":%lld,\"stale_locks\":%s,\"broken_refs\":%s,\"uploads_unchecked\":%s,"
+        "\"seconds\":%.3f}\n",
         r->dry_run ? "true" : "false", (unsigned long long)r->refs,
         (unsigned long long)r->live_manifests, (unsigned long long)r->live_packs,
         (unsigned long long)r->live_pack_bytes, (unsigned long long)r->packs_deleted,
@@ -93,11 +89,14 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
         (unsigned long long)r->young_kept, (unsigned long long)r->young_kept_bytes,
         (unsigned long long)r->packs_repacked, (unsigned long long)r->repack_bytes_written,
         (unsigned long long)r->manifests_rewritten, (long long)r->reclaimed_bytes(), locks.c_str(),
-        Json(r->uploads_unchecked).c_str(), secs);
+        broken.c_str(), Json(r->uploads_unchecked).c_str(), secs);
     return 0;
   }
   if (g.quiet) return 0;
   const char* verb = r->dry_run ? "would delete" : "deleted";
+  for (const std::string& b : r->broken_refs) {
+    std::printf("%s broken ref %s\n", r->dry_run ? "would remove" : "removed", Escaped(b).c_str());
+  }
   std::printf("live: %llu names, %llu manifests, %llu packs (%s)\n", (unsigned long long)r->refs,
               (unsigned long long)r->live_manifests, (unsigned long long)r->live_packs,
               FormatSize(r->live_pack_bytes).c_str());
@@ -155,23 +154,32 @@ struct CopyArgs {
 int RunCopy(const GlobalOptions& g, const CopyArgs& a) {
   CopyOptions o;
   o.names = a.names;
+  for (const std::string& name : a.names) {
+    if (auto bad = CheckNameArg(name)) return *bad;
+  }
+  if (auto bad = CheckThreadsArg(a.threads, "--threads")) return *bad;
   if (a.threads != 0) o.threads = a.threads;
   if (!a.memory.empty()) {
     auto v = SizeArg(a.memory, "--memory");
-    if (!v) return Report(v.error());
+    if (!v) return UsageError(v.error().message());
+    if (*v < (4ull << 20)) return UsageError("--memory " + a.memory + ": at least 4M");
     o.memory_budget = *v;
   }
   if (!a.pack_size.empty()) {
     auto v = SizeArg(a.pack_size, "--pack-size");
-    if (!v) return Report(v.error());
+    if (!v) return UsageError(v.error().message());
+    if (*v < (1ull << 20) || *v > (1ull << 30)) {
+      return UsageError("--pack-size " + a.pack_size + ": must be between 1M and 1G");
+    }
     o.pack_size = *v;
   }
   GlobalOptions gs = g, gd = g;
   gs.store = a.src;
   gd.store = a.dst;
-  auto src = gs.OpenStore();
+  // The source is only read; the destination may be a new store.
+  auto src = gs.OpenStore(StoreOpenMode::kExisting);
   if (!src) return Report(src.error());
-  auto dst = gd.OpenStore();
+  auto dst = gd.OpenStore(StoreOpenMode::kCreate);
   if (!dst) return Report(dst.error());
   ProgressLine progress("copy", g.ShowProgress());
   o.progress = progress.callback();
@@ -218,6 +226,9 @@ void AddMaintenanceCommands(CLI::App& app, GlobalOptions& g, std::function<int()
   auto* gc_cmd = app.add_subcommand(
       "gc", "Delete packs, manifests and index entries no name uses (see docs/gc.md)");
   gc_cmd->add_flag("-n,--dry-run", gc->dry_run, "Report what would be deleted; change nothing");
+  gc_cmd->add_flag("--prune-broken", gc->prune_broken,
+                   "Remove refs that cannot be read or whose manifest is missing or corrupt, "
+                   "instead of refusing to run");
   gc_cmd->add_option("--grace", gc->grace,
                      "Never delete objects younger than this, e.g. 30m, 2h, 1d (default 1h)");
   gc_cmd

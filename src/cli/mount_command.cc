@@ -1,12 +1,15 @@
 #include "cli/mount_command.h"
 
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -27,17 +30,70 @@ struct MountArgs {
   CacheOptions cache;
 };
 
+// Whether `path` is already a mount point (in /proc/self/mountinfo, whose
+// fifth field is the mount point with spaces and such written as \ooo).
+// Read from the table rather than by stat, which could hang on a dead FUSE
+// mount.
+bool IsMountPoint(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr) return false;
+  const std::string target = real;
+  std::free(real);
+  std::FILE* f = std::fopen("/proc/self/mountinfo", "re");
+  if (f == nullptr) return false;
+  bool found = false;
+  char* line = nullptr;
+  size_t cap = 0;
+  while (!found && ::getline(&line, &cap, f) > 0) {
+    std::string_view rest = line;
+    for (int field = 0; field < 4; ++field) {
+      size_t sp = rest.find(' ');
+      if (sp == std::string_view::npos) break;
+      rest.remove_prefix(sp + 1);
+    }
+    std::string_view escaped = rest.substr(0, rest.find(' '));
+    std::string point;
+    for (size_t i = 0; i < escaped.size(); ++i) {
+      auto octal = [&](size_t k) { return escaped[k] >= '0' && escaped[k] <= '7'; };
+      if (escaped[i] == '\\' && i + 3 < escaped.size() && octal(i + 1) && octal(i + 2) &&
+          octal(i + 3)) {
+        point += static_cast<char>((escaped[i + 1] - '0') * 64 + (escaped[i + 2] - '0') * 8 +
+                                   (escaped[i + 3] - '0'));
+        i += 3;
+      } else {
+        point += escaped[i];
+      }
+    }
+    found = point == target;
+  }
+  std::free(line);
+  std::fclose(f);
+  return found;
+}
+
 int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
   MountOptions o;
   o.mountpoint = a.mountpoint;
   o.foreground = a.foreground;
   o.allow_other = a.allow_other;
-  o.max_threads = a.threads == 0 ? 1 : a.threads;
+  if (a.threads == 0 || a.threads > 256) {
+    return UsageError("--threads " + std::to_string(a.threads) + ": must be 1 to 256");
+  }
+  o.max_threads = a.threads;
+  // A day is far more than any refresh needs; NaN, negatives and 0 mean
+  // nothing sensible.
+  if (!std::isfinite(a.refresh_s) || a.refresh_s < 0.1 || a.refresh_s > 86400) {
+    return UsageError(fmt::format("--refresh {}: seconds from 0.1 to 86400", a.refresh_s));
+  }
   o.refresh_interval = std::chrono::milliseconds(static_cast<int64_t>(a.refresh_s * 1000));
   auto read_timeout = ParseDurationSeconds(a.read_timeout);
-  if (!read_timeout) {
-    std::fprintf(stderr, "hugeblob: --read-timeout: %s\n", read_timeout.error().message().c_str());
-    return 2;
+  if (!read_timeout) return UsageError("--read-timeout: " + read_timeout.error().message());
+  if (IsMountPoint(a.mountpoint)) {
+    return ReportError(
+        Error(ErrorCode::kAlreadyExists, a.mountpoint +
+                                             " is already a mount point (unmount it first: "
+                                             "fusermount3 -u " +
+                                             a.mountpoint + ")"));
   }
   o.read_timeout = std::chrono::seconds(static_cast<int64_t>(*read_timeout));
   // The daemon's log goes to stderr (foreground) or syslog (detached), never
@@ -47,20 +103,14 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
   logger->set_level(spdlog::get_level());
   spdlog::set_default_logger(logger);
   auto store = g.OpenStore();
-  if (!store) {
-    std::fprintf(stderr, "hugeblob: %s\n", store.error().message().c_str());
-    return 1;
-  }
+  if (!store) return ReportError(store.error());
   o.store = *store;
   // The disk cache is on for every store: in front of a local one it holds
   // decoded chunks that random readers come back to (a 4 KiB read is then one
   // pread, not a whole chunk read, decoded and hashed), admitted on their
   // second load so that a sequential pass writes nothing.
   auto reader = a.cache.ToReaderOptions(/*disk_default=*/true, IsLocalStore(**store));
-  if (!reader) {
-    std::fprintf(stderr, "hugeblob: %s\n", reader.error().message().c_str());
-    return 2;
-  }
+  if (!reader) return UsageError(reader.error().message());
   o.reader = *reader;
   // The disk cache keeps up to a quarter of the fd limit open (one fd per
   // hot entry): let the daemon use what it is allowed, up to 64Ki.
@@ -73,10 +123,7 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
   // unmounts cleanly and exits 0: a signal is how a foreground mount stops.
   o.cancel = &ProcessCancelToken();
   Status s = RunMount(o);
-  if (!s) {
-    std::fprintf(stderr, "hugeblob: %s\n", s.error().message().c_str());
-    return s.error().code() == ErrorCode::kInvalidArgument ? 2 : 1;
-  }
+  if (!s) return ReportError(s.error());
   return 0;
 }
 

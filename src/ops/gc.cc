@@ -28,6 +28,20 @@ namespace {
 // about 40 MB while being built): large enough that a store of a few TB has
 // tens of index objects, small enough to keep gc's memory bounded.
 constexpr size_t kMaxEntriesPerIndex = 500000;
+
+// A ref whatever its name: one written by other means under a name hugeblob
+// refuses still protects its manifest (and is no reason to refuse).
+Result<Ref> LoadAnyRef(ObjectStore& store, const std::string& name) {
+  if (ValidateName(name)) return LoadRef(store, name);
+  const std::string key = RefKey(name);
+  HB_ASSIGN_OR_RETURN(Buffer bytes, store.GetRange(key, 0, 4097));
+  if (bytes.size() > 4096) return Fail(ErrorCode::kCorruption, key + ": larger than a ref can be");
+  return DecodeRef(bytes.span(), key);
+}
+
+bool IsBroken(const Error& e) {
+  return e.code() == ErrorCode::kCorruption || e.code() == ErrorCode::kUnsupported;
+}
 // Index objects below this many entries are merged when there are several
 // (every put leaves at least one; a long-lived store would otherwise make
 // every load fetch thousands of small objects).
@@ -96,18 +110,23 @@ class Collector {
 Status Collector::Mark() {
   HB_ASSIGN_OR_RETURN(auto refs, store_->List(kRefsPrefix));
   std::mutex mu;
-  std::optional<Error> first_error;                    // guarded by mu
-  std::vector<std::pair<std::string, Hash256>> named;  // guarded by mu
+  std::optional<Error> first_error;                         // guarded by mu
+  std::vector<std::pair<std::string, Hash256>> named;       // guarded by mu
+  std::vector<std::pair<std::string, std::string>> broken;  // guarded by mu: name, why
   {
     ThreadPool pool(std::max(1u, options_.threads));
     for (const ObjectInfo& r : refs) {
       pool.Submit([&, name = std::string(NameFromRefKey(r.key))] {
         if (Cancelled()) return;
-        auto ref = LoadRef(*store_, name);
+        auto ref = LoadAnyRef(*store_, name);
         std::lock_guard lock(mu);
         if (!ref) {
           // Removed since the listing: nothing to keep for it.
           if (ref.error().code() == ErrorCode::kNotFound) return;
+          if (options_.prune_broken && IsBroken(ref.error())) {
+            broken.emplace_back(name, ref.error().message());
+            return;
+          }
           if (!first_error) first_error = ref.error();
           return;
         }
@@ -120,9 +139,11 @@ Status Collector::Mark() {
   if (first_error) {
     // A ref we cannot read might protect anything: refuse rather than guess.
     return Fail(first_error->Wrap(
-        "gc refused (nothing deleted): a ref cannot be read; fix or remove it first"));
+        "gc refused (nothing deleted): a ref cannot be read; remove it (hugeblob rm) or run "
+        "gc --prune-broken"));
   }
   report_.refs = named.size();
+  std::set<Hash256> broken_manifests;  // guarded by mu
   for (auto& [name, id] : named) manifest_refs_[id].push_back(name);
 
   const bool frames = options_.repack_threshold > 0;
@@ -136,6 +157,13 @@ Status Collector::Mark() {
         auto m = LoadManifest(*store_, id);
         std::lock_guard lock(mu);
         if (!m) {
+          if (options_.prune_broken && IsBroken(m.error())) {
+            for (const std::string& n : manifest_refs_.at(id)) {
+              broken.emplace_back(n, m.error().message());
+            }
+            broken_manifests.insert(id);
+            return;
+          }
           if (!first_error) first_error = m.error().Wrap("manifest of '" + name + "'");
           return;
         }
@@ -153,8 +181,22 @@ Status Collector::Mark() {
   }
   HB_TRY(CheckCancel("the mark"));
   if (first_error) {
-    return Fail(
-        first_error->Wrap("gc refused (nothing deleted): a referenced manifest cannot be read"));
+    return Fail(first_error->Wrap(
+        "gc refused (nothing deleted): a referenced manifest cannot be read (gc --prune-broken "
+        "removes the refs that use it)"));
+  }
+  for (const Hash256& id : broken_manifests) manifest_refs_.erase(id);
+  std::sort(broken.begin(), broken.end());
+  for (const auto& [name, why] : broken) {
+    report_.broken_refs.push_back(RefKey(name) + ": " + why);
+    if (options_.dry_run) continue;
+    // Only if it is still the broken ref: a put may have rewritten it since.
+    auto again = LoadAnyRef(*store_, name);
+    if (again && manifest_refs_.count(again->manifest) != 0) continue;
+    if (again && broken_manifests.count(again->manifest) == 0) {
+      return Fail(ErrorCode::kInternal, "gc: ref '" + name + "' changed during the mark; rerun gc");
+    }
+    HB_TRY(store_->Delete(RefKey(name)));
   }
   report_.live_manifests = manifest_refs_.size();
   return OkStatus();

@@ -33,6 +33,11 @@ struct GcOptions {
   double repack_threshold = 0;       // repack live packs whose live fraction is below; 0: never
   uint64_t pack_size = 16ull << 20;  // of packs written by repack
   unsigned threads = 8;              // parallel reads and deletes
+  // A ref that cannot be decoded, or whose manifest is missing or corrupt,
+  // makes gc refuse (it might protect anything). With this, such refs are
+  // removed instead (listed in GcReport::broken_refs; a dry run only lists
+  // them) and gc goes on without them.
+  bool prune_broken = false;
   LockTiming lock_timing;
   int64_t now_unix = 0;  // 0: the current time (tests set it)
   ProgressFn progress;   // done/total objects of the current step
@@ -73,6 +78,9 @@ struct GcReport {
   // Why multipart uploads were not checked (a server that cannot list
   // them, e.g. s3rver), or empty.
   std::string uploads_unchecked;
+  // With prune_broken: "refs/NAME: why", removed (or, in a dry run, that
+  // would be).
+  std::vector<std::string> broken_refs;
 
   std::vector<std::string>
       stale_locks;  // "locks/put-... (host pid N: not refreshed for 3h)", removed
