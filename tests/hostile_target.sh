@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Hostile targets for get (issue 14): a restore replaces only a regular file.
+# Device nodes, FIFOs, symlinks (dangling or not) and directories given as
+# the target are refused and left as they were; --to-device writes into a
+# device or FIFO instead; temporary files of killed gets are removed by the
+# next get of the same target; --json never mixes its summary into data on
+# standard output.
+source "$(dirname "$0")/lib.sh"
+unset HUGEBLOB_STORE
+S=$WORK/store
+
+head -c $((3 << 20)) /dev/urandom >"$WORK/data"
+"$HB" --store "$S" put "$WORK/data" --name f -q || { echo "put failed"; exit 1; }
+
+# A symlink to a file: refused, neither the link nor the file it points to changes.
+echo "keep me" >"$WORK/victim"
+ln -s "$WORK/victim" "$WORK/link"
+expect_error "symlink target refused" "symbolic link" "$HB" --store "$S" get f "$WORK/link" --force
+check "symlink still a symlink" test -L "$WORK/link"
+check "symlink's file unchanged" grep -qx "keep me" "$WORK/victim"
+ln -s "$WORK/nowhere" "$WORK/dangling"
+expect_error "dangling symlink refused" "symbolic link" "$HB" --store "$S" get f "$WORK/dangling" --force
+check "dangling link still a link, nothing created" test -L "$WORK/dangling" -a ! -e "$WORK/nowhere"
+
+# A directory.
+mkdir "$WORK/dir"
+expect_error "directory refused" "directory" "$HB" --store "$S" get f "$WORK/dir" --force
+
+# A FIFO: refused without --to-device (and without waiting for a reader).
+mkfifo "$WORK/fifo"
+expect_error "FIFO refused" "FIFO.*--to-device" timeout 30 "$HB" --store "$S" get f "$WORK/fifo" --force
+check "FIFO still a FIFO" test -p "$WORK/fifo"
+# With --to-device: written in order, zeros included, to whoever reads it.
+cat "$WORK/fifo" >"$WORK/from_fifo" &
+reader=$!
+check "--to-device writes into a FIFO" timeout 60 "$HB" --store "$S" get f "$WORK/fifo" --to-device
+wait "$reader"
+check "FIFO reader got the file" cmp -s "$WORK/data" "$WORK/from_fifo"
+check "FIFO still a FIFO after --to-device" test -p "$WORK/fifo"
+expect_error "--to-device on a regular file refused" "to-device" \
+  "$HB" --store "$S" get f "$WORK/victim" --to-device
+
+# Device nodes (root only: mknod).
+if [ "$(id -u)" = 0 ] && mknod "$WORK/null" c 1 3 2>/dev/null; then
+  expect_error "character device refused" "character device" "$HB" --store "$S" get f "$WORK/null" --force
+  check "device node still a device" test -c "$WORK/null"
+  check "--to-device writes into a character device" "$HB" --store "$S" get f "$WORK/null" --to-device
+  check "device node still a device after --to-device" test -c "$WORK/null"
+else
+  echo "skip: device nodes need root"
+fi
+
+# Temporary files of killed gets: a dead pid's file is removed by the next
+# get of that target, a live process's file is kept.
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+poll_until 5 gone "$dead"
+touch "$WORK/.out.hugeblob.$dead.0123456789abcdef.tmp" "$WORK/.out.hugeblob.$$.0123456789abcdef.tmp"
+touch "$WORK/.other.hugeblob.$dead.0123456789abcdef.tmp"
+check "get to a new target" "$HB" --store "$S" get f "$WORK/out"
+check "restored bytes" cmp -s "$WORK/data" "$WORK/out"
+check "temp file of a dead get removed" test ! -e "$WORK/.out.hugeblob.$dead.0123456789abcdef.tmp"
+check "temp file of a live process kept" test -e "$WORK/.out.hugeblob.$$.0123456789abcdef.tmp"
+check "another target's temp file kept" test -e "$WORK/.other.hugeblob.$dead.0123456789abcdef.tmp"
+expect_error "existing file needs --force" "already exists" "$HB" --store "$S" get f "$WORK/out"
+check "regular file replaced with --force" "$HB" --store "$S" get f "$WORK/out" --force
+
+# A killed get leaves its temp file (pid in the name); the next get cleans it.
+"$HB" --store "$S" put - --name big -q < <(head -c $((64 << 20)) /dev/urandom)
+"$HB" --store "$S" get big "$WORK/big" --threads 1 &
+getter=$!
+wait_for "the get's temporary file" 60 compgen -G "$WORK/.big.hugeblob.$getter.*.tmp" >/dev/null
+kill -9 "$getter" 2>/dev/null
+wait "$getter" 2>/dev/null
+if compgen -G "$WORK/.big.hugeblob.$getter.*.tmp" >/dev/null; then
+  check "next get after kill -9" "$HB" --store "$S" get big "$WORK/big" --force
+  if compgen -G "$WORK/.big.hugeblob.*.tmp" >/dev/null; then
+    fail "temp file of the killed get still there"
+  else
+    pass "temp file of the killed get removed"
+  fi
+else
+  echo "skip: the get finished before it was killed"
+fi
+
+# --json get NAME -: the data alone on standard output, the summary on stderr.
+"$HB" --store "$S" --json get f - >"$WORK/stdout" 2>"$WORK/stderr"
+check "--json get -: stdout is exactly the data" cmp -s "$WORK/data" "$WORK/stdout"
+check "--json get -: summary on stderr" grep -q '"name":"f"' "$WORK/stderr"
+
+finish
