@@ -211,7 +211,7 @@ TEST(PlanFetchTest, EqualPartsGapsAndPacks) {
   std::vector<FrameToCopy> frames;
   // 33 back-to-back frames of 512 KiB: 16.5 MiB, three requests of
   // 5.5 MiB under an 8 MiB cap (not 8 + 8 + 0.5).
-  for (int i = 0; i < 33; ++i) frames.push_back(Stored(1, uint64_t{i} * kHalf, kHalf));
+  for (int i = 0; i < 33; ++i) frames.push_back(Stored(1, static_cast<uint64_t>(i) * kHalf, kHalf));
   auto plan = PlanFetch(frames, 8 << 20, 0);
   ASSERT_EQ(plan.size(), 3u);
   EXPECT_EQ(plan[0], (std::pair<size_t, size_t>(0, 11)));
