@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,19 @@ struct MultipartUpload {
   std::string key;
   std::string upload_id;
   int64_t initiated_unix = 0;
+};
+
+// The bytes of one object that arrive piece by piece, with a key known only
+// once they are all there (a pack is named by the hash of its trailer).
+// Not thread-safe: one thread appends, then one thread (maybe another)
+// commits. Destroying it uncommitted leaves nothing behind.
+class PendingObject {
+ public:
+  virtual ~PendingObject() = default;
+  virtual Status Append(std::span<const uint8_t> bytes) = 0;
+  virtual uint64_t size() const = 0;
+  // Stores the bytes under `key`, durably, like Put. At most once.
+  virtual Status Commit(std::string_view key) = 0;
 };
 
 struct CompletedPart {
@@ -97,6 +111,14 @@ class ObjectStore {
 
   // Objects at least this large should go through multipart.
   virtual uint64_t multipart_threshold() const { return UINT64_MAX; }
+
+  // Starts an object to be written as its bytes come (see PendingObject),
+  // for stores that can do so without holding them: the local store writes
+  // a temporary file, so a pack being filled costs page cache, not memory.
+  // kUnsupported (the default) means: collect the bytes and call Put.
+  virtual Result<std::unique_ptr<PendingObject>> BeginPut() {
+    return Fail(ErrorCode::kUnsupported, "this store takes whole objects only");
+  }
 };
 
 // Whether opening a store may create it. A store is made on purpose (init,

@@ -411,6 +411,67 @@ Status LocalStore::Put(std::string_view key, const BufferChain& data) {
   return OkStatus();
 }
 
+namespace {
+
+// Bytes go to the temporary file as they come; writeback is started every
+// few MiB (sync_file_range, which does not wait), so the fsync at Commit
+// finds little left to write and the pack's bytes never sit in memory.
+class LocalPendingObject final : public PendingObject {
+ public:
+  LocalPendingObject(std::string root, std::string tmp, ScopedFd fd)
+      : root_(std::move(root)), tmp_(std::move(tmp)), fd_(std::move(fd)) {}
+  ~LocalPendingObject() override {
+    if (!committed_) {
+      fd_ = ScopedFd();
+      ::unlink(tmp_.c_str());
+    }
+  }
+
+  Status Append(std::span<const uint8_t> bytes) override {
+    if (committed_) return Fail(ErrorCode::kInternal, tmp_ + ": append after commit");
+    HB_TRY(PwriteAll(fd_.get(), bytes, size_, tmp_));
+    size_ += bytes.size();
+    if (size_ - started_ >= kWritebackBytes) {
+      (void)::sync_file_range(fd_.get(), static_cast<off_t>(started_),
+                              static_cast<off_t>(size_ - started_), SYNC_FILE_RANGE_WRITE);
+      started_ = size_;
+    }
+    return OkStatus();
+  }
+  uint64_t size() const override { return size_; }
+
+  Status Commit(std::string_view key) override {
+    if (committed_) return Fail(ErrorCode::kInternal, tmp_ + ": committed twice");
+    HB_TRY(CheckKey(key));
+    const std::string path = LocalPaths(root_).Object(key);
+    Status st = FsyncFd(fd_.get(), tmp_);
+    if (st) st = fd_.Close(tmp_);
+    if (st) st = Publish(root_, tmp_, key);
+    if (!st) return Fail(st.error().Wrap("put " + path));  // the destructor unlinks
+    committed_ = true;
+    return OkStatus();
+  }
+
+ private:
+  static constexpr uint64_t kWritebackBytes = 4ull << 20;
+  std::string root_;
+  std::string tmp_;
+  ScopedFd fd_;
+  uint64_t size_ = 0;
+  uint64_t started_ = 0;  // bytes whose writeback was started
+  bool committed_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PendingObject>> LocalStore::BeginPut() {
+  LocalPaths paths(root_);
+  std::string tmp;
+  HB_ASSIGN_OR_RETURN(ScopedFd fd, CreateTemp(paths, "put", &tmp));
+  return std::unique_ptr<PendingObject>(
+      std::make_unique<LocalPendingObject>(root_, std::move(tmp), std::move(fd)));
+}
+
 Result<Buffer> LocalStore::GetRange(std::string_view key, uint64_t offset, uint64_t length) {
   HB_TRY(CheckKey(key));
   std::string path = LocalPaths(root_).Object(key);

@@ -35,6 +35,9 @@ class LocalStore : public ObjectStore {
   Status AbortMultipart(std::string_view key, std::string_view upload_id) override;
   Result<std::vector<MultipartUpload>> ListMultipart(std::string_view prefix) override;
   Result<TempCleanup> CleanTemporaries(int64_t older_than_unix, bool dry_run) override;
+  // A temporary file in tmp/, written as the bytes come; Commit fsyncs it
+  // and renames it into place, exactly like Put.
+  Result<std::unique_ptr<PendingObject>> BeginPut() override;
 
  private:
   explicit LocalStore(std::string root) : root_(std::move(root)) {}

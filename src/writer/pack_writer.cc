@@ -14,6 +14,10 @@ namespace {
 // re-read from pack trailers on the next run.
 constexpr size_t kPacksPerIndexObject = 64;
 
+// Streaming: frames are staged and appended to the pending pack in pieces of
+// this size (one write syscall per piece, one buffer for the whole pack).
+constexpr size_t kStageBytes = 2u << 20;
+
 // How often a blocked producer looks at the stop condition.
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
@@ -31,6 +35,9 @@ PackWriter::PackWriter(std::shared_ptr<ObjectStore> store, ChunkIndex* index,
 PackWriter::~PackWriter() { Cancel(); }
 
 void PackWriter::Start() {
+  // A store that cannot stream answers kUnsupported without side effects.
+  auto probe = store_->BeginPut();
+  streaming_ = probe.has_value();
   for (unsigned i = 0; i < std::max(1u, options_.uploaders); ++i) {
     threads_.emplace_back([this] { UploaderLoop(); });
   }
@@ -79,8 +86,50 @@ void PackWriter::SealBuffer() {
   buf_used_ = 0;
 }
 
+Status PackWriter::FlushStage() {
+  if (buf_used_ == 0) return OkStatus();
+  Status st = pending_->Append({buf_.data(), buf_used_});
+  if (!st) return Fail(st.error().Wrap("writing pack"));
+  pending_bytes_ += buf_used_;
+  buf_used_ = 0;
+  return OkStatus();
+}
+
 Result<ChunkLocation> PackWriter::Append(const ChunkId& id, std::span<const uint8_t> frame,
                                          uint32_t length, Codec codec) {
+  if (streaming_) {
+    // A pack holds at most pack_size bytes of frames (one larger frame: a
+    // pack of its own), as below, without holding them.
+    if (pack_open_ && pending_bytes_ + buf_used_ > 0 &&
+        pending_bytes_ + buf_used_ + frame.size() > options_.pack_size) {
+      HB_TRY(ClosePack());
+    }
+    if (!pack_open_) {
+      HB_ASSIGN_OR_RETURN(pending_, store_->BeginPut());
+      pending_bytes_ = 0;
+      open_pack_no_ = index_->AddPack(Hash256{});
+      pack_open_ = true;
+      if (buf_.size() < kStageBytes) buf_ = Buffer::Allocate(kStageBytes);
+      buf_used_ = 0;
+    }
+    const uint64_t offset = pending_bytes_ + buf_used_;
+    if (buf_.size() - buf_used_ < frame.size()) {
+      HB_TRY(FlushStage());
+      if (frame.size() > buf_.size()) {
+        HB_TRY(pending_->Append(frame));
+        pending_bytes_ += frame.size();
+      }
+    }
+    if (pending_bytes_ + buf_used_ == offset) {
+      std::memcpy(buf_.mutable_data() + buf_used_, frame.data(), frame.size());
+      buf_used_ += frame.size();
+    }
+    ChunkLocation loc{open_pack_no_, static_cast<uint32_t>(frame.size()), offset, length, codec};
+    pack_entries_.push_back(PackEntry{id, loc.offset, loc.stored_length, loc.length, loc.codec});
+    index_->Insert(id, loc);
+    if (pending_bytes_ + buf_used_ >= options_.pack_size) HB_TRY(ClosePack());
+    return loc;
+  }
   // A pack is one buffer of pack_size bytes: a frame that does not fit
   // closes the pack first (a frame larger than a pack gets a pack of its own).
   if (pack_open_ && buf_used_ > 0 && buf_.size() - buf_used_ < frame.size()) HB_TRY(ClosePack());
@@ -102,16 +151,32 @@ Result<ChunkLocation> PackWriter::Append(const ChunkId& id, std::span<const uint
 
 Status PackWriter::ClosePack() {
   if (!pack_open_) return OkStatus();
-  SealBuffer();
-  uint64_t frames_length = pack_bytes_.size();
-  Buffer trailer = EncodePackTrailer(pack_entries_, frames_length);
-  Hash256 id = Sha256Of(trailer.span());
+  PackJob job;
+  if (streaming_) {
+    HB_TRY(FlushStage());
+    Buffer trailer = EncodePackTrailer(pack_entries_, pending_bytes_);
+    job.id = Sha256Of(trailer.span());
+    if (Status st = pending_->Append(trailer.span()); !st) {
+      return Fail(st.error().Wrap("writing pack"));
+    }
+    job.size = pending_->size();
+    job.pending = std::move(pending_);
+    pending_bytes_ = 0;
+  } else {
+    SealBuffer();
+    Buffer trailer = EncodePackTrailer(pack_entries_, pack_bytes_.size());
+    job.id = Sha256Of(trailer.span());
+    pack_bytes_.Append(std::move(trailer));
+    job.size = pack_bytes_.size();
+    job.bytes = std::move(pack_bytes_);
+    job.buffers = std::move(pack_buffers_);
+    pack_bytes_ = BufferChain();
+    pack_buffers_.clear();
+  }
+  const Hash256 id = job.id;
   index_->SetPackId(open_pack_no_, id);
-  pack_bytes_.Append(std::move(trailer));
-  PackJob job{id, std::move(pack_bytes_), std::move(pack_entries_), std::move(pack_buffers_)};
-  pack_bytes_ = BufferChain();
+  job.entries = std::move(pack_entries_);
   pack_entries_.clear();
-  pack_buffers_.clear();
   pack_open_ = false;
   ++packs_;
   {
@@ -163,12 +228,14 @@ Status PackWriter::RecordUploaded(const PackJob& job) {
 void PackWriter::UploaderLoop() {
   while (auto job = upload_queue_.Pop()) {
     if (Stopped()) return;
-    Status st = store_->Put(PackKey(job->id), job->bytes);
+    Status st = job->pending ? job->pending->Commit(PackKey(job->id))
+                             : store_->Put(PackKey(job->id), job->bytes);
     if (!st) {
       SetError(st.error().Wrap("writing pack"));
       return;
     }
-    stored_bytes_ += job->bytes.size();
+    job->pending.reset();
+    stored_bytes_ += job->size;
     ++packs_stored_;
     job->bytes = BufferChain();  // free the pack before letting another one in
     {

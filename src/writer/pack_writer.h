@@ -13,7 +13,13 @@
 // stored. Frames are copied into pack buffers that are reused from pack to
 // pack (an uploader hands its buffer back once the store is done with it),
 // so steady state maps no new memory: a fresh 16 MiB buffer per pack cost
-// 4,096 page faults on every pack. A frame appended is recorded at once in the ChunkIndex (so the
+// 4,096 page faults on every pack.
+//
+// On a store that writes objects as their bytes come (ObjectStore::BeginPut:
+// the local store), the open pack is a PendingObject instead: frames are
+// staged in one small buffer and appended to it every kStageBytes, and an
+// uploader only commits it (fsync and rename). A pack then costs page cache,
+// not memory, and its disk writes overlap the compression of the next. A frame appended is recorded at once in the ChunkIndex (so the
 // producer's next dedup decision sees it) under the pack_no of the open pack,
 // whose id is set when the pack closes.
 //
@@ -102,10 +108,14 @@ class PackWriter {
  private:
   struct PackJob {
     Hash256 id;
-    BufferChain bytes;
+    BufferChain bytes;  // the whole pack, unless `pending` holds it
+    std::unique_ptr<PendingObject> pending;
+    uint64_t size = 0;
     std::vector<PackEntry> entries;
     std::vector<Buffer> buffers;  // the pack buffers `bytes` views, handed back after the upload
   };
+  // Appends the staged bytes to the pending pack.
+  Status FlushStage();
 
   // A pack buffer to copy frames into: a spare one if any, else a new one
   // of pack_size bytes (or `min_size`, if larger).
@@ -133,8 +143,11 @@ class PackWriter {
   uint32_t open_pack_no_ = 0;
   BufferChain pack_bytes_;  // the closed pack's frames, then its trailer
   std::vector<PackEntry> pack_entries_;
-  Buffer buf_;           // the open pack's frames, back to back
+  Buffer buf_;           // the open pack's frames, back to back (streaming: the staged ones)
   size_t buf_used_ = 0;  // bytes of buf_ filled
+  bool streaming_ = false;                   // the store takes PendingObjects
+  std::unique_ptr<PendingObject> pending_;   // streaming: the open pack
+  uint64_t pending_bytes_ = 0;               // streaming: bytes appended to pending_
   std::vector<Buffer> pack_buffers_;  // buffers of the open pack
   uint64_t packs_ = 0;
 

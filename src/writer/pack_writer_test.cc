@@ -5,7 +5,9 @@
 #include <thread>
 
 #include "format/layout.h"
+#include "store/local_store.h"
 #include "store/memory_store.h"
+#include "testing/temp_dir.h"
 #include "store/wrapper_store.h"
 #include "writer/store_lock.h"
 
@@ -53,6 +55,45 @@ TEST(PackWriterTest, PacksFlushesAndIndexes) {
   ASSERT_TRUE(loaded);
   EXPECT_EQ((*loaded)->size(), ids.size());
   EXPECT_TRUE((*loaded)->TakeUnindexed().empty());
+}
+
+// On a local store packs are written as their frames come (PendingObject):
+// the same packs, frames at the offsets the index says, including frames
+// larger than the staging buffer, and nothing left in tmp/.
+TEST(PackWriterTest, StreamsPacksIntoALocalStore) {
+  TempDir dir;
+  auto opened = LocalStore::Open(dir.path() + "/store");
+  ASSERT_TRUE(opened);
+  std::shared_ptr<ObjectStore> store = *opened;
+  ChunkIndex index;
+  PackWriterOptions o;
+  o.pack_size = 4 << 20;
+  PackWriter w(store, &index, o);
+  w.Start();
+  std::vector<std::pair<ChunkId, Buffer>> frames;
+  const size_t sizes[] = {300 << 10, 3 << 20, 5 << 20, 100, 1 << 20, 2 << 20, 777777};
+  for (size_t i = 0; i < std::size(sizes); ++i) {
+    Buffer f = Frame(sizes[i], static_cast<uint8_t>(i + 1));
+    frames.emplace_back(IdOf(f), f);
+    auto loc = w.Append(frames.back().first, f, static_cast<uint32_t>(f.size()), Codec::kNone);
+    ASSERT_TRUE(loc) << loc.error().message();
+    EXPECT_LE(loc->offset + loc->stored_length, std::max<uint64_t>(o.pack_size, f.size()));
+  }
+  ASSERT_TRUE(w.Finish());
+  for (const auto& [id, bytes] : frames) {
+    auto loc = index.Find(id);
+    ASSERT_TRUE(loc);
+    auto got = store->GetRange(PackKey(index.PackId(loc->pack_no)), loc->offset, loc->stored_length);
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(got->view(), bytes.view());
+  }
+  // Packs verify against their trailers (ids) from a fresh load.
+  auto loaded = ChunkIndex::Load(*store, 2, nullptr);
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  EXPECT_EQ((*loaded)->size(), frames.size());
+  auto temps = store->CleanTemporaries(INT64_MAX, /*dry_run=*/true);
+  ASSERT_TRUE(temps);
+  EXPECT_EQ(temps->files, 0u);
 }
 
 TEST(PackWriterTest, UploadErrorIsReportedOnceAndReturned) {
