@@ -95,7 +95,7 @@ measure() {
   local gets reqs
   gets=$(tail -n +$((before + 1)) "$log" | head -n $((after - before)) | grep -c '"method": "GET"' || true)
   reqs=$((after - before))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$lat" "$tool" "$job" "$round" "$wall" "$rss" "$gets" "$reqs" "$ok" >>"$RAW"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$lat" "$tool" "$job" "$round" "$wall" "$rss" "$gets" "$reqs" "$ok" >>"$RAW"
   echo "  $lat ms $tool $job: ${wall}s, $gets GET / $reqs requests, $((rss / 1024)) MiB RSS$([[ $ok = 1 ]] || echo ', FAILED')" >&2
   return 0
 }
