@@ -36,7 +36,7 @@ struct FetchOptions {
   // memory budget allows (FetchMemory).
   unsigned window = 4;
   unsigned min_window = 2;
-  uint64_t max_request = 8ull << 20;  // largest coalesced GET
+  uint64_t max_request = 4ull << 20;  // largest coalesced GET (copy sets its own)
   uint64_t max_gap = 64ull << 10;     // bytes read and dropped to join two frames
   // true: each frame handed to the sink is a private copy (the sink may keep
   // it for long without pinning a whole request). false: a slice of the
