@@ -126,6 +126,22 @@ ln -s "$WORK/outside" "$S/tmp"
 check "gc does not delete temp-shaped files through a symlinked tmp/" test -f "$WORK/outside/put.1.abc.tmp"
 rm "$S/tmp"
 
+# --- A mountpoint that is already mounted is refused (no stacked mounts) ------
+if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null && command -v mountpoint >/dev/null; then
+  mkdir -p "$WORK/mnt1"
+  "$HB" --store "$S" mount "$WORK/mnt1" -f 2>"$WORK/mount1.log" &
+  mpid=$!
+  cleanup_hooks+=("fusermount3 -u '$WORK/mnt1' 2>/dev/null; kill $mpid 2>/dev/null")
+  if wait_for "the first mount" 60 mountpoint -q "$WORK/mnt1"; then
+    expect_error "a second mount on the same mountpoint" "already a mount point" \
+      timeout $T "$HB" --store "$S" mount "$WORK/mnt1" -f
+    fusermount3 -u "$WORK/mnt1"
+    wait_for "the first mount to end" 60 gone "$mpid"
+  fi
+else
+  echo "skip: no FUSE here"
+fi
+
 # --- Exit codes, validation, JSON errors --------------------------------------
 usage() {  # usage "description" args...: must exit 2
   local what=$1; shift

@@ -4,6 +4,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -88,7 +90,16 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
   o.refresh_interval = std::chrono::milliseconds(static_cast<int64_t>(a.refresh_s * 1000));
   auto read_timeout = ParseDurationSeconds(a.read_timeout);
   if (!read_timeout) return UsageError("--read-timeout: " + read_timeout.error().message());
-  if (IsMountPoint(a.mountpoint)) {
+  // A live mount is refused here (mounting again would stack a second one);
+  // a stale one (its daemon died: ENOTCONN) is left to RunMount, which
+  // names the command that clears it.
+  // (stat of a dead mount's root may be answered from the attribute cache;
+  // a lookup inside it reaches the missing daemon.)
+  struct stat st;
+  const std::string probe = a.mountpoint + "/.hugeblob-probe-" + std::to_string(::getpid());
+  const bool stale = (::stat(a.mountpoint.c_str(), &st) != 0 && errno == ENOTCONN) ||
+                     (::access(probe.c_str(), F_OK) != 0 && errno == ENOTCONN);
+  if (!stale && IsMountPoint(a.mountpoint)) {
     return ReportError(
         Error(ErrorCode::kAlreadyExists, a.mountpoint +
                                              " is already a mount point (unmount it first: "
