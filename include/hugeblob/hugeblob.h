@@ -78,6 +78,13 @@ struct GetOptions {
   bool to_device = false;
   unsigned threads = 0;  // parallel fetch/decode; 0: default
   uint64_t memory_budget = 64ull << 20;
+  // Local files to take chunks from instead of the store (an older version,
+  // a copy): cut like put cuts, every chunk checked against its id when
+  // used. With seed_target, an existing output (replaced with force) is the
+  // first seed. Not used for a file with a recorded SHA-256, nor for
+  // standard output or a device.
+  std::vector<std::string> seeds;
+  bool seed_target = true;
   ReaderOptions reader;  // cache settings (get turns the disk cache off by default)
   ProgressFn progress;
   const CancelToken* cancel = nullptr;
@@ -85,7 +92,12 @@ struct GetOptions {
 
 struct GetResult {
   uint64_t size = 0;
-  uint64_t holes = 0;  // bytes left as holes (all-zero chunks)
+  uint64_t holes = 0;                // bytes left as holes (all-zero chunks)
+  uint64_t seeded_bytes = 0;         // bytes copied from seeds
+  uint64_t seed_scanned_bytes = 0;   // seed bytes read and hashed to find them
+  uint64_t seed_changed_chunks = 0;  // seed chunks that no longer matched (fetched)
+  uint64_t fetched_bytes = 0;        // stored bytes read from the store
+  uint64_t store_requests = 0;       // ranged reads of packs
 };
 
 // Restores `name` to `out` ("-" writes standard output). Checks free space

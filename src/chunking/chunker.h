@@ -39,6 +39,13 @@ Result<ChunkerKind> ParseChunkerKind(std::string_view name);
 // Sizes must satisfy 64 <= min <= avg <= max <= 64 MiB (CDC: avg a power of two).
 Status ValidateChunkerParams(const ChunkerParams& params);
 
+// A file is cut island by island: a hole of at least this many bytes (found
+// with SEEK_HOLE) is never read and ends the chunk before it, so an island
+// of data chunks the same wherever it sits. Shorter holes are read as data
+// (a 4 KiB hole would otherwise force a cut and a tiny chunk). put cuts
+// files this way, and a seeded get cuts its seeds the same way.
+inline constexpr uint64_t kMinSkippedHole = 1 << 20;
+
 class Chunker {
  public:
   virtual ~Chunker() = default;

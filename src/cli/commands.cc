@@ -315,6 +315,8 @@ struct GetArgs {
   bool force = false;
   bool to_device = false;
   unsigned threads = 0;
+  std::vector<std::string> seeds;
+  bool no_seed = false;
   CacheOptions cache;
 };
 
@@ -327,6 +329,8 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
   o.force = a.force;
   o.to_device = a.to_device;
   o.threads = a.threads;
+  o.seeds = a.seeds;
+  o.seed_target = !a.no_seed;
   auto reader = a.cache.ToReaderOptions(/*disk_default=*/false, IsLocalStore(**store));
   if (!reader) return Report(reader.error());
   o.reader = *reader;
@@ -345,12 +349,22 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
     // Standard output carries the data with "-": the summary goes to stderr
     // then, never after the restored bytes.
     std::fprintf(a.out == "-" ? stderr : stdout,
-                 "{\"name\":%s,\"out\":%s,\"size\":%llu,\"holes\":%llu,\"seconds\":%.3f}\n",
+                 "{\"name\":%s,\"out\":%s,\"size\":%llu,\"holes\":%llu,\"seeded_bytes\":%llu,"
+                 "\"seed_scanned_bytes\":%llu,\"seed_changed_chunks\":%llu,\"fetched_bytes\":%llu,"
+                 "\"store_requests\":%llu,\"seconds\":%.3f}\n",
                  JsonString(a.name).c_str(), JsonString(a.out).c_str(), (unsigned long long)r->size,
-                 (unsigned long long)r->holes, secs);
+                 (unsigned long long)r->holes, (unsigned long long)r->seeded_bytes,
+                 (unsigned long long)r->seed_scanned_bytes,
+                 (unsigned long long)r->seed_changed_chunks, (unsigned long long)r->fetched_bytes,
+                 (unsigned long long)r->store_requests, secs);
   } else if (g.Chatty() && a.out != "-") {
-    std::printf("%s -> %s: %s in %.1fs, verified\n", a.name.c_str(), Escaped(a.out).c_str(),
+    std::printf("%s -> %s: %s in %.1fs, verified", a.name.c_str(), Escaped(a.out).c_str(),
                 FormatSize(r->size).c_str(), secs);
+    if (r->seed_scanned_bytes > 0) {
+      std::printf("; %s from seeds, %s fetched in %llu requests", FormatSize(r->seeded_bytes).c_str(),
+                  FormatSize(r->fetched_bytes).c_str(), (unsigned long long)r->store_requests);
+    }
+    std::printf("\n");
   }
   return 0;
 }
@@ -676,6 +690,13 @@ int Main(int argc, char** argv) {
                     "Write into an existing block or character device or FIFO given as the "
                     "output, in order, zeros included (never replaces it)");
   get_cmd->add_option("--threads", get.threads, "Parallel fetch/decode threads (default 4)");
+  get_cmd->add_option("--seed", get.seeds,
+                      "A local file to take chunks from instead of the store (an older version, "
+                      "a copy); repeatable. Every chunk taken is checked against its id")
+      ->allow_extra_args(false);
+  get_cmd->add_flag("--no-seed", get.no_seed,
+                    "With --force, do not read the file being replaced for chunks it already has "
+                    "(by default it is the first seed)");
   get.cache.Add(get_cmd, "off unless --cache-dir is given (a restore reads each chunk once)");
   get_cmd->callback([&] { run = [&] { return RunGet(g, get); }; });
 

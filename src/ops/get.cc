@@ -30,6 +30,7 @@
 #include "hash/sha256.h"
 #include "hugeblob/hugeblob.h"
 #include "ops/load.h"
+#include "ops/seed.h"
 #include "util/cancel.h"
 #include "util/fs.h"
 #include "util/thread_pool.h"
@@ -235,12 +236,10 @@ struct Run {
 // bytes where they sit within `max_gap` of each other. Large requests are
 // what a remote store needs (a request costs tens of ms there) and what a
 // local one likes (one pread per few MiB).
+// `order` comes in holding the frames to read (any order), and goes out
+// sorted into the plan.
 std::vector<Run> PlanRuns(const Manifest& m, std::vector<size_t>* order, uint64_t max_request,
                           uint64_t max_gap) {
-  order->clear();
-  for (size_t i = 0; i < m.frames.size(); ++i) {
-    if (!m.frames[i].zero) order->push_back(i);
-  }
   std::stable_sort(order->begin(), order->end(), [&](size_t a, size_t b) {
     const FrameRef& x = m.frames[a];
     const FrameRef& y = m.frames[b];
@@ -271,13 +270,75 @@ std::vector<Run> PlanRuns(const Manifest& m, std::vector<size_t>* order, uint64_
 // buffer per chunk, no ordering thread: the content digest needs only the
 // ids, and every frame was checked against its id before it was written.
 Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::string& tmp,
-                      const GetOptions& options, const std::string& label) {
+                      const GetOptions& options, const std::string& label,
+                      const std::vector<std::string>& seeds, GetResult* result) {
   const unsigned threads = options.threads == 0 ? 4 : options.threads;
   // Each worker holds one request and one decoded chunk.
   const uint64_t max_request =
       std::clamp<uint64_t>(options.memory_budget / 2 / threads, 1ull << 20, 8ull << 20);
+
+  // Frames a seed holds are copied from it (checked against their ids as
+  // they are read); the rest, and any seed chunk that no longer matches,
+  // come from the store.
+  std::unique_ptr<SeedIndex> seed;
+  if (!seeds.empty()) {
+    HB_ASSIGN_OR_RETURN(seed, SeedIndex::Build(m, seeds, options.cancel));
+    result->seed_scanned_bytes = seed->scanned_bytes();
+  }
   std::vector<size_t> order;
+  std::vector<size_t> from_seed;
+  for (size_t i = 0; i < m.frames.size(); ++i) {
+    if (m.frames[i].zero) continue;
+    if (seed != nullptr && seed->Find(m.frames[i].chunk) != nullptr) {
+      from_seed.push_back(i);
+    } else {
+      order.push_back(i);
+    }
+  }
+  if (!from_seed.empty()) {
+    std::atomic<size_t> next_seed{0};
+    std::mutex seed_mu;
+    std::vector<size_t> refetch;  // guarded by seed_mu
+    std::optional<Error> seed_error;  // guarded by seed_mu
+    std::atomic<uint64_t> seeded{0};
+    auto copier = [&] {
+      std::vector<uint8_t> buf;
+      for (;;) {
+        const size_t k = next_seed.fetch_add(1);
+        if (k >= from_seed.size()) return;
+        if (options.cancel != nullptr && options.cancel->cancelled()) {
+          std::lock_guard lock(seed_mu);
+          if (!seed_error) seed_error = CancelledError("get");
+          return;
+        }
+        const FrameRef& f = m.frames[from_seed[k]];
+        buf.resize(f.length);
+        if (!seed->Read(*seed->Find(f.chunk), buf, f.hash, f.chunk)) {
+          std::lock_guard lock(seed_mu);
+          refetch.push_back(from_seed[k]);
+          continue;
+        }
+        if (Status st = PwriteAll(fd, buf, f.offset, tmp); !st) {
+          std::lock_guard lock(seed_mu);
+          if (!seed_error) seed_error = st.error();
+          return;
+        }
+        seeded.fetch_add(f.length);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < std::min<size_t>(threads, from_seed.size()); ++t) {
+      pool.emplace_back(copier);
+    }
+    for (auto& t : pool) t.join();
+    if (seed_error) return Fail(*seed_error);
+    order.insert(order.end(), refetch.begin(), refetch.end());
+    result->seeded_bytes = seeded.load();
+    result->seed_changed_chunks = refetch.size();
+  }
   const std::vector<Run> runs = PlanRuns(m, &order, max_request, 64 << 10);
+  result->store_requests = runs.size();
+  for (const Run& r : runs) result->fetched_bytes += r.end - r.begin;
 
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
@@ -473,7 +534,11 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
     auto sink = [](size_t, const Buffer&) -> Status { return OkStatus(); };
     run = restorer.Run(fetch, sink);
   } else {
-    run = RestoreInPlace(*store, m, raw_fd, tmp, options, "'" + name + "'");
+    std::vector<std::string> seeds = options.seeds;
+    // The file being replaced is the first seed: updating a copy fetches
+    // only what changed.
+    if (exists && options.seed_target) seeds.insert(seeds.begin(), out);
+    run = RestoreInPlace(*store, m, raw_fd, tmp, options, "'" + name + "'", seeds, &result);
   }
   if (!run)
     return fail(run.error().code() == ErrorCode::kCancelled

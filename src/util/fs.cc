@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -326,6 +327,34 @@ std::string Dirname(std::string_view path) {
   std::string_view dir = path.substr(0, slash);
   while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
   return std::string(dir);
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> NextDataExtent(int fd, uint64_t pos, uint64_t size,
+                                                            uint64_t min_hole) {
+  auto seek = [&](uint64_t from, int whence) -> std::optional<uint64_t> {
+    off_t r = ::lseek(fd, static_cast<off_t>(from), whence);
+    if (r >= 0) return std::min<uint64_t>(static_cast<uint64_t>(r), size);
+    if (errno == ENXIO) return size;  // no more data after `from`
+    return std::nullopt;
+  };
+  auto data = seek(pos, SEEK_DATA);
+  if (!data) return std::nullopt;
+  // A short hole before the data is read as data.
+  if (*data > pos && *data - pos < min_hole && *data < size) data = pos;
+  if (*data >= size) return std::make_pair(size, size);
+  uint64_t end = *data;
+  for (;;) {
+    auto hole = seek(end, SEEK_HOLE);
+    if (!hole) return std::nullopt;
+    end = *hole;
+    if (end >= size) return std::make_pair(*data, size);
+    auto next = seek(end, SEEK_DATA);
+    if (!next) return std::nullopt;
+    // Stop at a long hole, or at one that runs to the end; a short hole
+    // inside the data is data.
+    if (*next >= size || *next - end >= min_hole) return std::make_pair(*data, end);
+    end = *next;
+  }
 }
 
 }  // namespace hugeblob

@@ -8,7 +8,9 @@
 
 #include <cstdint>
 #include <span>
+#include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 
 #include "hugeblob/buffer.h"
@@ -81,6 +83,14 @@ Status PreadAll(int fd, std::span<uint8_t> dst, uint64_t offset, std::string_vie
 
 // rm -rf. A missing path is success. Does not follow symlinks.
 Status RemoveTree(const std::string& path);
+
+// The next data extent of the regular file `fd` (of `size` bytes) at or
+// after `pos`, by SEEK_DATA/SEEK_HOLE: [start, end), with holes shorter than
+// `min_hole` inside it (or just before it) counted as data; (size, size) if
+// only a hole is left. Empty if the file system cannot tell. Moves the file
+// offset.
+std::optional<std::pair<uint64_t, uint64_t>> NextDataExtent(int fd, uint64_t pos, uint64_t size,
+                                                            uint64_t min_hole);
 
 // "a/b/c" -> "a/b"; "c" -> "."; "/c" -> "/".
 std::string Dirname(std::string_view path);

@@ -58,6 +58,7 @@
 #include "util/bounded_queue.h"
 #include "util/budget.h"
 #include "util/cancel.h"
+#include "util/fs.h"
 #include "writer/chunk_index.h"
 #include "writer/pack_writer.h"
 #include "writer/store_lock.h"
@@ -83,10 +84,8 @@ using Clock = std::chrono::steady_clock;
 // few enough that a 2 MiB read block feeds several workers.
 constexpr size_t kSlotBytes = 512 * 1024;
 
-// Holes at least this long are skipped without a read; shorter ones are read
-// as data. Large enough that file-system-block holes in a busy image do not
-// cut its chunks into pieces, small enough that any real hole counts.
-constexpr uint64_t kMinHole = 1 << 20;
+// Holes at least this long are skipped without a read (chunking/chunker.h).
+constexpr uint64_t kMinHole = kMinSkippedHole;
 
 struct ChunkWork {
   Buffer input;  // uncompressed chunk (slice of a read block)
@@ -169,34 +168,9 @@ class Input {
   bool SeekTo(uint64_t pos) {
     return ::lseek(fd_, static_cast<off_t>(pos), SEEK_SET) == static_cast<off_t>(pos);
   }
-  // The next data extent at or after `pos`: [start, end), holes shorter than
-  // `min_hole` inside it counted as data; start == size() if only a hole is
-  // left. Empty if the file system cannot tell (no SEEK_DATA support).
+  // The next data extent at or after `pos` (util/fs.h, NextDataExtent).
   std::optional<std::pair<uint64_t, uint64_t>> NextData(uint64_t pos, uint64_t min_hole) {
-    auto seek = [&](uint64_t from, int whence) -> std::optional<uint64_t> {
-      off_t r = ::lseek(fd_, static_cast<off_t>(from), whence);
-      if (r >= 0) return std::min<uint64_t>(static_cast<uint64_t>(r), size_);
-      if (errno == ENXIO) return size_;  // no more data after `from`
-      return std::nullopt;
-    };
-    auto data = seek(pos, SEEK_DATA);
-    if (!data) return std::nullopt;
-    // A short hole before the data is read as data.
-    if (*data > pos && *data - pos < min_hole && *data < size_) data = pos;
-    if (*data >= size_) return std::make_pair(size_, size_);
-    uint64_t end = *data;
-    for (;;) {
-      auto hole = seek(end, SEEK_HOLE);
-      if (!hole) return std::nullopt;
-      end = *hole;
-      if (end >= size_) return std::make_pair(*data, size_);
-      auto next = seek(end, SEEK_DATA);
-      if (!next) return std::nullopt;
-      // A short hole inside the data, or a hole that runs to the end: stop
-      // at a long hole only.
-      if (*next >= size_ || *next - end >= min_hole) return std::make_pair(*data, end);
-      end = *next;
-    }
+    return NextDataExtent(fd_, pos, size_, min_hole);
   }
   // Of a regular file; none for a stream.
   std::optional<uint32_t> mode() const { return mode_; }
