@@ -70,4 +70,9 @@ chmod 600 "$WORK/rand"; touch -d '2020-02-02 02:02:02' "$WORK/rand"
 st=$("$HB" --store "$NEW" --json stat meta)
 check "stat shows the mode" test "$(json_get mode <<< "$st")" = "$((8#600))"
 check "stat shows the mtime" test "$(json_get mtime_ns <<< "$st")" = "$(stat -c %Y "$WORK/rand")000000000"
+"$HB" --store "$NEW" get meta "$WORK/meta.out"
+check "get restores the mode" test "$(stat -c %a "$WORK/meta.out")" = 600
+check "get restores the mtime" test "$(stat -c %Y "$WORK/meta.out")" = "$(stat -c %Y "$WORK/rand")"
+"$HB" --store "$NEW" get meta "$WORK/meta.plain" --no-metadata
+check "--no-metadata leaves the mtime at now" test "$(stat -c %Y "$WORK/meta.plain")" -gt "$(stat -c %Y "$WORK/rand")"
 finish

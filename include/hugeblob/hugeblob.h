@@ -85,6 +85,9 @@ struct GetOptions {
   // standard output or a device.
   std::vector<std::string> seeds;
   bool seed_target = true;
+  // Give a restored file the permission bits and modification time put
+  // recorded (a file, not standard output or a device).
+  bool restore_metadata = true;
   ReaderOptions reader;  // cache settings (get turns the disk cache off by default)
   ProgressFn progress;
   const CancelToken* cancel = nullptr;

@@ -317,6 +317,7 @@ struct GetArgs {
   unsigned threads = 0;
   std::vector<std::string> seeds;
   bool no_seed = false;
+  bool no_metadata = false;
   CacheOptions cache;
 };
 
@@ -331,6 +332,7 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
   o.threads = a.threads;
   o.seeds = a.seeds;
   o.seed_target = !a.no_seed;
+  o.restore_metadata = !a.no_metadata;
   auto reader = a.cache.ToReaderOptions(/*disk_default=*/false, IsLocalStore(**store));
   if (!reader) return Report(reader.error());
   o.reader = *reader;
@@ -694,6 +696,8 @@ int Main(int argc, char** argv) {
                       "A local file to take chunks from instead of the store (an older version, "
                       "a copy); repeatable. Every chunk taken is checked against its id")
       ->allow_extra_args(false);
+  get_cmd->add_flag("--no-metadata", get.no_metadata,
+                    "Do not restore the permission bits and modification time put recorded");
   get_cmd->add_flag("--no-seed", get.no_seed,
                     "With --force, do not read the file being replaced for chunks it already has "
                     "(by default it is the first seed)");

@@ -545,6 +545,26 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
                     ? Error(ErrorCode::kCancelled,
                             "get " + name + " interrupted; nothing was written to " + out)
                     : run.error());
+  // The file's permission bits and modification time, as recorded by put
+  // (set on the temporary file, so they arrive with the rename). Owner and
+  // set-id bits are not restored: the restoring user owns the file.
+  if (options.restore_metadata) {
+    if (m.mode && ::fchmod(raw_fd, static_cast<mode_t>(*m.mode & 0777)) != 0) {
+      return fail(ErrnoError(errno, "chmod " + tmp));
+    }
+    if (m.mtime_ns) {
+      struct timespec times[2];
+      times[0].tv_sec = 0;
+      times[0].tv_nsec = UTIME_OMIT;  // access time: now is as good as any
+      times[1].tv_sec = static_cast<time_t>(*m.mtime_ns / 1000000000);
+      times[1].tv_nsec = static_cast<long>(*m.mtime_ns % 1000000000);
+      if (times[1].tv_nsec < 0) {
+        times[1].tv_nsec += 1000000000;
+        times[1].tv_sec -= 1;
+      }
+      if (::futimens(raw_fd, times) != 0) return fail(ErrnoError(errno, "set times of " + tmp));
+    }
+  }
   if (::fsync(raw_fd) != 0) return fail(ErrnoError(errno, "fsync " + tmp));
   Status closed = fd.Close(tmp);
   if (!closed) return fail(closed.error());
