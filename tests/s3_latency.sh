@@ -7,7 +7,7 @@
 # Checked: the bytes are identical, and request counts from the proxy's log
 # (never times): a whole-file get makes at most 2 GETs per pack of the file
 # (`stat --json`: packs), copy at most 2 pack GETs per pack, the sequential
-# reads at most one GET per 4 stored frames, and a cold random 4 KiB read
+# reads at most one GET per 3 stored frames, and a cold random 4 KiB read
 # fetches one chunk with one GET.
 # Usage: bash tests/s3_latency.sh path/to/hugeblob   (exit 77: skipped)
 set -uo pipefail
@@ -88,9 +88,12 @@ read -r PACKS FRAMES < <("$CLI" --json stat lat/f --store "$S3" |
 echo "file: $(stat -c %s "$IN") bytes in $PACKS packs, $FRAMES stored frames"
 # Sequential reads through the reader start with single chunks (before the
 # read-ahead streak) and are planned in read-ahead batches (half a window),
-# so they cannot promise a count per pack; they must coalesce: at most one
-# GET per 4 stored frames (one per frame was the failure this guards).
-SEQ_MAX=$((FRAMES / 4))
+# and their run size follows the measured cost of a request (on a loaded
+# machine the proxy's bandwidth is low, and runs stay near 1-2 MiB), so they
+# cannot promise a count per pack; they must coalesce: at most one GET per 3
+# stored frames (one per frame was the failure this guards; seen: 1 per
+# 4-6 frames).
+SEQ_MAX=$((FRAMES / 3))
 
 # --- get -----------------------------------------------------------------------
 n=$(lines)
@@ -126,8 +129,8 @@ else
   fail "cat: $(cat "$WORK/cat.err")"
 fi
 p=$(pack_gets_since "$n")
-if [[ "$p" -le "$SEQ_MAX" ]]; then pass "cat: $p pack GETs for $FRAMES frames in $PACKS packs (<= 1 per 4 frames)"
-else fail "cat: $p pack GETs for $FRAMES frames (more than 1 per 4 frames): $(sizes_since "$n")"; fi
+if [[ "$p" -le "$SEQ_MAX" ]]; then pass "cat: $p pack GETs for $FRAMES frames in $PACKS packs (<= 1 per 3 frames)"
+else fail "cat: $p pack GETs for $FRAMES frames (more than 1 per 3 frames): $(sizes_since "$n")"; fi
 
 # --- a cold random 4 KiB read fetches its own chunk only ---------------------------
 n=$(lines)
@@ -156,8 +159,8 @@ if [[ -c /dev/fuse ]] && command -v fusermount3 >/dev/null && "$CLI" mount --hel
     if cmp -s "$IN" "$MNT/lat/f"; then pass "mount: cold sequential read is byte-identical"
     else fail "mount: cmp differs"; fi
     p=$(pack_gets_since "$n")
-    if [[ "$p" -le "$SEQ_MAX" ]]; then pass "mount: $p pack GETs for $FRAMES frames in $PACKS packs (<= 1 per 4 frames)"
-    else fail "mount: $p pack GETs for $FRAMES frames (more than 1 per 4 frames): $(sizes_since "$n")"; fi
+    if [[ "$p" -le "$SEQ_MAX" ]]; then pass "mount: $p pack GETs for $FRAMES frames in $PACKS packs (<= 1 per 3 frames)"
+    else fail "mount: $p pack GETs for $FRAMES frames (more than 1 per 3 frames): $(sizes_since "$n")"; fi
     fusermount3 -u "$MNT" 2>/dev/null
     poll_until 60 bash -c "! kill -0 $MPID 2>/dev/null" || fail "mount daemon did not exit"
   else
