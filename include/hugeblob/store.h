@@ -73,6 +73,10 @@ class ObjectStore {
   // end is cut at the end. kNotFound if the key does not exist.
   virtual Result<Buffer> GetRange(std::string_view key, uint64_t offset, uint64_t length) = 0;
   Result<Buffer> Get(std::string_view key) { return GetRange(key, 0, kToEnd); }
+  // GetRange into the caller's memory (a reused buffer): exactly dst.size()
+  // bytes at `offset`, kCorruption if the object ends before. The default
+  // goes through GetRange; the local store reads straight into dst.
+  virtual Status GetRangeInto(std::string_view key, uint64_t offset, std::span<uint8_t> dst);
 
   virtual Result<ObjectInfo> Head(std::string_view key) = 0;
   // Every object whose key starts with `prefix`, sorted by key.

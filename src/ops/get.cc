@@ -245,20 +245,42 @@ std::vector<Run> PlanRuns(const Manifest& m, std::vector<size_t>* order, uint64_
     const FrameRef& y = m.frames[b];
     return x.pack != y.pack ? x.pack < y.pack : x.stored_offset < y.stored_offset;
   });
-  std::vector<Run> runs;
+  // First the longest stretches of nearby frames, then each cut into about
+  // equal parts of at most max_request: a 16 MiB pack with a 12 MiB cap is
+  // two reads of about 8 MiB, not 12 + 4 (or 8 + 8 + a sliver).
+  std::vector<Run> stretches;
   for (size_t k = 0; k < order->size(); ++k) {
     const FrameRef& f = m.frames[(*order)[k]];
     const uint64_t end = f.stored_offset + f.stored_length;
-    if (!runs.empty()) {
-      Run& r = runs.back();
-      if (r.pack == f.pack && f.stored_offset >= r.begin && f.stored_offset <= r.end + max_gap &&
-          std::max(end, r.end) - r.begin <= max_request) {
+    if (!stretches.empty()) {
+      Run& r = stretches.back();
+      if (r.pack == f.pack && f.stored_offset >= r.begin && f.stored_offset <= r.end + max_gap) {
         r.end = std::max(r.end, end);
         r.last = k + 1;
         continue;
       }
     }
-    runs.push_back(Run{f.pack, f.stored_offset, end, k, k + 1});
+    stretches.push_back(Run{f.pack, f.stored_offset, end, k, k + 1});
+  }
+  std::vector<Run> runs;
+  for (const Run& s : stretches) {
+    const uint64_t parts = (s.end - s.begin + max_request - 1) / max_request;
+    const uint64_t target = (s.end - s.begin + parts - 1) / parts;
+    for (size_t k = s.first; k < s.last; ++k) {
+      const FrameRef& f = m.frames[(*order)[k]];
+      const uint64_t end = f.stored_offset + f.stored_length;
+      if (k > s.first) {
+        Run& r = runs.back();
+        // Grow until the part has its share; a part may then run up to
+        // max_request so that no sliver is left over for a read of its own.
+        if (r.end - r.begin < target && std::max(end, r.end) - r.begin <= max_request) {
+          r.end = std::max(r.end, end);
+          r.last = k + 1;
+          continue;
+        }
+      }
+      runs.push_back(Run{f.pack, f.stored_offset, end, k, k + 1});
+    }
   }
   return runs;
 }
@@ -273,9 +295,10 @@ Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::
                       const GetOptions& options, const std::string& label,
                       const std::vector<std::string>& seeds, GetResult* result) {
   const unsigned threads = options.threads == 0 ? 4 : options.threads;
-  // Each worker holds one request and one decoded chunk.
+  // Each worker holds one request and one decoded chunk: 5/8 of the budget
+  // for requests (10 MiB each at the defaults), so that a 16 MiB pack is two.
   const uint64_t max_request =
-      std::clamp<uint64_t>(options.memory_budget / 2 / threads, 1ull << 20, 8ull << 20);
+      std::clamp<uint64_t>(options.memory_budget * 5 / 8 / threads, 1ull << 20, 12ull << 20);
 
   // Frames a seed holds are copied from it (checked against their ids as
   // they are read); the rest, and any seed chunk that no longer matches,
@@ -337,6 +360,8 @@ Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::
     result->seed_changed_chunks = refetch.size();
   }
   const std::vector<Run> runs = PlanRuns(m, &order, max_request, 64 << 10);
+  uint64_t max_run = 0;
+  for (const Run& r : runs) max_run = std::max(max_run, r.end - r.begin);
   result->store_requests = runs.size();
   for (const Run& r : runs) result->fetched_bytes += r.end - r.begin;
 
@@ -357,6 +382,9 @@ Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::
 
   auto worker = [&] {
     std::vector<uint8_t> scratch;
+    // One request buffer per worker for the whole restore: no allocation
+    // (and no page fault) per request.
+    Buffer request = Buffer::Allocate(static_cast<size_t>(max_run));
     while (!stop.load()) {
       if (cancelled()) {
         fail(CancelledError("get"));
@@ -366,15 +394,13 @@ Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::
       if (i >= runs.size()) return;
       const Run& r = runs[i];
       const std::string key = PackKey(m.packs[r.pack]);
-      auto bytes = store.GetRange(key, r.begin, r.end - r.begin);
-      if (!bytes) {
-        fail(bytes.error().code() == ErrorCode::kNotFound
+      const Buffer* bytes = &request;
+      Status got = store.GetRangeInto(key, r.begin,
+                                      {request.mutable_data(), static_cast<size_t>(r.end - r.begin)});
+      if (!got) {
+        fail(got.error().code() == ErrorCode::kNotFound
                  ? Error(ErrorCode::kCorruption, key + ": pack is missing")
-                 : bytes.error().Wrap(label));
-        return;
-      }
-      if (bytes->size() != r.end - r.begin) {
-        fail(Error(ErrorCode::kCorruption, key + ": pack is shorter than its frames (truncated?)"));
+                 : got.error().Wrap(label));
         return;
       }
       uint64_t written = 0;

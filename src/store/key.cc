@@ -1,6 +1,9 @@
 #include "store/key.h"
 
+#include <cstring>
 #include <string>
+
+#include "hugeblob/store.h"
 
 namespace hugeblob {
 
@@ -60,6 +63,19 @@ Status ValidateKey(std::string_view key) {
 Status ValidatePrefix(std::string_view prefix) {
   if (prefix.empty()) return OkStatus();
   return CheckComponents("prefix", prefix, true);
+}
+
+}  // namespace hugeblob
+
+namespace hugeblob {
+
+Status ObjectStore::GetRangeInto(std::string_view key, uint64_t offset, std::span<uint8_t> dst) {
+  HB_ASSIGN_OR_RETURN(Buffer got, GetRange(key, offset, dst.size()));
+  if (got.size() != dst.size()) {
+    return Fail(ErrorCode::kCorruption, std::string(key) + ": shorter than the range read from it");
+  }
+  if (!dst.empty()) std::memcpy(dst.data(), got.data(), dst.size());
+  return OkStatus();
 }
 
 }  // namespace hugeblob

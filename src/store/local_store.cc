@@ -494,6 +494,22 @@ Result<Buffer> LocalStore::GetRange(std::string_view key, uint64_t offset, uint6
   return out;
 }
 
+Status LocalStore::GetRangeInto(std::string_view key, uint64_t offset, std::span<uint8_t> dst) {
+  HB_TRY(CheckKey(key));
+  std::string path = LocalPaths(root_).Object(key);
+  int raw = OpenBeneath(root_, key, O_RDONLY | O_NONBLOCK);
+  if (raw < 0) return Fail(OpenError(errno, "get " + path));
+  ScopedFd fd(raw);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return Fail(ErrnoError(errno, "stat " + path));
+  HB_TRY(CheckObjectType(st, "get " + path));
+  if (offset > static_cast<uint64_t>(st.st_size) ||
+      dst.size() > static_cast<uint64_t>(st.st_size) - offset) {
+    return Fail(ErrorCode::kCorruption, path + ": shorter than the range read from it (truncated?)");
+  }
+  return PreadAll(fd.get(), dst, offset, path);
+}
+
 Result<ObjectInfo> LocalStore::Head(std::string_view key) {
   HB_TRY(CheckKey(key));
   std::string path = LocalPaths(root_).Object(key);

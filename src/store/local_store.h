@@ -24,6 +24,7 @@ class LocalStore : public ObjectStore {
   using ObjectStore::Put;  // the Buffer overload, hidden by the override below
   Status Put(std::string_view key, const BufferChain& data) override;
   Result<Buffer> GetRange(std::string_view key, uint64_t offset, uint64_t length) override;
+  Status GetRangeInto(std::string_view key, uint64_t offset, std::span<uint8_t> dst) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
   Status Delete(std::string_view key) override;
