@@ -207,8 +207,8 @@ Result<Buffer> EncodeManifest(const Manifest& manifest) {
   w.Varint(m.size);
   w.U8(static_cast<uint8_t>(m.chunk_hash));
   w.Hash(*m.digest);
-  const uint8_t fields = (m.sha256 ? kFieldSha256 : 0) | (m.mode ? kFieldMode : 0) |
-                         (m.mtime_ns ? kFieldMtime : 0);
+  const uint8_t fields =
+      (m.sha256 ? kFieldSha256 : 0) | (m.mode ? kFieldMode : 0) | (m.mtime_ns ? kFieldMtime : 0);
   w.U8(fields);
   if (m.sha256) w.Hash(*m.sha256);
   if (m.mode) w.Varint(*m.mode);
@@ -255,8 +255,8 @@ Result<Buffer> EncodeManifest(const Manifest& manifest) {
 
 Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view name) {
   const std::string label = ObjectLabel("manifest", name);
-  HB_ASSIGN_OR_RETURN(
-      auto env, format_internal::OpenEnvelope(bytes, kMagic, 1, kManifestVersion, "manifest", label));
+  HB_ASSIGN_OR_RETURN(auto env, format_internal::OpenEnvelope(bytes, kMagic, 1, kManifestVersion,
+                                                              "manifest", label));
   const uint64_t pack_count = env.header.pack_count;
   const uint64_t frame_count = env.header.entry_count;
   if (frame_count > kMaxFrames) {

@@ -49,8 +49,8 @@ struct Manifest {
   std::optional<Hash256> digest;
   // SHA-256 of the whole file: always in version 1, on request in 2.
   std::optional<Hash256> sha256;
-  std::optional<uint32_t> mode;      // st_mode permission bits and file type
-  std::optional<int64_t> mtime_ns;   // modification time, ns since the epoch
+  std::optional<uint32_t> mode;     // st_mode permission bits and file type
+  std::optional<int64_t> mtime_ns;  // modification time, ns since the epoch
   ChunkerParams chunker;
   int64_t created_unix = 0;
   std::vector<Hash256> packs;  // distinct packs referenced, in first-use order

@@ -26,9 +26,9 @@ std::string_view HashAlgoName(HashAlgo algo) {
 Result<HashAlgo> ParseHashAlgo(std::string_view name) {
   if (name == "sha256") return HashAlgo::kSha256;
   if (name == "blake3") return HashAlgo::kBlake3;
-  return Fail(ErrorCode::kUnsupported,
-              "chunk hash '" + std::string(name) + "' is not supported (this hugeblob knows "
-              "blake3 and sha256)");
+  return Fail(ErrorCode::kUnsupported, "chunk hash '" + std::string(name) +
+                                           "' is not supported (this hugeblob knows "
+                                           "blake3 and sha256)");
 }
 
 Blake3::Blake3() { blake3_hasher_init(new (state_) blake3_hasher); }

@@ -321,7 +321,7 @@ Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::
   if (!from_seed.empty()) {
     std::atomic<size_t> next_seed{0};
     std::mutex seed_mu;
-    std::vector<size_t> refetch;  // guarded by seed_mu
+    std::vector<size_t> refetch;      // guarded by seed_mu
     std::optional<Error> seed_error;  // guarded by seed_mu
     std::atomic<uint64_t> seeded{0};
     auto copier = [&] {
@@ -395,8 +395,8 @@ Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::
       const Run& r = runs[i];
       const std::string key = PackKey(m.packs[r.pack]);
       const Buffer* bytes = &request;
-      Status got = store.GetRangeInto(key, r.begin,
-                                      {request.mutable_data(), static_cast<size_t>(r.end - r.begin)});
+      Status got = store.GetRangeInto(
+          key, r.begin, {request.mutable_data(), static_cast<size_t>(r.end - r.begin)});
       if (!got) {
         fail(got.error().code() == ErrorCode::kNotFound
                  ? Error(ErrorCode::kCorruption, key + ": pack is missing")

@@ -28,8 +28,8 @@ Status ScanIsland(int fd, const std::string& name, const Chunker& chunker, uint6
     const size_t want = static_cast<size_t>(std::min<uint64_t>(block.size() - fill, left));
     size_t got = 0;
     while (got < want) {
-      ssize_t n = ::pread(fd, block.data() + fill + got, want - got,
-                          static_cast<off_t>(base + fill + got));
+      ssize_t n =
+          ::pread(fd, block.data() + fill + got, want - got, static_cast<off_t>(base + fill + got));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return Fail(ErrnoError(errno, "read seed " + name));
       if (n == 0) break;

@@ -44,7 +44,7 @@ class SeedIndex {
   bool Read(const Source& src, std::span<uint8_t> dst, HashAlgo hash, const ChunkId& id) const;
 
   uint64_t scanned_bytes() const { return scanned_; }  // seed bytes read and hashed
-  size_t chunks() const { return map_.size(); }         // distinct needed chunks found
+  size_t chunks() const { return map_.size(); }        // distinct needed chunks found
 
  private:
   std::vector<std::string> names_;

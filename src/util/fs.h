@@ -7,11 +7,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <span>
 #include <optional>
+#include <span>
 #include <string>
-#include <utility>
 #include <string_view>
+#include <utility>
 
 #include "hugeblob/buffer.h"
 #include "hugeblob/error.h"

@@ -9,19 +9,18 @@
 //                               index object covering them
 //
 // Memory: the open pack plus at most `uploaders` closed packs, each at most
-// pack_size (or one frame, if larger): closing a pack waits while `uploaders` packs are queued or being
-// stored. Frames are copied into pack buffers that are reused from pack to
-// pack (an uploader hands its buffer back once the store is done with it),
-// so steady state maps no new memory: a fresh 16 MiB buffer per pack cost
-// 4,096 page faults on every pack.
+// pack_size (or one frame, if larger): closing a pack waits while `uploaders` packs are queued or
+// being stored. Frames are copied into pack buffers that are reused from pack to pack (an uploader
+// hands its buffer back once the store is done with it), so steady state maps no new memory: a
+// fresh 16 MiB buffer per pack cost 4,096 page faults on every pack.
 //
 // On a store that writes objects as their bytes come (ObjectStore::BeginPut:
 // the local store), the open pack is a PendingObject instead: frames are
 // staged in one small buffer and appended to it every kStageBytes, and an
 // uploader only commits it (fsync and rename). A pack then costs page cache,
-// not memory, and its disk writes overlap the compression of the next. A frame appended is recorded at once in the ChunkIndex (so the
-// producer's next dedup decision sees it) under the pack_no of the open pack,
-// whose id is set when the pack closes.
+// not memory, and its disk writes overlap the compression of the next. A frame appended is recorded
+// at once in the ChunkIndex (so the producer's next dedup decision sees it) under the pack_no of
+// the open pack, whose id is set when the pack closes.
 //
 // Errors: the first upload error is kept, reported through on_error (so the
 // owner can stop its other stages) and returned by the next call.
@@ -52,8 +51,9 @@
 namespace hugeblob {
 
 struct PackWriterOptions {
-  uint64_t pack_size = 16ull << 20;  // frames per pack at most (one larger frame: a pack of its own)
-  unsigned uploaders = 1;            // packs stored in parallel (and closed packs in memory)
+  uint64_t pack_size =
+      16ull << 20;         // frames per pack at most (one larger frame: a pack of its own)
+  unsigned uploaders = 1;  // packs stored in parallel (and closed packs in memory)
   // Polled while waiting for an upload slot; true makes the wait fail with
   // kCancelled. May be empty.
   std::function<bool()> stopped;
@@ -78,8 +78,8 @@ class PackWriter {
   // uncompressed size), copying it into the open pack: the caller may reuse
   // its memory on return. May block (closing a full pack waits for an
   // upload slot).
-  Result<ChunkLocation> Append(const ChunkId& id, std::span<const uint8_t> frame,
-                               uint32_t length, Codec codec);
+  Result<ChunkLocation> Append(const ChunkId& id, std::span<const uint8_t> frame, uint32_t length,
+                               Codec codec);
   Result<ChunkLocation> Append(const ChunkId& id, const Buffer& frame, uint32_t length,
                                Codec codec) {
     return Append(id, frame.span(), length, codec);
@@ -143,12 +143,12 @@ class PackWriter {
   uint32_t open_pack_no_ = 0;
   BufferChain pack_bytes_;  // the closed pack's frames, then its trailer
   std::vector<PackEntry> pack_entries_;
-  Buffer buf_;           // the open pack's frames, back to back (streaming: the staged ones)
-  size_t buf_used_ = 0;  // bytes of buf_ filled
-  bool streaming_ = false;                   // the store takes PendingObjects
-  std::unique_ptr<PendingObject> pending_;   // streaming: the open pack
-  uint64_t pending_bytes_ = 0;               // streaming: bytes appended to pending_
-  std::vector<Buffer> pack_buffers_;  // buffers of the open pack
+  Buffer buf_;              // the open pack's frames, back to back (streaming: the staged ones)
+  size_t buf_used_ = 0;     // bytes of buf_ filled
+  bool streaming_ = false;  // the store takes PendingObjects
+  std::unique_ptr<PendingObject> pending_;  // streaming: the open pack
+  uint64_t pending_bytes_ = 0;              // streaming: bytes appended to pending_
+  std::vector<Buffer> pack_buffers_;        // buffers of the open pack
   uint64_t packs_ = 0;
 
   // Packs closed but not yet stored (bounds memory), and packs closed but

@@ -92,9 +92,9 @@ struct ChunkWork {
   bool zero = false;
   bool known = false;  // the index had it when the worker looked
   ChunkId id;
-  uint32_t hole = 0;    // a hole of the file (zero, never read): its length; input empty
-  Codec codec = Codec::kNone;       // of the frame, when encoded
-  std::span<const uint8_t> frame;   // in the slot's arena; empty: stored raw (from input)
+  uint32_t hole = 0;               // a hole of the file (zero, never read): its length; input empty
+  Codec codec = Codec::kNone;      // of the frame, when encoded
+  std::span<const uint8_t> frame;  // in the slot's arena; empty: stored raw (from input)
 };
 
 // Consecutive chunks of the file, filled by the reader, processed by one

@@ -1,0 +1,83 @@
+"""hugeblob: store huge files in a local directory or an S3 store, read them lazily.
+
+    import hugeblob
+    store = hugeblob.Store("/srv/blobs", create=True)
+    store.put("model.safetensors", "model/v1")
+    with store.open("model/v1") as f:          # an io.RawIOBase: read, readinto, seek
+        header = f.pread(0, 8)                  # or f.read(8); no stream cursor needed
+        arr = numpy.frombuffer(f.pread(off, n), dtype=numpy.float16)
+
+Reads fetch only the chunks they touch, verify each against its id, and
+release the GIL, so threads may read one file in parallel.
+"""
+import io
+import os
+
+from ._core import Error, Reader, Store as _Store
+
+__all__ = ["Store", "File", "Error"]
+
+
+class File(io.RawIOBase):
+    """A stored file opened for reading: seekable, readinto without copies."""
+
+    def __init__(self, reader: Reader, name: str):
+        super().__init__()
+        self._r = reader
+        self._pos = 0
+        self.name = name
+
+    @property
+    def size(self) -> int:
+        return self._r.size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        self._checkClosed()
+        n = self._r.readinto_at(self._pos, memoryview(b).cast("B"))
+        self._pos += n
+        return n
+
+    def pread(self, offset: int, length: int) -> bytes:
+        """Bytes at offset, independent of the current position."""
+        self._checkClosed()
+        return self._r.pread(offset, length)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._checkClosed()
+        if whence == os.SEEK_SET:
+            pos = offset
+        elif whence == os.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == os.SEEK_END:
+            pos = self.size + offset
+        elif whence in (getattr(os, "SEEK_DATA", 3), getattr(os, "SEEK_HOLE", 4)):
+            p = self._r.seek_data(offset, whence == getattr(os, "SEEK_HOLE", 4))
+            if p < 0:
+                raise OSError(6, "no more data", self.name)  # ENXIO, as lseek
+            pos = p
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if pos < 0:
+            raise ValueError("negative seek position")
+        self._pos = pos
+        return pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+class Store(_Store):
+    """A store by URL: a path, file:///path or s3://bucket/prefix.
+
+    create=True makes the store if it does not exist (as `hugeblob init`);
+    otherwise a missing store is an error.
+    """
+
+    def open(self, name: str) -> File:
+        return File(self._open(name), name)
