@@ -22,7 +22,9 @@ STAGES=" ${HB_STAGES:-release asan tsan fuzz} "
 want() { [[ "$STAGES" == *" $1 "* ]]; }
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The times are printed on failure too (a failed stage is often the slow one).
+times_printed=0
+trap '[ "$times_printed" = 1 ] || print_times; rm -f "$log"' EXIT
 # Wall time of each step, printed together at the end.
 step_times=()
 t_start=$SECONDS
@@ -39,12 +41,24 @@ cpu_now() {
   rm -f "$f"
 }
 c_mark=0
+t_step=""
+print_times() {
+  echo "== wall time per step" >&2
+  for t in "${step_times[@]}"; do echo "   $t" >&2; done
+  if [ -n "$t_step" ]; then  # stopped by a failure in this step
+    printf '   %-22s %5d s wall %6d s CPU (failed)\n' "$t_step" $((SECONDS - t_mark)) $(($(cpu_now) - c_mark)) >&2
+  fi
+  echo "   $(printf '%-22s %5d s wall %6d s CPU' total $((SECONDS - t_start)) "$(cpu_now)")" >&2
+  echo "   load average (1/5/15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"); $(nproc) cores" >&2
+}
 step() {  # step TITLE: starts timing a step
   echo "== $1" >&2
+  t_step=$1
   t_mark=$SECONDS
   c_mark=$(cpu_now)
 }
 done_step() {  # done_step NAME: records the step's wall and CPU time under NAME
+  t_step=""
   step_times+=("$(printf '%-22s %5d s wall %6d s CPU' "$1" $((SECONDS - t_mark)) $(($(cpu_now) - c_mark)))")
 }
 
@@ -92,10 +106,8 @@ if want fuzz; then
   done_step "fuzz (build + run)"
 fi
 
-echo "== wall time per step" >&2
-for t in "${step_times[@]}"; do echo "   $t" >&2; done
-echo "   $(printf '%-22s %5d s wall %6d s CPU' total $((SECONDS - t_start)) "$(cpu_now)")" >&2
-echo "   load average (1/5/15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"); $(nproc) cores" >&2
+print_times
+times_printed=1
 # One closing line for the whole run: the tests of every ctest run above
 # (ctest stops the script on a failure, so what is counted passed).
 total=$({ grep -Eo 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" || true; } | awk '{s += $NF} END {print s+0}')
