@@ -18,6 +18,9 @@ constexpr size_t kPacksPerIndexObject = 64;
 // this size (one write syscall per piece, one buffer for the whole pack).
 constexpr size_t kStageBytes = 2u << 20;
 
+// Streaming: packs being committed (fsync + rename) at once.
+constexpr unsigned kStreamingCommits = 4;
+
 // How often a blocked producer looks at the stop condition.
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
@@ -38,7 +41,11 @@ void PackWriter::Start() {
   // A store that cannot stream answers kUnsupported without side effects.
   auto probe = store_->BeginPut();
   streaming_ = probe.has_value();
-  for (unsigned i = 0; i < std::max(1u, options_.uploaders); ++i) {
+  // A streamed pack holds no memory while it is committed (fsync, rename):
+  // more commits in flight keep a slow disk flush off the producer's path.
+  max_inflight_ = streaming_ ? std::max(kStreamingCommits, options_.uploaders)
+                             : std::max(1u, options_.uploaders);
+  for (unsigned i = 0; i < max_inflight_; ++i) {
     threads_.emplace_back([this] { UploaderLoop(); });
   }
 }
@@ -181,7 +188,7 @@ Status PackWriter::ClosePack() {
   ++packs_;
   {
     std::unique_lock lock(mu_);
-    while (inflight_ >= std::max(1u, options_.uploaders)) {
+    while (inflight_ >= max_inflight_) {
       lock.unlock();
       if (Stopped()) {
         if (auto e = error()) return Fail(*e);

@@ -143,9 +143,10 @@ class PackWriter {
   uint32_t open_pack_no_ = 0;
   BufferChain pack_bytes_;  // the closed pack's frames, then its trailer
   std::vector<PackEntry> pack_entries_;
-  Buffer buf_;              // the open pack's frames, back to back (streaming: the staged ones)
-  size_t buf_used_ = 0;     // bytes of buf_ filled
-  bool streaming_ = false;  // the store takes PendingObjects
+  Buffer buf_;                 // the open pack's frames, back to back (streaming: the staged ones)
+  size_t buf_used_ = 0;        // bytes of buf_ filled
+  bool streaming_ = false;     // the store takes PendingObjects
+  unsigned max_inflight_ = 1;  // packs queued or being stored at once
   std::unique_ptr<PendingObject> pending_;  // streaming: the open pack
   uint64_t pending_bytes_ = 0;              // streaming: bytes appended to pending_
   std::vector<Buffer> pack_buffers_;        // buffers of the open pack
