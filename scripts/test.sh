@@ -33,33 +33,36 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 t_mark=$SECONDS
 # CPU seconds (user + system) of every finished child process so far: unlike
 # wall time, hardly changed by other jobs on the machine.
-cpu_now() {
+cpu_now() {  # sets CPU_NOW; not $(cpu_now): a subshell has no children yet
   local f
   f=$(mktemp)
   times >"$f"  # the builtin, in this shell: line 2 is the children's
-  awk 'NR == 2 { split($0, t, /[ms ]+/); print int(t[1] * 60 + t[2] + t[3] * 60 + t[4]) }' "$f"
+  CPU_NOW=$(awk 'NR == 2 { split($0, t, /[ms ]+/); print int(t[1] * 60 + t[2] + t[3] * 60 + t[4]) }' "$f")
   rm -f "$f"
 }
 c_mark=0
 t_step=""
 print_times() {
   echo "== wall time per step" >&2
+  cpu_now
   for t in "${step_times[@]}"; do echo "   $t" >&2; done
   if [ -n "$t_step" ]; then  # stopped by a failure in this step
-    printf '   %-22s %5d s wall %6d s CPU (failed)\n' "$t_step" $((SECONDS - t_mark)) $(($(cpu_now) - c_mark)) >&2
+    printf '   %-22s %5d s wall %6d s CPU (failed)\n' "$t_step" $((SECONDS - t_mark)) $((CPU_NOW - c_mark)) >&2
   fi
-  echo "   $(printf '%-22s %5d s wall %6d s CPU' total $((SECONDS - t_start)) "$(cpu_now)")" >&2
+  printf '   %-22s %5d s wall %6d s CPU\n' total $((SECONDS - t_start)) "$CPU_NOW" >&2
   echo "   load average (1/5/15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"); $(nproc) cores" >&2
 }
 step() {  # step TITLE: starts timing a step
   echo "== $1" >&2
   t_step=$1
   t_mark=$SECONDS
-  c_mark=$(cpu_now)
+  cpu_now
+  c_mark=$CPU_NOW
 }
 done_step() {  # done_step NAME: records the step's wall and CPU time under NAME
   t_step=""
-  step_times+=("$(printf '%-22s %5d s wall %6d s CPU' "$1" $((SECONDS - t_mark)) $(($(cpu_now) - c_mark)))")
+  cpu_now
+  step_times+=("$(printf '%-22s %5d s wall %6d s CPU' "$1" $((SECONDS - t_mark)) $((CPU_NOW - c_mark)))")
 }
 
 step "install-deps"
