@@ -410,6 +410,12 @@ void ContentDigest::AddChunk(uint64_t length, const ChunkId& id) {
   hasher_.Update(std::span<const uint8_t>(rec, sizeof rec));
 }
 
+uint64_t DataBytes(const Manifest& m) {
+  uint64_t holes = 0;
+  for (const FrameRef& f : m.frames) holes += f.zero ? f.length : 0;
+  return m.size - holes;
+}
+
 Hash256 ContentDigestOf(const std::vector<FrameRef>& frames) {
   ContentDigest d;
   for (const FrameRef& f : frames) d.Add(f);
@@ -464,6 +470,10 @@ Buffer EncodeRef(const Ref& ref) {
   s += std::to_string(ref.added_bytes);
   s += "\nshared ";
   s += std::to_string(ref.shared_bytes);
+  if (ref.data_bytes) {
+    s += "\ndata ";
+    s += std::to_string(*ref.data_bytes);
+  }
   s += '\n';
   return Buffer::Copy(std::string_view(s));
 }
@@ -521,7 +531,7 @@ Result<Ref> DecodeRef(std::span<const uint8_t> bytes, std::string_view name) {
   // Optional "key value" lines after the four fixed ones: added and shared
   // (each at most once, canonical numbers), and keys a newer hugeblob may
   // add, which are skipped (a ref that lacks added/shared reads them as 0).
-  bool have_added = false, have_shared = false;
+  bool have_added = false, have_shared = false, have_data = false;
   while (!text.empty()) {
     if (!next_line(&line)) return bad("unterminated line after the created line");
     size_t sp = line.find(' ');
@@ -530,7 +540,13 @@ Result<Ref> DecodeRef(std::span<const uint8_t> bytes, std::string_view name) {
     }
     std::string_view key = line.substr(0, sp);
     value = line.substr(sp + 1);
-    if (key == "added" || key == "shared") {
+    if (key == "data") {
+      uint64_t v = 0;
+      if (have_data || !ParseU64(value, &v) || v > ref.size)
+        return bad("bad or repeated data line");
+      have_data = true;
+      ref.data_bytes = v;
+    } else if (key == "added" || key == "shared") {
       bool& seen = key == "added" ? have_added : have_shared;
       uint64_t& out = key == "added" ? ref.added_bytes : ref.shared_bytes;
       if (seen || !ParseU64(value, &out))

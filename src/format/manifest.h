@@ -103,7 +103,13 @@ struct Ref {
   int64_t created_unix = 0;
   uint64_t added_bytes = 0;
   uint64_t shared_bytes = 0;
+  // Bytes of the file that are data, not holes (zero runs): what st_blocks
+  // says through the mount, so cp --sparse and tar -S skip the holes.
+  // Absent in refs written before it (read as size: dense).
+  std::optional<uint64_t> data_bytes;
 };
+// The data bytes of a manifest: its size less its zero frames.
+uint64_t DataBytes(const Manifest& m);
 Buffer EncodeRef(const Ref& ref);
 Result<Ref> DecodeRef(std::span<const uint8_t> bytes, std::string_view name);
 

@@ -137,9 +137,9 @@ TEST(ManifestTest, GoldenLayout) {
             ToHex(FromHex("ac02"  // size 300
                           "01"    // chunk hash: blake3
                           "c664e847ac572b6271f46c25acc94befec577e6183c5ee5e95d2371ae33da044"
-                          "07" +              // fields: sha256, mode, mtime
-                          Repeat("aa", 32) +  // whole-file sha256
-                          "a48302"            // mode 0100644
+                          "07" +                // fields: sha256, mode, mtime
+                          Repeat("aa", 32) +    // whole-file sha256
+                          "a48302"              // mode 0100644
                           "aab4aed8c7bfce972f"  // mtime 1700000000123456789 ns, zigzag
                           "00"
                           "64"
@@ -394,6 +394,24 @@ TEST(RefTest, AddedAndShared) {
   }
 }
 
+TEST(RefTest, DataBytes) {
+  Ref ref{Filled(0xab), 1000, 1700000000, 600, 400};
+  ref.data_bytes = 250;
+  Buffer b = EncodeRef(ref);
+  EXPECT_EQ(b.view(), "hugeblob-ref 1\nmanifest " + Filled(0xab).Hex() +
+                          "\nsize 1000\ncreated 1700000000\nadded 600\nshared 400\ndata 250\n");
+  auto r = DecodeRef(b.span(), "vm");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->data_bytes, 250u);
+  std::string head = "hugeblob-ref 1\nmanifest " + Filled(0xab).Hex() + "\nsize 5\ncreated 7\n";
+  auto decode = [](const std::string& t) {
+    return DecodeRef({reinterpret_cast<const uint8_t*>(t.data()), t.size()}, "r");
+  };
+  EXPECT_FALSE(decode(head)->data_bytes);  // older refs: unknown, read as dense
+  EXPECT_FALSE(decode(head + "data 6\n")) << "more data than the file has";
+  EXPECT_FALSE(decode(head + "data 1\ndata 1\n")) << "repeated";
+}
+
 TEST(RefTest, Rejects) {
   std::string hex = Filled(0xcd).Hex();
   std::string good = "hugeblob-ref 1\nmanifest " + hex + "\nsize 5\ncreated 7\n";
@@ -445,12 +463,12 @@ namespace {
 TEST(ManifestTest, DecodesVersion1) {
   using format_internal::EnvelopeHeader;
   using format_internal::SealEnvelope;
-  auto body = format_test::FromHex("ac02" + format_test::Repeat("aa", 32) +
-                                   "00646464"
-                                   "80c49fd50c" +
-                                   format_test::Repeat("bb", 32) + "0064" +
-                                   format_test::Repeat("11", 32) + "0000" + "0164" + "1a64" +
-                                   format_test::Repeat("22", 32) + "28");
+  auto body =
+      format_test::FromHex("ac02" + format_test::Repeat("aa", 32) +
+                           "00646464"
+                           "80c49fd50c" +
+                           format_test::Repeat("bb", 32) + "0064" + format_test::Repeat("11", 32) +
+                           "0000" + "0164" + "1a64" + format_test::Repeat("22", 32) + "28");
   EnvelopeHeader h{1, 0, 1, 3};
   auto sealed = SealEnvelope("HBMF", h, body);
   ASSERT_TRUE(sealed);

@@ -140,6 +140,7 @@ Status BlobFs::Rebuild() {
     k.object_mtime = o.mtime_unix;
     k.entry.name = std::string(NameFromRefKey(o.key));
     k.entry.size = r->size;
+    k.entry.data_bytes = r->data_bytes.value_or(r->size);
     k.entry.mtime_unix = r->created_unix != 0 ? r->created_unix : o.mtime_unix;
     k.entry.manifest = r->manifest;
     known.emplace(o.key, std::move(k));
@@ -171,6 +172,7 @@ Attr BlobFs::AttrOf(const Node& n) const {
   a.ino = n.ino;
   a.dir = n.dir;
   a.size = n.dir ? 0 : n.size;
+  a.data_bytes = n.dir ? 0 : n.data_bytes;
   a.mtime_unix = n.mtime_unix;
   a.nlink = n.dir ? static_cast<uint32_t>(2 + n.subdirs) : 1;
   return a;

@@ -50,6 +50,7 @@ struct Attr {
   uint64_t ino = 0;
   bool dir = false;
   uint64_t size = 0;
+  uint64_t data_bytes = 0;  // not holes: st_blocks counts these
   int64_t mtime_unix = 0;
   uint32_t nlink = 1;
 };

@@ -63,7 +63,9 @@ struct stat ToStat(const Attr& a) {
   // Large so that programs sizing their buffers by st_blksize (cp, stdio)
   // make requests near the 1 MiB a FUSE read can carry.
   st.st_blksize = 1 << 20;
-  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  // The data, not the holes: cp --sparse=auto and tar -S look at st_blocks
+  // against st_size to decide whether to look for holes at all.
+  st.st_blocks = static_cast<blkcnt_t>((a.data_bytes + 511) / 512);
   st.st_mtim.tv_sec = a.mtime_unix;
   st.st_atim = st.st_mtim;
   st.st_ctim = st.st_mtim;

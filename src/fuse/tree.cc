@@ -124,6 +124,7 @@ std::shared_ptr<const Tree> Tree::Build(std::vector<RefEntry> refs, InodeTable& 
     n.ino = inodes.Assign(n.path, &r.manifest);
     n.parent = dir_ino.at(ParentPath(n.path));
     n.size = r.size;
+    n.data_bytes = r.data_bytes;
     n.mtime_unix = r.mtime_unix;
     n.manifest = r.manifest;
     // A directory's time is its newest file's, so it changes when a name is

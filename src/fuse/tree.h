@@ -35,16 +35,18 @@ struct RefEntry {
   uint64_t size = 0;
   int64_t mtime_unix = 0;  // the ref's creation time
   Hash256 manifest;
+  uint64_t data_bytes = 0;  // of `size`, not holes (size when the ref does not say)
 };
 
 struct Node {
   uint64_t ino = 0;
   uint64_t parent = 0;  // the root is its own parent
   bool dir = false;
-  std::string path;        // full name; "" for the root
-  uint64_t size = 0;       // files only
-  int64_t mtime_unix = 0;  // files: the ref's time; directories: newest file below
-  Hash256 manifest;        // files only
+  std::string path;         // full name; "" for the root
+  uint64_t size = 0;        // files only
+  uint64_t data_bytes = 0;  // files only: bytes that are not holes
+  int64_t mtime_unix = 0;   // files: the ref's time; directories: newest file below
+  Hash256 manifest;         // files only
   // Directories: children sorted by name, for binary-search lookup and a
   // stable readdir order.
   std::vector<std::pair<std::string, uint64_t>> children;

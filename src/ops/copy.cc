@@ -195,6 +195,7 @@ Status Copier::CopyOne(const std::string& name, const Ref& ref) {
   dst_ref.created_unix = ref.created_unix;
   dst_ref.added_bytes = out.added_bytes;
   dst_ref.shared_bytes = out.shared_bytes;
+  dst_ref.data_bytes = DataBytes(copy);
   // The ref last: until here the destination only gained unreferenced
   // objects, which a rerun reuses.
   HB_TRY(dst_->Put(RefKey(name), EncodeRef(dst_ref)));

@@ -63,14 +63,20 @@ std::optional<Error> PackWriter::error() const {
 }
 
 void PackWriter::SetError(Error e) {
+  // The owner hears of the first error before anyone can see it: a Flush
+  // or Finish that returns it never races a callback still running.
   {
     std::lock_guard lock(mu_);
-    if (error_) return;
+    if (error_ || error_claimed_) return;
+    error_claimed_ = true;
+  }
+  if (options_.on_error) options_.on_error(e);
+  {
+    std::lock_guard lock(mu_);
     error_ = e;
   }
   cv_.notify_all();
   upload_queue_.Cancel();
-  if (options_.on_error) options_.on_error(e);
 }
 
 Buffer PackWriter::TakeBuffer(size_t min_size) {

@@ -159,6 +159,7 @@ class PackWriter {
   unsigned inflight_ = 0;                  // guarded by mu_
   unsigned unrecorded_ = 0;                // guarded by mu_
   std::optional<Error> error_;             // guarded by mu_
+  bool error_claimed_ = false;             // guarded by mu_; SetError is reporting one
   std::vector<IndexEntry> index_pending_;  // guarded by mu_
   std::vector<Buffer> spare_buffers_;      // guarded by mu_; pack buffers free for reuse
   size_t index_pending_packs_ = 0;         // guarded by mu_

@@ -657,6 +657,7 @@ Result<PutResult> PutPipeline::Finish() {
   ref.created_unix = m.created_unix;
   ref.added_bytes = result_.added_bytes;
   ref.shared_bytes = result_.shared_bytes;
+  ref.data_bytes = DataBytes(m);
   // The ref is written last: until here, a crash leaves only unreferenced
   // objects, which a rerun reuses and gc collects.
   HB_TRY(store_->Put(RefKey(options_.name), EncodeRef(ref)));
