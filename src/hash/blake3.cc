@@ -11,6 +11,21 @@ static_assert(alignof(blake3_hasher) <= 16, "Blake3::state_ is under-aligned");
 
 namespace {
 blake3_hasher* H(uint8_t* state) { return std::launder(reinterpret_cast<blake3_hasher*>(state)); }
+// BLAKE3 picks its SIMD implementation on first use and caches the CPU's
+// features in a plain global: two threads hashing first at once race on it
+// (harmlessly: both store the same value, but ThreadSanitizer is right to
+// say so). Hashing once while the program starts, before any thread,
+// settles it.
+const bool kFeaturesDetected = [] {
+  blake3_hasher h;
+  blake3_hasher_init(&h);
+  const uint8_t byte = 0;
+  blake3_hasher_update(&h, &byte, 1);
+  uint8_t out[BLAKE3_OUT_LEN];
+  blake3_hasher_finalize(&h, out, sizeof out);
+  return true;
+}();
+
 }  // namespace
 
 std::string_view HashAlgoName(HashAlgo algo) {
