@@ -363,8 +363,9 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
     std::printf("%s -> %s: %s in %.1fs, verified", a.name.c_str(), Escaped(a.out).c_str(),
                 FormatSize(r->size).c_str(), secs);
     if (r->seed_scanned_bytes > 0) {
-      std::printf("; %s from seeds, %s fetched in %llu requests", FormatSize(r->seeded_bytes).c_str(),
-                  FormatSize(r->fetched_bytes).c_str(), (unsigned long long)r->store_requests);
+      std::printf("; %s from seeds, %s fetched in %llu requests",
+                  FormatSize(r->seeded_bytes).c_str(), FormatSize(r->fetched_bytes).c_str(),
+                  (unsigned long long)r->store_requests);
     }
     std::printf("\n");
   }
@@ -692,9 +693,10 @@ int Main(int argc, char** argv) {
                     "Write into an existing block or character device or FIFO given as the "
                     "output, in order, zeros included (never replaces it)");
   get_cmd->add_option("--threads", get.threads, "Parallel fetch/decode threads (default 4)");
-  get_cmd->add_option("--seed", get.seeds,
-                      "A local file to take chunks from instead of the store (an older version, "
-                      "a copy); repeatable. Every chunk taken is checked against its id")
+  get_cmd
+      ->add_option("--seed", get.seeds,
+                   "A local file to take chunks from instead of the store (an older version, "
+                   "a copy); repeatable. Every chunk taken is checked against its id")
       ->allow_extra_args(false);
   get_cmd->add_flag("--no-metadata", get.no_metadata,
                     "Do not restore the permission bits and modification time put recorded");

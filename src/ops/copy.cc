@@ -120,9 +120,8 @@ Status Copier::CopyOne(const std::string& name, const Ref& ref) {
       continue;
     }
     if (!seen.insert(f.chunk).second) continue;
-    wanted.push_back(
-        FrameToCopy{m.packs[f.pack], f.stored_offset, f.stored_length, f.length, f.codec, f.chunk,
-                    f.hash});
+    wanted.push_back(FrameToCopy{m.packs[f.pack], f.stored_offset, f.stored_length, f.length,
+                                 f.codec, f.chunk, f.hash});
   }
   std::sort(wanted.begin(), wanted.end(), [](const FrameToCopy& a, const FrameToCopy& b) {
     return a.pack != b.pack ? a.pack < b.pack : a.offset < b.offset;

@@ -1,10 +1,10 @@
 #include "ops/copy_frames.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -96,7 +96,8 @@ std::vector<std::pair<size_t, size_t>> PlanFetch(const std::vector<FrameToCopy>&
     for (size_t k = s; k < e; ++k) {
       const FrameToCopy& f = frames[k];
       const uint64_t middle = f.offset + f.stored_length / 2 - begin;
-      if (k != s && (f.offset + f.stored_length - run_begin > cap || middle >= (part + 1) * target)) {
+      if (k != s &&
+          (f.offset + f.stored_length - run_begin > cap || middle >= (part + 1) * target)) {
         part = std::max(part + 1, middle / target);
         plan.back().second = k;
         run_begin = f.offset;
@@ -118,8 +119,8 @@ Status FetchVerifiedFrames(ObjectStore& src, const std::vector<FrameToCopy>& fra
   std::vector<Range> ranges;
   for (auto [first, last] : PlanFetch(frames, options.max_request, options.max_gap)) {
     const FrameToCopy& back = frames[last - 1];
-    ranges.push_back(
-        Range{frames[first].pack, frames[first].offset, back.offset + back.stored_length, first, last});
+    ranges.push_back(Range{frames[first].pack, frames[first].offset,
+                           back.offset + back.stored_length, first, last});
   }
   const unsigned max_window = std::max(1u, options.window);
   unsigned window = std::clamp(options.min_window, 1u, max_window);

@@ -1,11 +1,11 @@
 #include "ops/copy.h"
-#include "ops/copy_frames.h"
 
 #include <gtest/gtest.h>
 
 #include "codec/codec.h"
 #include "format/layout.h"
 #include "format/manifest.h"
+#include "ops/copy_frames.h"
 #include "ops/gc.h"
 #include "ops/gc_test_util.h"
 #include "ops/load.h"
@@ -194,7 +194,6 @@ TEST(CopyTest, UnknownNameFailsBeforeWriting) {
   EXPECT_TRUE(Keys(*f.local, kPacksPrefix).empty());
 }
 
-
 // ---- the read plan and the adaptive window of FetchVerifiedFrames ----
 
 FrameToCopy Stored(uint8_t pack, uint64_t offset, uint32_t length) {
@@ -220,7 +219,7 @@ TEST(PlanFetchTest, EqualPartsGapsAndPacks) {
   // A gap: joined up to max_gap, split past it; another pack never joins.
   std::vector<FrameToCopy> gappy = {Stored(1, 0, 100), Stored(1, 200, 100), Stored(1, 1000, 100),
                                     Stored(2, 1100, 100)};
-  EXPECT_EQ(PlanFetch(gappy, 1 << 20, 100).size(), 3u);  // {0,1} {2} {3}
+  EXPECT_EQ(PlanFetch(gappy, 1 << 20, 100).size(), 3u);   // {0,1} {2} {3}
   EXPECT_EQ(PlanFetch(gappy, 1 << 20, 1000).size(), 2u);  // {0,1,2} {3}
   EXPECT_EQ(PlanFetch(gappy, 1 << 20, 0).size(), 4u);
   EXPECT_EQ(PlanFetch(gappy, 1, 1000).size(), 4u);  // a frame over the cap: a request of its own
@@ -242,13 +241,14 @@ std::vector<FrameToCopy> StoreFrames(MemoryStore& store, int n) {
     f.length = f.stored_length;
     f.codec = Codec::kNone;
     f.hash = HashAlgo::kBlake3;
-    f.chunk = ChunkHash(HashAlgo::kBlake3, {reinterpret_cast<const uint8_t*>(chunk.data()),
-                                            chunk.size()});
+    f.chunk = ChunkHash(HashAlgo::kBlake3,
+                        {reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()});
     pack += chunk;
     frames.push_back(f);
   }
-  EXPECT_TRUE(static_cast<ObjectStore&>(store).Put(PackKey(pack_id), Buffer::Copy({reinterpret_cast<const uint8_t*>(pack.data()),
-                                                       pack.size()})));
+  EXPECT_TRUE(static_cast<ObjectStore&>(store).Put(
+      PackKey(pack_id),
+      Buffer::Copy({reinterpret_cast<const uint8_t*>(pack.data()), pack.size()})));
   return frames;
 }
 
@@ -270,14 +270,15 @@ TEST(FetchVerifiedFramesTest, WindowGrowsWhileTheSinkWaitsForTheStore) {
   o.private_copies = false;
   FetchStats stats;
   size_t seen = 0;
-  ASSERT_TRUE(FetchVerifiedFrames(*slow, frames, o,
-                                  [&](const FrameToCopy& f, const Buffer& b) -> Status {
-                                    EXPECT_EQ(f.offset, frames[seen].offset);
-                                    EXPECT_EQ(b.size(), f.stored_length);
-                                    ++seen;
-                                    return OkStatus();
-                                  },
-                                  &stats));
+  ASSERT_TRUE(FetchVerifiedFrames(
+      *slow, frames, o,
+      [&](const FrameToCopy& f, const Buffer& b) -> Status {
+        EXPECT_EQ(f.offset, frames[seen].offset);
+        EXPECT_EQ(b.size(), f.stored_length);
+        ++seen;
+        return OkStatus();
+      },
+      &stats));
   EXPECT_EQ(seen, frames.size());
   EXPECT_EQ(stats.requests, 32u);
   // The sink always finds the store slower than itself: the window reaches

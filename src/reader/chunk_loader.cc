@@ -21,8 +21,7 @@ constexpr uint64_t kMinParallelRunBytes = 1 << 20;
 // stay exact); on S3 at 30 ms, hundreds of KiB to MiBs. Capped at 1/8 of
 // the largest request, so at most 1/8 of a run is waste.
 uint64_t MaxGapBytes(ContextImpl& ctx) {
-  return std::min(ctx.counters().cost.BreakEvenBytes() / 2,
-                  ctx.options().max_coalesce_bytes / 8);
+  return std::min(ctx.counters().cost.BreakEvenBytes() / 2, ctx.options().max_coalesce_bytes / 8);
 }
 
 // The smallest run worth a request of its own: twice the break-even bytes

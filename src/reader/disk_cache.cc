@@ -205,8 +205,7 @@ bool DiskCache::Get(const ChunkId& id, uint32_t length, Buffer* out, MemoryBudge
     // Entries are named by chunk id alone, and stores name chunks by
     // BLAKE3 or (made before it) SHA-256: an entry is intact if its bytes
     // hash to its name under either. BLAKE3 first: new stores pay one hash.
-    ok = done == length &&
-         (known || Blake3Of(buf.span()) == id || Sha256Of(buf.span()) == id);
+    ok = done == length && (known || Blake3Of(buf.span()) == id || Sha256Of(buf.span()) == id);
   }
   if (ok) {
     struct timespec now;

@@ -33,7 +33,8 @@ void RequestCost::Fit(double* latency, double* bandwidth) const {
   std::vector<Sample> v(samples_, samples_ + n);
   std::sort(v.begin(), v.end(), [](const Sample& a, const Sample& b) { return a.bytes < b.bytes; });
   // Sizes all alike say nothing about what a byte costs apart from a request.
-  if (v.back().bytes < 1.5 * v.front().bytes || v.back().bytes - v.front().bytes < 64 * 1024) return;
+  if (v.back().bytes < 1.5 * v.front().bytes || v.back().bytes - v.front().bytes < 64 * 1024)
+    return;
   double sb = 0, ss = 0;
   for (const Sample& x : v) {
     sb += x.bytes;

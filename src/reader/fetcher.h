@@ -48,8 +48,8 @@ class RequestCost {
   // a 20 ms wait), the latency is what the smallest requests cost and the
   // break-even size is huge: as large as a caller allows.
   uint64_t BreakEvenBytes() const;
-  double latency_seconds() const;           // 0 if unknown
-  double bytes_per_second() const;          // 0 if unknown
+  double latency_seconds() const;   // 0 if unknown
+  double bytes_per_second() const;  // 0 if unknown
 
  private:
   void Fit(double* latency, double* bandwidth) const;  // holds mu_
@@ -60,7 +60,7 @@ class RequestCost {
     double seconds;
   };
   Sample samples_[kSamples] = {};  // guarded by mu_
-  size_t count_ = 0;              // guarded by mu_: samples recorded, ever
+  size_t count_ = 0;               // guarded by mu_: samples recorded, ever
 };
 
 // Counters a fetch adds to (the context's statistics).

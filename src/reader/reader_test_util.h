@@ -59,7 +59,7 @@ inline Buffer MakeData(size_t size, size_t chunk, uint64_t seed, bool holes_and_
 struct BlobLayout {
   uint32_t chunk = 64 * 1024;
   Codec codec = Codec::kLz4;
-  uint64_t pack_bytes = 1 << 20;  // a pack is sealed once its frames reach this
+  uint64_t pack_bytes = 1 << 20;      // a pack is sealed once its frames reach this
   HashAlgo hash = HashAlgo::kBlake3;  // names the chunks
 };
 

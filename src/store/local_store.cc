@@ -505,7 +505,8 @@ Status LocalStore::GetRangeInto(std::string_view key, uint64_t offset, std::span
   HB_TRY(CheckObjectType(st, "get " + path));
   if (offset > static_cast<uint64_t>(st.st_size) ||
       dst.size() > static_cast<uint64_t>(st.st_size) - offset) {
-    return Fail(ErrorCode::kCorruption, path + ": shorter than the range read from it (truncated?)");
+    return Fail(ErrorCode::kCorruption,
+                path + ": shorter than the range read from it (truncated?)");
   }
   return PreadAll(fd.get(), dst, offset, path);
 }
