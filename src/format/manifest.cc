@@ -542,10 +542,12 @@ Result<Ref> DecodeRef(std::span<const uint8_t> bytes, std::string_view name) {
     value = line.substr(sp + 1);
     if (key == "data") {
       uint64_t v = 0;
-      if (have_data || !ParseU64(value, &v) || v > ref.size)
-        return bad("bad or repeated data line");
+      if (have_data || !ParseU64(value, &v)) return bad("bad or repeated data line");
       have_data = true;
-      ref.data_bytes = v;
+      // A hint for st_blocks only: a value past the size (a hand-edited or
+      // lying ref) is clamped, so the size check against the manifest is
+      // what reports the damage.
+      ref.data_bytes = std::min(v, ref.size);
     } else if (key == "added" || key == "shared") {
       bool& seen = key == "added" ? have_added : have_shared;
       uint64_t& out = key == "added" ? ref.added_bytes : ref.shared_bytes;
