@@ -1,5 +1,7 @@
 #include "reader/segmented_reader.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
 #include <list>
@@ -285,6 +287,7 @@ class SegmentedReader final : public BlobReader {
   }
 
   void Count(uint64_t bytes) const {
+    spdlog::info("{}: read a segment of its frame table ({} bytes)", label_, bytes);
     ctx_->counters().segment_requests.fetch_add(1, std::memory_order_relaxed);
     ctx_->counters().segment_bytes.fetch_add(bytes, std::memory_order_relaxed);
   }

@@ -1,5 +1,7 @@
 #include "repo/manifests.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
 #include <mutex>
@@ -209,6 +211,7 @@ Result<Manifest> LoadManifestTop(ObjectStore& store, const Hash256& id, uint64_t
   const std::string key = ManifestKey(id);
   HB_ASSIGN_OR_RETURN(Buffer bytes, GetVerified(store, key, id, kMaxManifestBytes, "manifest"));
   if (encoded_size != nullptr) *encoded_size = bytes.size();
+  spdlog::info("read {} ({} bytes)", key, bytes.size());
   return DecodeManifest(bytes.span(), key);
 }
 
@@ -262,6 +265,8 @@ Result<Manifest> FlattenManifest(ObjectStore& store, Manifest top, const std::st
     if (error) return Fail(error->Wrap(label));
     for (const SegmentRef& r : level_refs) top.segments.push_back(r.id);
     for (uint64_t s : sizes) bytes_read += s;
+    spdlog::info("read {} segments of level {} of {} ({} bytes so far)", level_refs.size(), level,
+                 label, bytes_read);
     if (level == 0) {
       leaves.reserve(got.size());
       for (auto& s : got) leaves.push_back(std::move(*s));
