@@ -56,7 +56,10 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
   auto store = g.OpenStore();
   if (!store) return Report(store.error());
   auto start = std::chrono::steady_clock::now();
+  ProgressLine progress("gc", "", g.Progress(), ProgressUnit::kItems, "objects");
+  o.progress = progress.callback();
   auto r = CollectGarbage(*store, o);
+  progress.Finish();
   if (!r) return Report(r.error());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (g.json) {
@@ -181,7 +184,7 @@ int RunCopy(const GlobalOptions& g, const CopyArgs& a) {
   if (!src) return Report(src.error());
   auto dst = gd.OpenStore(StoreOpenMode::kCreate);
   if (!dst) return Report(dst.error());
-  ProgressLine progress("copy", g.ShowProgress());
+  ProgressLine progress("copy", "", g.Progress());
   o.progress = progress.callback();
   o.cancel = &ProcessCancelToken();
   auto start = std::chrono::steady_clock::now();
@@ -194,26 +197,30 @@ int RunCopy(const GlobalOptions& g, const CopyArgs& a) {
     for (size_t i = 0; i < r->names.size(); ++i) {
       const CopiedName& n = r->names[i];
       names += fmt::format(
-          "{}{{\"name\":{},\"size\":{},\"chunks_sent\":{},\"chunks_present\":{},"
-          "\"added_bytes\":{},\"shared_bytes\":{}}}",
-          i ? "," : "", Json(n.name), n.size, n.chunks_sent, n.chunks_present, n.added_bytes,
-          n.shared_bytes);
+          "{}{{\"name\":{},\"version\":{},\"size\":{},\"chunks_sent\":{},"
+          "\"chunks_present\":{},\"added_bytes\":{},\"shared_bytes\":{}}}",
+          i ? "," : "", Json(n.name), n.version, n.size, n.chunks_sent, n.chunks_present,
+          n.added_bytes, n.shared_bytes);
     }
     names += "]";
     std::printf(
-        "{\"names\":%s,\"bytes_read\":%llu,\"bytes_written\":%llu,\"packs\":%llu,\"seconds\":%.3f}"
-        "\n",
-        names.c_str(), (unsigned long long)r->bytes_read, (unsigned long long)r->bytes_written,
-        (unsigned long long)r->packs, secs);
-  } else if (g.Chatty()) {
-    for (const CopiedName& n : r->names) {
-      std::printf("%s: %s, %llu chunks sent, %llu already there\n", n.name.c_str(),
-                  FormatSize(n.size).c_str(), (unsigned long long)n.chunks_sent,
-                  (unsigned long long)n.chunks_present);
+        "{\"names\":%s,\"versions_present\":%llu,\"bytes_read\":%llu,\"bytes_written\":%llu,"
+        "\"packs\":%llu,\"seconds\":%.3f}\n",
+        names.c_str(), (unsigned long long)r->versions_present, (unsigned long long)r->bytes_read,
+        (unsigned long long)r->bytes_written, (unsigned long long)r->packs, secs);
+  } else {
+    if (g.Chatty()) {
+      for (const CopiedName& n : r->names) {
+        std::printf("%s@%u: %s, %llu chunks sent, %llu already there\n", Escaped(n.name).c_str(),
+                    n.version, FormatSize(n.size).c_str(), (unsigned long long)n.chunks_sent,
+                    (unsigned long long)n.chunks_present);
+      }
     }
-    std::printf("copied %zu names in %.1fs: read %s, wrote %s in %llu packs, verified\n",
-                r->names.size(), secs, FormatSize(r->bytes_read).c_str(),
-                FormatSize(r->bytes_written).c_str(), (unsigned long long)r->packs);
+    g.Summary(fmt::format(
+        "copied {} versions in {:.1f}s ({} already there): read {}, wrote {} in {} packs, "
+        "verified\n",
+        r->names.size(), secs, r->versions_present, FormatSize(r->bytes_read),
+        FormatSize(r->bytes_written), r->packs));
   }
   return 0;
 }
@@ -244,7 +251,9 @@ void AddMaintenanceCommands(CLI::App& app, GlobalOptions& g, std::function<int()
       "Copy names to another store, sending only the chunks it lacks (verified, resumable)");
   copy_cmd->add_option("src", copy->src, "Source store URL (path, file://, s3://)")->required();
   copy_cmd->add_option("dst", copy->dst, "Destination store URL")->required();
-  copy_cmd->add_option("names", copy->names, "Names to copy (default: all)");
+  copy_cmd->add_option("names", copy->names,
+                       "NAME (every version), NAME@N or NAME@ID (one version); default: every "
+                       "version of every name");
   copy_cmd->add_option("--threads", copy->threads, "Parallel reads from the source (default 4)");
   copy_cmd->add_option("--memory", copy->memory, "Memory budget (default 64M)");
   copy_cmd->add_option("--pack-size", copy->pack_size,

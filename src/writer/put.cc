@@ -55,6 +55,7 @@
 #include "hash/blake3.h"
 #include "hash/sha256.h"
 #include "hugeblob/hugeblob.h"
+#include "repo/refs.h"
 #include "util/bounded_queue.h"
 #include "util/budget.h"
 #include "util/cancel.h"
@@ -660,7 +661,7 @@ Result<PutResult> PutPipeline::Finish() {
   ref.data_bytes = DataBytes(m);
   // The ref is written last: until here, a crash leaves only unreferenced
   // objects, which a rerun reuses and gc collects.
-  HB_TRY(store_->Put(RefKey(options_.name), EncodeRef(ref)));
+  HB_TRY(PublishVersion(*store_, options_.name, ref));
   if (options_.progress) options_.progress(Progress{bytes_done_, bytes_done_, result_.added_bytes});
   return result_;
 }
