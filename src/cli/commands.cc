@@ -755,7 +755,9 @@ std::string UnknownOptionHint(const CLI::App& app, int argc, char** argv) {
 
 int RunHelp(const CLI::App& app, const std::string& topic) {
   if (topic.empty()) {
-    std::fputs(app.help().c_str(), stdout);
+    // app.help() would show the help of the subcommand parsed (help).
+    std::fputs(app.get_formatter()->make_help(&app, "", CLI::AppFormatMode::Normal).c_str(),
+               stdout);
     return 0;
   }
   std::vector<std::string> names;
@@ -845,7 +847,9 @@ ProgressMode GlobalOptions::Progress() const {
   return !quiet && !json && StderrIsTty() ? ProgressMode::kBar : ProgressMode::kOff;
 }
 void GlobalOptions::Summary(const std::string& line) const {
-  if (json) return;
+  // --json: the result is on stdout; --progress json: stderr carries only
+  // JSON lines for the tool that reads them.
+  if (json || progress == "json") return;
   if (Chatty()) {
     std::fputs(line.c_str(), stdout);
   } else if (!quiet) {
@@ -1022,6 +1026,21 @@ int Main(int argc, char** argv) {
   // A JSON caller gets even parse errors as JSON.
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--json") SetJsonErrors(true);
+  }
+  // An option before the command that is no global option: a typo, not a
+  // command word ("--stor x ls" must not read as the command "x").
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--" || arg.empty() || arg[0] != '-') break;
+    const std::string opt(arg.substr(0, arg.find('=')));
+    const CLI::Option* o = app.get_option_no_throw(opt);
+    if (o == nullptr && opt != "-h" && opt != "--help") {
+      if (std::string hint = UnknownOptionHint(app, i + 1, argv); !hint.empty()) {
+        return UsageError(hint);
+      }
+    }
+    if (o != nullptr && o->get_items_expected_min() > 0 && arg.find('=') == std::string_view::npos)
+      ++i;
   }
   if (std::string word = FirstWord(app, argc, argv); !word.empty()) {
     bool known = false;

@@ -150,12 +150,31 @@ std::string ZshQuote(std::string text) {
   return out;
 }
 
+// The first sentence of an option's help (up to ". "), for zsh's short
+// descriptions.
+std::string FirstSentence(const std::string& text) { return text.substr(0, text.find(". ")); }
+
+// ":MESSAGE:ACTION" of a zsh spec for an option that takes a value: the
+// choices when CLI11 knows them ("TEXT:{a,b}" -> (a b)), else any word.
+std::string ZshValue(const std::string& type) {
+  if (type.empty()) return "";
+  const size_t brace = type.find(":{");
+  if (brace != std::string::npos && type.back() == '}') {
+    std::string choices = type.substr(brace + 2, type.size() - brace - 3);
+    for (char& c : choices) {
+      if (c == ',') c = ' ';
+    }
+    return ":" + ZshQuote(type.substr(0, brace)) + ":(" + ZshQuote(choices) + ")";
+  }
+  return ":" + ZshQuote(type) + ":_default";
+}
+
 std::string ZshSpecs(const CLI::App& cmd, const std::string& name_action) {
   std::string s;
   for (const Opt& o : Options(cmd)) {
     if (o.positional) continue;
-    const std::string desc = ZshQuote(o.description.substr(0, o.description.find('.')));
-    const std::string arg = o.value.empty() ? "" : ":" + ZshQuote(o.value) + ":_default";
+    const std::string desc = ZshQuote(FirstSentence(o.description));
+    const std::string arg = ZshValue(o.value);
     if (o.names.size() == 1) {
       s += "    '" + o.names[0] + "[" + desc + "]" + arg + "' \\\n";
     } else {
@@ -186,10 +205,9 @@ std::string Zsh(const CLI::App& app) {
   s += "  )\n  _arguments -C \\\n";
   for (const Opt& o : Options(app)) {
     if (o.positional) continue;
-    const std::string arg = o.value.empty() ? "" : ":" + ZshQuote(o.value) + ":_default";
+    const std::string arg = ZshValue(o.value);
     for (const std::string& n : o.names) {
-      s += "    '" + n + "[" + ZshQuote(o.description.substr(0, o.description.find('.'))) + "]" +
-           arg + "' \\\n";
+      s += "    '" + n + "[" + ZshQuote(FirstSentence(o.description)) + "]" + arg + "' \\\n";
     }
   }
   s += "    '1:command:->command' \\\n    '*::arg:->args' && ret=0\n";

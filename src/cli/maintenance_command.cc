@@ -72,7 +72,8 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
       broken += (i ? "," : "") + Json(r->broken_refs[i]);
     broken += "]";
     std::printf(
-        "{\"dry_run\":%s,\"refs\":%llu,\"live_manifests\":%llu,\"live_packs\":%llu,"
+        "{\"dry_run\":%s,\"refs\":%llu,\"versions\":%llu,\"live_manifests\":%llu,\"live_packs\":%"
+        "llu,"
         "\"live_pack_bytes\":%llu,\"packs_deleted\":%llu,\"pack_bytes_deleted\":%llu,"
         "\"manifests_deleted\":%llu,\"manifest_bytes_deleted\":%llu,\"indexes_deleted\":%llu,"
         "\"index_bytes_deleted\":%llu,\"indexes_written\":%llu,\"index_bytes_written\":%llu,"
@@ -81,7 +82,7 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
         "\"packs_repacked\":%llu,\"repack_bytes_written\":%llu,\"manifests_rewritten\":%llu,"
         "\"reclaimed_bytes\":%lld,\"stale_locks\":%s,\"broken_refs\":%s,\"uploads_unchecked\":%s,"
         "\"seconds\":%.3f}\n",
-        r->dry_run ? "true" : "false", (unsigned long long)r->refs,
+        r->dry_run ? "true" : "false", (unsigned long long)r->refs, (unsigned long long)r->versions,
         (unsigned long long)r->live_manifests, (unsigned long long)r->live_packs,
         (unsigned long long)r->live_pack_bytes, (unsigned long long)r->packs_deleted,
         (unsigned long long)r->pack_bytes_deleted, (unsigned long long)r->manifests_deleted,
@@ -100,7 +101,8 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
   for (const std::string& b : r->broken_refs) {
     std::printf("%s broken ref %s\n", r->dry_run ? "would remove" : "removed", Escaped(b).c_str());
   }
-  std::printf("live: %llu names, %llu manifests, %llu packs (%s)\n", (unsigned long long)r->refs,
+  std::printf("live: %llu names (%llu versions), %llu manifests, %llu packs (%s)\n",
+              (unsigned long long)r->refs, (unsigned long long)r->versions,
               (unsigned long long)r->live_manifests, (unsigned long long)r->live_packs,
               FormatSize(r->live_pack_bytes).c_str());
   if (r->packs_repacked > 0) {
