@@ -133,6 +133,25 @@ for n in ${kept_plan//,/ }; do
 done
 check "verify after forget and gc" "$HB" --store "$F" verify -q
 
+# --- the mount shows older versions under NAME@versions/ ------------------------
+if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null && command -v mountpoint >/dev/null; then
+  M=$WORK/mnt
+  mkdir -p "$M"
+  "$HB" --store "$F" mount "$M" -f 2>"$WORK/mount.log" &
+  mpid=$!
+  cleanup_hooks+=("fusermount3 -u '$M' 2>/dev/null; kill $mpid 2>/dev/null")
+  if wait_for "the mount" 60 mountpoint -q "$M"; then
+    check "the mount shows t as the newest version" cmp -s "$M/t" "$WORK/t12"
+    check "and every version under t@versions/" test "$(ls "$M/t@versions" | sort -n | tr '\n' ' ')" = "1 2 3 4 5 "
+    check "t@versions/1 is the oldest kept (the original 3)" cmp -s "$M/t@versions/1" "$WORK/t3"
+    check "t@versions/4 is the original 9" cmp -s "$M/t@versions/4" "$WORK/t9"
+    fusermount3 -u "$M"
+    wait_for "the mount to end" 60 gone "$mpid"
+  fi
+else
+  echo "skip: no FUSE here"
+fi
+
 # --- a store of the previous release --------------------------------------------
 OLD=$WORK/old
 cp -r "$DATA/store-v1" "$OLD"
