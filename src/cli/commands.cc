@@ -18,8 +18,8 @@
 #include "cli/progress.h"
 #include "format/layout.h"
 #include "hugeblob/hugeblob.h"
-#include "hugeblob/reader.h"
 #include "ops/load.h"
+#include "reader/blob_reader.h"
 #include "util/cancel.h"
 #include "util/units.h"
 

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "format/manifest.h"
-#include "hugeblob/reader.h"
 #include "hugeblob/store.h"
+#include "reader/blob_reader.h"
 
 namespace hugeblob {
 

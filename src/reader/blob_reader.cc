@@ -1,4 +1,4 @@
-// BlobReader (include/hugeblob/reader.h): maps byte ranges to frames and
+// BlobReader (reader/blob_reader.h): maps byte ranges to frames and
 // serves them from the chunk loader.
 //
 // pread's warm path, the one the latency targets are about: one binary
@@ -12,12 +12,13 @@
 // reader over a file larger than the memory cache mostly does. Zero-copy
 // ReadFrame and reads covering whole chunks load whole chunks as before.
 
+#include "reader/blob_reader.h"
+
 #include <algorithm>
 #include <cstring>
 
 #include "format/layout.h"
 #include "format/manifest.h"
-#include "hugeblob/reader.h"
 #include "reader/chunk_loader.h"
 #include "reader/context.h"
 #include "reader/readahead.h"
