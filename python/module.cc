@@ -355,6 +355,39 @@ class PyStore {
   Store store_;
 };
 
+// Reader.pread(offset, length) -> bytes, as a plain CPython method
+// (METH_FASTCALL) rather than through pybind11's dispatcher: on a warm 4 KiB
+// read the dispatcher's generic argument handling cost more instructions
+// (about 1,800 under callgrind) than the read itself (about 1,000, the copy
+// included). What remains is the bytes object, the GIL release and the read.
+PyObject* FastPread(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "pread(offset, length) takes 2 arguments");
+    return nullptr;
+  }
+  const unsigned long long offset = PyLong_AsUnsignedLongLong(args[0]);
+  if (offset == static_cast<unsigned long long>(-1) && PyErr_Occurred()) return nullptr;
+  const size_t length = PyLong_AsSize_t(args[1]);
+  if (length == static_cast<size_t>(-1) && PyErr_Occurred()) return nullptr;
+  try {
+    PyReader& r = py::handle(self).cast<PyReader&>();
+    return r.Pread(offset, length).release().ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const py::cast_error&) {
+    PyErr_SetString(PyExc_TypeError, "pread: not a hugeblob Reader");
+    return nullptr;
+  } catch (const std::bad_alloc&) {
+    return PyErr_NoMemory();
+  }
+}
+
+PyMethodDef g_fast_pread = {
+    "pread", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(FastPread)), METH_FASTCALL,
+    "pread(offset, length) -> bytes: the bytes at offset (fewer at the "
+    "end of the file, none past it)"};
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -369,11 +402,10 @@ PYBIND11_MODULE(_core, m) {
                                {static_cast<ssize_t>(b.buf.size())}, {1}, /*readonly=*/true);
       })
       .def("__len__", [](const PyBlock& b) { return b.buf.size(); });
-  py::class_<PyReader>(m, "Reader")
-      .def_property_readonly("size", &PyReader::size)
+  py::class_<PyReader> reader(m, "Reader");
+  reader.def_property_readonly("size", &PyReader::size)
       .def("readinto_at", &PyReader::ReadInto, py::arg("offset"), py::arg("buffer"),
            "Reads up to len(buffer) bytes at offset into buffer; returns the count")
-      .def("pread", &PyReader::Pread, py::arg("offset"), py::arg("length"))
       .def("seek_data", &PyReader::SeekData, py::arg("offset"), py::arg("hole") = false,
            "SEEK_DATA (or SEEK_HOLE with hole=True); -1 when there is none")
       .def("block", &PyReader::Block, py::arg("index"))
@@ -382,6 +414,12 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("blocks", &PyReader::Blocks)
       .def("will_need", &PyReader::WillNeed, py::arg("offset"), py::arg("length"))
       .def("info", &PyReader::Info);
+  {
+    PyObject* descr =
+        PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(reader.ptr()), &g_fast_pread);
+    if (descr == nullptr) throw py::error_already_set();
+    reader.attr("pread") = py::reinterpret_steal<py::object>(descr);
+  }
   py::class_<PyStore>(m, "Store")
       .def(py::init<const std::string&, bool, std::optional<std::string>, uint64_t>(),
            py::arg("url"), py::arg("create") = false, py::arg("cache_dir") = py::none(),

@@ -27,6 +27,14 @@ class File(io.RawIOBase):
         self._r = reader
         self._pos = 0
         self.name = name
+        # The fast path of pread: the reader's own method, called directly
+        # (a Python-level wrapper costs about as much as a cached read).
+        # close() takes it away, so the method below reports the closed file.
+        self.pread = reader.pread
+
+    def close(self) -> None:
+        self.__dict__.pop("pread", None)
+        super().close()
 
     @property
     def size(self) -> int:

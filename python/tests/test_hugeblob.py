@@ -55,6 +55,12 @@ def test_file_reads_seeks_and_preads(store, data):
         for _ in range(50):
             off = random.randrange(len(body))
             assert f.pread(off, 4096) == body[off:off + 4096]
+    with pytest.raises(ValueError):  # closed
+        f.pread(0, 10)
+    with pytest.raises(TypeError):
+        store.open("f")._r.pread(0)
+    with pytest.raises(OverflowError):
+        store.open("f").pread(-1, 10)
 
 
 def test_readinto_numpy_and_copyfileobj(store, data, tmp_path):
