@@ -268,9 +268,8 @@ class Store {
   // The counters of the caches behind this Store's Files.
   ReaderStats reader_stats() const;
 
-  struct Impl;  // (defined in the library)
-
  private:
+  struct Impl;  // (the library's)
   explicit Store(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
 };

@@ -3,6 +3,7 @@ import io
 import os
 import random
 import shutil
+import socket
 import tarfile
 import threading
 
@@ -153,9 +154,21 @@ def test_put_from_file_objects(store, data, tmp_path):
     with os.fdopen(r, "rb") as pipe:
         assert store.put(pipe, "from-pipe")["size"] == len(body)
     t.join()
+    a, b = socket.socketpair()
+
+    def sender():
+        with b:
+            b.sendall(body)
+
+    t = threading.Thread(target=sender)
+    t.start()
+    with a:
+        assert store.put(a, "from-socket")["size"] == len(body)
+    t.join()
     assert store.put(io.BytesIO(body), "from-bytesio")["size"] == len(body)
     assert store.put(path, "from-pathlike")["size"] == len(body)  # os.PathLike
-    digests = {store.stat(n)["digest"] for n in ("from-fd", "from-pipe", "from-bytesio", "from-pathlike")}
+    names = ("from-fd", "from-pipe", "from-socket", "from-bytesio", "from-pathlike")
+    digests = {store.stat(n)["digest"] for n in names}
     assert len(digests) == 1
     with store.open("from-bytesio") as f:
         assert f.read() == body
