@@ -24,6 +24,7 @@
 #include "reader/readahead.h"
 #include "reader/segmented_reader.h"
 #include "repo/manifests.h"
+#include "repo/refs.h"
 
 namespace hugeblob {
 
@@ -272,9 +273,11 @@ Result<std::unique_ptr<BlobReader>> BlobReader::Open(std::shared_ptr<ReaderConte
                                                      std::string_view name) {
   HB_TRY(ValidateName(name));
   if (store == nullptr) return Fail(ErrorCode::kInvalidArgument, "BlobReader: no store");
-  const std::string ref_key = RefKey(name);
-  HB_ASSIGN_OR_RETURN(Buffer ref_bytes, store->Get(ref_key));
-  HB_ASSIGN_OR_RETURN(Ref ref, DecodeRef(ref_bytes.span(), ref_key));
+  // NAME (the newest version), NAME@N or NAME@ID, and refs of the previous
+  // release: the one place that resolves them (repo/refs.h).
+  HB_ASSIGN_OR_RETURN(Resolved resolved, ResolveVersion(*store, name));
+  const Ref& ref = resolved.ref;
+  const std::string& ref_key = resolved.version.key;
   const std::string manifest_key = ManifestKey(ref.manifest);
   HB_ASSIGN_OR_RETURN(Manifest manifest, LoadManifestTop(*store, ref.manifest));
   if (manifest.size != ref.size) {
