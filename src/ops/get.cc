@@ -358,6 +358,7 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
   std::vector<uint8_t> own(in_place ? n : 0, 0);
   std::vector<uint8_t> written(n, 0);
   std::atomic<uint64_t> aligned_bytes{0};
+  std::mutex progress_mu;  // progress is reported from one thread at a time
   std::unique_ptr<SeedIndex> seed;
   if (!seeds.empty()) {
     SeedScanOptions so;
@@ -367,10 +368,14 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     if (in_place) {
       so.at_own_offset = &own;
     } else {
-      so.on_aligned = [&](size_t i, std::span<const uint8_t> bytes) -> Status {
-        HB_TRY(PwriteAll(fd, bytes, m.frames[i].offset, path));
-        aligned_bytes.fetch_add(bytes.size());
-        return OkStatus();
+      so.write_fd = fd;
+      so.write_name = path;
+      so.on_written = [&](uint64_t bytes) {
+        const uint64_t now = aligned_bytes.fetch_add(bytes) + bytes;
+        if (options.progress) {
+          std::lock_guard lock(progress_mu);
+          options.progress(Progress{now, m.size, 0});
+        }
       };
       so.done = &written;
     }
@@ -565,7 +570,7 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
   if (first_error) return Fail(*first_error);
   held.clear();
   result->seeded_bytes = seeded.load() + aligned_bytes.load();
-  result->cloned_bytes = cloned.load();
+  result->cloned_bytes = cloned.load() + (seed != nullptr ? seed->cloned_bytes() : 0);
   result->cached_bytes = cached.load();
   result->seed_changed_chunks += changed.load();
 

@@ -139,6 +139,13 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
       }
     }
     if (probes > 0 && hits >= kAlignedShare * static_cast<double>(probes)) {
+      // Cloning needs the destination's block size; off once refused.
+      uint64_t write_block = 0;
+      struct stat wst;
+      if (options.write_fd >= 0 && index->clone_ok_.load() &&
+          ::fstat(options.write_fd, &wst) == 0 && wst.st_blksize > 0) {
+        write_block = static_cast<uint64_t>(wst.st_blksize);
+      }
       // Batches of consecutive wanted frames, each read with one pread.
       std::vector<std::pair<size_t, size_t>> batches;
       for (size_t i = 0; i < m.frames.size();) {
@@ -160,15 +167,18 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
       std::vector<size_t> matched;  // guarded by mu
       uint64_t bytes = 0;           // guarded by mu
       auto worker = [&] {
-        std::vector<uint8_t> buf;
+        std::vector<uint8_t> buf, check;
         std::vector<size_t> mine;
         uint64_t read = 0;
+        auto fail = [&](Error e) {
+          std::lock_guard lock(mu);
+          if (!error) error = std::move(e);
+        };
         for (;;) {
           const size_t b = next.fetch_add(1);
           if (b >= batches.size()) break;
           if (cancel != nullptr && cancel->cancelled()) {
-            std::lock_guard lock(mu);
-            if (!error) error = CancelledError("get");
+            fail(CancelledError("get"));
             break;
           }
           const auto [first, last] = batches[b];
@@ -176,27 +186,51 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
           const uint64_t end = m.frames[last - 1].offset + m.frames[last - 1].length;
           buf.resize(end - begin);
           if (Status rd = PreadAll(fd.get(), buf, begin, path); !rd) {
-            std::lock_guard lock(mu);
-            if (!error) error = rd.error();
+            fail(rd.error());
             break;
           }
           read += end - begin;
-          bool failed = false;
-          for (size_t i = first; i < last && !failed; ++i) {
+          const size_t before = mine.size();
+          for (size_t i = first; i < last; ++i) {
             const FrameRef& f = m.frames[i];
             std::span<const uint8_t> bytes_of(buf.data() + (f.offset - begin), f.length);
-            if (ChunkHash(m.chunk_hash, bytes_of) != f.chunk) continue;
-            if (options.on_aligned) {
-              if (Status w = options.on_aligned(i, bytes_of); !w) {
-                std::lock_guard lock(mu);
-                if (!error) error = w.error();
-                failed = true;
-                continue;
+            if (ChunkHash(m.chunk_hash, bytes_of) == f.chunk) mine.push_back(i);
+          }
+          if (options.write_fd < 0) continue;
+          // Write what matched, run by run of adjacent chunks, from the bytes
+          // just checked; the block-aligned middle of a run is cloned when
+          // the file system shares extents.
+          bool failed = false;
+          for (size_t k = before; k < mine.size() && !failed;) {
+            size_t e = k + 1;
+            while (e < mine.size() && mine[e] == mine[e - 1] + 1) ++e;
+            const uint64_t rb = m.frames[mine[k]].offset;
+            const uint64_t re = m.frames[mine[e - 1]].offset + m.frames[mine[e - 1]].length;
+            auto put = [&](uint64_t from, uint64_t to) -> bool {
+              if (from >= to) return true;
+              Status w = PwriteAll(options.write_fd, {buf.data() + (from - begin), to - from}, from,
+                                   options.write_name);
+              if (!w) fail(w.error());
+              return static_cast<bool>(w);
+            };
+            uint64_t a = rb, z = rb;  // the cloned part, [a, z)
+            if (write_block != 0) {
+              a = (rb + write_block - 1) / write_block * write_block;
+              z = std::max(a, re / write_block * write_block);
+              if (z > a && !index->CloneFromFd(fd.get(), a, {buf.data() + (a - begin), z - a},
+                                               options.write_fd, options.write_name, check)) {
+                a = z = rb;
               }
             }
-            mine.push_back(i);
+            failed = !(put(rb, a) && put(z, re) && (z > a || put(a, z)));
+            k = e;
           }
           if (failed) break;
+          if (options.on_written) {
+            uint64_t n = 0;
+            for (size_t k = before; k < mine.size(); ++k) n += m.frames[mine[k]].length;
+            options.on_written(n);
+          }
         }
         std::lock_guard lock(mu);
         matched.insert(matched.end(), mine.begin(), mine.end());
@@ -215,7 +249,7 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
       std::sort(matched.begin(), matched.end());
       for (size_t i : matched) {
         found_at_own(i);
-        if (options.done != nullptr && options.on_aligned) (*options.done)[i] = 1;
+        if (options.done != nullptr && options.write_fd >= 0) (*options.done)[i] = 1;
         const FrameRef& f = m.frames[i];
         if (!covered.empty() && covered.back().second == f.offset) {
           covered.back().second += f.length;
@@ -281,6 +315,36 @@ bool SeedIndex::Read(const Source& src, std::span<uint8_t> dst, HashAlgo hash,
                      const ChunkId& id) const {
   if (!PreadAll(files_[src.file].get(), dst, src.offset, names_[src.file])) return false;
   return ChunkHash(hash, dst) == id;
+}
+
+bool SeedIndex::CloneChecked(uint32_t file, uint64_t offset, std::span<const uint8_t> expected,
+                             int dst_fd, const std::string& dst_name,
+                             std::vector<uint8_t>& scratch) const {
+  return CloneFromFd(files_[file].get(), offset, expected, dst_fd, dst_name, scratch);
+}
+
+bool SeedIndex::CloneFromFd(int src_fd, uint64_t offset, std::span<const uint8_t> expected,
+                            int dst_fd, const std::string& dst_name,
+                            std::vector<uint8_t>& scratch) const {
+  if (!clone_ok_.load(std::memory_order_relaxed)) return false;
+  struct file_clone_range range;
+  range.src_fd = src_fd;
+  range.src_offset = offset;
+  range.src_length = expected.size();
+  range.dest_offset = offset;
+  if (::ioctl(dst_fd, FICLONERANGE, &range) != 0) {
+    // EOPNOTSUPP/ENOTTY (ext4, tmpfs), EXDEV (two file systems), EINVAL
+    // (unaligned after all): never ask again.
+    clone_ok_.store(false, std::memory_order_relaxed);
+    return false;
+  }
+  // Shared extents, nothing written. The seed may have changed since its
+  // bytes were checked: what the destination now holds is what counts.
+  scratch.resize(expected.size());
+  if (!PreadAll(dst_fd, scratch, offset, dst_name)) return false;
+  if (std::memcmp(scratch.data(), expected.data(), expected.size()) != 0) return false;
+  cloned_.fetch_add(expected.size(), std::memory_order_relaxed);
+  return true;
 }
 
 Result<SeedIndex::Copied> SeedIndex::CopyTo(const Source& src, uint32_t length, HashAlgo hash,

@@ -5,7 +5,7 @@
 // A seed is cut exactly as put cuts a file, with the manifest's chunker and
 // island by island around holes of kMinSkippedHole and more, and every chunk
 // is hashed with the manifest's chunk hash; where the seed holds the file's
-// own chunks at their own offsets (see SeedScanOptions::on_aligned), those
+// own chunks at their own offsets (see SeedScanOptions::write_fd), those
 // are checked in place instead and only the rest is cut. Only the ids the manifest needs
 // are kept. A chunk taken from a seed is checked against its id when it is
 // used (the bytes that land in the output, for a reflink), so a seed that
@@ -45,12 +45,16 @@ struct SeedScanOptions {
   unsigned threads = 4;
   // A seed cut like the file (an older version, the target itself) is first
   // checked chunk by chunk at the file's own offsets, in parallel; only the
-  // ranges where that finds nothing are cut to find chunks that moved. When
-  // set, every frame found that way is passed here with its bytes (checked
-  // against its id), from several threads at once: a restore writes it
-  // straight out, and the seed is read once. An error stops the scan.
-  std::function<Status(size_t frame, std::span<const uint8_t> bytes)> on_aligned;
-  // When set (sized to the frame count), marks the frames on_aligned took.
+  // ranges where that finds nothing are cut to find chunks that moved. With
+  // write_fd set (a new file being restored), every chunk found that way is
+  // written there at once from the bytes just checked, so the seed is read
+  // once: runs of adjacent chunks, their block-aligned middle cloned
+  // (FICLONERANGE, then read back and compared) where the file system
+  // shares extents. on_written(bytes) is then called from those threads.
+  int write_fd = -1;
+  std::string write_name;  // for errors
+  std::function<void(uint64_t)> on_written;
+  // When set (sized to the frame count), marks the frames written so.
   std::vector<uint8_t>* done = nullptr;
 };
 
@@ -88,10 +92,18 @@ class SeedIndex {
                         int dst_fd, uint64_t dst_offset, const std::string& dst_name,
                         std::vector<uint8_t>& scratch) const;
 
-  uint64_t scanned_bytes() const { return scanned_; }  // seed bytes read and hashed
-  uint64_t aligned_bytes() const { return aligned_; }  // of those, checked at own offsets
-  size_t chunks() const { return map_.size(); }        // distinct needed chunks found
-  size_t files() const { return files_.size(); }       // seed files scanned
+  // Clones [offset, offset + expected.size()) of seed `file` (or `src_fd`)
+  // to the same offset of `dst_fd`, reads it back and compares it with
+  // `expected`. False if cloning is not supported (then never tried again)
+  // or the bytes differ (the caller writes them).
+  bool CloneChecked(uint32_t file, uint64_t offset, std::span<const uint8_t> expected, int dst_fd,
+                    const std::string& dst_name, std::vector<uint8_t>& scratch) const;
+
+  uint64_t cloned_bytes() const { return cloned_.load(); }  // by CloneChecked (not CopyTo)
+  uint64_t scanned_bytes() const { return scanned_; }       // seed bytes read and hashed
+  uint64_t aligned_bytes() const { return aligned_; }       // of those, checked at own offsets
+  size_t chunks() const { return map_.size(); }             // distinct needed chunks found
+  size_t files() const { return files_.size(); }            // seed files scanned
   const std::string& name(uint32_t file) const { return names_[file]; }
 
  private:
@@ -100,8 +112,11 @@ class SeedIndex {
   std::unordered_map<ChunkId, Source, Hash256Hasher> map_;
   uint64_t scanned_ = 0;
   uint64_t aligned_ = 0;
+  bool CloneFromFd(int src_fd, uint64_t offset, std::span<const uint8_t> expected, int dst_fd,
+                   const std::string& dst_name, std::vector<uint8_t>& scratch) const;
   // Cleared after the first FICLONERANGE the destination's file system refuses.
   mutable std::atomic<bool> clone_ok_{true};
+  mutable std::atomic<uint64_t> cloned_{0};
 };
 
 // The candidate seeds under `dir` for a file of `size` bytes cut with
