@@ -43,10 +43,15 @@ mkdir -p "$WORK" "$OUT_DIR"
 command -v casync >/dev/null || { echo "delta_get.sh: casync missing (apt-get install casync)" >&2; exit 1; }
 
 # --- the series ------------------------------------------------------------------
-if [ ! -s "$SERIES/v6.img" ] || [ "$(cat "$SERIES/.size" 2>/dev/null)" != "$SIZE" ]; then
+# (Reused when it is there at the right size: versions.sh starts by deleting
+# its work directory.)
+want_bytes=$(python3 -c "
+import re
+m = re.fullmatch(r'(\d+)([KMGT]?)', '$SIZE'.upper().rstrip('B').rstrip('I'))
+print(int(m.group(1)) << {'': 0, 'K': 10, 'M': 20, 'G': 30, 'T': 40}[m.group(2)])")
+if [ "$(stat -c %s "$SERIES/v6.img" 2>/dev/null)" != "$want_bytes" ] || [ ! -s "$SERIES/casync-v6.caibx" ]; then
   HB_BENCH_SIZE=$SIZE HB_BENCH_KEEP=1 HB_BENCH_WORK=$SERIES HB_BENCH_TOOLS="hugeblob-cdc casync" \
     bash "$ROOT/bench/versions.sh" "$HB"
-  echo "$SIZE" >"$SERIES/.size"
 fi
 LOCAL=$SERIES/hb-cdc
 CASTR=$SERIES/casync.castr
@@ -89,7 +94,9 @@ fi
 now() { date +%s.%N; }
 elapsed() { python3 -c "print(round($2 - $1, 3))"; }
 check_out() { cmp -s "$OUT" "$V6" || { echo "delta_get.sh: $1 output differs from v6!" >&2; exit 1; }; }
-hb_json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["fetched_bytes"], d["store_requests"])'; }
+hb_json() {  # fetched_bytes store_requests held_bytes seeded_bytes
+  python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["fetched_bytes"], d["store_requests"], d["held_bytes"], d["seeded_bytes"])'
+}
 proxy_count() {  # GET bytes and count on packs logged after line $1
   tail -n +$(($1 + 1)) "$LOG" | grep '"method": "GET"' | grep '/packs/' |
     sed -n 's/.*"bytes": \([0-9]*\).*/\1/p' | awk '{s += $1; n++} END {print s + 0, n + 0}'
@@ -112,26 +119,27 @@ run_case() {
     *hb-seed) res=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --seed "$V5" | hb_json) ;;
     *hb-inplace) res=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --in-place | hb_json) ;;
     *hb-full) res=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" | hb_json) ;;
-    casync-seed) casync extract --store="$CASTR" --seed="$V5" "$SERIES/casync-v6.caibx" "$OUT"; res="- -" ;;
-    casync-full) casync extract --store="$CASTR" "$SERIES/casync-v6.caibx" "$OUT"; res="- -" ;;
+    casync-seed) casync extract --store="$CASTR" --seed="$V5" "$SERIES/casync-v6.caibx" "$OUT"; res="- - - -" ;;
+    casync-full) casync extract --store="$CASTR" "$SERIES/casync-v6.caibx" "$OUT"; res="- - - -" ;;
   esac
   t1=$(now)
-  [[ $c == s3-* ]] && res=$(proxy_count "$lines")  # what really went over the wire
+  # Over S3, what really went over the wire.
+  [[ $c == s3-* ]] && res="$(proxy_count "$lines") $(cut -d' ' -f3- <<<"$res")"
   check_out "$c"
   echo "$(elapsed "$t0" "$t1") $res"
 }
 
 cases=(hb-seed hb-inplace hb-full casync-seed casync-full)
 [ "$S3_ON" = 1 ] && cases+=(s3-hb-seed s3-hb-inplace s3-hb-full)
-echo -e "round\tcase\tseconds\tfetched_bytes\trequests" >"$RAW"
+echo -e "round\tcase\tseconds\tfetched_bytes\trequests\theld_bytes\tseeded_bytes" >"$RAW"
 echo "== v5 -> v6 of the $SIZE series ($(nproc) cores, shared and noisy): v6 added $added bytes to the store"
 for r in $(seq 1 "$ROUNDS"); do
   k=$(((r - 1) % ${#cases[@]}))
   order=("${cases[@]:$k}" "${cases[@]:0:$k}")
   for c in "${order[@]}"; do
-    read -r secs fetched requests < <(run_case "$c")
-    echo -e "$r\t$c\t$secs\t$fetched\t$requests" >>"$RAW"
-    echo "  round $r $c: ${secs}s fetched $fetched in $requests requests"
+    read -r secs fetched requests held seeded < <(run_case "$c")
+    echo -e "$r\t$c\t$secs\t$fetched\t$requests\t$held\t$seeded" >>"$RAW"
+    echo "  round $r $c: ${secs}s fetched $fetched in $requests requests (held $held, seeded $seeded)"
   done
 done
 rm -f "$OUT"
@@ -147,9 +155,10 @@ med = {c: statistics.median(float(r["seconds"]) for r in rs) for c, rs in by.ite
 def fetched(c):
     v = [int(r["fetched_bytes"]) for r in by[c] if r["fetched_bytes"] != "-"]
     return statistics.median(v) if v else None
-def reqs(c):
-    v = [int(r["requests"]) for r in by[c] if r["requests"] != "-"]
+def col(c, k):
+    v = [int(r[k]) for r in by[c] if r[k] != "-"]
     return statistics.median(v) if v else None
+reqs = lambda c: col(c, "requests")
 names = {"hb-seed": "hugeblob get --seed v5 (local store)", "hb-inplace": "hugeblob get --in-place (local store)",
          "hb-full": "hugeblob get, no seed (local store)", "casync-seed": "casync extract --seed=v5 (local casync store)",
          "casync-full": "casync extract, no seed (local casync store)",
@@ -157,14 +166,15 @@ names = {"hb-seed": "hugeblob get --seed v5 (local store)", "hb-inplace": "hugeb
          "s3-hb-full": f"hugeblob get, no seed (S3, {latency} ms)"}
 print(f"\nv5 -> v6 of the {label} image series ({size / 2**30:.2f} GiB), medians of {rounds} rounds; "
       f"v6 added {added / 2**20:.1f} MiB to the store\n")
-print("| case | seconds (median) | fetched MiB | x added | requests | x faster than a full get |")
-print("| --- | ---: | ---: | ---: | ---: | ---: |")
+print("| case | seconds (median) | fetched MiB | x added | requests | held MiB | x faster than a full get |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for c in by:
-    f, q = fetched(c), reqs(c)
+    f, q, h = fetched(c), reqs(c), col(c, "held_bytes")
     full = "s3-hb-full" if c.startswith("s3-") else ("casync-full" if c.startswith("casync") else "hb-full")
     speed = med[full] / med[c] if full in med and med[c] > 0 else None
     print(f"| {names.get(c, c)} | {med[c]:.2f} | {'-' if f is None else f'{f / 2**20:.1f}'} | "
           f"{'-' if f is None else f'{f / added:.2f}'} | {'-' if q is None else int(q)} | "
+          f"{'-' if h is None else f'{h / 2**20:.1f}'} | "
           f"{'-' if speed is None else f'{speed:.1f}'} |")
 print(f"\nall rounds: {' '.join(sorted(set(r['round'] for r in rows)))}; raw rows: {raw}")
 PY

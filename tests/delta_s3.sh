@@ -95,7 +95,7 @@ check "the proxy saw what get says it fetched ($wire)" test "$wire" = "$(json_ge
 runs=$(pack_gets_since "$n")
 check "only the new chunks were fetched ($wire bytes in $runs GETs, diff predicts $predicted)" \
   test "$wire" -ge "$predicted" -a "$wire" -le $((predicted + runs * (64 << 10)))
-check "which is a small part of the file" test "$wire" -lt $((32 << 20) / 3)
+check "which is a small part of the file" test "$wire" -lt $(((32 << 20) / 3))
 
 # --- 2. get --in-place, killed and run again ---------------------------------------------
 cp "$WORK/v5" "$WORK/target"

@@ -73,10 +73,10 @@ int RunDiff(const GlobalOptions& g, const DiffArgs& args) {
                              : " (the two were cut with different chunker settings: ranges "
                                "where their chunks do not line up count as different)");
   std::printf(
-      "get %s seeded with %s: %s from the seed, %s fetched (%llu chunks, %s uncompressed)\n",
+      "get %s seeded with %s: %s from the seed, %s fetched (%llu chunk%s, %s uncompressed)\n",
       b_name.c_str(), a_name.c_str(), FormatSize(r.seeded_bytes).c_str(),
       FormatSize(r.fetch_bytes).c_str(), (unsigned long long)r.fetch_chunks,
-      FormatSize(r.fetch_plain_bytes).c_str());
+      r.fetch_chunks == 1 ? "" : "s", FormatSize(r.fetch_plain_bytes).c_str());
   return 0;
 }
 
