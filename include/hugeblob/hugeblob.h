@@ -112,6 +112,17 @@ struct GetOptions {
   // standard output or a device.
   std::vector<std::string> seeds;
   bool seed_target = true;
+  // Directories whose regular files are all candidate seeds (see
+  // ListSeedDir in src/ops/seed.h: closest in size first, scanned up to
+  // twice the file's size).
+  std::vector<std::string> seed_dirs;
+  // Update an existing regular file `out` where it stands, writing only the
+  // ranges that differ, instead of restoring to a temporary file and
+  // renaming it: for files too large to hold twice. Not atomic: if it is
+  // interrupted, `out` holds a mix of old and new bytes, and running the
+  // same get again finishes it (the same checks then apply). A `out` that
+  // does not exist is restored the usual way.
+  bool in_place = false;
   // Give a restored file the permission bits and modification time put
   // recorded (a file, not standard output or a device).
   bool restore_metadata = true;
@@ -125,9 +136,16 @@ struct GetResult {
   uint64_t holes = 0;                // bytes left as holes (all-zero chunks)
   uint64_t seeded_bytes = 0;         // bytes copied from seeds
   uint64_t seed_scanned_bytes = 0;   // seed bytes read and hashed to find them
+  uint64_t seed_aligned_bytes = 0;   // of those, checked at the file's own offsets (not cut)
   uint64_t seed_changed_chunks = 0;  // seed chunks that no longer matched (fetched)
   uint64_t fetched_bytes = 0;        // stored bytes read from the store
   uint64_t store_requests = 0;       // ranged reads of packs
+  uint64_t seed_files = 0;           // seed files scanned
+  uint64_t cloned_bytes = 0;         // of seeded_bytes: shared extents (reflinks)
+  uint64_t cached_bytes = 0;         // bytes read from the disk cache
+  uint64_t in_place_bytes = 0;       // in_place: bytes already right, not written
+  uint64_t held_bytes = 0;           // in_place: target chunks read first into memory
+  uint64_t claim_waits = 0;          // chunks another process was fetching (then cached)
 };
 
 // Restores `name` to `out` ("-" writes standard output). Checks free space
