@@ -106,15 +106,22 @@ class PyReader {
     return PyBlock{Check(std::move(b))};
   }
 
-  py::tuple BlockInfoAt(size_t index) const {
-    if (index >= f_->info().blocks) {
-      PyErr_SetString(PyExc_IndexError, "block index out of range");
-      throw py::error_already_set();
+  // (index, offset, length, hole) of the block holding byte `offset`.
+  py::tuple BlockAt(uint64_t offset) {
+    Result<BlockInfo> b = BlockInfo{};
+    {
+      py::gil_scoped_release release;  // may load a segment of the block table
+      b = f_->BlockAt(offset);
     }
-    BlockInfo b = f_->block(index);
-    return py::make_tuple(b.offset, b.length, b.hole);
+    if (!b) {
+      if (b.error().code() == ErrorCode::kInvalidArgument && offset >= f_->size()) {
+        PyErr_SetString(PyExc_IndexError, "offset past the end of the file");
+        throw py::error_already_set();
+      }
+      Raise(b.error());
+    }
+    return py::make_tuple(b->index, b->offset, b->length, b->hole);
   }
-  size_t BlockAt(uint64_t offset) const { return f_->BlockAt(offset); }
   size_t Blocks() const { return f_->info().blocks; }
 
   void WillNeed(uint64_t offset, uint64_t length) {
@@ -409,7 +416,6 @@ PYBIND11_MODULE(_core, m) {
       .def("seek_data", &PyReader::SeekData, py::arg("offset"), py::arg("hole") = false,
            "SEEK_DATA (or SEEK_HOLE with hole=True); -1 when there is none")
       .def("block", &PyReader::Block, py::arg("index"))
-      .def("block_info", &PyReader::BlockInfoAt, py::arg("index"))
       .def("block_at", &PyReader::BlockAt, py::arg("offset"))
       .def_property_readonly("blocks", &PyReader::Blocks)
       .def("will_need", &PyReader::WillNeed, py::arg("offset"), py::arg("length"))

@@ -16,6 +16,11 @@
 // A CancelToken (cancel.h), when given, is polled so a call stops within a
 // fraction of a second; progress callbacks report from a worker thread.
 //
+// Logging: the library reports what a user should know but is not an
+// error (retries, skipped damage) as warnings on standard error. (Opening
+// the first Store sets this up unless the program configured spdlog's
+// default logger itself.)
+//
 // Thread safety: a Store and every call on it may be used from any number of
 // threads at once, and several processes may use one store (puts of
 // different names, reads, a get during a put). Lifetimes: the structs passed

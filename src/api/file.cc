@@ -1,6 +1,8 @@
 // hugeblob::File: the public reader, forwarding to a BlobReader. The block
 // layout a program sees is the manifest's frame table, without the format's
-// fields (packs, stored offsets, codecs).
+// fields (packs, stored offsets, codecs). The BlobReader may hold only the
+// top of a segmented manifest (ops/load.h): everything here comes from the
+// top or from the reader, never from m_.frames alone.
 
 #include <algorithm>
 
@@ -15,7 +17,14 @@ class FileImpl final : public File {
       : r_(std::move(reader)), m_(r_->manifest()) {
     info_.name = name;
     info_.size = m_.size;
-    info_.data_bytes = DataBytes(m_);
+    if (m_.segmented()) {
+      // The reader holds the manifest's top only; its segments' entries
+      // carry their data bytes.
+      info_.data_bytes = 0;
+      for (const SegmentRef& c : m_.children) info_.data_bytes += c.data_bytes;
+    } else {
+      info_.data_bytes = DataBytes(m_);
+    }
     info_.manifest = ref.manifest.Hex();
     if (m_.digest) info_.digest = m_.digest->Hex();
     if (m_.sha256) info_.sha256 = m_.sha256->Hex();
@@ -23,7 +32,7 @@ class FileImpl final : public File {
     info_.mode = m_.mode;
     info_.mtime_ns = m_.mtime_ns;
     info_.created_unix = m_.created_unix;
-    info_.blocks = m_.frames.size();
+    info_.blocks = m_.frame_count();
   }
 
   uint64_t size() const override { return m_.size; }
@@ -33,12 +42,7 @@ class FileImpl final : public File {
     return r_->pread(offset, out);
   }
 
-  BlockInfo block(size_t index) const override {
-    if (index >= m_.frames.size()) return BlockInfo{m_.size, 0, false};
-    const FrameRef& f = m_.frames[index];
-    return BlockInfo{f.offset, f.length, f.zero};
-  }
-  size_t BlockAt(uint64_t offset) const override { return m_.FindFrame(offset); }
+  Result<BlockInfo> BlockAt(uint64_t offset) override { return r_->FrameHolding(offset); }
 
   Result<Buffer> ReadBlock(size_t index) override { return r_->ReadFrame(index); }
   Result<BufferChain> ReadRange(uint64_t offset, uint64_t length) override {
@@ -51,9 +55,10 @@ class FileImpl final : public File {
   void WillNeed(uint64_t offset, uint64_t length) override {
     if (offset >= m_.size || length == 0) return;
     const uint64_t end = offset + std::min(length, m_.size - offset);
-    const size_t first = m_.FindFrame(offset);
-    const size_t last = m_.FindFrame(end - 1) + 1;
-    r_->Prefetch(first, last);
+    // A hint: if the blocks cannot be found now, the reads will say why.
+    auto first = r_->FrameHolding(offset);
+    auto last = r_->FrameHolding(end - 1);
+    if (first && last) r_->Prefetch(first->index, last->index + 1);
   }
 
  private:

@@ -61,6 +61,11 @@ class BlobReader {
   // (a shared zero buffer for hole chunks). The Buffer stays valid while held.
   virtual Result<Buffer> ReadFrame(size_t frame_index) = 0;
 
+  // The frame holding byte `offset` (< size()): its index in the file's
+  // frame table and its place (a segmented reader loads the segment that
+  // holds it). kInvalidArgument past the end. (The public File's BlockAt.)
+  virtual Result<BlockInfo> FrameHolding(uint64_t offset) = 0;
+
   // Zero copy for a range: views of the decoded chunks (and of a shared zero
   // block for holes) covering [offset, offset + length), cut at the end of
   // the file (empty past it). Loads what is missing, like pread, and feeds
