@@ -35,9 +35,6 @@ T Check(Result<T> r) {
   if (!r) Raise(r.error());
   return std::move(*r);
 }
-void Check(Status s) {
-  if (!s) Raise(s.error());
-}
 
 // A decoded block, exported through the buffer protocol: memoryview(block)
 // sees the cached bytes without a copy, and keeps them alive while it lives.
@@ -177,6 +174,8 @@ py::dict InfoDict(const BlobInfo& b) {
   d["manifest"] = b.manifest;
   d["added_bytes"] = b.added_bytes;
   d["shared_bytes"] = b.shared_bytes;
+  d["version"] = b.version;
+  d["versions"] = b.versions;
   return d;
 }
 
@@ -231,11 +230,11 @@ class PyStore {
     Check(std::move(r));
   }
 
-  std::vector<py::dict> Ls() {
+  std::vector<py::dict> Ls(const std::string& prefix) {
     Result<std::vector<BlobInfo>> r = std::vector<BlobInfo>{};
     {
       py::gil_scoped_release release;
-      r = store_.List();
+      r = store_.List(prefix);
     }
     std::vector<py::dict> out;
     for (const BlobInfo& b : Check(std::move(r))) out.push_back(InfoDict(b));
@@ -265,13 +264,25 @@ class PyStore {
     return d;
   }
 
-  void Remove(const std::string& name) {
-    Status s;
+  // Every version of NAME, or the one NAME@N addresses; returns how many.
+  size_t Remove(const std::string& name) {
+    Result<size_t> r = size_t{0};
     {
       py::gil_scoped_release release;
-      s = store_.Remove(name);
+      r = store_.Remove(name);
     }
-    Check(std::move(s));
+    return Check(std::move(r));
+  }
+
+  std::vector<py::dict> Versions(const std::string& name) {
+    Result<std::vector<BlobInfo>> r = std::vector<BlobInfo>{};
+    {
+      py::gil_scoped_release release;
+      r = store_.Versions(name);
+    }
+    std::vector<py::dict> out;
+    for (const BlobInfo& b : Check(std::move(r))) out.push_back(InfoDict(b));
+    return out;
   }
 
   // Problems found (one line each); an empty list means all is well.
@@ -433,7 +444,8 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("url", &PyStore::url)
       .def("put", &PyStore::Put, py::arg("src"), py::arg("name"), py::arg("sha256") = false)
       .def("get", &PyStore::Get, py::arg("name"), py::arg("out"), py::arg("force") = false)
-      .def("ls", &PyStore::Ls)
+      .def("ls", &PyStore::Ls, py::arg("prefix") = "")
+      .def("versions", &PyStore::Versions, py::arg("name"))
       .def("stat", &PyStore::Stat, py::arg("name"))
       .def("remove", &PyStore::Remove, py::arg("name"))
       .def("verify", &PyStore::Verify, py::arg("name") = py::none())

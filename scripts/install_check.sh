@@ -29,6 +29,9 @@ check "installed: library, CLI, headers, pkg-config file, CMake package" \
   test -f "$LIBDIR/libhugeblob.a" -a -x "$PREFIX/bin/hugeblob" \
   -a -f "$PREFIX/include/hugeblob/hugeblob.h" -a -f "$PREFIX/include/hugeblob/hugeblob_c.h" \
   -a -f "$LIBDIR/pkgconfig/hugeblob.pc" -a -f "$LIBDIR/cmake/hugeblob/hugeblobConfig.cmake"
+check "installed: completions (bash, zsh) and man pages" \
+  test -f "$PREFIX/share/bash-completion/completions/hugeblob" \
+  -a -f "$PREFIX/share/zsh/vendor-completions/_hugeblob" -a -f "$PREFIX/share/man/man1/hugeblob.1"
 # BLAKE3 is folded into the one archive.
 check "libhugeblob.a holds BLAKE3" bash -c "nm '$LIBDIR/libhugeblob.a' 2>/dev/null | grep -q ' T blake3_hasher_init'"
 check "nothing from src/ installed" bash -c "! find '$PREFIX/include' -name '*.h' | xargs grep -lE '#include \"(util|format|reader|ops|store|writer|codec|hash|chunking|fuse|cli|repo|api)/' | grep -q ."

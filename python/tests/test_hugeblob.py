@@ -318,6 +318,15 @@ def test_stat_remove_verify(store, data):
     assert st["size"] == len(body) and st["chunks"] >= 1
     assert store.verify()["problems"] == []
     assert store.verify("f")["problems"] == []
-    store.remove("f")
+    # A second put of the name is a second version; NAME@N reads an old one.
+    store.put(io.BytesIO(b"version two"), "f")
+    vs = store.versions("f")
+    assert [v["version"] for v in vs] == [1, 2] and vs[0]["size"] == len(body)
+    assert [b["name"] for b in store.ls("f")] == ["f"]
+    assert store.ls("nothing-here") == []
+    with store.open("f") as f2, store.open("f@1") as f1:
+        assert f2.read() == b"version two"
+        assert f1.pread(0, 100) == body[:100]
+    assert store.remove("f") == 2
     with pytest.raises(FileNotFoundError):
         store.stat("f")

@@ -119,7 +119,22 @@ TEST_F(ApiTest, PutFromPathAndReadBack) {
   auto v = store_->Verify();
   ASSERT_TRUE(v);
   EXPECT_TRUE(v->problems.empty());
-  ASSERT_TRUE(store_->Remove("a/b"));
+  // A second put is a second version; NAME@1 still reads the first.
+  std::istringstream two("two");
+  ASSERT_TRUE(store_->PutStream(two, Named("a/b")));
+  auto versions = store_->Versions("a/b");
+  ASSERT_TRUE(versions);
+  ASSERT_EQ(versions->size(), 2u);
+  EXPECT_EQ((*versions)[0].size, data_.size());
+  EXPECT_EQ(ReadAll("a/b"), "two");
+  EXPECT_EQ(ReadAll("a/b@1"), data_);
+  auto listed = store_->List("a/");
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].versions, 2u);
+  auto removed = store_->Remove("a/b");
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, 2u);
   EXPECT_FALSE(Listed("a/b"));
 }
 

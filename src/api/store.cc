@@ -252,11 +252,18 @@ Result<GetResult> Store::Get(const std::string& name, const std::string& out,
   return hugeblob::Get(impl_->objects, name, out, options);
 }
 
-Result<std::vector<BlobInfo>> Store::List() const { return ListBlobs(impl_->objects); }
+Result<std::vector<BlobInfo>> Store::List(const std::string& prefix) const {
+  return ListBlobs(impl_->objects, prefix);
+}
+Result<std::vector<BlobInfo>> Store::Versions(const std::string& name) const {
+  return ListBlobVersions(impl_->objects, name);
+}
 Result<BlobStat> Store::Stat(const std::string& name) const {
   return StatBlob(impl_->objects, name);
 }
-Status Store::Remove(const std::string& name) const { return RemoveBlob(impl_->objects, name); }
+Result<size_t> Store::Remove(const std::string& name) const {
+  return RemoveBlob(impl_->objects, name);
+}
 Result<VerifyReport> Store::Verify(const VerifyOptions& options) const {
   return hugeblob::Verify(impl_->objects, options);
 }

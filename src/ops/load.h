@@ -14,7 +14,8 @@
 
 namespace hugeblob {
 
-// The ref of `name`: kNotFound if there is none, kCorruption if it does not
+// The ref `name` addresses (NAME, NAME@N, NAME@MANIFEST_PREFIX: see
+// ops/versions.h): kNotFound if there is none, kCorruption if it does not
 // decode (or is larger than a ref can be).
 Result<Ref> LoadRef(ObjectStore& store, const std::string& name);
 // The manifest a ref names, whole (repo/manifests.h LoadManifest), checked

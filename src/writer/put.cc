@@ -58,6 +58,7 @@
 #include "hash/sha256.h"
 #include "hugeblob/hugeblob.h"
 #include "repo/manifests.h"
+#include "repo/refs.h"
 #include "util/bounded_queue.h"
 #include "util/budget.h"
 #include "util/cancel.h"
@@ -670,7 +671,7 @@ Result<PutResult> PutPipeline::Finish() {
   ref.data_bytes = manifest_->data_bytes();
   // The ref is written last: until here, a crash leaves only unreferenced
   // objects, which a rerun reuses and gc collects.
-  HB_TRY(store_->Put(RefKey(options_.name), EncodeRef(ref)));
+  HB_TRY(PublishVersion(*store_, options_.name, ref));
   if (options_.progress) options_.progress(Progress{bytes_done_, bytes_done_, result_.added_bytes});
   return result_;
 }
