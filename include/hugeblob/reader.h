@@ -116,6 +116,8 @@ class File {
   // thousand or so blocks has its block table stored in segments, loaded as
   // reads need them: this may read one from the store (and caches it).
   virtual Result<BlockInfo> BlockAt(uint64_t offset) = 0;
+  // Block `index` (< info().blocks; kInvalidArgument past them), the same way.
+  virtual Result<BlockInfo> Block(size_t index) = 0;
 
   // Zero copy: block `index` (< info().blocks), decoded (a shared zero
   // block for holes), without copying it out of the cache.

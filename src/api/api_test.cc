@@ -80,6 +80,11 @@ class ApiTest : public ::testing::Test {
       auto again = f.BlockAt(b->offset + b->length - 1);
       ASSERT_TRUE(again);
       EXPECT_EQ(again->index, index);
+      auto by_index = f.Block(index);
+      ASSERT_TRUE(by_index) << by_index.error().message();
+      EXPECT_EQ(by_index->offset, b->offset);
+      EXPECT_EQ(by_index->length, b->length);
+      EXPECT_EQ(by_index->hole, b->hole);
       auto buf = f.ReadBlock(index);
       ASSERT_TRUE(buf) << buf.error().message();
       ASSERT_EQ(buf->size(), b->length);
@@ -91,6 +96,9 @@ class ApiTest : public ::testing::Test {
     EXPECT_EQ(off, data_.size());
     EXPECT_EQ(index, f.info().blocks);
     EXPECT_TRUE(saw_hole);
+    auto past = f.Block(index);
+    ASSERT_FALSE(past);
+    EXPECT_EQ(past.error().code(), ErrorCode::kInvalidArgument);
   }
 
   bool Listed(const std::string& name) {

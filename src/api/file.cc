@@ -1,8 +1,8 @@
 // hugeblob::File: the public reader, forwarding to a BlobReader. The block
 // layout a program sees is the manifest's frame table, without the format's
 // fields (packs, stored offsets, codecs). The BlobReader may hold only the
-// top of a segmented manifest (ops/load.h): everything here comes from the
-// top or from the reader, never from m_.frames alone.
+// top of a segmented manifest (ops/load.h): the frame table comes from the
+// reader (Frame, FrameAt), which loads segments as needed.
 
 #include <algorithm>
 
@@ -17,14 +17,7 @@ class FileImpl final : public File {
       : r_(std::move(reader)), m_(r_->manifest()) {
     info_.name = name;
     info_.size = m_.size;
-    if (m_.segmented()) {
-      // The reader holds the manifest's top only; its segments' entries
-      // carry their data bytes.
-      info_.data_bytes = 0;
-      for (const SegmentRef& c : m_.children) info_.data_bytes += c.data_bytes;
-    } else {
-      info_.data_bytes = DataBytes(m_);
-    }
+    info_.data_bytes = r_->data_bytes();
     info_.manifest = ref.manifest.Hex();
     if (m_.digest) info_.digest = m_.digest->Hex();
     if (m_.sha256) info_.sha256 = m_.sha256->Hex();
@@ -32,7 +25,7 @@ class FileImpl final : public File {
     info_.mode = m_.mode;
     info_.mtime_ns = m_.mtime_ns;
     info_.created_unix = m_.created_unix;
-    info_.blocks = m_.frame_count();
+    info_.blocks = r_->frame_count();
   }
 
   uint64_t size() const override { return m_.size; }
@@ -42,7 +35,14 @@ class FileImpl final : public File {
     return r_->pread(offset, out);
   }
 
-  Result<BlockInfo> BlockAt(uint64_t offset) override { return r_->FrameHolding(offset); }
+  Result<BlockInfo> Block(size_t index) override {
+    HB_ASSIGN_OR_RETURN(FrameRef f, r_->Frame(index));
+    return BlockInfo{index, f.offset, f.length, f.zero};
+  }
+  Result<BlockInfo> BlockAt(uint64_t offset) override {
+    HB_ASSIGN_OR_RETURN(size_t index, r_->FrameAt(offset));  // kInvalidArgument past the end
+    return Block(index);
+  }
 
   Result<Buffer> ReadBlock(size_t index) override { return r_->ReadFrame(index); }
   Result<BufferChain> ReadRange(uint64_t offset, uint64_t length) override {
@@ -56,9 +56,9 @@ class FileImpl final : public File {
     if (offset >= m_.size || length == 0) return;
     const uint64_t end = offset + std::min(length, m_.size - offset);
     // A hint: if the blocks cannot be found now, the reads will say why.
-    auto first = r_->FrameHolding(offset);
-    auto last = r_->FrameHolding(end - 1);
-    if (first && last) r_->Prefetch(first->index, last->index + 1);
+    auto first = r_->FrameAt(offset);
+    auto last = r_->FrameAt(end - 1);
+    if (first && last) r_->Prefetch(*first, *last + 1);
   }
 
  private:

@@ -31,7 +31,7 @@ namespace {
 
 // The index of the frame holding `offset` (< size): the last frame whose
 // offset is <= it. Frames are contiguous from 0 (Manifest::Validate).
-size_t FrameAt(const std::vector<FrameRef>& frames, uint64_t offset) {
+size_t FrameIndexAt(const std::vector<FrameRef>& frames, uint64_t offset) {
   auto it = std::upper_bound(frames.begin(), frames.end(), offset,
                              [](uint64_t off, const FrameRef& f) { return off < f.offset; });
   return static_cast<size_t>(it - frames.begin()) - 1;
@@ -59,6 +59,22 @@ class BlobReaderImpl final : public BlobReader {
 
   uint64_t size() const override { return m_.size; }
   const Manifest& manifest() const override { return m_; }
+  uint64_t frame_count() const override { return m_.frames.size(); }
+  uint64_t data_bytes() const override { return DataBytes(m_); }
+  Result<FrameRef> Frame(size_t frame_index) const override {
+    if (frame_index >= m_.frames.size()) {
+      return Fail(ErrorCode::kInvalidArgument, src_->label + ": frame " +
+                                                   std::to_string(frame_index) + " out of range");
+    }
+    return m_.frames[frame_index];
+  }
+  Result<size_t> FrameAt(uint64_t offset) const override {
+    if (offset >= m_.size) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  src_->label + ": offset " + std::to_string(offset) + " is past the end");
+    }
+    return m_.FindFrame(offset);
+  }
   Result<uint64_t> SeekData(uint64_t offset, bool hole) const override {
     auto pos = m_.SeekData(offset, hole);
     if (!pos) {
@@ -72,7 +88,7 @@ class BlobReaderImpl final : public BlobReader {
     if (offset >= m_.size || out.empty()) return size_t{0};
     const size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), m_.size - offset));
     const std::vector<FrameRef>& frames = m_.frames;
-    size_t idx = FrameAt(frames, offset);
+    size_t idx = FrameIndexAt(frames, offset);
 
     if (uint64_t ahead = readahead_.Observe(offset, n))
       readahead_.Start(*ctx_, src_, offset + n, ahead);
@@ -120,17 +136,6 @@ class BlobReaderImpl final : public BlobReader {
     return chunk;
   }
 
-  Result<BlockInfo> FrameHolding(uint64_t offset) override {
-    if (offset >= m_.size) {
-      return Fail(ErrorCode::kInvalidArgument, src_->label + ": offset " + std::to_string(offset) +
-                                                   " is past the end (" +
-                                                   std::to_string(m_.size) + " bytes)");
-    }
-    const size_t i = FrameAt(m_.frames, offset);
-    const FrameRef& f = m_.frames[i];
-    return BlockInfo{i, f.offset, f.length, f.zero};
-  }
-
   Result<BufferChain> ReadRange(uint64_t offset, uint64_t length) override {
     BufferChain out;
     if (offset >= m_.size || length == 0) return out;
@@ -138,7 +143,7 @@ class BlobReaderImpl final : public BlobReader {
     if (uint64_t ahead = readahead_.Observe(offset, end - offset))
       readahead_.Start(*ctx_, src_, end, ahead);
     const std::vector<FrameRef>& frames = m_.frames;
-    const size_t first = FrameAt(frames, offset);
+    const size_t first = FrameIndexAt(frames, offset);
     size_t last = first;  // inclusive
     while (frames[last].offset + frames[last].length < end) ++last;
     std::vector<Buffer> chunks(last - first + 1);

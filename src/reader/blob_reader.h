@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "format/manifest.h"
 #include "hugeblob/buffer.h"
 #include "hugeblob/error.h"
 #include "hugeblob/reader.h"  // ReaderOptions, ReaderStats
@@ -27,7 +28,6 @@
 
 namespace hugeblob {
 
-struct Manifest;
 
 class ReaderContext {
  public:
@@ -51,7 +51,17 @@ class BlobReader {
   virtual ~BlobReader() = default;
 
   virtual uint64_t size() const = 0;
+  // The manifest as opened: for a segmented one (format/manifest.h), its top
+  // only, with no frames; the frame table is reached through the calls below.
   virtual const Manifest& manifest() const = 0;
+
+  // The frame table, whether inline or in segments (which these load as
+  // needed: hence the Result). frame_count() and data_bytes() need none.
+  virtual uint64_t frame_count() const = 0;
+  virtual uint64_t data_bytes() const = 0;  // bytes not in zero frames
+  virtual Result<FrameRef> Frame(size_t frame_index) const = 0;
+  // The index of the frame holding byte `offset` (< size()).
+  virtual Result<size_t> FrameAt(uint64_t offset) const = 0;
 
   // Copies up to out.size() bytes from `offset`. Returns the number of bytes
   // read: less than out.size() only at the end of the file, 0 past it.
@@ -60,11 +70,6 @@ class BlobReader {
   // Zero copy: the decoded chunk `frame_index` of the manifest's frame table
   // (a shared zero buffer for hole chunks). The Buffer stays valid while held.
   virtual Result<Buffer> ReadFrame(size_t frame_index) = 0;
-
-  // The frame holding byte `offset` (< size()): its index in the file's
-  // frame table and its place (a segmented reader loads the segment that
-  // holds it). kInvalidArgument past the end. (The public File's BlockAt.)
-  virtual Result<BlockInfo> FrameHolding(uint64_t offset) = 0;
 
   // Zero copy for a range: views of the decoded chunks (and of a shared zero
   // block for holes) covering [offset, offset + length), cut at the end of
