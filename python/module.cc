@@ -35,9 +35,6 @@ T Check(Result<T> r) {
   if (!r) Raise(r.error());
   return std::move(*r);
 }
-void Check(Status s) {
-  if (!s) Raise(s.error());
-}
 
 // A decoded block, exported through the buffer protocol: memoryview(block)
 // sees the cached bytes without a copy, and keeps them alive while it lives.
@@ -106,15 +103,22 @@ class PyReader {
     return PyBlock{Check(std::move(b))};
   }
 
-  py::tuple BlockInfoAt(size_t index) const {
-    if (index >= f_->info().blocks) {
-      PyErr_SetString(PyExc_IndexError, "block index out of range");
-      throw py::error_already_set();
+  // (index, offset, length, hole) of the block holding byte `offset`.
+  py::tuple BlockAt(uint64_t offset) {
+    Result<BlockInfo> b = BlockInfo{};
+    {
+      py::gil_scoped_release release;  // may load a segment of the block table
+      b = f_->BlockAt(offset);
     }
-    BlockInfo b = f_->block(index);
-    return py::make_tuple(b.offset, b.length, b.hole);
+    if (!b) {
+      if (b.error().code() == ErrorCode::kInvalidArgument && offset >= f_->size()) {
+        PyErr_SetString(PyExc_IndexError, "offset past the end of the file");
+        throw py::error_already_set();
+      }
+      Raise(b.error());
+    }
+    return py::make_tuple(b->index, b->offset, b->length, b->hole);
   }
-  size_t BlockAt(uint64_t offset) const { return f_->BlockAt(offset); }
   size_t Blocks() const { return f_->info().blocks; }
 
   void WillNeed(uint64_t offset, uint64_t length) {
@@ -170,6 +174,8 @@ py::dict InfoDict(const BlobInfo& b) {
   d["manifest"] = b.manifest;
   d["added_bytes"] = b.added_bytes;
   d["shared_bytes"] = b.shared_bytes;
+  d["version"] = b.version;
+  d["versions"] = b.versions;
   return d;
 }
 
@@ -224,11 +230,11 @@ class PyStore {
     Check(std::move(r));
   }
 
-  std::vector<py::dict> Ls() {
+  std::vector<py::dict> Ls(const std::string& prefix) {
     Result<std::vector<BlobInfo>> r = std::vector<BlobInfo>{};
     {
       py::gil_scoped_release release;
-      r = store_.List();
+      r = store_.List(prefix);
     }
     std::vector<py::dict> out;
     for (const BlobInfo& b : Check(std::move(r))) out.push_back(InfoDict(b));
@@ -258,13 +264,25 @@ class PyStore {
     return d;
   }
 
-  void Remove(const std::string& name) {
-    Status s;
+  // Every version of NAME, or the one NAME@N addresses; returns how many.
+  size_t Remove(const std::string& name) {
+    Result<size_t> r = size_t{0};
     {
       py::gil_scoped_release release;
-      s = store_.Remove(name);
+      r = store_.Remove(name);
     }
-    Check(std::move(s));
+    return Check(std::move(r));
+  }
+
+  std::vector<py::dict> Versions(const std::string& name) {
+    Result<std::vector<BlobInfo>> r = std::vector<BlobInfo>{};
+    {
+      py::gil_scoped_release release;
+      r = store_.Versions(name);
+    }
+    std::vector<py::dict> out;
+    for (const BlobInfo& b : Check(std::move(r))) out.push_back(InfoDict(b));
+    return out;
   }
 
   // Problems found (one line each); an empty list means all is well.
@@ -409,7 +427,6 @@ PYBIND11_MODULE(_core, m) {
       .def("seek_data", &PyReader::SeekData, py::arg("offset"), py::arg("hole") = false,
            "SEEK_DATA (or SEEK_HOLE with hole=True); -1 when there is none")
       .def("block", &PyReader::Block, py::arg("index"))
-      .def("block_info", &PyReader::BlockInfoAt, py::arg("index"))
       .def("block_at", &PyReader::BlockAt, py::arg("offset"))
       .def_property_readonly("blocks", &PyReader::Blocks)
       .def("will_need", &PyReader::WillNeed, py::arg("offset"), py::arg("length"))
@@ -427,7 +444,8 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("url", &PyStore::url)
       .def("put", &PyStore::Put, py::arg("src"), py::arg("name"), py::arg("sha256") = false)
       .def("get", &PyStore::Get, py::arg("name"), py::arg("out"), py::arg("force") = false)
-      .def("ls", &PyStore::Ls)
+      .def("ls", &PyStore::Ls, py::arg("prefix") = "")
+      .def("versions", &PyStore::Versions, py::arg("name"))
       .def("stat", &PyStore::Stat, py::arg("name"))
       .def("remove", &PyStore::Remove, py::arg("name"))
       .def("verify", &PyStore::Verify, py::arg("name") = py::none())

@@ -29,6 +29,9 @@ check "installed: library, CLI, headers, pkg-config file, CMake package" \
   test -f "$LIBDIR/libhugeblob.a" -a -x "$PREFIX/bin/hugeblob" \
   -a -f "$PREFIX/include/hugeblob/hugeblob.h" -a -f "$PREFIX/include/hugeblob/hugeblob_c.h" \
   -a -f "$LIBDIR/pkgconfig/hugeblob.pc" -a -f "$LIBDIR/cmake/hugeblob/hugeblobConfig.cmake"
+check "installed: completions (bash, zsh) and man pages" \
+  test -f "$PREFIX/share/bash-completion/completions/hugeblob" \
+  -a -f "$PREFIX/share/zsh/vendor-completions/_hugeblob" -a -f "$PREFIX/share/man/man1/hugeblob.1"
 # BLAKE3 is folded into the one archive.
 check "libhugeblob.a holds BLAKE3" bash -c "nm '$LIBDIR/libhugeblob.a' 2>/dev/null | grep -q ' T blake3_hasher_init'"
 check "nothing from src/ installed" bash -c "! find '$PREFIX/include' -name '*.h' | xargs grep -lE '#include \"(util|format|reader|ops|store|writer|codec|hash|chunking|fuse|cli|repo|api)/' | grep -q ."
@@ -42,12 +45,15 @@ for h in "$PREFIX"/include/hugeblob/*.h; do
   check "$name alone, as C++" bash -c "echo '#include <hugeblob/$name>' | $CXX -std=c++20 -Wall -Werror -fsyntax-only -I'$PREFIX/include' -x c++ -"
 done
 
-# A store with one file, made by the installed CLI.
-head -c 3000000 /dev/urandom >"$WORK/in.bin"
+# A store with one file, made by the installed CLI: in blocks of 4 KiB, so
+# that its block table is stored in segments, which readers load as they go
+# (and must not log about on standard output, where the examples write data).
+head -c 5000000 /dev/urandom >"$WORK/in.bin"
 head -c 1000000 /dev/zero >>"$WORK/in.bin"
 echo "the end of the file" >>"$WORK/in.bin"
 STORE=$WORK/store
-check "installed CLI: put" "$PREFIX/bin/hugeblob" -q --store "$STORE" put "$WORK/in.bin" --name some/file
+check "installed CLI: put" "$PREFIX/bin/hugeblob" -q --store "$STORE" put "$WORK/in.bin" \
+  --name some/file --chunker fixed --chunk-size 4K
 SIZE=$(stat -c %s "$WORK/in.bin")
 OFF=2999000
 LEN=100000

@@ -16,6 +16,11 @@
 // A CancelToken (cancel.h), when given, is polled so a call stops within a
 // fraction of a second; progress callbacks report from a worker thread.
 //
+// Logging: the library reports what a user should know but is not an
+// error (retries, skipped damage) as warnings on standard error. (Opening
+// the first Store sets this up unless the program configured spdlog's
+// default logger itself.)
+//
 // Thread safety: a Store and every call on it may be used from any number of
 // threads at once, and several processes may use one store (puts of
 // different names, reads, a get during a put). Lifetimes: the structs passed
@@ -291,9 +296,15 @@ class Store {
   Result<GetResult> Get(const std::string& name, const std::string& out,
                         const GetOptions& options = {}) const;
 
-  Result<std::vector<BlobInfo>> List() const;
+  // Names (those starting with `prefix`), each with its newest version;
+  // every version of one name, oldest first (see ListBlobs,
+  // ListBlobVersions). A name in the calls below may be NAME (its newest
+  // version), NAME@N or NAME@MANIFEST_PREFIX.
+  Result<std::vector<BlobInfo>> List(const std::string& prefix = "") const;
+  Result<std::vector<BlobInfo>> Versions(const std::string& name) const;
   Result<BlobStat> Stat(const std::string& name) const;
-  Status Remove(const std::string& name) const;
+  // Every version of NAME, or the one NAME@N addresses; how many went.
+  Result<size_t> Remove(const std::string& name) const;
   Result<VerifyReport> Verify(const VerifyOptions& options = {}) const;
 
   // Opens `name` for lazy random-access reads (reader.h). kNotFound if there

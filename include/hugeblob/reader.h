@@ -76,8 +76,9 @@ struct ReaderStats {
 };
 
 // One block of a stored file: a chunk as put cut it, decoded. Blocks are
-// contiguous from offset 0 and cover the file.
+// numbered from 0, contiguous from offset 0, and cover the file.
 struct BlockInfo {
+  uint64_t index = 0;
   uint64_t offset = 0;
   uint32_t length = 0;
   bool hole = false;  // all zeros: not stored, read as zeros without a fetch
@@ -95,7 +96,7 @@ struct FileInfo {
   std::optional<uint32_t> mode;     // file type and permission bits put recorded
   std::optional<int64_t> mtime_ns;  // modification time put recorded
   int64_t created_unix = 0;         // when it was put
-  uint64_t blocks = 0;              // number of blocks (File::block)
+  uint64_t blocks = 0;              // number of blocks (File::BlockAt, ReadBlock)
 };
 
 class File {
@@ -110,13 +111,16 @@ class File {
   // 0 at or past it. `out` is only written during the call.
   virtual Result<size_t> pread(uint64_t offset, std::span<uint8_t> out) = 0;
 
-  // The layout of the file in blocks: block(i) for i < info().blocks, and
-  // the index of the block holding `offset` (< size()).
-  virtual BlockInfo block(size_t index) const = 0;
-  virtual size_t BlockAt(uint64_t offset) const = 0;
+  // The block holding byte `offset` (< size(); kInvalidArgument past the
+  // end). The next block starts at offset + length. A file of more than a
+  // thousand or so blocks has its block table stored in segments, loaded as
+  // reads need them: this may read one from the store (and caches it).
+  virtual Result<BlockInfo> BlockAt(uint64_t offset) = 0;
+  // Block `index` (< info().blocks; kInvalidArgument past them), the same way.
+  virtual Result<BlockInfo> Block(size_t index) = 0;
 
-  // Zero copy: block `index`, decoded (a shared zero block for holes),
-  // without copying it out of the cache.
+  // Zero copy: block `index` (< info().blocks), decoded (a shared zero
+  // block for holes), without copying it out of the cache.
   virtual Result<Buffer> ReadBlock(size_t index) = 0;
 
   // Zero copy for a range: views of the decoded blocks covering

@@ -74,12 +74,10 @@ class File(io.RawIOBase):
         self._checkClosed()
         return memoryview(self._r.block(index))
 
-    def block_info(self, index: int):
-        """(offset, length, hole) of block `index`."""
-        return self._r.block_info(index)
-
-    def block_at(self, offset: int) -> int:
-        """The index of the block holding byte `offset`."""
+    def block_at(self, offset: int):
+        """(index, offset, length, hole) of the block holding byte `offset`;
+        the next block starts at offset + length."""
+        self._checkClosed()
         return self._r.block_at(offset)
 
     def will_need(self, offset: int, length: int) -> None:

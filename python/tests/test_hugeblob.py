@@ -203,17 +203,20 @@ def test_blocks_zero_copy_and_numpy(store, data):
     store.put(str(path), "f")
     with store.open("f") as f:
         assert f.blocks > 1
-        offset, length, hole = f.block_info(1)
-        assert f.block_at(offset) == 1 and f.block_at(offset + length - 1) == 1
+        _, _, first_len, _ = f.block_at(0)
+        index, offset, length, hole = f.block_at(first_len)
+        assert index == 1 and offset == first_len
+        assert f.block_at(offset + length - 1)[0] == 1
         view = f.block(1)
         assert isinstance(view, memoryview) and view.readonly
         assert view.tobytes() == body[offset:offset + length]
         arr = np.frombuffer(view, dtype=np.uint8)  # no copy: shares the cached block
         assert arr.base is not None and not arr.flags.writeable
         assert bytes(arr[:100]) == body[offset:offset + 100]
-        last = f.blocks - 1
-        lo, ll, _ = f.block_info(last)
-        assert lo + ll == len(body)
+        last, lo, ll, _ = f.block_at(len(body) - 1)
+        assert last == f.blocks - 1 and lo + ll == len(body)
+        with pytest.raises(IndexError):
+            f.block_at(len(body))
         with pytest.raises(IndexError):
             f.block(f.blocks)
         info = f.info()
@@ -315,6 +318,15 @@ def test_stat_remove_verify(store, data):
     assert st["size"] == len(body) and st["chunks"] >= 1
     assert store.verify()["problems"] == []
     assert store.verify("f")["problems"] == []
-    store.remove("f")
+    # A second put of the name is a second version; NAME@N reads an old one.
+    store.put(io.BytesIO(b"version two"), "f")
+    vs = store.versions("f")
+    assert [v["version"] for v in vs] == [1, 2] and vs[0]["size"] == len(body)
+    assert [b["name"] for b in store.ls("f")] == ["f"]
+    assert store.ls("nothing-here") == []
+    with store.open("f") as f2, store.open("f@1") as f1:
+        assert f2.read() == b"version two"
+        assert f1.pread(0, 100) == body[:100]
+    assert store.remove("f") == 2
     with pytest.raises(FileNotFoundError):
         store.stat("f")

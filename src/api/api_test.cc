@@ -65,6 +65,42 @@ class ApiTest : public ::testing::Test {
     return out;
   }
 
+  // Walks the blocks of `f` with BlockAt: contiguous, numbered in order,
+  // covering the file, read (zero copy) as the bytes put, a hole among them.
+  void CheckBlocks(File& f) {
+    uint64_t off = 0;
+    uint64_t index = 0;
+    bool saw_hole = false;
+    while (off < f.size()) {
+      auto b = f.BlockAt(off);
+      ASSERT_TRUE(b) << b.error().message();
+      ASSERT_EQ(b->index, index);
+      ASSERT_EQ(b->offset, off);
+      ASSERT_GT(b->length, 0u);
+      auto again = f.BlockAt(b->offset + b->length - 1);
+      ASSERT_TRUE(again);
+      EXPECT_EQ(again->index, index);
+      auto by_index = f.Block(index);
+      ASSERT_TRUE(by_index) << by_index.error().message();
+      EXPECT_EQ(by_index->offset, b->offset);
+      EXPECT_EQ(by_index->length, b->length);
+      EXPECT_EQ(by_index->hole, b->hole);
+      auto buf = f.ReadBlock(index);
+      ASSERT_TRUE(buf) << buf.error().message();
+      ASSERT_EQ(buf->size(), b->length);
+      EXPECT_EQ(buf->view(), std::string_view(data_).substr(b->offset, b->length));
+      saw_hole |= b->hole;
+      off += b->length;
+      ++index;
+    }
+    EXPECT_EQ(off, data_.size());
+    EXPECT_EQ(index, f.info().blocks);
+    EXPECT_TRUE(saw_hole);
+    auto past = f.Block(index);
+    ASSERT_FALSE(past);
+    EXPECT_EQ(past.error().code(), ErrorCode::kInvalidArgument);
+  }
+
   bool Listed(const std::string& name) {
     auto l = store_->List();
     if (!l) return false;
@@ -91,7 +127,22 @@ TEST_F(ApiTest, PutFromPathAndReadBack) {
   auto v = store_->Verify();
   ASSERT_TRUE(v);
   EXPECT_TRUE(v->problems.empty());
-  ASSERT_TRUE(store_->Remove("a/b"));
+  // A second put is a second version; NAME@1 still reads the first.
+  std::istringstream two("two");
+  ASSERT_TRUE(store_->PutStream(two, Named("a/b")));
+  auto versions = store_->Versions("a/b");
+  ASSERT_TRUE(versions);
+  ASSERT_EQ(versions->size(), 2u);
+  EXPECT_EQ((*versions)[0].size, data_.size());
+  EXPECT_EQ(ReadAll("a/b"), "two");
+  EXPECT_EQ(ReadAll("a/b@1"), data_);
+  auto listed = store_->List("a/");
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].versions, 2u);
+  auto removed = store_->Remove("a/b");
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, 2u);
   EXPECT_FALSE(Listed("a/b"));
 }
 
@@ -196,25 +247,10 @@ TEST_F(ApiTest, FileBlocksViewsAndHints) {
   EXPECT_LT(info.data_bytes, info.size);  // the zeros are a hole
   ASSERT_GT(info.blocks, 2u);
 
-  // Blocks are contiguous, cover the file, and read as the bytes put.
-  uint64_t off = 0;
-  bool saw_hole = false;
-  for (size_t i = 0; i < info.blocks; ++i) {
-    BlockInfo b = f->block(i);
-    ASSERT_EQ(b.offset, off);
-    EXPECT_EQ(f->BlockAt(b.offset), i);
-    EXPECT_EQ(f->BlockAt(b.offset + b.length - 1), i);
-    auto buf = f->ReadBlock(i);
-    ASSERT_TRUE(buf) << buf.error().message();
-    ASSERT_EQ(buf->size(), b.length);
-    EXPECT_EQ(buf->view(), std::string_view(data_).substr(b.offset, b.length));
-    saw_hole |= b.hole;
-    off += b.length;
-  }
-  EXPECT_EQ(off, data_.size());
-  EXPECT_TRUE(saw_hole);
-  EXPECT_EQ(f->block(info.blocks).length, 0u);
-  EXPECT_EQ(f->BlockAt(data_.size()), info.blocks);
+  CheckBlocks(*f);
+  auto past = f->BlockAt(data_.size());
+  ASSERT_FALSE(past);
+  EXPECT_EQ(past.error().code(), ErrorCode::kInvalidArgument);
   EXPECT_FALSE(f->ReadBlock(info.blocks));
 
   // A range across blocks, zero copy, and cut at the end of the file.
@@ -242,6 +278,30 @@ TEST_F(ApiTest, FileBlocksViewsAndHints) {
   ASSERT_TRUE(n);
   EXPECT_EQ(out, data_.substr(0, 2 * kMiB));
   EXPECT_GT(fresh->reader_stats().store_requests, 0u);
+}
+
+// More than a thousand or so blocks: the block table is stored in segments,
+// and the File loads them as reads and BlockAt need them.
+TEST_F(ApiTest, ASegmentedFileReadsAndWalksItsBlocks) {
+  PutOptions o = Named("many");
+  o.chunker = "fixed";
+  o.chunk_size = 4096;
+  auto r = store_->Put(path_, o);
+  ASSERT_TRUE(r) << r.error().message();
+  auto fresh = Store::Open(dir_.path() + "/store");
+  ASSERT_TRUE(fresh);
+  auto f = fresh->OpenFile("many");
+  ASSERT_TRUE(f) << f.error().message();
+  EXPECT_GT((*f)->info().blocks, 1024u);
+  EXPECT_LT((*f)->info().data_bytes, data_.size());
+  std::string tail(5000, '\0');
+  auto n = (*f)->pread(data_.size() - 5000, {reinterpret_cast<uint8_t*>(tail.data()), tail.size()});
+  ASSERT_TRUE(n);
+  EXPECT_EQ(tail, data_.substr(data_.size() - 5000));
+  EXPECT_GT(fresh->reader_stats().segment_requests, 0u);
+  CheckBlocks(**f);
+  (*f)->WillNeed(3 * kMiB, kMiB);
+  EXPECT_EQ(ReadAll("many"), data_);
 }
 
 TEST_F(ApiTest, AFileOutlivesItsStoreAndThreadsShareIt) {

@@ -1,6 +1,8 @@
 // hugeblob::File: the public reader, forwarding to a BlobReader. The block
 // layout a program sees is the manifest's frame table, without the format's
-// fields (packs, stored offsets, codecs).
+// fields (packs, stored offsets, codecs). The BlobReader may hold only the
+// top of a segmented manifest (ops/load.h): the frame table comes from the
+// reader (Frame, FrameAt), which loads segments as needed.
 
 #include <algorithm>
 
@@ -33,17 +35,13 @@ class FileImpl final : public File {
     return r_->pread(offset, out);
   }
 
-  // A large file's frame table is in segments, loaded as needed: a segment
-  // that cannot be read shows as the end of the file here, and as its error
-  // in the read that needs it.
-  BlockInfo block(size_t index) const override {
-    auto f = r_->Frame(index);
-    if (!f) return BlockInfo{m_.size, 0, false};
-    return BlockInfo{f->offset, f->length, f->zero};
+  Result<BlockInfo> Block(size_t index) override {
+    HB_ASSIGN_OR_RETURN(FrameRef f, r_->Frame(index));
+    return BlockInfo{index, f.offset, f.length, f.zero};
   }
-  size_t BlockAt(uint64_t offset) const override {
-    auto i = r_->FrameAt(offset);
-    return i ? *i : r_->frame_count();
+  Result<BlockInfo> BlockAt(uint64_t offset) override {
+    HB_ASSIGN_OR_RETURN(size_t index, r_->FrameAt(offset));  // kInvalidArgument past the end
+    return Block(index);
   }
 
   Result<Buffer> ReadBlock(size_t index) override { return r_->ReadFrame(index); }
@@ -57,6 +55,7 @@ class FileImpl final : public File {
   void WillNeed(uint64_t offset, uint64_t length) override {
     if (offset >= m_.size || length == 0) return;
     const uint64_t end = offset + std::min(length, m_.size - offset);
+    // A hint: if the blocks cannot be found now, the reads will say why.
     auto first = r_->FrameAt(offset);
     auto last = r_->FrameAt(end - 1);
     if (first && last) r_->Prefetch(*first, *last + 1);

@@ -19,6 +19,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -172,15 +174,35 @@ Result<PutResult> PutThroughFeeder(const std::shared_ptr<ObjectStore>& objects, 
   return r;
 }
 
+// The library logs through spdlog's default logger, which starts out
+// printing every info line to standard output: into the data of a program
+// that writes a range to stdout. The first Store of a process that has not
+// set a logger of its own (spdlog's initial one is unnamed) gets the CLI's
+// setting instead: warnings only, on standard error.
+void QuietLibraryLogging() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto current = spdlog::default_logger();
+    if (current == nullptr || !current->name().empty()) return;
+    auto logger = spdlog::get("hugeblob");
+    if (logger == nullptr) logger = spdlog::stderr_color_mt("hugeblob");
+    logger->set_pattern("hugeblob: %l: %v");
+    logger->set_level(spdlog::level::warn);
+    spdlog::set_default_logger(logger);
+  });
+}
+
 }  // namespace
 
 Result<Store> Store::Open(std::string_view url, const StoreOptions& options) {
+  QuietLibraryLogging();
   HB_ASSIGN_OR_RETURN(auto objects, OpenStore(url, options.mode));
   return Wrap(std::move(objects), options);
 }
 
 Result<Store> Store::Wrap(std::shared_ptr<ObjectStore> objects, const StoreOptions& options) {
   if (objects == nullptr) return Fail(ErrorCode::kInvalidArgument, "Store::Wrap: no store");
+  QuietLibraryLogging();
   auto impl = std::make_shared<Impl>();
   impl->objects = std::move(objects);
   HB_ASSIGN_OR_RETURN(impl->context, ReaderContext::Create(options.reader));
@@ -230,15 +252,17 @@ Result<GetResult> Store::Get(const std::string& name, const std::string& out,
   return hugeblob::Get(impl_->objects, name, out, options);
 }
 
-Result<std::vector<BlobInfo>> Store::List() const { return ListBlobs(impl_->objects); }
+Result<std::vector<BlobInfo>> Store::List(const std::string& prefix) const {
+  return ListBlobs(impl_->objects, prefix);
+}
+Result<std::vector<BlobInfo>> Store::Versions(const std::string& name) const {
+  return ListBlobVersions(impl_->objects, name);
+}
 Result<BlobStat> Store::Stat(const std::string& name) const {
   return StatBlob(impl_->objects, name);
 }
-Status Store::Remove(const std::string& name) const {
-  // NAME removes every version, NAME@N one (ops/admin.h).
-  auto removed = RemoveBlob(impl_->objects, name);
-  if (!removed) return Fail(removed.error());
-  return OkStatus();
+Result<size_t> Store::Remove(const std::string& name) const {
+  return RemoveBlob(impl_->objects, name);
 }
 Result<VerifyReport> Store::Verify(const VerifyOptions& options) const {
   return hugeblob::Verify(impl_->objects, options);
@@ -247,8 +271,10 @@ Result<VerifyReport> Store::Verify(const VerifyOptions& options) const {
 Result<std::unique_ptr<File>> Store::OpenFile(std::string_view name) const {
   const std::string n(name);
   HB_ASSIGN_OR_RETURN(Ref ref, LoadRef(*impl_->objects, n));
-  // The top only: a large file's segments are loaded as they are read.
-  HB_ASSIGN_OR_RETURN(Manifest m, LoadManifestOfRef(*impl_->objects, n, ref, nullptr, true));
+  // The manifest's top only: a segmented frame table is loaded by the reader
+  // a segment at a time, as reads need it.
+  HB_ASSIGN_OR_RETURN(Manifest m,
+                      LoadManifestOfRef(*impl_->objects, n, ref, nullptr, /*top_only=*/true));
   auto manifest = std::make_shared<const Manifest>(std::move(m));
   HB_ASSIGN_OR_RETURN(auto reader,
                       BlobReader::Open(impl_->context, impl_->objects, manifest, "'" + n + "'"));
