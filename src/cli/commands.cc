@@ -158,6 +158,7 @@ Result<std::shared_ptr<ObjectStore>> GlobalOptions::OpenStore(StoreOpenMode mode
   if (!endpoint.empty()) ::setenv("AWS_ENDPOINT_URL_S3", endpoint.c_str(), 1);
   if (!sse.empty()) ::setenv("HB_S3_SSE", sse.c_str(), 1);
   if (!sse_kms_key_id.empty()) ::setenv("HB_S3_SSE_KMS_KEY_ID", sse_kms_key_id.c_str(), 1);
+  if (!read_timeout.empty()) ::setenv("HUGEBLOB_READ_TIMEOUT", read_timeout.c_str(), 1);
   return hugeblob::OpenStore(store, mode);
 }
 
@@ -652,6 +653,14 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"AES256", "aws:kms", "aws:kms:dsse"}));
   app.add_option("--sse-kms-key-id", g.sse_kms_key_id,
                  "KMS key id or ARN for --sse aws:kms or aws:kms:dsse");
+  app.add_option("--read-timeout", g.read_timeout,
+                 "A read from a local store that has not returned after this long fails, "
+                 "naming the object (a dead network mount; e.g. 30s, 5m; 0 = wait forever; "
+                 "default 60s, or $HUGEBLOB_READ_TIMEOUT)")
+      ->check([](const std::string& v) {
+        auto d = ParseDurationSeconds(v);
+        return d ? std::string() : d.error().message();
+      });
   app.add_flag("--json", g.json, "Machine-readable output");
   app.add_flag("-q,--quiet", g.quiet, "No progress and no summary");
   app.add_flag("-v,--verbose", g.verbose, "Summaries and log messages");

@@ -261,9 +261,10 @@ void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
             dropped > 0 ? " (" + std::to_string(dropped) + " similar errors not logged)" : "");
       }
       // A read error is EIO to the program whatever the cause (a missing
-      // or corrupt pack is not "no such file").
+      // or corrupt pack is not "no such file"; a store that missed its read
+      // deadline is not a network timeout to read(2)).
       int err = error->to_errno();
-      fuse_reply_err(req, err == ENOENT || err == EINVAL ? EIO : err);
+      fuse_reply_err(req, err == ENOENT || err == EINVAL || err == ETIMEDOUT ? EIO : err);
       return;
     }
     c.reads.fetch_add(1, std::memory_order_relaxed);

@@ -395,8 +395,10 @@ Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::
       const Run& r = runs[i];
       const std::string key = PackKey(m.packs[r.pack]);
       const Buffer* bytes = &request;
-      Status got = store.GetRangeInto(
-          key, r.begin, {request.mutable_data(), static_cast<size_t>(r.end - r.begin)});
+      // The store may hold `request` past a read it abandoned at its
+      // deadline; this worker stops at any error, so it never reuses it then.
+      Status got = store.GetRangeIntoBuffer(
+          key, r.begin, request, {request.mutable_data(), static_cast<size_t>(r.end - r.begin)});
       if (!got) {
         fail(got.error().code() == ErrorCode::kNotFound
                  ? Error(ErrorCode::kCorruption, key + ": pack is missing")
