@@ -207,6 +207,7 @@ struct PutArgs {
   std::string memory;
   std::string pack_size;
   bool sha256 = false;
+  bool allow_changing = false;
   // Set after parsing: whether --name / --level were given at all (an
   // explicit empty name or level -1 is an error, not "the default").
   const CLI::Option* name_opt = nullptr;
@@ -275,6 +276,7 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
     o.pack_size = *v;
   }
   o.sha256 = a.sha256;
+  o.allow_changing = a.allow_changing;
   auto store = g.OpenStore(StoreOpenMode::kCreate);
   if (!store) return Report(store.error());
   ProgressLine progress("put " + o.name, g.ShowProgress());
@@ -284,6 +286,9 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
   auto r = Put(*store, a.file, o);
   progress.Finish();
   if (!r) return Report(r.error());
+  if (!r->changed_while_read.empty()) {
+    spdlog::warn("put {}: {}", Escaped(o.name), Escaped(r->changed_while_read));
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (g.json) {
     std::printf(
@@ -688,6 +693,9 @@ int Main(int argc, char** argv) {
   put_cmd->add_flag("--sha256", put.sha256,
                     "Also record the SHA-256 of the whole file (shown by stat, checked by get); "
                     "one more pass over every byte, holes included");
+  put_cmd->add_flag("--allow-changing", put.allow_changing,
+                    "Store a file that changes while it is read as it was read, with a warning "
+                    "(default: fail, publish nothing)");
   put_cmd->callback([&] { run = [&] { return RunPut(g, put); }; });
 
   GetArgs get;

@@ -144,6 +144,7 @@ class Input {
       seekable_ = true;
       mode_ = static_cast<uint32_t>(st.st_mode);
       mtime_ns_ = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      ctime_ns_ = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
       ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     return OkStatus();
@@ -163,6 +164,30 @@ class Input {
     return got;
   }
   uint64_t size() const { return size_; }
+  // After reading `bytes_read` bytes of a regular file: empty if it is as
+  // it was when opened (same size, modification and change times, every
+  // byte read), else what changed. A file written to while it is read is
+  // stored as neither version; only a stable file is a version of it.
+  Result<std::string> ChangeSinceOpen(uint64_t bytes_read) const {
+    if (!seekable_) return std::string();  // a stream is what it is
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return Fail(ErrnoError(errno, "stat " + label_));
+    const uint64_t now = static_cast<uint64_t>(st.st_size);
+    std::string what;
+    auto add = [&](const std::string& s) { what += (what.empty() ? "" : "; ") + s; };
+    if (now != size_) {
+      add("its size went from " + std::to_string(size_) + " to " + std::to_string(now) + " bytes");
+    }
+    if (bytes_read != size_) {
+      add(std::to_string(bytes_read) + " of its " + std::to_string(size_) + " bytes were read" +
+          (bytes_read < size_ ? " (it shrank)" : " (it grew)"));
+    }
+    const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    const int64_t ctime = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+    if (mtime_ns_ && mtime != *mtime_ns_) add("its modification time changed");
+    if (ctime != ctime_ns_) add("its change time (ctime) changed");
+    return what;
+  }
   const std::string& label() const { return label_; }
   bool seekable() const { return seekable_; }
   bool SeekTo(uint64_t pos) {
@@ -182,6 +207,7 @@ class Input {
   bool seekable_ = false;
   std::optional<uint32_t> mode_;
   std::optional<int64_t> mtime_ns_;
+  int64_t ctime_ns_ = 0;
   std::string label_;
 };
 
@@ -194,6 +220,9 @@ class PutPipeline {
 
  private:
   Status Configure();
+  // Fails (or, with allow_changing, notes in result_) when the input
+  // changed while it was read.
+  Result<PutResult> CheckInputStable();
   bool Stopped() const {
     return abort_.cancelled() || (options_.cancel != nullptr && options_.cancel->cancelled());
   }
@@ -665,6 +694,24 @@ Result<PutResult> PutPipeline::Finish() {
   return result_;
 }
 
+Result<PutResult> PutPipeline::CheckInputStable() {
+  HB_ASSIGN_OR_RETURN(std::string change, input_.ChangeSinceOpen(bytes_done_));
+  if (change.empty()) return result_;
+  if (!options_.allow_changing) {
+    return Fail(ErrorCode::kIOError,
+                "put " + options_.name + ": " + input_.label() +
+                    " changed while it was being read (" + change +
+                    "), so what was read is neither the old nor the new file; nothing was "
+                    "published under '" +
+                    options_.name +
+                    "'. Put it again once nothing writes to it (the chunks read are kept and "
+                    "reused), or pass --allow-changing to store what was read");
+  }
+  result_.changed_while_read =
+      input_.label() + " changed while it was being read (" + change + "); stored as read";
+  return result_;
+}
+
 Result<PutResult> PutPipeline::Run(const std::string& path) {
   HB_TRY(Configure());
   HB_TRY(input_.Open(path));
@@ -703,6 +750,7 @@ Result<PutResult> PutPipeline::Run(const std::string& path) {
     if (error_) result = Fail(*error_);
   }
   if (result && options_.cancel != nullptr && options_.cancel->cancelled()) result = interrupted();
+  if (result) result = CheckInputStable();
   if (result) result = Finish();
   if (!result && result.error().code() == ErrorCode::kCancelled && options_.cancel != nullptr &&
       options_.cancel->cancelled()) {

@@ -4,12 +4,15 @@
 // hugeblob store behind it to check that get, cat, verify and the mount give
 // up after their deadline, and that Ctrl-C cancels.
 //
-//   stallfs SOURCE MOUNTPOINT PREFIX [LOG]
+//   [STALLFS_FROM=OFFSET] stallfs SOURCE MOUNTPOINT PREFIX [LOG]
 //
 // Every read of a file whose path below SOURCE starts with PREFIX (e.g.
-// "packs/") waits until the kernel interrupts the request (the reader got a
-// signal: FUSE_INTERRUPT) and then fails with EINTR; it is never answered
-// with data. A stalled read that the reader abandons stays stuck; when the
+// "packs/"), and that reaches past OFFSET (default 0), waits until the
+// kernel interrupts the request (the reader got a signal: FUSE_INTERRUPT)
+// and then fails with EINTR, or until the file SOURCE/.stallfs-go exists
+// and is then answered normally: a test holds a reader at a known point
+// (put has read the first OFFSET bytes of its input), changes the file, and
+// lets it go on. A stalled read that the reader abandons stays stuck; when the
 // reading process exits, the kernel interrupts it and the process can be
 // reaped (a server that never answers interrupts would leave the process a
 // zombie until the file system is unmounted: no program can avoid that).
@@ -36,6 +39,8 @@
 
 static const char* g_source;
 static const char* g_prefix;
+static long long g_from;
+static char g_gate[PATH_MAX + 16];
 static FILE* g_log;
 static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -96,7 +101,7 @@ static int sf_open(const char* path, struct fuse_file_info* fi) {
 
 static int sf_read(const char* path, char* buf, size_t size, off_t off,
                    struct fuse_file_info* fi) {
-  if (stalled(path)) {
+  if (stalled(path) && off + (off_t)size > g_from) {
     pthread_mutex_lock(&g_log_mu);
     fprintf(g_log, "stalled read %s %lld %zu\n", path + 1, (long long)off, size);
     fflush(g_log);
@@ -104,11 +109,11 @@ static int sf_read(const char* path, char* buf, size_t size, off_t off,
     // Never answered with data. With cfg->intr, libfuse marks the request
     // interrupted (and signals this thread) when the kernel sends
     // FUSE_INTERRUPT; the nap below only bounds how late we notice that.
-    while (!fuse_interrupted()) {
+    while (access(g_gate, F_OK) != 0) {
+      if (fuse_interrupted()) return -EINTR;
       struct timespec nap = {0, 20 * 1000 * 1000};
       nanosleep(&nap, NULL);
     }
-    return -EINTR;
   }
   ssize_t n = pread((int)fi->fh, buf, size, off);
   return n < 0 ? -errno : (int)n;
@@ -128,6 +133,11 @@ static int sf_statfs(const char* path, struct statvfs* st) {
 static void* sf_init(struct fuse_conn_info* conn, struct fuse_config* cfg) {
   (void)conn;
   cfg->use_ino = 1;
+  // No attribute cache: a test changes files under SOURCE and a reader's
+  // fstat must see it.
+  cfg->attr_timeout = 0;
+  cfg->entry_timeout = 0;
+  cfg->negative_timeout = 0;
   // FUSE_INTERRUPT reaches a stalled callback (fuse_interrupted()).
   cfg->intr = 1;
   return NULL;
@@ -157,6 +167,9 @@ int main(int argc, char** argv) {
   }
   g_source = source;
   g_prefix = argv[3];
+  const char* from = getenv("STALLFS_FROM");
+  g_from = from != NULL ? atoll(from) : 0;
+  snprintf(g_gate, sizeof g_gate, "%s/.stallfs-go", source);
   g_log = stderr;
   if (argc == 5 && (g_log = fopen(argv[4], "a")) == NULL) {
     perror(argv[4]);
