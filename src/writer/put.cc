@@ -271,6 +271,7 @@ class PutPipeline {
   std::shared_ptr<MemoryBudget> input_budget_;  // read blocks; the reader blocks on it
   std::shared_ptr<MemoryBudget> frame_budget_;  // compressed frames; accounting only
   std::unique_ptr<ChunkIndex> index_;
+  std::unique_ptr<DedupConfirmer> dedup_;  // confirms index_'s entries from before this put
   uint32_t first_new_pack_ = 0;
   std::unique_ptr<PackWriter> pack_writer_;  // the open pack, uploaders, index objects
 
@@ -489,11 +490,21 @@ void PutPipeline::WorkerLoop() {
         continue;
       }
       c.id = ChunkHash(chunk_hash_, c.input.span());
-      // Optimistic: the assembler makes the final call, in file order.
-      c.known = index_->Contains(c.id);
+      // Optimistic: the assembler makes the final call, in file order. An
+      // entry from before this put is confirmed against its pack's trailer
+      // first; one that lies is dropped from the index, and the chunk stored.
+      c.known = false;
+      if (auto loc = index_->Find(c.id)) {
+        auto confirmed = dedup_->Confirm(c.id, *loc);
+        if (!confirmed) {
+          error = confirmed.error();
+          break;
+        }
+        c.known = *confirmed;
+      }
       if (!c.known) arena_bytes += FrameBound(codec_, c.input.size());
     }
-    if (arena_bytes > 0 && !Stopped()) {
+    if (arena_bytes > 0 && !error && !Stopped()) {
       // Rounded up so that arenas of nearby slots are interchangeable in the
       // reuse pool.
       constexpr size_t kGrain = 256 * 1024;
@@ -722,6 +733,7 @@ Result<PutResult> PutPipeline::Run(const std::string& path) {
   HB_ASSIGN_OR_RETURN(chunk_hash_, StoreChunkHash(*store_));
   HB_ASSIGN_OR_RETURN(index_, ChunkIndex::Load(*store_, 8, options_.cancel));
   first_new_pack_ = index_->pack_count();
+  dedup_ = std::make_unique<DedupConfirmer>(*store_, *index_, first_new_pack_);
 
   PackWriterOptions pw;
   pw.pack_size = options_.pack_size;
