@@ -13,6 +13,7 @@
 #include "hugeblob/hugeblob.h"
 #include "hugeblob/reader.h"
 #include "hugeblob/store.h"
+#include "ops/load.h"
 
 namespace py = pybind11;
 using namespace hugeblob;
@@ -144,7 +145,10 @@ class PyStore {
     Result<std::unique_ptr<BlobReader>> r = Fail(ErrorCode::kInternal, "unset");
     {
       py::gil_scoped_release release;
-      r = BlobReader::Open(context_, store_, name);
+      // NAME, NAME@N or NAME@ID, through the one place that resolves
+      // versions (BlobReader::Open(name) reads only refs of the previous
+      // release).
+      r = OpenBlobReader(context_, store_, name);
     }
     return std::make_unique<PyReader>(Check(std::move(r)));
   }

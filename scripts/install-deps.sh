@@ -14,7 +14,7 @@ BUILD_PKGS=(
   libexpected-dev libcli11-dev libfmt-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
   librust-blake3-dev ccache python3-dev python3-pybind11
 )
-TEST_PKGS=(b3sum zstd lz4 python3 python3-boto3 python3-pytest python3-numpy sqlite3 time xxd)
+TEST_PKGS=(b3sum zstd lz4 python3 python3-boto3 python3-pytest python3-numpy sqlite3 time xxd zsh)
 # Node.js and npm run s3rver; take Debian's only when the machine has none
 # (Debian's npm conflicts with a Node.js installed another way).
 command -v node >/dev/null 2>&1 || TEST_PKGS+=(nodejs)

@@ -33,8 +33,14 @@ head -c $((1 << 20)) /dev/urandom >"$WORK/b"
 check "verify of the clean store" "$HB" --store "$S" verify -q
 
 # --- Damaged refs do not block the store -------------------------------------
+# A version's ref object (names/NAME/.v/STAMP, docs/format.md), the newest.
+ref_of() { find "$S/names/$1/.v" -type f | sort | tail -1; }
+# Damaged refs where the previous release kept them (refs/NAME) and where
+# versions live.
+mkdir -p "$S/refs" "$S/names/broken3/.v"
 printf 'garbage\n' >"$S/refs/broken"
-cp "$S/refs/a" "$S/refs/evil"$'\n'"forged 99 2000-01-01T00:00:00Z  fake"
+printf 'garbage\n' >"$S/names/broken3/.v/1700000000000000000-00000000"
+cp "$(ref_of a)" "$S/refs/evil"$'\n'"forged 99 2000-01-01T00:00:00Z  fake"
 "$HB" --store "$S" ls >"$WORK/ls.out" 2>"$WORK/ls.err"
 check "ls with a broken ref exits 1" test $? -eq 1
 check "ls lists the good names" grep -q ' a$' "$WORK/ls.out"
@@ -44,9 +50,12 @@ check "the odd name is escaped" grep -q 'evil\\nforged' "$WORK/ls.err"
 expect_error "gc refuses with a broken ref" "prune-broken" "$HB" --store "$S" gc --grace 0s
 "$HB" --store "$S" gc --dry-run --prune-broken >"$WORK/gc.out" 2>&1
 check "gc --dry-run --prune-broken lists the broken ref" grep -q "would remove broken ref refs/broken" "$WORK/gc.out"
+check "gc --dry-run --prune-broken lists the broken version" grep -q "would remove broken ref names/broken3/.v/" "$WORK/gc.out"
 check "rm removes a broken ref" "$HB" --store "$S" rm broken
+check "rm removes a broken version" "$HB" --store "$S" rm broken3
 check "rm removes a ref whose name the CLI refuses" "$HB" --store "$S" rm "evil"$'\n'"forged 99 2000-01-01T00:00:00Z  fake"
 check "ls is clean again" "$HB" --store "$S" ls -q >/dev/null
+mkdir -p "$S/refs"
 printf 'garbage\n' >"$S/refs/broken2"
 check "gc --prune-broken removes it and runs" "$HB" --store "$S" -q gc --prune-broken --grace 0s
 check "the broken ref is gone" test ! -e "$S/refs/broken2"
@@ -54,14 +63,15 @@ check "the good names still restore" "$HB" --store "$S" get a "$WORK/a.out"
 check "a restored" cmp -s "$WORK/a" "$WORK/a.out"
 
 # --- A ref whose size disagrees with its manifest ------------------------------
-cp "$S/refs/b" "$WORK/ref.b"
-sed -i 's/^size .*/size 12345/' "$S/refs/b"
+refb=$(ref_of b)
+cp "$refb" "$WORK/ref.b"
+sed -i 's/^size .*/size 12345/' "$refb"
 expect_error "get: ref size mismatch" "the ref says" "$HB" --store "$S" get b "$WORK/b.out"
 expect_error "cat: ref size mismatch" "the ref says" "$HB" --store "$S" cat b
 timeout $T "$HB" --store "$S" verify b >/dev/null 2>"$WORK/v.err"
 check "verify NAME: ref size mismatch is damage (3)" test $? -eq 3
 check "verify names the mismatch" grep -q "the ref says" "$WORK/v.err"
-cp "$WORK/ref.b" "$S/refs/b"
+cp "$WORK/ref.b" "$refb"
 
 # --- A tiny unreferenced pack claiming a 4 GiB frame ---------------------------
 python3 - "$S" "$WORK/hugepack" <<'PY'
@@ -113,13 +123,15 @@ mv "$WORK/saved.pack" "$pack"
 mkdir -p "$WORK/outside"
 echo "not yours" >"$WORK/outside/victim"
 touch -d '2 days ago' "$WORK/outside/put.1.abc.tmp"
-mv "$S/refs" "$WORK/refs.saved"
-ln -s "$WORK/outside" "$S/refs"
-expect_error "rm through a symlinked refs/" "symbolic link" "$HB" --store "$S" rm victim
-check "the file outside survives rm" test -f "$WORK/outside/victim"
-expect_error "get through a symlinked refs/" "symbolic link" "$HB" --store "$S" get victim "$WORK/v.out"
-rm "$S/refs"
-mv "$WORK/refs.saved" "$S/refs"
+for d in refs names; do
+  [ -e "$S/$d" ] && mv "$S/$d" "$WORK/$d.saved"
+  ln -s "$WORK/outside" "$S/$d"
+  expect_error "rm through a symlinked $d/" "symbolic link" "$HB" --store "$S" rm victim
+  check "the file outside survives rm ($d/)" test -f "$WORK/outside/victim"
+  expect_error "get through a symlinked $d/" "symbolic link" "$HB" --store "$S" get victim "$WORK/v.out"
+  rm "$S/$d"
+  [ -e "$WORK/$d.saved" ] && mv "$WORK/$d.saved" "$S/$d"
+done
 rm -rf "$S/tmp"
 ln -s "$WORK/outside" "$S/tmp"
 "$HB" --store "$S" gc --grace 0s >/dev/null 2>&1

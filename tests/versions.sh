@@ -285,7 +285,7 @@ if [ "$rc" -eq 0 ]; then
   echo "skip: copy finished before Ctrl-C arrived"
 else
   check "interrupted copy exits 130 (rc=$rc)" test "$rc" -eq 130
-  check "interrupted copy says what was kept" grep -q "copy interrupted: .* names copied.*kept" "$WORK/copy.err"
+  check "interrupted copy says what was kept" grep -q "copy interrupted: .* versions copied.*kept" "$WORK/copy.err"
   check "no temporary files after Ctrl-C" test -z "$(find "$L4/tmp" -type f 2>/dev/null)"
   check "no lock after Ctrl-C" test -z "$(ls "$L4/locks" 2>/dev/null)"
 fi

@@ -77,6 +77,12 @@ struct PutResult {
 Result<PutResult> Put(const std::shared_ptr<ObjectStore>& store, const std::string& path,
                       const PutOptions& options);
 
+// Whether `name` can take a new version in `store`: a valid name without
+// '@' (NAME@N addresses versions), and not a file and a folder at once (no
+// "a" when putting "a/b", no "a/..." when putting "a"). The CLI runs it
+// before put uploads anything; Put checks again when it publishes.
+Status CheckPutName(const std::shared_ptr<ObjectStore>& store, const std::string& name);
+
 struct GetOptions {
   bool force = false;  // replace an existing output file (only ever a regular file)
   // Write into an existing block or character device or FIFO named as the
@@ -137,10 +143,18 @@ struct BlobInfo {
   std::string manifest;       // hex id
   uint64_t added_bytes = 0;   // stored bytes its put added
   uint64_t shared_bytes = 0;  // bytes its put found already stored
+  uint32_t version = 0;       // which version this is (1 = the oldest)
+  uint32_t versions = 0;      // how many versions the name has
 };
 
-// Every name in the store, sorted; damaged refs have `error` set.
-Result<std::vector<BlobInfo>> ListBlobs(const std::shared_ptr<ObjectStore>& store);
+// Every name in the store (or those starting with `prefix`), sorted, each
+// with its newest version; damaged refs have `error` set.
+Result<std::vector<BlobInfo>> ListBlobs(const std::shared_ptr<ObjectStore>& store,
+                                        const std::string& prefix = "");
+// Every version of `name`, oldest first (damaged ones have `error` set).
+// kNotFound if the name has none.
+Result<std::vector<BlobInfo>> ListBlobVersions(const std::shared_ptr<ObjectStore>& store,
+                                               const std::string& name);
 
 struct BlobStat {
   BlobInfo info;
@@ -160,10 +174,12 @@ struct BlobStat {
 };
 Result<BlobStat> StatBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name);
 
-// Removes the name (the ref). Its data stays until `gc` finds it unreferenced.
-// Works on a damaged ref, and on a ref stored under a name the CLI would
-// refuse, as long as the key stays inside refs/.
-Status RemoveBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name);
+// Removes every version of NAME, or the one NAME@N / NAME@MANIFEST_PREFIX
+// addresses (its ref object). The data stays until `gc` finds it
+// unreferenced. Works on a damaged ref, and on a ref stored under a name the
+// CLI would refuse, as long as the key stays inside the store's ref folders.
+// Returns how many versions were removed.
+Result<size_t> RemoveBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name);
 
 struct VerifyOptions {
   std::string name;  // empty: the whole store

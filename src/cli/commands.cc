@@ -1,25 +1,30 @@
 #include "cli/commands.h"
 
 #include <fmt/format.h>
+#include <fnmatch.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "cli/docgen.h"
 #include "cli/maintenance_command.h"
 #include "cli/mount_command.h"
 #include "cli/options.h"
 #include "cli/progress.h"
+#include "cli/versions_command.h"
 #include "format/layout.h"
 #include "hugeblob/hugeblob.h"
 #include "hugeblob/reader.h"
 #include "ops/load.h"
+#include "repo/refs.h"
 #include "util/cancel.h"
 #include "util/units.h"
 
@@ -120,8 +125,6 @@ std::optional<int> CheckThreadsArg(unsigned threads, const char* option) {
   return std::nullopt;
 }
 
-namespace {
-
 std::string FormatTime(int64_t unix_seconds) {
   time_t t = static_cast<time_t>(unix_seconds);
   struct tm tm_utc;
@@ -130,6 +133,8 @@ std::string FormatTime(int64_t unix_seconds) {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
   return buf;
 }
+
+namespace {
 
 double Ratio(uint64_t a, uint64_t b) {
   return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b);
@@ -183,12 +188,14 @@ Result<ReaderOptions> CacheOptions::ToReaderOptions(bool disk_default, bool loca
   return r;
 }
 
-void CacheOptions::Add(CLI::App* cmd, const std::string& disk_default) {
+void CacheOptions::Add(CLI::App* cmd, const std::string& disk_default,
+                       const std::string& memory_default) {
   cmd->add_option(
       "--cache-dir", cache_dir,
       "Disk cache directory (default $XDG_CACHE_HOME/hugeblob). The disk cache is " + disk_default);
   cmd->add_option("--cache-size", cache_size, "Disk cache bound, e.g. 10G (default 2G)");
-  cmd->add_option("--memory-cache", memory_cache, "Memory cache of decoded chunks (default 64M)");
+  cmd->add_option("--memory-cache", memory_cache,
+                  "Memory cache of decoded chunks (default " + memory_default + ")");
   cmd->add_flag("--no-disk-cache", no_disk_cache,
                 "Do not use the disk cache. When on, a chunk from a local (file://) store is "
                 "written to it on its second load, one from S3 on its first");
@@ -228,6 +235,7 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
   o.name = name_given ? a.name : Basename(a.file);
   if (a.file == "-" && !name_given) return UsageError("put from standard input needs --name");
   if (auto bad = CheckNameArg(o.name)) return *bad;
+  if (Status st = ValidateNewName(o.name); !st) return UsageError(st.error().message());
   o.codec = a.codec;
   if (a.codec != "zstd" && a.codec != "lz4" && a.codec != "none") {
     return UsageError("--codec: unknown codec '" + a.codec + "' (expected zstd, lz4 or none)");
@@ -279,7 +287,9 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
   o.allow_changing = a.allow_changing;
   auto store = g.OpenStore(StoreOpenMode::kCreate);
   if (!store) return Report(store.error());
-  ProgressLine progress("put " + o.name, g.ShowProgress());
+  // Before anything is uploaded: a name cannot be a file and a folder.
+  if (Status st = CheckPutName(*store, o.name); !st) return Report(st.error());
+  ProgressLine progress("put", o.name, g.Progress());
   o.progress = progress.callback();
   o.cancel = &ProcessCancelToken();
   auto start = std::chrono::steady_clock::now();
@@ -302,15 +312,13 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
         (unsigned long long)r->holes_skipped, (unsigned long long)r->new_chunks,
         (unsigned long long)r->added_bytes, (unsigned long long)r->shared_bytes,
         (unsigned long long)r->packs, secs, (unsigned long long)r->peak_buffer_bytes);
-  } else if (g.Chatty()) {
-    std::printf(
-        "%s: %s in %.1fs (%s/s), %llu chunks (%llu zero, %llu new), added %s, shared %s\n",
-        o.name.c_str(), FormatSize(r->size).c_str(), secs,
-        FormatSize(secs > 0 ? static_cast<uint64_t>(static_cast<double>(r->size) / secs) : 0)
-            .c_str(),
-        (unsigned long long)r->chunks, (unsigned long long)r->zero_chunks,
-        (unsigned long long)r->new_chunks, FormatSize(r->added_bytes).c_str(),
-        FormatSize(r->shared_bytes).c_str());
+  } else {
+    g.Summary(fmt::format(
+        "{}: {} in {:.1f}s ({}/s), {} chunks ({} zero, {} new), added {}, shared {}\n",
+        Escaped(o.name), FormatSize(r->size), secs,
+        FormatSize(secs > 0 ? static_cast<uint64_t>(static_cast<double>(r->size) / secs) : 0),
+        r->chunks, r->zero_chunks, r->new_chunks, FormatSize(r->added_bytes),
+        FormatSize(r->shared_bytes)));
   }
   return 0;
 }
@@ -345,7 +353,10 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
   // get reads each chunk once: a small memory cache (for chunks repeated
   // within the file and for read-ahead) is all it needs.
   if (a.cache.memory_cache.empty()) o.reader.memory_cache_bytes = 16ull << 20;
-  ProgressLine progress("get " + a.name, g.ShowProgress() && a.out != "-");
+  // With "-" a bar would mix with what a terminal shows of the data.
+  ProgressMode mode = g.Progress();
+  if (a.out == "-" && mode == ProgressMode::kBar) mode = ProgressMode::kOff;
+  ProgressLine progress("get", a.name, mode);
   o.progress = progress.callback();
   o.cancel = &ProcessCancelToken();
   auto start = std::chrono::steady_clock::now();
@@ -365,15 +376,20 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
                  (unsigned long long)r->seed_scanned_bytes,
                  (unsigned long long)r->seed_changed_chunks, (unsigned long long)r->fetched_bytes,
                  (unsigned long long)r->store_requests, secs);
-  } else if (g.Chatty() && a.out != "-") {
-    std::printf("%s -> %s: %s in %.1fs, verified", a.name.c_str(), Escaped(a.out).c_str(),
-                FormatSize(r->size).c_str(), secs);
+  } else if (a.out != "-" || !g.Chatty()) {
+    // With "-" standard output is the data: the summary goes to stderr.
+    std::string line = fmt::format("{} -> {}: {} in {:.1f}s, verified", Escaped(a.name),
+                                   Escaped(a.out), FormatSize(r->size), secs);
     if (r->seed_scanned_bytes > 0) {
-      std::printf("; %s from seeds, %s fetched in %llu requests",
-                  FormatSize(r->seeded_bytes).c_str(), FormatSize(r->fetched_bytes).c_str(),
-                  (unsigned long long)r->store_requests);
+      line += fmt::format("; {} from seeds, {} fetched in {} requests", FormatSize(r->seeded_bytes),
+                          FormatSize(r->fetched_bytes), r->store_requests);
     }
-    std::printf("\n");
+    line += "\n";
+    if (a.out == "-") {
+      if (!g.quiet && (g.verbose || StderrIsTty())) std::fputs(line.c_str(), stderr);
+    } else {
+      g.Summary(line);
+    }
   }
   return 0;
 }
@@ -433,15 +449,56 @@ int RunCat(const GlobalOptions& g, const CatArgs& a) {
   return 0;
 }
 
-int RunLs(const GlobalOptions& g) {
+struct LsArgs {
+  std::vector<std::string> patterns;
+  bool long_format = false;
+  bool bytes = false;
+  std::string sort = "name";
+  bool reverse = false;
+};
+
+bool IsGlob(const std::string& p) { return p.find_first_of("*?[") != std::string::npos; }
+
+// A name matches a glob (shell rules, '*' stops at '/') or starts with a
+// prefix.
+bool Matches(const std::vector<std::string>& patterns, const std::string& name) {
+  if (patterns.empty()) return true;
+  for (const std::string& p : patterns) {
+    if (IsGlob(p) ? ::fnmatch(p.c_str(), name.c_str(), FNM_PATHNAME) == 0 : name.starts_with(p)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int RunLs(const GlobalOptions& g, const LsArgs& a) {
+  if (a.sort != "name" && a.sort != "time" && a.sort != "size") {
+    return UsageError("--sort " + a.sort + ": expected name, time or size");
+  }
   auto store = g.OpenStore();
   if (!store) return Report(store.error());
-  auto list = ListBlobs(*store);
+  // One prefix lists only below it; globs and several patterns filter the
+  // whole listing.
+  const std::string prefix =
+      a.patterns.size() == 1 && !IsGlob(a.patterns[0]) ? a.patterns[0] : std::string();
+  auto list = ListBlobs(*store, prefix);
   if (!list) return Report(list.error());
+  std::vector<BlobInfo> shown;
+  for (BlobInfo& b : *list) {
+    if (Matches(a.patterns, b.name)) shown.push_back(std::move(b));
+  }
+  // name: A to Z; time: newest first; size: largest first (ls -t, ls -S).
+  std::stable_sort(shown.begin(), shown.end(), [&](const BlobInfo& x, const BlobInfo& y) {
+    if (a.sort == "time" && x.created_unix != y.created_unix)
+      return x.created_unix > y.created_unix;
+    if (a.sort == "size" && x.size != y.size) return x.size > y.size;
+    return x.name < y.name;
+  });
+  if (a.reverse) std::reverse(shown.begin(), shown.end());
   // A damaged ref does not hide the others: they are listed, it is
   // reported (and the exit status says something is wrong).
   int status = 0;
-  for (const BlobInfo& b : *list) {
+  for (const BlobInfo& b : shown) {
     if (b.error.empty()) continue;
     PrintError(Error(ErrorCode::kCorruption,
                      "ref '" + b.name + "': " + b.error + " (hugeblob rm can remove it)"));
@@ -449,28 +506,37 @@ int RunLs(const GlobalOptions& g) {
   }
   if (g.json) {
     std::string out = "[";
-    for (size_t i = 0; i < list->size(); ++i) {
-      const BlobInfo& b = (*list)[i];
+    for (size_t i = 0; i < shown.size(); ++i) {
+      const BlobInfo& b = shown[i];
       if (!b.error.empty()) {
         out += fmt::format("{}{{\"name\":{},\"error\":{}}}", i == 0 ? "" : ",", JsonString(b.name),
                            JsonString(b.error));
         continue;
       }
       out += fmt::format(
-          "{}{{\"name\":{},\"size\":{},\"created\":\"{}\",\"manifest\":\"{}\","
-          "\"added_bytes\":{},\"shared_bytes\":{}}}",
-          i == 0 ? "" : ",", JsonString(b.name), b.size, FormatTime(b.created_unix), b.manifest,
-          b.added_bytes, b.shared_bytes);
+          "{}{{\"name\":{},\"size\":{},\"created\":\"{}\",\"created_unix\":{},\"manifest\":\"{}\","
+          "\"added_bytes\":{},\"shared_bytes\":{},\"versions\":{}}}",
+          i == 0 ? "" : ",", JsonString(b.name), b.size, FormatTime(b.created_unix), b.created_unix,
+          b.manifest, b.added_bytes, b.shared_bytes, b.versions);
     }
     std::printf("%s]\n", out.c_str());
     return status;
   }
-  for (const BlobInfo& b : *list) {
+  // Human sizes on a terminal, exact bytes for scripts (and with --bytes).
+  const bool human = !a.bytes && ::isatty(1) == 1;
+  auto size = [&](uint64_t v) { return human ? FormatSize(v) : std::to_string(v); };
+  for (const BlobInfo& b : shown) {
     if (!b.error.empty()) continue;
     // Escaped: a name written into the store by other means may hold a
     // newline or a terminal escape sequence that would forge lines.
-    std::printf("%14llu  %s  %s\n", (unsigned long long)b.size, FormatTime(b.created_unix).c_str(),
-                Escaped(b.name).c_str());
+    if (a.long_format) {
+      std::printf("%4u  %14s  %14s  %s  %s\n", b.versions, size(b.size).c_str(),
+                  size(b.added_bytes).c_str(), FormatTime(b.created_unix).c_str(),
+                  Escaped(b.name).c_str());
+    } else {
+      std::printf("%14s  %s  %s\n", size(b.size).c_str(), FormatTime(b.created_unix).c_str(),
+                  Escaped(b.name).c_str());
+    }
   }
   return status;
 }
@@ -492,7 +558,8 @@ int RunStat(const GlobalOptions& g, const std::string& name) {
         "\"mode\":%s,\"mtime_ns\":%s,\"created\":\"%s\",\"manifest\":\"%s\","
         "\"chunker\":\"%s\",\"chunks\":%llu,\"zero_chunks\":%llu,\"unique_chunks\":%llu,"
         "\"unique_bytes\":%llu,\"stored_bytes\":%llu,\"compression_ratio\":%.3f,\"packs\":%llu,"
-        "\"manifest_bytes\":%llu,\"added_bytes\":%llu,\"shared_bytes\":%llu}\n",
+        "\"manifest_bytes\":%llu,\"added_bytes\":%llu,\"shared_bytes\":%llu,\"version\":%u,"
+        "\"versions\":%u}\n",
         JsonString(b.name).c_str(), (unsigned long long)b.size, st->chunk_hash.c_str(),
         quoted_or_null(st->digest).c_str(), quoted_or_null(st->sha256).c_str(), mode.c_str(),
         mtime.c_str(), FormatTime(b.created_unix).c_str(), b.manifest.c_str(), st->chunker.c_str(),
@@ -500,10 +567,11 @@ int RunStat(const GlobalOptions& g, const std::string& name) {
         (unsigned long long)st->unique_chunks, (unsigned long long)st->unique_bytes,
         (unsigned long long)st->stored_bytes, compression, (unsigned long long)st->packs,
         (unsigned long long)st->manifest_bytes, (unsigned long long)b.added_bytes,
-        (unsigned long long)b.shared_bytes);
+        (unsigned long long)b.shared_bytes, b.version, b.versions);
     return 0;
   }
-  std::printf("name:        %s\n", b.name.c_str());
+  std::printf("name:        %s\n", Escaped(b.name).c_str());
+  std::printf("version:     %u of %u (1 is the oldest)\n", b.version, b.versions);
   std::printf("size:        %llu (%s)\n", (unsigned long long)b.size, FormatSize(b.size).c_str());
   std::printf("digest:      %s (%s chunk ids)\n",
               st->digest.empty() ? "none (stored before content digests)" : st->digest.c_str(),
@@ -539,7 +607,10 @@ int RunVerify(const GlobalOptions& g, const std::string& name, unsigned threads)
   o.name = name;
   o.threads = threads;
   o.cancel = &ProcessCancelToken();
+  ProgressLine progress("verify", name, g.Progress(), ProgressUnit::kItems, "packs");
+  o.progress = progress.callback();
   auto r = Verify(*store, o);
+  progress.Finish();
   if (!r) return Report(r.error());
   if (g.json) {
     std::string problems = "[";
@@ -561,11 +632,13 @@ int RunVerify(const GlobalOptions& g, const std::string& name, unsigned threads)
       std::fprintf(stderr, "hugeblob: corrupt: %s\n", Escaped(p).c_str());
     for (const std::string& e : r->errors)
       std::fprintf(stderr, "hugeblob: could not check: %s\n", Escaped(e).c_str());
-    if (g.Chatty() || !r->problems.empty()) {
-      std::printf("verified %llu objects, %llu frames, %s: %zu problem%s\n",
-                  (unsigned long long)r->objects, (unsigned long long)r->frames,
-                  FormatSize(r->bytes).c_str(), r->problems.size(),
-                  r->problems.size() == 1 ? "" : "s");
+    const std::string line =
+        fmt::format("verified {} objects, {} frames, {}: {} problem{}\n", r->objects, r->frames,
+                    FormatSize(r->bytes), r->problems.size(), r->problems.size() == 1 ? "" : "s");
+    if (!r->problems.empty() && !g.Chatty()) {
+      std::fputs(line.c_str(), stdout);
+    } else {
+      g.Summary(line);
     }
   }
   // Damage found wins; objects it could not read (permissions, I/O) are a
@@ -581,8 +654,14 @@ int RunRm(const GlobalOptions& g, const std::string& name) {
   if (name.empty()) return UsageError("rm: empty name");
   auto store = g.OpenStore();
   if (!store) return Report(store.error());
-  Status st = RemoveBlob(*store, name);
-  if (!st) return Report(st.error());
+  auto removed = RemoveBlob(*store, name);
+  if (!removed) return Report(removed.error());
+  if (g.json) {
+    std::printf("{\"name\":%s,\"removed_versions\":%zu}\n", JsonString(name).c_str(), *removed);
+  } else if (g.Chatty()) {
+    std::printf("removed %zu version%s of %s (the data goes at the next gc)\n", *removed,
+                *removed == 1 ? "" : "s", Escaped(name).c_str());
+  }
   return 0;
 }
 
@@ -629,9 +708,160 @@ std::string FirstWord(const CLI::App& app, int argc, char** argv) {
   return "";
 }
 
+// The closest of `candidates` to `word`, if close enough to be a likely typo
+// (at most 2 edits, or a unique prefix).
+std::string Closest(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = 3;
+  for (const std::string& c : candidates) {
+    size_t d = EditDistance(word, c);
+    if (word.size() >= 3 && c.starts_with(word)) d = std::min<size_t>(d, 1);
+    if (d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+// "unknown option '--forec' for 'get' (did you mean '--force'?)", or "" if
+// every option given is known (the parse error is then about something
+// else).
+std::string UnknownOptionHint(const CLI::App& app, int argc, char** argv) {
+  const std::string word = FirstWord(app, argc, argv);
+  const CLI::App* cmd = nullptr;
+  if (!word.empty()) {
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      if (sub->check_name(word)) cmd = sub;
+    }
+  }
+  std::vector<std::string> known;
+  for (const CLI::App* a : {&app, cmd}) {
+    if (a == nullptr) continue;
+    for (const CLI::Option* o : a->get_options()) {
+      for (const std::string& l : o->get_lnames()) known.push_back("--" + l);
+      for (const std::string& s : o->get_snames()) known.push_back("-" + s);
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-' || (arg[1] >= '0' && arg[1] <= '9')) continue;
+    std::string opt(arg.substr(0, arg.find('=')));
+    if (opt.size() > 2 && opt[1] != '-') continue;  // -abc: short flags together
+    if (std::find(known.begin(), known.end(), opt) != known.end()) continue;
+    const std::string where = cmd != nullptr ? " for '" + cmd->get_name() + "'" : "";
+    const std::string best = Closest(opt, known);
+    return "unknown option '" + Escaped(opt) + "'" + where +
+           (best.empty() ? "" : " (did you mean '" + best + "'?)") + "; see hugeblob help" +
+           (cmd != nullptr ? " " + cmd->get_name() : "");
+  }
+  return "";
+}
+
+int RunHelp(const CLI::App& app, const std::string& topic) {
+  if (topic.empty()) {
+    // app.help() would show the help of the subcommand parsed (help).
+    std::fputs(app.get_formatter()->make_help(&app, "", CLI::AppFormatMode::Normal).c_str(),
+               stdout);
+    return 0;
+  }
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->check_name(topic)) {
+      std::fputs(sub->help(app.get_name()).c_str(), stdout);
+      return 0;
+    }
+    names.push_back(sub->get_name());
+  }
+  const std::string best = Closest(topic, names);
+  return UsageError("no command '" + Escaped(topic) + "'" +
+                    (best.empty() ? "" : " (did you mean '" + best + "'?)") +
+                    "; hugeblob help lists them");
+}
+
+// Examples at the end of every command's --help (and so of its man page and
+// of docs/cli.md).
+void AddExamples(CLI::App& app) {
+  const std::pair<const char*, const char*> examples[] = {
+      {"put",
+       "Every put of an existing name adds a version; the name means the newest.\n"
+       "Examples:\n"
+       "  hugeblob put vm.img                          # name: vm.img\n"
+       "  hugeblob put disk.qcow2 --name vm/2026-11-22 --store s3://bucket/images\n"
+       "  zfs send pool@snap | hugeblob put - --name backups/pool --codec lz4"},
+      {"get",
+       "NAME is the newest version; NAME@N the N-th (1 = the oldest), NAME@ID the one whose\n"
+       "manifest id starts with ID (see hugeblob versions).\n"
+       "Examples:\n"
+       "  hugeblob get vm.img restored.img\n"
+       "  hugeblob get vm.img@1 first.img\n"
+       "  hugeblob get vm.img - | qemu-img info /dev/stdin\n"
+       "  hugeblob get vm.img vm.img --force        # reuses the chunks the old file has"},
+      {"cat",
+       "Examples:\n"
+       "  hugeblob cat vm.img --offset 1M --length 4K | xxd | head\n"
+       "  hugeblob cat vm.img@2 > v2.img"},
+      {"stat",
+       "Examples:\n"
+       "  hugeblob stat vm.img\n"
+       "  hugeblob --json stat vm.img@1"},
+      {"verify",
+       "Exit status 3 when damage is found, 1 when something could not be read.\n"
+       "Examples:\n"
+       "  hugeblob verify                 # every version, index and pack\n"
+       "  hugeblob verify vm.img@2"},
+      {"rm",
+       "Examples:\n"
+       "  hugeblob rm vm.img              # every version\n"
+       "  hugeblob rm vm.img@1            # only the oldest\n"
+       "  hugeblob rm vm.img && hugeblob gc"},
+      {"init",
+       "Examples:\n"
+       "  hugeblob init --store /srv/blobs\n"
+       "  hugeblob init --store s3://bucket/prefix"},
+      {"mount",
+       "A name with several versions also shows them as NAME@versions/1, 2, ... (1 = the "
+       "oldest).\n"
+       "Examples:\n"
+       "  hugeblob mount /mnt/blobs && qemu-system-x86_64 -drive file=/mnt/blobs/vm.img,"
+       "readonly=on\n"
+       "  fusermount3 -u /mnt/blobs"},
+      {"gc",
+       "Examples:\n"
+       "  hugeblob gc --dry-run\n"
+       "  hugeblob forget --keep-last 5 && hugeblob gc --grace 10m"},
+      {"copy",
+       "NAME copies every version of NAME, NAME@N one; versions the destination already has\n"
+       "are skipped.\n"
+       "Examples:\n"
+       "  hugeblob copy ~/.local/share/hugeblob s3://bucket/backup\n"
+       "  hugeblob copy s3://bucket/a /srv/blobs vm.img vm/old@3"},
+  };
+  for (const auto& [name, text] : examples) {
+    for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      if (sub->get_name() == name && sub->get_footer().empty()) sub->footer(text);
+    }
+  }
+}
+
 }  // namespace
 
-bool GlobalOptions::ShowProgress() const { return !quiet && !json && StderrIsTty(); }
+ProgressMode GlobalOptions::Progress() const {
+  if (progress == "json") return ProgressMode::kJson;
+  if (progress == "none") return ProgressMode::kOff;
+  return !quiet && !json && StderrIsTty() ? ProgressMode::kBar : ProgressMode::kOff;
+}
+void GlobalOptions::Summary(const std::string& line) const {
+  // --json: the result is on stdout; --progress json: stderr carries only
+  // JSON lines for the tool that reads them.
+  if (json || progress == "json") return;
+  if (Chatty()) {
+    std::fputs(line.c_str(), stdout);
+  } else if (!quiet) {
+    std::fputs(line.c_str(), stderr);
+  }
+}
 bool GlobalOptions::Chatty() const { return verbose || (!quiet && ::isatty(1) == 1); }
 
 int Main(int argc, char** argv) {
@@ -643,6 +873,7 @@ int Main(int argc, char** argv) {
 
   CLI::App app{
       "hugeblob: huge files in a local directory or S3, chunked, deduplicated and compressed"};
+  app.name("hugeblob");
   app.require_subcommand(1);
   app.fallthrough();
   GlobalOptions g;
@@ -669,6 +900,11 @@ int Main(int argc, char** argv) {
   app.add_flag("--json", g.json, "Machine-readable output");
   app.add_flag("-q,--quiet", g.quiet, "No progress and no summary");
   app.add_flag("-v,--verbose", g.verbose, "Summaries and log messages");
+  app.add_option("--progress", g.progress,
+                 "auto: a progress bar on a terminal; json: JSON lines on stderr (for tools); "
+                 "none")
+      ->check(CLI::IsMember({"auto", "json", "none"}))
+      ->capture_default_str();
 
   std::function<int()> run;
 
@@ -701,7 +937,10 @@ int Main(int argc, char** argv) {
   GetArgs get;
   auto* get_cmd =
       app.add_subcommand("get", "Restore a file (verified, atomic; - for standard output)");
-  get_cmd->add_option("name", get.name)->required();
+  get_cmd
+      ->add_option("name", get.name,
+                   "NAME (the newest version), NAME@N (1 = the oldest) or NAME@MANIFEST_ID_PREFIX")
+      ->required();
   get_cmd->add_option("out", get.out, "Output path, or - for standard output")->required();
   get_cmd->add_flag("-f,--force", get.force,
                     "Replace an existing output file (only ever a regular file: never a "
@@ -720,35 +959,63 @@ int Main(int argc, char** argv) {
   get_cmd->add_flag("--no-seed", get.no_seed,
                     "With --force, do not read the file being replaced for chunks it already has "
                     "(by default it is the first seed)");
-  get.cache.Add(get_cmd, "off unless --cache-dir is given (a restore reads each chunk once)");
+  get.cache.Add(get_cmd, "off unless --cache-dir is given (a restore reads each chunk once)",
+                "16M");
   get_cmd->callback([&] { run = [&] { return RunGet(g, get); }; });
 
   CatArgs cat;
   auto* cat_cmd = app.add_subcommand("cat", "Write a byte range of a file to standard output");
-  cat_cmd->add_option("name", cat.name)->required();
+  cat_cmd
+      ->add_option("name", cat.name,
+                   "NAME (the newest version), NAME@N (1 = the oldest) or NAME@MANIFEST_ID_PREFIX")
+      ->required();
   cat_cmd->add_option("--offset", cat.offset, "First byte (K/M/G suffixes)");
   cat_cmd->add_option("--length", cat.length, "Number of bytes (default: to the end)");
   cat.cache.Add(cat_cmd, "on for S3 stores; for local ones only with --cache-dir");
   cat_cmd->callback([&] { run = [&] { return RunCat(g, cat); }; });
 
-  auto* ls_cmd = app.add_subcommand("ls", "List the files in the store");
-  ls_cmd->callback([&] { run = [&] { return RunLs(g); }; });
+  LsArgs ls;
+  auto* ls_cmd =
+      app.add_subcommand("ls", "List the files in the store (the newest version of each)");
+  ls_cmd->add_option("patterns", ls.patterns,
+                     "Only names starting with PREFIX, or matching GLOB ('*' stops at '/')");
+  ls_cmd->add_flag("-l,--long", ls.long_format,
+                   "Also the number of versions and the bytes the newest one added to the store");
+  ls_cmd->add_flag("--bytes", ls.bytes, "Exact byte counts (the default off a terminal)");
+  ls_cmd->add_option("--sort", ls.sort, "name, time (newest first) or size (largest first)")
+      ->capture_default_str();
+  ls_cmd->add_flag("-r,--reverse", ls.reverse, "Reverse the order");
+  ls_cmd->footer(
+      "Columns: size, time the newest version was put (UTC), name; with -l: versions, size,\n"
+      "added, time, name.\n"
+      "Examples:\n"
+      "  hugeblob ls\n"
+      "  hugeblob ls vm/ -l --sort time\n"
+      "  hugeblob ls '*.img' --bytes\n"
+      "  hugeblob --json ls models/");
+  ls_cmd->callback([&] { run = [&] { return RunLs(g, ls); }; });
 
   std::string stat_name;
   auto* stat_cmd = app.add_subcommand("stat", "Sizes, chunks, compression and dedup of a file");
-  stat_cmd->add_option("name", stat_name)->required();
+  stat_cmd
+      ->add_option("name", stat_name,
+                   "NAME (the newest version), NAME@N (1 = the oldest) or NAME@MANIFEST_ID_PREFIX")
+      ->required();
   stat_cmd->callback([&] { run = [&] { return RunStat(g, stat_name); }; });
 
   std::string verify_name;
   unsigned verify_threads = 0;
   auto* verify_cmd = app.add_subcommand("verify", "Re-read and check a file, or the whole store");
-  verify_cmd->add_option("name", verify_name, "Check only this file");
+  verify_cmd->add_option("name", verify_name,
+                         "Check only this file: NAME (the newest version), NAME@N or NAME@ID");
   verify_cmd->add_option("--threads", verify_threads, "Packs checked in parallel (default 4)");
   verify_cmd->callback([&] { run = [&] { return RunVerify(g, verify_name, verify_threads); }; });
 
   std::string rm_name;
-  auto* rm_cmd = app.add_subcommand("rm", "Remove a name (its data goes at the next gc)");
-  rm_cmd->add_option("name", rm_name)->required();
+  auto* rm_cmd = app.add_subcommand(
+      "rm", "Remove a name or one of its versions (the data goes at the next gc)");
+  rm_cmd->add_option("name", rm_name, "NAME (every version), NAME@N or NAME@MANIFEST_ID_PREFIX")
+      ->required();
   rm_cmd->callback([&] { run = [&] { return RunRm(g, rm_name); }; });
 
   auto* init_cmd = app.add_subcommand(
@@ -757,10 +1024,40 @@ int Main(int argc, char** argv) {
 
   AddMountCommand(app, g, run);
   AddMaintenanceCommands(app, g, run);
+  AddVersionsCommands(app, g, run);
+  AddExamples(app);
+
+  app.set_version_flag("--version", VersionText(),
+                       "Version, format versions, compiled-in codecs and hashes");
+  std::string help_topic;
+  auto* help_cmd = app.add_subcommand("help", "Show the help of hugeblob or of one command");
+  help_cmd->add_option("command", help_topic, "A command");
+  help_cmd->callback([&] { run = [&] { return RunHelp(app, help_topic); }; });
+
+  // Build-time generation of completions, man pages and the docs/cli.md
+  // reference from these definitions (docgen.h). Not a user command.
+  if (argc >= 3 && std::string_view(argv[1]) == "__generate") {
+    return Generate(app, argv[2], argc >= 4 ? argv[3] : "");
+  }
 
   // A JSON caller gets even parse errors as JSON.
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--json") SetJsonErrors(true);
+  }
+  // An option before the command that is no global option: a typo, not a
+  // command word ("--stor x ls" must not read as the command "x").
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--" || arg.empty() || arg[0] != '-') break;
+    const std::string opt(arg.substr(0, arg.find('=')));
+    const CLI::Option* o = app.get_option_no_throw(opt);
+    if (o == nullptr && opt != "-h" && opt != "--help") {
+      if (std::string hint = UnknownOptionHint(app, i + 1, argv); !hint.empty()) {
+        return UsageError(hint);
+      }
+    }
+    if (o != nullptr && o->get_items_expected_min() > 0 && arg.find('=') == std::string_view::npos)
+      ++i;
   }
   if (std::string word = FirstWord(app, argc, argv); !word.empty()) {
     bool known = false;
@@ -784,6 +1081,9 @@ int Main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
+    if (std::string hint = UnknownOptionHint(app, argc, argv); !hint.empty()) {
+      return UsageError(hint);
+    }
     if (g_json_errors) return UsageError(e.what());
     app.exit(e);
     return kExitUsage;

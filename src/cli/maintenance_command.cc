@@ -56,7 +56,10 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
   auto store = g.OpenStore();
   if (!store) return Report(store.error());
   auto start = std::chrono::steady_clock::now();
+  ProgressLine progress("gc", "", g.Progress(), ProgressUnit::kItems, "objects");
+  o.progress = progress.callback();
   auto r = CollectGarbage(*store, o);
+  progress.Finish();
   if (!r) return Report(r.error());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (g.json) {
@@ -69,7 +72,8 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
       broken += (i ? "," : "") + Json(r->broken_refs[i]);
     broken += "]";
     std::printf(
-        "{\"dry_run\":%s,\"refs\":%llu,\"live_manifests\":%llu,\"live_packs\":%llu,"
+        "{\"dry_run\":%s,\"refs\":%llu,\"versions\":%llu,\"live_manifests\":%llu,\"live_packs\":%"
+        "llu,"
         "\"live_pack_bytes\":%llu,\"packs_deleted\":%llu,\"pack_bytes_deleted\":%llu,"
         "\"manifests_deleted\":%llu,\"manifest_bytes_deleted\":%llu,\"indexes_deleted\":%llu,"
         "\"index_bytes_deleted\":%llu,\"indexes_written\":%llu,\"index_bytes_written\":%llu,"
@@ -78,7 +82,7 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
         "\"packs_repacked\":%llu,\"repack_bytes_written\":%llu,\"manifests_rewritten\":%llu,"
         "\"reclaimed_bytes\":%lld,\"stale_locks\":%s,\"broken_refs\":%s,\"uploads_unchecked\":%s,"
         "\"seconds\":%.3f}\n",
-        r->dry_run ? "true" : "false", (unsigned long long)r->refs,
+        r->dry_run ? "true" : "false", (unsigned long long)r->refs, (unsigned long long)r->versions,
         (unsigned long long)r->live_manifests, (unsigned long long)r->live_packs,
         (unsigned long long)r->live_pack_bytes, (unsigned long long)r->packs_deleted,
         (unsigned long long)r->pack_bytes_deleted, (unsigned long long)r->manifests_deleted,
@@ -97,7 +101,8 @@ int RunGc(const GlobalOptions& g, const GcArgs& a) {
   for (const std::string& b : r->broken_refs) {
     std::printf("%s broken ref %s\n", r->dry_run ? "would remove" : "removed", Escaped(b).c_str());
   }
-  std::printf("live: %llu names, %llu manifests, %llu packs (%s)\n", (unsigned long long)r->refs,
+  std::printf("live: %llu names (%llu versions), %llu manifests, %llu packs (%s)\n",
+              (unsigned long long)r->refs, (unsigned long long)r->versions,
               (unsigned long long)r->live_manifests, (unsigned long long)r->live_packs,
               FormatSize(r->live_pack_bytes).c_str());
   if (r->packs_repacked > 0) {
@@ -181,7 +186,7 @@ int RunCopy(const GlobalOptions& g, const CopyArgs& a) {
   if (!src) return Report(src.error());
   auto dst = gd.OpenStore(StoreOpenMode::kCreate);
   if (!dst) return Report(dst.error());
-  ProgressLine progress("copy", g.ShowProgress());
+  ProgressLine progress("copy", "", g.Progress());
   o.progress = progress.callback();
   o.cancel = &ProcessCancelToken();
   auto start = std::chrono::steady_clock::now();
@@ -194,26 +199,30 @@ int RunCopy(const GlobalOptions& g, const CopyArgs& a) {
     for (size_t i = 0; i < r->names.size(); ++i) {
       const CopiedName& n = r->names[i];
       names += fmt::format(
-          "{}{{\"name\":{},\"size\":{},\"chunks_sent\":{},\"chunks_present\":{},"
-          "\"added_bytes\":{},\"shared_bytes\":{}}}",
-          i ? "," : "", Json(n.name), n.size, n.chunks_sent, n.chunks_present, n.added_bytes,
-          n.shared_bytes);
+          "{}{{\"name\":{},\"version\":{},\"size\":{},\"chunks_sent\":{},"
+          "\"chunks_present\":{},\"added_bytes\":{},\"shared_bytes\":{}}}",
+          i ? "," : "", Json(n.name), n.version, n.size, n.chunks_sent, n.chunks_present,
+          n.added_bytes, n.shared_bytes);
     }
     names += "]";
     std::printf(
-        "{\"names\":%s,\"bytes_read\":%llu,\"bytes_written\":%llu,\"packs\":%llu,\"seconds\":%.3f}"
-        "\n",
-        names.c_str(), (unsigned long long)r->bytes_read, (unsigned long long)r->bytes_written,
-        (unsigned long long)r->packs, secs);
-  } else if (g.Chatty()) {
-    for (const CopiedName& n : r->names) {
-      std::printf("%s: %s, %llu chunks sent, %llu already there\n", n.name.c_str(),
-                  FormatSize(n.size).c_str(), (unsigned long long)n.chunks_sent,
-                  (unsigned long long)n.chunks_present);
+        "{\"names\":%s,\"versions_present\":%llu,\"bytes_read\":%llu,\"bytes_written\":%llu,"
+        "\"packs\":%llu,\"seconds\":%.3f}\n",
+        names.c_str(), (unsigned long long)r->versions_present, (unsigned long long)r->bytes_read,
+        (unsigned long long)r->bytes_written, (unsigned long long)r->packs, secs);
+  } else {
+    if (g.Chatty()) {
+      for (const CopiedName& n : r->names) {
+        std::printf("%s@%u: %s, %llu chunks sent, %llu already there\n", Escaped(n.name).c_str(),
+                    n.version, FormatSize(n.size).c_str(), (unsigned long long)n.chunks_sent,
+                    (unsigned long long)n.chunks_present);
+      }
     }
-    std::printf("copied %zu names in %.1fs: read %s, wrote %s in %llu packs, verified\n",
-                r->names.size(), secs, FormatSize(r->bytes_read).c_str(),
-                FormatSize(r->bytes_written).c_str(), (unsigned long long)r->packs);
+    g.Summary(fmt::format(
+        "copied {} versions in {:.1f}s ({} already there): read {}, wrote {} in {} packs, "
+        "verified\n",
+        r->names.size(), secs, r->versions_present, FormatSize(r->bytes_read),
+        FormatSize(r->bytes_written), r->packs));
   }
   return 0;
 }
@@ -244,7 +253,9 @@ void AddMaintenanceCommands(CLI::App& app, GlobalOptions& g, std::function<int()
       "Copy names to another store, sending only the chunks it lacks (verified, resumable)");
   copy_cmd->add_option("src", copy->src, "Source store URL (path, file://, s3://)")->required();
   copy_cmd->add_option("dst", copy->dst, "Destination store URL")->required();
-  copy_cmd->add_option("names", copy->names, "Names to copy (default: all)");
+  copy_cmd->add_option("names", copy->names,
+                       "NAME (every version), NAME@N or NAME@ID (one version); default: every "
+                       "version of every name");
   copy_cmd->add_option("--threads", copy->threads, "Parallel reads from the source (default 4)");
   copy_cmd->add_option("--memory", copy->memory, "Memory budget (default 64M)");
   copy_cmd->add_option("--pack-size", copy->pack_size,

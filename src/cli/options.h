@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "cli/progress.h"
 #include "hugeblob/error.h"
 #include "hugeblob/reader.h"
 #include "hugeblob/store.h"
@@ -25,15 +26,22 @@ struct GlobalOptions {
   bool json = false;
   bool quiet = false;
   bool verbose = false;
+  std::string progress = "auto";  // auto | json | none
 
   // Only put, init and copy (destination) may create a store; every other
   // command opens it with kExisting and says "no store at ..." otherwise.
   Result<std::shared_ptr<ObjectStore>> OpenStore(
       StoreOpenMode mode = StoreOpenMode::kExisting) const;
-  // Progress line on stderr: a TTY, not --quiet, not --json.
-  bool ShowProgress() const;
+  // How to show progress on stderr: --progress json asks for JSON lines;
+  // by default (auto) a bar when stderr is a terminal and neither --quiet
+  // nor --json is given; --progress none never.
+  ProgressMode Progress() const;
   // Human summaries on stdout: --verbose, or stdout is a TTY and not --quiet.
   bool Chatty() const;
+  // A command's one-line human summary (`line` ends with a newline): on
+  // stdout when Chatty(); otherwise on stderr unless --quiet or --json, so
+  // a script that captures stdout still sees in its log what happened.
+  void Summary(const std::string& line) const;
 };
 
 struct CacheOptions {
@@ -43,8 +51,10 @@ struct CacheOptions {
   bool no_disk_cache = false;
 
   // `disk_default` says, for --help, when the command uses the disk cache
-  // without --cache-dir or --no-disk-cache.
-  void Add(CLI::App* cmd, const std::string& disk_default);
+  // without --cache-dir or --no-disk-cache; `memory_default` is the memory
+  // cache the command uses without --memory-cache.
+  void Add(CLI::App* cmd, const std::string& disk_default,
+           const std::string& memory_default = "64M");
   // disk_default: the disk cache is on unless --no-disk-cache (--cache-dir
   // turns it on). local_store: the store is cheap to read (file://), so a
   // chunk is admitted to the disk cache on its second load, not its first.
@@ -77,6 +87,9 @@ std::optional<int> CheckNameArg(const std::string& name);
 // Checks an optional thread-count option: 0 (the default) or 1..kMaxThreads.
 inline constexpr unsigned kMaxThreads = 64;
 std::optional<int> CheckThreadsArg(unsigned threads, const char* option);
+
+// "2026-11-22T10:00:00Z".
+std::string FormatTime(int64_t unix_seconds);
 
 // A string quoted for JSON.
 std::string JsonString(std::string_view s);

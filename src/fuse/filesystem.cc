@@ -10,6 +10,7 @@
 #include "format/layout.h"
 #include "format/manifest.h"
 #include "ops/load.h"
+#include "repo/refs.h"
 #include "util/thread_pool.h"
 
 namespace hugeblob::fuse {
@@ -87,32 +88,27 @@ void BlobFs::MaybeRefresh() {
 // Called with rebuild_mu_ held.
 Status BlobFs::Rebuild() {
   const int64_t list_unix = static_cast<int64_t>(::time(nullptr));
-  HB_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store_->List(kRefsPrefix));
+  HB_ASSIGN_OR_RETURN(auto names, ListAllVersions(*store_));
 
+  // A version object is written once (gc's repack rewrites it, which
+  // changes its time): one read before and unchanged since is not read again.
   std::unordered_map<std::string, KnownRef> known;
-  known.reserve(objects.size());
-  std::vector<const ObjectInfo*> to_read;
-  for (const ObjectInfo& o : objects) {
-    auto it = known_.find(o.key);
-    if (it != known_.end() && it->second.object_size == o.size &&
-        it->second.object_mtime == o.mtime_unix && o.mtime_unix != 0 &&
-        o.mtime_unix < last_list_unix_ - kRecentSeconds) {
-      known.emplace(o.key, std::move(it->second));
-    } else {
-      to_read.push_back(&o);
+  std::vector<const Version*> to_read;
+  for (const auto& vs : names) {
+    for (const Version& v : vs) {
+      auto it = known_.find(v.key);
+      if (it != known_.end() && it->second.object_size == v.object_size &&
+          it->second.object_mtime == v.object_mtime && v.object_mtime != 0 &&
+          v.object_mtime < last_list_unix_ - kRecentSeconds) {
+        known.emplace(v.key, std::move(it->second));
+      } else {
+        to_read.push_back(&v);
+      }
     }
   }
 
   std::vector<std::optional<Result<Ref>>> refs(to_read.size());
-  auto read_one = [&](size_t i) {
-    const std::string& key = to_read[i]->key;
-    auto bytes = store_->Get(key);
-    if (!bytes) {
-      refs[i] = Fail(bytes.error());
-      return;
-    }
-    refs[i] = DecodeRef(bytes->span(), key);
-  };
+  auto read_one = [&](size_t i) { refs[i] = LoadVersionRef(*store_, *to_read[i]); };
   if (to_read.size() <= 1) {
     for (size_t i = 0; i < to_read.size(); ++i) read_one(i);
   } else {
@@ -123,7 +119,7 @@ Status BlobFs::Rebuild() {
 
   std::vector<std::string> warnings;
   for (size_t i = 0; i < to_read.size(); ++i) {
-    const ObjectInfo& o = *to_read[i];
+    const Version& v = *to_read[i];
     Result<Ref>& r = *refs[i];
     if (!r) {
       const Error& e = r.error();
@@ -133,22 +129,39 @@ Status BlobFs::Rebuild() {
         warnings.push_back("not shown: " + e.message());
         continue;
       }
-      return Fail(e.Wrap("reading " + o.key));
+      return Fail(e.Wrap("reading " + v.key));
     }
     KnownRef k;
-    k.object_size = o.size;
-    k.object_mtime = o.mtime_unix;
-    k.entry.name = std::string(NameFromRefKey(o.key));
+    k.object_size = v.object_size;
+    k.object_mtime = v.object_mtime;
     k.entry.size = r->size;
     k.entry.data_bytes = r->data_bytes.value_or(r->size);
-    k.entry.mtime_unix = r->created_unix != 0 ? r->created_unix : o.mtime_unix;
+    k.entry.mtime_unix = r->created_unix != 0 ? r->created_unix : v.object_mtime;
     k.entry.manifest = r->manifest;
-    known.emplace(o.key, std::move(k));
+    known.emplace(v.key, std::move(k));
   }
 
+  // The newest readable version of a name is the file NAME; when a name has
+  // more than one, all of them are also NAME@versions/1, 2, ... (1 = the
+  // oldest, the numbers of `hugeblob versions`). New names cannot hold '@'.
   std::vector<RefEntry> entries;
   entries.reserve(known.size());
-  for (const auto& [key, k] : known) entries.push_back(k.entry);
+  for (const auto& vs : names) {
+    std::vector<const Version*> shown;
+    for (const Version& v : vs) {
+      if (known.count(v.key) != 0) shown.push_back(&v);
+    }
+    if (shown.empty()) continue;
+    RefEntry newest = known.at(shown.back()->key).entry;
+    newest.name = shown.back()->name;
+    entries.push_back(std::move(newest));
+    if (vs.size() < 2) continue;
+    for (const Version* v : shown) {
+      RefEntry e = known.at(v->key).entry;
+      e.name = v->name + "@versions/" + std::to_string(v->number);
+      entries.push_back(std::move(e));
+    }
+  }
   auto tree = Tree::Build(std::move(entries), inodes_, start_unix_, &warnings);
 
   // Each problem is logged when it first appears, not on every refresh.
@@ -232,7 +245,8 @@ Result<std::shared_ptr<OpenFile>> BlobFs::Open(uint64_t ino) {
   if (context_ == nullptr) return Fail(ErrorCode::kInternal, "mount: no reader context");
 
   // The inode's manifest, not the name's current one: see the header.
-  HB_ASSIGN_OR_RETURN(Manifest m, LoadManifest(*store_, n->manifest));
+  // Its top only: the reader loads the segments of a large one as it reads.
+  HB_ASSIGN_OR_RETURN(Manifest m, LoadManifestTop(*store_, n->manifest));
   if (m.size != n->size) {
     return Fail(ErrorCode::kCorruption, "'" + n->path + "': ref says " + std::to_string(n->size) +
                                             " bytes, manifest " + n->manifest.Short() + " has " +
@@ -271,11 +285,8 @@ Result<BufferChain> BlobFs::ReadChain(OpenFile& file, uint64_t offset, uint64_t 
 }
 
 Result<uint64_t> BlobFs::SeekData(OpenFile& file, int64_t offset, bool hole) {
-  const Manifest& m = file.reader->manifest();
   if (offset < 0) return Fail(ErrorCode::kInvalidArgument, "negative offset");
-  auto pos = m.SeekData(static_cast<uint64_t>(offset), hole);
-  if (!pos) return Fail(ErrorCode::kNotFound, "no data after the offset");
-  return *pos;
+  return file.reader->SeekData(static_cast<uint64_t>(offset), hole);
 }
 
 }  // namespace hugeblob::fuse

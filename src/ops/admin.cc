@@ -18,6 +18,7 @@
 #include "hash/blake3.h"
 #include "hugeblob/hugeblob.h"
 #include "ops/load.h"
+#include "repo/refs.h"
 #include "util/budget.h"
 #include "util/cancel.h"
 #include "util/thread_pool.h"
@@ -45,49 +46,85 @@ std::string SizeLabel(uint32_t bytes) {
 
 }  // namespace
 
-Result<std::vector<BlobInfo>> ListBlobs(const std::shared_ptr<ObjectStore>& store) {
-  HB_ASSIGN_OR_RETURN(auto refs, store->List(kRefsPrefix));
-  std::vector<BlobInfo> out(refs.size());
-  std::vector<bool> gone(refs.size(), false);
-  {
-    ThreadPool pool(8);
-    for (size_t i = 0; i < refs.size(); ++i) {
-      pool.Submit([&, i] {
-        const std::string name(NameFromRefKey(refs[i].key));
-        out[i].name = name;
-        // A damaged ref is reported in its entry, never fails the listing:
-        // one bad object must not hide every good one.
-        if (Status valid = ValidateName(name); !valid) {
-          out[i].error = valid.error().message() + " (not written by hugeblob)";
-          return;
-        }
-        auto ref = LoadRef(*store, name);
-        if (!ref) {
-          // A ref deleted between list and get is simply gone.
-          if (ref.error().code() == ErrorCode::kNotFound) {
-            gone[i] = true;
-          } else {
-            out[i].error = ref.error().message();
-          }
-          return;
-        }
-        out[i] = InfoFromRef(name, *ref);
-      });
-    }
-    pool.Wait();
+namespace {
+
+BlobInfo InfoOf(const LoadedVersion& lv, uint32_t count) {
+  BlobInfo info;
+  if (!lv.ref) {
+    info.name = lv.version.name;
+    info.error = lv.ref.error().message();
+  } else {
+    info = InfoFromRef(lv.version.name, *lv.ref);
   }
+  info.version = lv.version.number;
+  info.versions = count;
+  return info;
+}
+
+}  // namespace
+
+Result<std::vector<BlobInfo>> ListBlobs(const std::shared_ptr<ObjectStore>& store,
+                                        const std::string& prefix) {
+  HB_ASSIGN_OR_RETURN(auto names, ListAllVersions(*store, prefix));
+  // The newest version of each name, read in parallel.
+  std::vector<Version> newest;
+  std::vector<uint32_t> counts;
+  newest.reserve(names.size());
+  for (auto& vs : names) {
+    counts.push_back(static_cast<uint32_t>(vs.size()));
+    newest.push_back(std::move(vs.back()));
+  }
+  std::vector<LoadedVersion> loaded = LoadVersions(*store, std::move(newest));
   std::vector<BlobInfo> listed;
-  listed.reserve(out.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (!gone[i]) listed.push_back(std::move(out[i]));
+  listed.reserve(loaded.size());
+  for (size_t i = 0; i < loaded.size(); ++i) {
+    const LoadedVersion& lv = loaded[i];
+    // A damaged ref is reported in its entry, never fails the listing: one
+    // bad object must not hide every good one.
+    if (Status valid = ValidateName(lv.version.name); !valid) {
+      BlobInfo info;
+      info.name = lv.version.name;
+      info.error = valid.error().message() + " (not written by hugeblob)";
+      info.version = lv.version.number;
+      info.versions = counts[i];
+      listed.push_back(std::move(info));
+      continue;
+    }
+    // A version deleted between list and get is simply gone.
+    if (!lv.ref && lv.ref.error().code() == ErrorCode::kNotFound) continue;
+    listed.push_back(InfoOf(lv, counts[i]));
   }
   return listed;
 }
 
+Status CheckPutName(const std::shared_ptr<ObjectStore>& store, const std::string& name) {
+  HB_TRY(ValidateNewName(name));
+  return CheckNamePlacement(*store, name);
+}
+
+Result<std::vector<BlobInfo>> ListBlobVersions(const std::shared_ptr<ObjectStore>& store,
+                                               const std::string& name) {
+  HB_TRY(ValidateName(name));
+  HB_ASSIGN_OR_RETURN(auto versions, ListVersions(*store, name));
+  if (versions.empty()) {
+    return Fail(ErrorCode::kNotFound, "no file named '" + name + "' in " + store->url());
+  }
+  const auto count = static_cast<uint32_t>(versions.size());
+  std::vector<BlobInfo> out;
+  for (const LoadedVersion& lv : LoadVersions(*store, std::move(versions))) {
+    if (!lv.ref && lv.ref.error().code() == ErrorCode::kNotFound) continue;
+    out.push_back(InfoOf(lv, count));
+  }
+  return out;
+}
+
 Result<BlobStat> StatBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name) {
-  HB_ASSIGN_OR_RETURN(Ref ref, LoadRef(*store, name));
+  HB_ASSIGN_OR_RETURN(Resolved r, ResolveVersion(*store, name));
+  const Ref& ref = r.ref;
   BlobStat st;
-  st.info = InfoFromRef(name, ref);
+  st.info = InfoFromRef(r.version.name, ref);
+  st.info.version = r.version.number;
+  st.info.versions = static_cast<uint32_t>(r.count);
   HB_ASSIGN_OR_RETURN(Manifest m, LoadManifestOfRef(*store, name, ref, &st.manifest_bytes));
   st.chunk_hash = std::string(HashAlgoName(m.chunk_hash));
   if (m.digest) st.digest = m.digest->Hex();
@@ -117,29 +154,46 @@ Result<BlobStat> StatBlob(const std::shared_ptr<ObjectStore>& store, const std::
   return st;
 }
 
-Status RemoveBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name) {
-  if (ValidateName(name)) {
-    // A clear error for a name that does not exist; a ref that exists but
-    // does not decode is removed all the same (that is how a user gets rid
-    // of a damaged one).
-    auto ref = LoadRef(*store, name);
-    if (!ref && ref.error().code() != ErrorCode::kCorruption &&
-        ref.error().code() != ErrorCode::kUnsupported) {
-      return Fail(ref.error());
-    }
-  } else {
-    // A name hugeblob would never write (made by other means): removed only
-    // if exactly that ref exists. The store's own key rules (no "..", no
-    // empty component) keep the key inside refs/.
-    auto head = store->Head(RefKey(name));
-    if (!head) {
-      if (head.error().code() == ErrorCode::kNotFound) {
-        return Fail(ErrorCode::kNotFound, "no file named '" + name + "' in " + store->url());
+Result<size_t> RemoveBlob(const std::shared_ptr<ObjectStore>& store, const std::string& name) {
+  // Which versions: all of NAME, or the one NAME@X names. A damaged ref
+  // must be removable (that is how a user gets rid of one), so refs are
+  // read only to match a manifest id prefix. A name hugeblob would never
+  // write (made by other means) is handled the same way: the store's own
+  // key rules (no "..", no empty component) keep every key inside the
+  // store's ref folders.
+  const Address a = ParseAddress(name);
+  std::vector<Version> doomed;
+  HB_ASSIGN_OR_RETURN(std::vector<Version> all, ListVersions(*store, name));
+  if (!all.empty()) {
+    doomed = std::move(all);  // the whole text is a name (maybe one with '@')
+  } else if (!a.selector.empty() && ValidateName(a.name)) {
+    HB_ASSIGN_OR_RETURN(std::vector<Version> vs, ListVersions(*store, a.name));
+    const std::string& sel = a.selector;
+    const bool number =
+        !sel.empty() && sel.find_first_not_of("0123456789") == std::string::npos && sel.size() <= 9;
+    if (number && !vs.empty()) {
+      const size_t n = std::stoul(sel);
+      if (n == 0 || n > vs.size()) {
+        return Fail(ErrorCode::kNotFound, "'" + name + "': '" + a.name + "' has " +
+                                              std::to_string(vs.size()) +
+                                              " versions (1 is the oldest)");
       }
-      return Fail(head.error());
+      doomed.push_back(vs[n - 1]);
+    } else {
+      HB_ASSIGN_OR_RETURN(Resolved r, ResolveVersion(*store, name));
+      doomed.push_back(r.version);
     }
   }
-  return store->Delete(RefKey(name));
+  if (doomed.empty()) {
+    return Fail(ErrorCode::kNotFound, "no file named '" + name + "' in " + store->url());
+  }
+  // Oldest first: until the last delete the name still means its newest
+  // version, so an interrupted rm never makes it silently mean an older one.
+  for (const Version& v : doomed) {
+    Status st = RemoveVersion(*store, v);
+    if (!st && st.error().code() != ErrorCode::kNotFound) return Fail(st.error());
+  }
+  return doomed.size();
 }
 
 namespace {
@@ -219,7 +273,9 @@ class Verifier {
     return static_cast<uint32_t>(sources_.size() - 1);
   }
 
-  Status CheckName(const std::string& name);
+  // Checks one version: its ref (`ref`, already read, or an error), its
+  // manifest, and records the frames it claims for the pack phase.
+  void CheckVersion(const Version& v, const Result<Ref>& ref, size_t count);
   void CheckIndex(const ObjectInfo& info);
   // Streams the trailer of pack `id`, checks it against the id, checks each
   // claim against its entry, and decodes and hashes every frame (`whole`) or
@@ -240,37 +296,33 @@ class Verifier {
   VerifyReport report_;  // guarded by mu_
 };
 
-Status Verifier::CheckName(const std::string& name) {
-  const std::string key = RefKey(name);
-  if (Status valid = ValidateName(name); !valid) {
-    Problem(key + ": " + valid.error().message() + " (not written by hugeblob; rm can remove it)");
-    return OkStatus();
+void Verifier::CheckVersion(const Version& v, const Result<Ref>& ref, size_t count) {
+  if (Status valid = ValidateName(v.name); !valid) {
+    Problem(v.key + ": " + valid.error().message() +
+            " (not written by hugeblob; rm can remove it)");
+    return;
   }
-  auto ref = LoadRef(*store_, name);
   if (!ref) {
-    if (ref.error().code() == ErrorCode::kNotFound && options_.name.empty()) {
-      return OkStatus();  // removed since it was listed
-    }
-    if (ref.error().code() == ErrorCode::kNotFound) return Fail(ref.error());
+    if (ref.error().code() == ErrorCode::kNotFound) return;  // removed since it was listed
     Failed(ref.error());
-    return OkStatus();
+    return;
   }
+  const std::string label = count > 1 ? v.name + "@" + std::to_string(v.number) : v.name;
   CountObject(0);
   uint64_t msize = 0;
-  auto m = LoadManifestOfRef(*store_, name, *ref, &msize);
+  auto m = LoadManifestOfRef(*store_, label, *ref, &msize);
   if (!m) {
-    Failed(m.error(), " (referenced by '" + name + "')");
-    return OkStatus();
+    Failed(m.error(), " (referenced by '" + label + "')");
+    return;
   }
   CountObject(msize);
-  const uint32_t source = AddSource("manifest " + ref->manifest.Short() + " of '" + name + "'");
+  const uint32_t source = AddSource("manifest " + ref->manifest.Short() + " of '" + label + "'");
   std::set<std::pair<uint32_t, uint64_t>> seen;
   for (const FrameRef& f : m->frames) {
     if (f.zero || !seen.insert({f.pack, f.stored_offset}).second) continue;
     claims_[m->packs[f.pack]].push_back(
         Claim{f.stored_offset, f.stored_length, f.length, f.codec, f.chunk, source});
   }
-  return OkStatus();
 }
 
 void Verifier::CheckIndex(const ObjectInfo& info) {
@@ -508,12 +560,27 @@ Result<VerifyReport> Verifier::Run() {
   std::set<Hash256> all_packs;
   const bool whole = options_.name.empty();
   if (!whole) {
-    HB_TRY(CheckName(options_.name));
+    // One version: NAME (the newest), NAME@N or NAME@ID. A damaged ref is
+    // damage (exit 3), a name that is not there an error.
+    auto r = ResolveVersion(*store_, options_.name);
+    if (!r) {
+      if (!IsDamage(r.error()) || r.error().code() == ErrorCode::kNotFound) return Fail(r.error());
+      Problem(r.error().message());
+    } else {
+      CheckVersion(r->version, r->ref, r->count);
+    }
   } else {
-    HB_ASSIGN_OR_RETURN(auto refs, store_->List(kRefsPrefix));
-    for (const ObjectInfo& r : refs) {
+    std::vector<std::string> stray;
+    HB_ASSIGN_OR_RETURN(auto names, ListAllVersions(*store_, "", &stray));
+    for (const std::string& key : stray) {
+      Problem(key + ": not a version object (names/NAME/.v/STAMP)");
+    }
+    for (auto& vs : names) {
       if (Cancelled()) return Fail(CancelledError("verify"));
-      HB_TRY(CheckName(std::string(NameFromRefKey(r.key))));
+      const size_t count = vs.size();
+      for (const LoadedVersion& lv : LoadVersions(*store_, std::move(vs))) {
+        CheckVersion(lv.version, lv.ref, count);
+      }
     }
     HB_ASSIGN_OR_RETURN(auto indexes, store_->List(kIndexPrefix));
     for (const ObjectInfo& info : indexes) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -9,6 +11,7 @@
 #include "format/manifest.h"
 #include "ops/copy_frames.h"
 #include "ops/load.h"
+#include "repo/refs.h"
 #include "util/cancel.h"
 #include "util/units.h"
 #include "writer/chunk_index.h"
@@ -31,7 +34,15 @@ class Copier {
  private:
   bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->cancelled(); }
   Status Configure();
-  Status CopyOne(const std::string& name, const Ref& ref);
+  // One version of a name, as the source holds it.
+  struct Item {
+    std::string name;
+    uint32_t number = 0;  // in the source
+    std::string stamp;    // kept in the destination: same order, reruns skip it
+    Ref ref;
+  };
+  Result<std::vector<Item>> Plan();
+  Status CopyOne(const Item& item);
   void Report(bool force);
 
   std::shared_ptr<ObjectStore> src_;
@@ -100,10 +111,13 @@ void Copier::Report(bool force) {
       Progress{done_, total_, writer_ ? writer_->stored_bytes() + other_written_ : 0});
 }
 
-Status Copier::CopyOne(const std::string& name, const Ref& ref) {
+Status Copier::CopyOne(const Item& item) {
+  const std::string& name = item.name;
+  const Ref& ref = item.ref;
   HB_ASSIGN_OR_RETURN(Manifest m, LoadManifest(*src_, ref.manifest));
   CopiedName out;
   out.name = name;
+  out.version = item.number;
   out.size = m.size;
   const uint64_t written_before = writer_->stored_bytes() + other_written_;
   const uint64_t done_before = done_;
@@ -182,10 +196,9 @@ Status Copier::CopyOne(const std::string& name, const Ref& ref) {
   // none, gets one computed from the frames just verified.
   copy.digest = m.digest ? *m.digest : ContentDigestOf(copy.frames);
   HB_TRY(CheckPacksExist(*dst_, reused, options_.cancel));
-  HB_ASSIGN_OR_RETURN(Buffer manifest_bytes, EncodeManifest(copy));
-  const Hash256 manifest_id = Sha256Of(manifest_bytes.span());
-  HB_TRY(dst_->Put(ManifestKey(manifest_id), manifest_bytes));
-  other_written_ += manifest_bytes.size();
+  uint64_t manifest_bytes = 0;
+  HB_ASSIGN_OR_RETURN(const Hash256 manifest_id, StoreManifest(*dst_, copy, &manifest_bytes));
+  other_written_ += manifest_bytes;
 
   out.added_bytes = writer_->stored_bytes() + other_written_ - written_before;
   Ref dst_ref;
@@ -196,8 +209,9 @@ Status Copier::CopyOne(const std::string& name, const Ref& ref) {
   dst_ref.shared_bytes = out.shared_bytes;
   dst_ref.data_bytes = DataBytes(copy);
   // The ref last: until here the destination only gained unreferenced
-  // objects, which a rerun reuses.
-  HB_TRY(dst_->Put(RefKey(name), EncodeRef(dst_ref)));
+  // objects, which a rerun reuses. The source's stamp keeps the version's
+  // place among the others.
+  HB_TRY(PublishVersion(*dst_, name, dst_ref, item.stamp));
   done_ = done_before + m.size;
   Report(true);
   result_.names.push_back(std::move(out));
@@ -210,19 +224,10 @@ Result<CopyResult> Copier::Run() {
                 "copy: source and destination are the same store (" + src_->url() + ")");
   }
   HB_TRY(Configure());
-  // The names and their refs first, so that a typo fails before anything
-  // is written.
-  std::vector<std::string> names = options_.names;
-  if (names.empty()) {
-    HB_ASSIGN_OR_RETURN(auto refs, src_->List(kRefsPrefix));
-    for (const ObjectInfo& r : refs) names.emplace_back(NameFromRefKey(r.key));
-  }
-  std::vector<Ref> refs;
-  for (const std::string& name : names) {
-    HB_ASSIGN_OR_RETURN(Ref ref, LoadRef(*src_, name));
-    total_ += ref.size;
-    refs.push_back(ref);
-  }
+  // The versions and their refs first, so that a typo or a name the
+  // destination cannot take fails before anything is written.
+  HB_ASSIGN_OR_RETURN(std::vector<Item> items, Plan());
+  for (const Item& item : items) total_ += item.ref.size;
 
   HB_ASSIGN_OR_RETURN(auto lock,
                       StoreLock::Acquire(dst_, LockKind::kPut, "copy from " + src_->url()));
@@ -238,12 +243,12 @@ Result<CopyResult> Copier::Run() {
 
   Status st = OkStatus();
   size_t i = 0;
-  for (; i < names.size() && st; ++i) {
+  for (; i < items.size() && st; ++i) {
     if (Cancelled()) {
       st = Fail(CancelledError("copy"));
       break;
     }
-    st = CopyOne(names[i], refs[i]);
+    st = CopyOne(items[i]);
   }
   if (st) st = writer_->Finish();
   writer_->Cancel();  // joins the uploaders whatever happened
@@ -251,8 +256,8 @@ Result<CopyResult> Copier::Run() {
   result_.bytes_written = writer_->stored_bytes() + other_written_;
   if (st) return result_;
 
-  std::string kept = std::to_string(result_.names.size()) + " of " + std::to_string(names.size()) +
-                     " names copied";
+  std::string kept = std::to_string(result_.names.size()) + " of " + std::to_string(items.size()) +
+                     " versions copied";
   if (!result_.names.empty()) {
     kept += " (";
     for (size_t k = 0; k < result_.names.size() && k < 5; ++k) {
@@ -265,8 +270,71 @@ Result<CopyResult> Copier::Run() {
   if (st.error().code() == ErrorCode::kCancelled || Cancelled()) {
     return Fail(ErrorCode::kCancelled, "copy interrupted: " + kept);
   }
-  const std::string failed = i > 0 && i <= names.size() ? names[i - 1] : std::string("?");
+  const std::string failed = i > 0 && i <= items.size()
+                                 ? items[i - 1].name + "@" + std::to_string(items[i - 1].number)
+                                 : std::string("?");
   return Fail(st.error().Wrap("copy '" + failed + "' (" + kept + ")"));
+}
+
+Result<std::vector<Copier::Item>> Copier::Plan() {
+  // Which versions: every version of every name, every version of NAME, or
+  // the one NAME@X names.
+  std::vector<LoadedVersion> chosen;
+  if (options_.names.empty()) {
+    HB_ASSIGN_OR_RETURN(auto names, ListAllVersions(*src_));
+    for (auto& vs : names) {
+      for (LoadedVersion& lv : LoadVersions(*src_, std::move(vs))) chosen.push_back(std::move(lv));
+    }
+  } else {
+    for (const std::string& text : options_.names) {
+      const Address a = ParseAddress(text);
+      HB_ASSIGN_OR_RETURN(auto vs, ListVersions(*src_, text));
+      if (!vs.empty() || a.selector.empty()) {
+        if (vs.empty()) {
+          return Fail(ErrorCode::kNotFound, "no file named '" + text + "' in " + src_->url());
+        }
+        for (LoadedVersion& lv : LoadVersions(*src_, std::move(vs))) {
+          chosen.push_back(std::move(lv));
+        }
+      } else {
+        HB_ASSIGN_OR_RETURN(Resolved r, ResolveVersion(*src_, text));
+        chosen.push_back(LoadedVersion{r.version, r.ref});
+      }
+    }
+  }
+  std::vector<Item> items;
+  std::set<std::string> names;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (LoadedVersion& lv : chosen) {
+    if (!lv.ref) return Fail(lv.ref.error().Wrap("copy '" + lv.version.name + "'"));
+    HB_TRY(ValidateName(lv.version.name));
+    Item item;
+    item.name = lv.version.name;
+    item.number = lv.version.number;
+    item.stamp = lv.version.legacy ? LegacyStamp(lv.ref->created_unix) : lv.version.stamp;
+    item.ref = *lv.ref;
+    if (!seen.insert({item.name, item.stamp}).second) continue;  // named twice
+    names.insert(item.name);
+    items.push_back(std::move(item));
+  }
+  // The destination: the names must fit (a name cannot be a file and a
+  // folder at once; conflicts the source itself holds are carried over),
+  // and a version it already has (same stamp: copied before) is skipped.
+  std::vector<Item> todo;
+  std::map<std::string, std::set<std::string>> present;
+  for (const std::string& name : names) {
+    HB_TRY(CheckNamePlacement(*dst_, name, &names));
+    HB_ASSIGN_OR_RETURN(auto vs, ListVersions(*dst_, name));
+    for (const Version& v : vs) present[name].insert(v.stamp);
+  }
+  for (Item& item : items) {
+    if (present[item.name].count(item.stamp) != 0) {
+      ++result_.versions_present;
+      continue;
+    }
+    todo.push_back(std::move(item));
+  }
+  return todo;
 }
 
 }  // namespace

@@ -27,7 +27,9 @@
 namespace hugeblob {
 
 struct CopyOptions {
-  std::vector<std::string> names;        // empty: every name of the source
+  // NAME (all its versions), NAME@N or NAME@ID (one); empty: every version
+  // of every name of the source.
+  std::vector<std::string> names;
   uint64_t memory_budget = 64ull << 20;  // packs being written + reads in flight
   uint64_t pack_size = 16ull << 20;
   unsigned threads = 4;  // parallel GETs from the source
@@ -37,6 +39,7 @@ struct CopyOptions {
 
 struct CopiedName {
   std::string name;
+  uint32_t version = 0;  // its number in the source (1 = the oldest)
   uint64_t size = 0;
   uint64_t chunks_sent = 0;     // chunks written to the destination
   uint64_t chunks_present = 0;  // chunks the destination already held
@@ -45,10 +48,11 @@ struct CopiedName {
 };
 
 struct CopyResult {
-  std::vector<CopiedName> names;  // in the order copied
+  std::vector<CopiedName> names;  // versions, in the order copied
   uint64_t bytes_read = 0;        // stored bytes fetched from the source
   uint64_t bytes_written = 0;     // packs, indexes, manifests written to the destination
   uint64_t packs = 0;             // packs written
+  uint64_t versions_present = 0;  // versions the destination already had (skipped)
 };
 
 // Copies options.names (or all) from `src` to `dst`. On failure or Ctrl-C

@@ -9,6 +9,7 @@
 #include "ops/gc.h"
 #include "ops/gc_test_util.h"
 #include "ops/load.h"
+#include "repo/refs.h"
 #include "store/local_store.h"
 #include "store/memory_store.h"
 #include "store/wrapper_store.h"
@@ -123,9 +124,13 @@ TEST(CopyTest, ResumesWithoutRewritingPacks) {
   const auto packs_before = Keys(*f.local, kPacksPrefix);
   ASSERT_EQ(packs_before.size(), 3u) << r.error().message();
   // The names completed before the failure are complete; the rest are not.
-  EXPECT_NE(r.error().message().find("1 of 2 names copied (v/a)"), std::string::npos)
+  EXPECT_NE(r.error().message().find("1 of 2 versions copied (v/a)"), std::string::npos)
       << r.error().message();
-  EXPECT_EQ(Keys(*f.local, kRefsPrefix), std::set<std::string>{"refs/v/a"});
+  auto versions = ListAllVersions(*f.local);
+  ASSERT_TRUE(versions);
+  ASSERT_EQ(versions->size(), 1u);
+  EXPECT_EQ(versions->front().size(), 1u);
+  EXPECT_EQ(versions->front().front().name, "v/a");
   EXPECT_EQ(Restore(f.local, "v/a", f.dir), f.a);
   EXPECT_TRUE(Keys(*f.local, kLocksPrefix).empty());
 
@@ -170,7 +175,7 @@ TEST(CopyTest, CancelStopsAndSaysWhatWasKept) {
   auto r = CopyNames(f.mem, f.local, o);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kCancelled);
-  EXPECT_NE(r.error().message().find("copy interrupted: 0 of 2 names copied"), std::string::npos)
+  EXPECT_NE(r.error().message().find("copy interrupted: 0 of 2 versions copied"), std::string::npos)
       << r.error().message();
   EXPECT_TRUE(Keys(*f.local, kLocksPrefix).empty());
 }

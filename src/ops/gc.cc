@@ -16,6 +16,7 @@
 #include "format/manifest.h"
 #include "ops/copy_frames.h"
 #include "ops/load.h"
+#include "repo/refs.h"
 #include "util/cancel.h"
 #include "util/thread_pool.h"
 #include "writer/chunk_index.h"
@@ -28,16 +29,6 @@ namespace {
 // about 40 MB while being built): large enough that a store of a few TB has
 // tens of index objects, small enough to keep gc's memory bounded.
 constexpr size_t kMaxEntriesPerIndex = 500000;
-
-// A ref whatever its name: one written by other means under a name hugeblob
-// refuses still protects its manifest (and is no reason to refuse).
-Result<Ref> LoadAnyRef(ObjectStore& store, const std::string& name) {
-  if (ValidateName(name)) return LoadRef(store, name);
-  const std::string key = RefKey(name);
-  HB_ASSIGN_OR_RETURN(Buffer bytes, store.GetRange(key, 0, 4097));
-  if (bytes.size() > 4096) return Fail(ErrorCode::kCorruption, key + ": larger than a ref can be");
-  return DecodeRef(bytes.span(), key);
-}
 
 bool IsBroken(const Error& e) {
   return e.code() == ErrorCode::kCorruption || e.code() == ErrorCode::kUnsupported;
@@ -90,8 +81,8 @@ class Collector {
   GcReport report_;
 
   // Mark results.
-  std::unordered_map<Hash256, std::vector<std::string>, Hash256Hasher>
-      manifest_refs_;  // manifest -> names
+  std::unordered_map<Hash256, std::vector<Version>, Hash256Hasher>
+      manifest_refs_;  // manifest -> the versions that use it
   std::unordered_map<Hash256, std::vector<Hash256>, Hash256Hasher>
       manifest_packs_;  // manifest -> packs
   std::unordered_set<Hash256, Hash256Hasher> live_packs_;
@@ -101,6 +92,9 @@ class Collector {
   // and so is never touched.
   std::map<Hash256, ObjectInfo> packs_;
   std::vector<ObjectInfo> manifests_;
+  std::vector<ObjectInfo> segments_;  // of large manifests
+  // The segments of each manifest read in the mark.
+  std::unordered_map<Hash256, std::vector<Hash256>, Hash256Hasher> manifest_segments_;
   std::vector<ObjectInfo> indexes_;
 
   std::set<Hash256> dead_packs_;                                  // to delete
@@ -108,58 +102,65 @@ class Collector {
 };
 
 Status Collector::Mark() {
-  HB_ASSIGN_OR_RETURN(auto refs, store_->List(kRefsPrefix));
-  std::mutex mu;
-  std::optional<Error> first_error;                         // guarded by mu
-  std::vector<std::pair<std::string, Hash256>> named;       // guarded by mu
-  std::vector<std::pair<std::string, std::string>> broken;  // guarded by mu: name, why
-  {
-    ThreadPool pool(std::max(1u, options_.threads));
-    for (const ObjectInfo& r : refs) {
-      pool.Submit([&, name = std::string(NameFromRefKey(r.key))] {
-        if (Cancelled()) return;
-        auto ref = LoadAnyRef(*store_, name);
-        std::lock_guard lock(mu);
-        if (!ref) {
-          // Removed since the listing: nothing to keep for it.
-          if (ref.error().code() == ErrorCode::kNotFound) return;
-          if (options_.prune_broken && IsBroken(ref.error())) {
-            broken.emplace_back(name, ref.error().message());
-            return;
-          }
-          if (!first_error) first_error = ref.error();
-          return;
-        }
-        named.emplace_back(name, ref->manifest);
-      });
-    }
-    pool.Wait();
+  // Every version of every name (refs of the previous release included)
+  // keeps its manifest: a ref whatever its name, since one written by other
+  // means under a name hugeblob refuses still protects its data.
+  HB_ASSIGN_OR_RETURN(auto names, ListAllVersions(*store_));
+  std::vector<Version> versions;
+  for (auto& vs : names) {
+    for (Version& v : vs) versions.push_back(std::move(v));
   }
   HB_TRY(CheckCancel("the mark"));
+  std::vector<LoadedVersion> loaded = LoadVersions(*store_, std::move(versions));
+  HB_TRY(CheckCancel("the mark"));
+  std::mutex mu;
+  std::optional<Error> first_error;                     // guarded by mu
+  std::vector<std::pair<Version, Hash256>> named;       // guarded by mu
+  std::vector<std::pair<Version, std::string>> broken;  // guarded by mu: version, why
+  std::set<std::string> named_names;
+  for (LoadedVersion& lv : loaded) {
+    if (!lv.ref) {
+      // Removed since the listing: nothing to keep for it.
+      if (lv.ref.error().code() == ErrorCode::kNotFound) continue;
+      if (options_.prune_broken && IsBroken(lv.ref.error())) {
+        broken.emplace_back(lv.version, lv.ref.error().message());
+        continue;
+      }
+      if (!first_error) first_error = lv.ref.error();
+      continue;
+    }
+    named_names.insert(lv.version.name);
+    named.emplace_back(std::move(lv.version), lv.ref->manifest);
+  }
   if (first_error) {
     // A ref we cannot read might protect anything: refuse rather than guess.
     return Fail(first_error->Wrap(
         "gc refused (nothing deleted): a ref cannot be read; remove it (hugeblob rm) or run "
         "gc --prune-broken"));
   }
-  report_.refs = named.size();
+  report_.refs = named_names.size();
+  report_.versions = named.size();
   std::set<Hash256> broken_manifests;  // guarded by mu
-  for (auto& [name, id] : named) manifest_refs_[id].push_back(name);
+  for (auto& [v, id] : named) manifest_refs_[id].push_back(v);
 
   const bool frames = options_.repack_threshold > 0;
   std::unordered_map<Hash256, std::unordered_set<uint64_t>, Hash256Hasher>
-      seen_offsets;  // guarded by mu
+      seen_offsets;             // guarded by mu
+  uint64_t manifests_read = 0;  // guarded by mu
   {
     ThreadPool pool(std::max(1u, options_.threads));
     for (const auto& [id, names] : manifest_refs_) {
-      pool.Submit([&, id = id, name = names.front()] {
+      pool.Submit([&, id = id, name = names.front().name] {
         if (Cancelled()) return;
         auto m = LoadManifest(*store_, id);
         std::lock_guard lock(mu);
+        ++manifests_read;
+        if (options_.progress)
+          options_.progress(Progress{manifests_read, manifest_refs_.size(), 0});
         if (!m) {
           if (options_.prune_broken && IsBroken(m.error())) {
-            for (const std::string& n : manifest_refs_.at(id)) {
-              broken.emplace_back(n, m.error().message());
+            for (const Version& v : manifest_refs_.at(id)) {
+              broken.emplace_back(v, m.error().message());
             }
             broken_manifests.insert(id);
             return;
@@ -168,6 +169,7 @@ Status Collector::Mark() {
           return;
         }
         manifest_packs_[id] = m->packs;
+        manifest_segments_[id] = m->segments;
         for (const Hash256& p : m->packs) live_packs_.insert(p);
         if (!frames) return;
         for (const FrameRef& f : m->frames) {
@@ -186,17 +188,19 @@ Status Collector::Mark() {
         "removes the refs that use it)"));
   }
   for (const Hash256& id : broken_manifests) manifest_refs_.erase(id);
-  std::sort(broken.begin(), broken.end());
-  for (const auto& [name, why] : broken) {
-    report_.broken_refs.push_back(RefKey(name) + ": " + why);
+  std::sort(broken.begin(), broken.end(),
+            [](const auto& a, const auto& b) { return a.first.key < b.first.key; });
+  for (const auto& [v, why] : broken) {
+    report_.broken_refs.push_back(v.key + ": " + why);
     if (options_.dry_run) continue;
-    // Only if it is still the broken ref: a put may have rewritten it since.
-    auto again = LoadAnyRef(*store_, name);
+    // Only if it is still the broken ref: gc's own repack or a put of the
+    // previous release may have rewritten it since.
+    auto again = LoadVersionRef(*store_, v);
     if (again && manifest_refs_.count(again->manifest) != 0) continue;
     if (again && broken_manifests.count(again->manifest) == 0) {
-      return Fail(ErrorCode::kInternal, "gc: ref '" + name + "' changed during the mark; rerun gc");
+      return Fail(ErrorCode::kInternal, "gc: " + v.key + " changed during the mark; rerun gc");
     }
-    HB_TRY(store_->Delete(RefKey(name)));
+    HB_TRY(RemoveVersion(*store_, v));
   }
   report_.live_manifests = manifest_refs_.size();
   return OkStatus();
@@ -302,25 +306,24 @@ Status Collector::Repack() {
       if (inserted) n.packs.push_back(pack);
       g.pack = it->second;
     }
-    HB_ASSIGN_OR_RETURN(Buffer bytes, EncodeManifest(n));
-    const Hash256 nid = Sha256Of(bytes.span());
-    HB_TRY(store_->Put(ManifestKey(nid), bytes));
-    report_.repack_bytes_written += bytes.size();
+    uint64_t written = 0;
+    HB_ASSIGN_OR_RETURN(const Hash256 nid, StoreManifest(*store_, n, &written));
+    report_.repack_bytes_written += written;
     bool all_switched = true;
-    for (const std::string& name : manifest_refs_[mid]) {
-      auto ref = LoadRef(*store_, name);
+    for (const Version& v : manifest_refs_[mid]) {
+      auto ref = LoadVersionRef(*store_, v);
       if (!ref) {
         if (ref.error().code() == ErrorCode::kNotFound) continue;  // removed: nothing to switch
         return Fail(ref.error());
       }
       if (ref->manifest != mid) {
-        spdlog::warn("gc: '{}' changed during gc; its packs are kept", name);
+        spdlog::warn("gc: {} changed during gc; its packs are kept", v.key);
         all_switched = false;
         continue;
       }
       Ref updated = *ref;
       updated.manifest = nid;
-      HB_TRY(store_->Put(RefKey(name), EncodeRef(updated)));
+      HB_TRY(RewriteVersion(*store_, v, updated));
     }
     ++report_.manifests_rewritten;
     if (all_switched) {
@@ -516,6 +519,7 @@ Result<GcReport> Collector::Run() {
     packs_.emplace(*id, std::move(p));
   }
   HB_ASSIGN_OR_RETURN(manifests_, store_->List(kManifestsPrefix));
+  HB_ASSIGN_OR_RETURN(segments_, store_->List(kSegmentsPrefix));
   HB_ASSIGN_OR_RETURN(indexes_, store_->List(kIndexPrefix));
 
   if (options_.repack_threshold > 0) HB_TRY(Repack());
@@ -551,6 +555,26 @@ Result<GcReport> Collector::Run() {
     ++report_.manifests_deleted;
     report_.manifest_bytes_deleted += m.size;
   }
+  // Segments (of large manifests) go with the last manifest that uses them;
+  // they are counted as manifests in the report.
+  std::unordered_set<Hash256, Hash256Hasher> live_segments;
+  for (const auto& [mid, segs] : manifest_segments_) {
+    if (manifest_refs_.count(mid) == 0 || retired_manifests_.count(mid) != 0) continue;
+    live_segments.insert(segs.begin(), segs.end());
+  }
+  std::vector<std::string> dead_segments;
+  for (const ObjectInfo& o : segments_) {
+    auto id = IdFromKey(o.key);
+    if (!id || live_segments.count(*id) != 0) continue;
+    if (Young(o)) {
+      ++report_.young_kept;
+      report_.young_kept_bytes += o.size;
+      continue;
+    }
+    dead_segments.push_back(o.key);
+    ++report_.manifests_deleted;
+    report_.manifest_bytes_deleted += o.size;
+  }
 
   HB_TRY(RewriteIndexes());
 
@@ -562,6 +586,9 @@ Result<GcReport> Collector::Run() {
   }
   HB_TRY(DeleteAll(dead_pack_keys, "packs"));
   HB_TRY(DeleteAll(dead_manifests, "manifests"));
+  // After the manifests: a crash between leaves segments no manifest uses,
+  // which the next gc deletes.
+  HB_TRY(DeleteAll(dead_segments, "segments"));
 
   // Multipart uploads left by a crashed writer hold storage (and cost money
   // on S3) but are invisible to List.

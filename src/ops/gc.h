@@ -46,7 +46,8 @@ struct GcOptions {
 
 struct GcReport {
   bool dry_run = false;
-  uint64_t refs = 0;
+  uint64_t refs = 0;      // names
+  uint64_t versions = 0;  // versions of them (each keeps its data)
   uint64_t live_manifests = 0;
   uint64_t live_packs = 0;
   uint64_t live_pack_bytes = 0;

@@ -13,6 +13,7 @@
 #include "hugeblob/hugeblob.h"
 #include "ops/gc_test_util.h"
 #include "ops/load.h"
+#include "repo/refs.h"
 #include "testing/temp_dir.h"
 
 namespace hugeblob {
@@ -119,11 +120,11 @@ TEST_F(VerifyTest, TinyPackClaimingAHugeFrameIsAProblem) {
 // A ref whose size disagrees with its manifest is refused by every command
 // the same way.
 TEST_F(VerifyTest, RefSizeDisagreeingWithManifestIsRefused) {
-  auto ref = LoadRef(*store_, "a");
-  ASSERT_TRUE(ref);
-  Ref bad = *ref;
+  auto r = ResolveVersion(*store_, "a");
+  ASSERT_TRUE(r);
+  Ref bad = r->ref;
   bad.size += 1;
-  ASSERT_TRUE(store_->Put(RefKey("a"), EncodeRef(bad)));
+  ASSERT_TRUE(RewriteVersion(*store_, r->version, bad));
   EXPECT_EQ(ProblemsWith("the ref says", "a").size(), 1u);
   GetOptions o;
   o.reader.disk_cache = false;
