@@ -125,6 +125,11 @@ mount_round() {  # mount_round LABEL LOG_REGEX [global options...]
   check "$label: stat still answers" stat "$MNT/f" >/dev/null
   fusermount3 -u "$MNT"
   check "$label: the mount unmounts and exits with reads stuck behind it" poll_until 30 gone "$mpid"
+  wait "$mpid"
+  local rc=$?
+  # A read the watchdog answered may still run when the program closes the
+  # file: the daemon must not touch the released handle (it crashed so once).
+  check "$label: the daemon exits 0, not by a signal ($rc)" test "$rc" = 0
 }
 mount_round "store deadline" "packs/[0-9a-f]{2}/[0-9a-f]+.*no answer after 2 s"
 mount_round "mount watchdog" "of 'f': the store has not answered in [0-9.]+ s; failing the read with EIO" --read-timeout 0

@@ -222,7 +222,12 @@ constexpr size_t kZeroCopyMinBytes = 128 * 1024;
 
 void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   OpsContext& c = Ctx(req);
-  OpenFile& f = *reinterpret_cast<FileHandle*>(fi->fh)->file;
+  // A reference of our own: once the deadline watchdog has answered this
+  // request, the program may close the file and the kernel release the
+  // handle while this read still runs (the store answers late, or its own
+  // deadline ends the read); the file must outlive the read, not the handle.
+  const std::shared_ptr<OpenFile> file = reinterpret_cast<FileHandle*>(fi->fh)->file;
+  OpenFile& f = *file;
   if (c.deadlines != nullptr) c.deadlines->Begin(req, &f.name, static_cast<uint64_t>(off), size);
   // False when the deadline watchdog has already failed this request (the
   // store took too long): then it must not be answered a second time.
