@@ -394,7 +394,8 @@ Result<std::shared_ptr<LocalStore>> LocalStore::Open(const std::string& root) {
   if (const char* env = std::getenv("HUGEBLOB_READ_TIMEOUT"); env != nullptr && *env != '\0') {
     auto secs = ParseDurationSeconds(env);
     if (!secs) return Fail(secs.error().Wrap("HUGEBLOB_READ_TIMEOUT"));
-    store->set_read_timeout(std::chrono::seconds(*secs));
+    // Anything past a year is "for ever" (and keeps the milliseconds finite).
+    store->set_read_timeout(std::chrono::seconds(std::min<uint64_t>(*secs, 365ull * 86400)));
   }
   return store;
 }
