@@ -317,8 +317,9 @@ if [ -n "$hpack_path" ]; then
     bash -c "[ $rc -ne 0 ] && [ $rc -ne 124 ] && python3 -c 'import sys; sys.exit(not $took < 10)'"
   check "hung store: with EIO ($err)" bash -c "[[ '$err' == *'Input/output error'* ]]"
   # The local store now refuses a FIFO at once (never opens it for reading),
-  # so the log names the FIFO; a store that really hangs (NFS) is what
-  # "has not answered" reports.
+  # so the log names the FIFO. A store whose reads really block in the
+  # kernel (a dead NFS server), and the mount's --read-timeout against it,
+  # are tested in tests/hostile_stall.sh (stallfs).
   check "hung store: the log says why" grep -Eq "has not answered|FIFO" "$WORK/hung.log"
   check "hung store: other files still read" cmp "$WORK/in/small" "$HM/fine"
   # Let the stuck open() return (a writer appears and goes), then unmount.

@@ -4,7 +4,7 @@
 # the target are refused and left as they were; --to-device writes into a
 # device or FIFO instead; temporary files of killed gets are removed by the
 # next get of the same target; --json never mixes its summary into data on
-# standard output.
+# standard output; a source that changes while put reads it fails the put.
 source "$(dirname "$0")/lib.sh"
 unset HUGEBLOB_STORE
 S=$WORK/store
@@ -82,6 +82,56 @@ if compgen -G "$WORK/.big.hugeblob.$getter.*.tmp" >/dev/null; then
   fi
 else
   echo "skip: the get finished before it was killed"
+fi
+
+# --- A source that changes while put reads it ----------------------------------
+# The file is read through stallfs (tests/tools/stallfs.c), which holds every
+# read past 8 MiB until the test has changed the file and creates the gate
+# file: put is then known to be mid-file when the change happens. By default
+# the put fails (exit 1) and publishes nothing; --allow-changing stores what
+# was read, with a warning.
+STALLFS=$(dirname "$HB")/hb_stallfs
+if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null && [ -x "$STALLFS" ]; then
+  SRC=$WORK/src
+  VIEW=$WORK/view
+  mkdir -p "$SRC" "$VIEW"
+  STALLFS_FROM=$((8 << 20)) "$STALLFS" "$SRC" "$VIEW" in "$WORK/gate.log" 2>"$WORK/stallfs.err" &
+  sfpid=$!
+  cleanup_hooks+=("touch '$SRC/.stallfs-go'; mountpoint -q '$VIEW' && { fusermount3 -u '$VIEW' 2>/dev/null || { kill -9 $sfpid; fusermount3 -uz '$VIEW'; }; }")
+  wait_for "stallfs" 30 mountpoint -q "$VIEW"
+  # changing_put FILE CHANGE [put options...]: starts put, waits for it to
+  # block past 8 MiB, runs CHANGE, lets it go on; sets PUT_RC.
+  changing_put() {
+    local file=$1 change=$2; shift 2
+    rm -f "$SRC/.stallfs-go"
+    head -c $((16 << 20)) /dev/urandom >"$SRC/$file"
+    "$HB" --store "$S" put "$VIEW/$file" --name "$file" "$@" >"$WORK/$file.out" 2>"$WORK/$file.err" &
+    local putter=$!
+    wait_for "put of $file to read past 8 MiB" 60 grep -q "^stalled read $file " "$WORK/gate.log"
+    eval "$change"
+    touch "$SRC/.stallfs-go"
+    wait "$putter"
+    PUT_RC=$?
+  }
+  changing_put in1 'dd if=/dev/urandom of="$SRC/in1" bs=1M seek=12 count=1 conv=notrunc status=none'
+  check "put of a file overwritten mid-read exits 1 ($PUT_RC)" test "$PUT_RC" = 1
+  check "it says the file changed" grep -q "changed while it was being read (its modification time changed" "$WORK/in1.err"
+  check "nothing published under the name" test ! -e "$S/refs/in1"
+  changing_put in2 'truncate -s $((10 << 20)) "$SRC/in2"'
+  check "put of a file that shrank mid-read exits 1 ($PUT_RC)" test "$PUT_RC" = 1
+  check "it says the size changed and the read was short" \
+    grep -q "its size went from 16777216 to 10485760 bytes; 10485760 of its 16777216 bytes were read (it shrank)" "$WORK/in2.err"
+  check "nothing published under that name" test ! -e "$S/refs/in2"
+  changing_put in3 'dd if=/dev/urandom of="$SRC/in3" bs=1M seek=12 count=1 conv=notrunc status=none' --allow-changing
+  check "--allow-changing: put exits 0 ($PUT_RC)" test "$PUT_RC" = 0
+  check "--allow-changing: with a warning" grep -q "warning: put in3: .*changed while it was being read.*stored as read" "$WORK/in3.err"
+  check "--allow-changing: what was read restores (here: the new bytes)" \
+    bash -c "'$HB' --store '$S' get in3 '$WORK/in3.back' && cmp -s '$SRC/in3' '$WORK/in3.back'"
+  changing_put in4 ':'
+  check "a file left alone through the same gate stores fine ($PUT_RC)" test "$PUT_RC" = 0
+  fusermount3 -u "$VIEW"
+else
+  echo "skip: changing sources need FUSE and hb_stallfs"
 fi
 
 # --json get NAME -: the data alone on standard output, the summary on stderr.

@@ -69,6 +69,11 @@ struct PutOptions {
   // byte, holes included, on the pipeline's ordering thread), for comparing
   // with published digests. The content digest is always recorded.
   bool sha256 = false;
+  // A regular file that changes while it is read (size, modification or
+  // change time, or fewer or more bytes than its size) fails the put and
+  // nothing is published; with allow_changing, what was read is stored and
+  // PutResult::changed_while_read says what changed.
+  bool allow_changing = false;
   ProgressFn progress;
   const CancelToken* cancel = nullptr;
 };
@@ -87,6 +92,8 @@ struct PutResult {
   uint64_t shared_bytes = 0;       // uncompressed bytes the store already held
   uint64_t packs = 0;              // pack objects written
   uint64_t peak_buffer_bytes = 0;  // high-water mark of the memory budget
+  // Non-empty when the file changed while it was read (allow_changing).
+  std::string changed_while_read;
 };
 
 // Stores `path` ("-" reads standard input as a stream of unknown length)

@@ -82,6 +82,17 @@ class ObjectStore {
   // bytes at `offset`, kCorruption if the object ends before. The default
   // goes through GetRange; the local store reads straight into dst.
   virtual Status GetRangeInto(std::string_view key, uint64_t offset, std::span<uint8_t> dst);
+  // GetRangeInto where dst lies inside `owner`, which the store may keep
+  // (a reference) until its read really ends: the local store abandons a
+  // read that misses its deadline, and can read straight into dst only if
+  // an abandoned read still writes into live memory. After an error, dst's
+  // bytes may still change until then: the caller drops `owner` and does
+  // not reuse it. The default is GetRangeInto.
+  virtual Status GetRangeIntoBuffer(std::string_view key, uint64_t offset, const Buffer& owner,
+                                    std::span<uint8_t> dst) {
+    (void)owner;
+    return GetRangeInto(key, offset, dst);
+  }
 
   virtual Result<ObjectInfo> Head(std::string_view key) = 0;
   // Every object whose key starts with `prefix`, sorted by key.

@@ -164,6 +164,7 @@ Result<std::shared_ptr<ObjectStore>> GlobalOptions::OpenStore(StoreOpenMode mode
   if (!endpoint.empty()) ::setenv("AWS_ENDPOINT_URL_S3", endpoint.c_str(), 1);
   if (!sse.empty()) ::setenv("HB_S3_SSE", sse.c_str(), 1);
   if (!sse_kms_key_id.empty()) ::setenv("HB_S3_SSE_KMS_KEY_ID", sse_kms_key_id.c_str(), 1);
+  if (!read_timeout.empty()) ::setenv("HUGEBLOB_READ_TIMEOUT", read_timeout.c_str(), 1);
   return hugeblob::OpenStore(store, mode);
 }
 
@@ -214,6 +215,7 @@ struct PutArgs {
   std::string memory;
   std::string pack_size;
   bool sha256 = false;
+  bool allow_changing = false;
   // Set after parsing: whether --name / --level were given at all (an
   // explicit empty name or level -1 is an error, not "the default").
   const CLI::Option* name_opt = nullptr;
@@ -283,6 +285,7 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
     o.pack_size = *v;
   }
   o.sha256 = a.sha256;
+  o.allow_changing = a.allow_changing;
   auto store = g.OpenStore(StoreOpenMode::kCreate);
   if (!store) return Report(store.error());
   // Before anything is uploaded: a name cannot be a file and a folder.
@@ -294,6 +297,9 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
   auto r = Put(*store, a.file, o);
   progress.Finish();
   if (!r) return Report(r.error());
+  if (!r->changed_while_read.empty()) {
+    spdlog::warn("put {}: {}", Escaped(o.name), Escaped(r->changed_while_read));
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (g.json) {
     std::printf(
@@ -907,6 +913,14 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"AES256", "aws:kms", "aws:kms:dsse"}));
   app.add_option("--sse-kms-key-id", g.sse_kms_key_id,
                  "KMS key id or ARN for --sse aws:kms or aws:kms:dsse");
+  app.add_option("--read-timeout", g.read_timeout,
+                 "A read from a local store that has not returned after this long fails, "
+                 "naming the object (a dead network mount; e.g. 30s, 5m; 0 = wait forever; "
+                 "default 60s, or $HUGEBLOB_READ_TIMEOUT)")
+      ->check([](const std::string& v) {
+        auto d = ParseDurationSeconds(v);
+        return d ? std::string() : d.error().message();
+      });
   app.add_flag("--json", g.json, "Machine-readable output");
   app.add_flag("-q,--quiet", g.quiet, "No progress and no summary");
   app.add_flag("-v,--verbose", g.verbose, "Summaries and log messages");
@@ -939,6 +953,9 @@ int Main(int argc, char** argv) {
   put_cmd->add_flag("--sha256", put.sha256,
                     "Also record the SHA-256 of the whole file (shown by stat, checked by get); "
                     "one more pass over every byte, holes included");
+  put_cmd->add_flag("--allow-changing", put.allow_changing,
+                    "Store a file that changes while it is read as it was read, with a warning "
+                    "(default: fail, publish nothing)");
   put_cmd->callback([&] { run = [&] { return RunPut(g, put); }; });
 
   GetArgs get;

@@ -108,6 +108,10 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
                                              a.mountpoint + ")"));
   }
   o.read_timeout = std::chrono::seconds(static_cast<int64_t>(*read_timeout));
+  // The same deadline on the store's own reads (a local store on a dead
+  // network mount): the worker thread gets its error and is free again,
+  // instead of staying stuck after the request was answered with EIO.
+  ::setenv("HUGEBLOB_READ_TIMEOUT", a.read_timeout.c_str(), 1);
   // The daemon's log goes to stderr (foreground) or syslog (detached), never
   // to stdout, which scripts capture.
   auto logger = spdlog::stderr_logger_mt("hugeblob-mount-stderr");

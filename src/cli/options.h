@@ -22,6 +22,7 @@ struct GlobalOptions {
   std::string endpoint;        // S3 endpoint override (AWS_ENDPOINT_URL_S3)
   std::string sse;             // S3 server-side encryption: AES256 | aws:kms | aws:kms:dsse
   std::string sse_kms_key_id;  // KMS key for aws:kms / aws:kms:dsse
+  std::string read_timeout;    // local store read deadline (HUGEBLOB_READ_TIMEOUT)
   bool json = false;
   bool quiet = false;
   bool verbose = false;

@@ -222,7 +222,12 @@ constexpr size_t kZeroCopyMinBytes = 128 * 1024;
 
 void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   OpsContext& c = Ctx(req);
-  OpenFile& f = *reinterpret_cast<FileHandle*>(fi->fh)->file;
+  // A reference of our own: once the deadline watchdog has answered this
+  // request, the program may close the file and the kernel release the
+  // handle while this read still runs (the store answers late, or its own
+  // deadline ends the read); the file must outlive the read, not the handle.
+  const std::shared_ptr<OpenFile> file = reinterpret_cast<FileHandle*>(fi->fh)->file;
+  OpenFile& f = *file;
   if (c.deadlines != nullptr) c.deadlines->Begin(req, &f.name, static_cast<uint64_t>(off), size);
   // False when the deadline watchdog has already failed this request (the
   // store took too long): then it must not be answered a second time.
@@ -261,9 +266,10 @@ void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
             dropped > 0 ? " (" + std::to_string(dropped) + " similar errors not logged)" : "");
       }
       // A read error is EIO to the program whatever the cause (a missing
-      // or corrupt pack is not "no such file").
+      // or corrupt pack is not "no such file"; a store that missed its read
+      // deadline is not a network timeout to read(2)).
       int err = error->to_errno();
-      fuse_reply_err(req, err == ENOENT || err == EINVAL ? EIO : err);
+      fuse_reply_err(req, err == ENOENT || err == EINVAL || err == ETIMEDOUT ? EIO : err);
       return;
     }
     c.reads.fetch_add(1, std::memory_order_relaxed);

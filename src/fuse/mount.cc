@@ -202,6 +202,12 @@ Status RunMount(const MountOptions& options) {
   std::thread watcher([&] {
     bool raised = false;
     while (!done.load()) {
+      // Unmounted (fusermount3 -u): the loop joins its workers before it
+      // returns, and a worker may wait for a store read stuck in the kernel
+      // (a store on a dead network mount, no deadline). Cancelling lets the
+      // local store's wait (which polls the process token) give up
+      // (util/deadline.h), so the loop ends.
+      if (fuse_session_exited(session.se_)) ProcessCancelToken().Cancel();
       if (!raised && options.cancel != nullptr && options.cancel->cancelled()) {
         fuse_session_exit(session.se_);
         // The worker threads sleep in read(/dev/fuse) until a request

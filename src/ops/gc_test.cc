@@ -238,10 +238,15 @@ TEST(GcTest, PutRefusesToPublishWhenAReusedPackVanished) {
   auto base = std::make_shared<MemoryStore>();
   const std::string data = MakeData(2 << 20, 5);
   ASSERT_TRUE(Put(base, WriteFile(dir, "x", data), SmallPut("x")));
+  auto packs = base->List("packs/");
+  ASSERT_TRUE(packs && !packs->empty());
   auto faulty = std::make_shared<FaultInjectingStore>(base);
   FaultRule rule;
   rule.op = StoreOp::kHead;
   rule.key_substring = "packs/";
+  // put first confirms each reused pack's entries with its trailer (one HEAD
+  // per pack, writer/chunk_index.h); the packs vanish after that.
+  rule.after = static_cast<int>(packs->size());
   rule.times = -1;
   rule.code = ErrorCode::kNotFound;
   rule.retryable = false;
@@ -251,6 +256,27 @@ TEST(GcTest, PutRefusesToPublishWhenAReusedPackVanished) {
   EXPECT_NE(r.error().message().find("deleted while it was being written"), std::string::npos)
       << r.error().message();
   EXPECT_FALSE(LoadRef(*base, "y"));
+}
+
+// Packs that are gone before put deduplicates against them: their chunks
+// are stored again, and the new file refers to none of them.
+TEST(GcTest, PutStoresAgainWhatAVanishedPackHeld) {
+  TempDir dir;
+  auto base = std::make_shared<MemoryStore>();
+  const std::string data = MakeData(2 << 20, 5);
+  ASSERT_TRUE(Put(base, WriteFile(dir, "x", data), SmallPut("x")));
+  auto faulty = std::make_shared<FaultInjectingStore>(base);
+  FaultRule rule;
+  rule.op = StoreOp::kHead;
+  rule.key_substring = "packs/";
+  rule.times = -1;
+  rule.code = ErrorCode::kNotFound;
+  rule.retryable = false;
+  faulty->AddRule(rule);
+  auto r = Put(faulty, WriteFile(dir, "x", data), SmallPut("y"));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->shared_bytes, 0u);
+  EXPECT_EQ(r->size, data.size());
 }
 
 TEST(GcTest, AbortsAbandonedMultipartUploads) {

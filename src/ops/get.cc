@@ -618,8 +618,10 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
           }
         }
         const std::string key = PackKey(m.packs[r.pack]);
-        Status got = store.GetRangeInto(
-            key, r.begin, {request.mutable_data(), static_cast<size_t>(r.end - r.begin)});
+        // The store may hold `request` past a read it abandoned at its
+        // deadline; this worker stops at any error, so it never reuses it then.
+        Status got = store.GetRangeIntoBuffer(
+            key, r.begin, request, {request.mutable_data(), static_cast<size_t>(r.end - r.begin)});
         if (!got) {
           return fail(got.error().code() == ErrorCode::kNotFound
                           ? Error(ErrorCode::kCorruption, key + ": pack is missing")

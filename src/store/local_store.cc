@@ -30,7 +30,10 @@
 #include <tuple>
 
 #include "store/key.h"
+#include "util/cancel.h"
+#include "util/deadline.h"
 #include "util/fs.h"
+#include "util/units.h"
 
 namespace hugeblob {
 
@@ -387,7 +390,14 @@ Result<std::shared_ptr<LocalStore>> LocalStore::Open(const std::string& root) {
   // tmp/ is created on first write, so opening a store only to read it
   // leaves the directory untouched.
   HB_TRY(MakeDirs(norm, /*durable=*/true));
-  return std::shared_ptr<LocalStore>(new LocalStore(norm));
+  auto store = std::shared_ptr<LocalStore>(new LocalStore(norm));
+  if (const char* env = std::getenv("HUGEBLOB_READ_TIMEOUT"); env != nullptr && *env != '\0') {
+    auto secs = ParseDurationSeconds(env);
+    if (!secs) return Fail(secs.error().Wrap("HUGEBLOB_READ_TIMEOUT"));
+    // Anything past a year is "for ever" (and keeps the milliseconds finite).
+    store->set_read_timeout(std::chrono::seconds(std::min<uint64_t>(*secs, 365ull * 86400)));
+  }
+  return store;
 }
 
 std::string LocalStore::url() const { return "file://" + root_; }
@@ -472,18 +482,32 @@ Result<std::unique_ptr<PendingObject>> LocalStore::BeginPut() {
       std::make_unique<LocalPendingObject>(root_, std::move(tmp), std::move(fd)));
 }
 
-Result<Buffer> LocalStore::GetRange(std::string_view key, uint64_t offset, uint64_t length) {
-  HB_TRY(CheckKey(key));
-  std::string path = LocalPaths(root_).Object(key);
-  // O_NONBLOCK: opening a FIFO planted in the store would otherwise wait
-  // for a writer for ever; on a regular file it changes nothing.
-  int raw = OpenBeneath(root_, key, O_RDONLY | O_NONBLOCK);
+namespace {
+
+// The reads below run on a helper thread under the store's deadline
+// (util/deadline.h): each owns copies of what it needs (root, key), never
+// the caller's memory.
+
+// Opens the object `key` for reading and checks that it is a regular file.
+// O_NONBLOCK: opening a FIFO planted in the store would otherwise wait for
+// a writer for ever; on a regular file it changes nothing.
+Result<ScopedFd> OpenObject(const std::string& root, const std::string& key,
+                            const std::string& path, uint64_t* size) {
+  int raw = OpenBeneath(root, key, O_RDONLY | O_NONBLOCK);
   if (raw < 0) return Fail(OpenError(errno, "get " + path));
   ScopedFd fd(raw);
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Fail(ErrnoError(errno, "stat " + path));
   HB_TRY(CheckObjectType(st, "get " + path));
-  uint64_t size = static_cast<uint64_t>(st.st_size);
+  *size = static_cast<uint64_t>(st.st_size);
+  return fd;
+}
+
+Result<Buffer> ReadRange(const std::string& root, const std::string& key, uint64_t offset,
+                         uint64_t length) {
+  const std::string path = root + "/" + key;
+  uint64_t size = 0;
+  HB_ASSIGN_OR_RETURN(ScopedFd fd, OpenObject(root, key, path, &size));
   if (offset >= size || length == 0) return Buffer();
   uint64_t n = std::min(length, size - offset);
   // Reusable: on the read path ranges of MiBs are read and dropped at GB/s.
@@ -494,34 +518,81 @@ Result<Buffer> LocalStore::GetRange(std::string_view key, uint64_t offset, uint6
   return out;
 }
 
-Status LocalStore::GetRangeInto(std::string_view key, uint64_t offset, std::span<uint8_t> dst) {
-  HB_TRY(CheckKey(key));
-  std::string path = LocalPaths(root_).Object(key);
-  int raw = OpenBeneath(root_, key, O_RDONLY | O_NONBLOCK);
-  if (raw < 0) return Fail(OpenError(errno, "get " + path));
-  ScopedFd fd(raw);
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return Fail(ErrnoError(errno, "stat " + path));
-  HB_TRY(CheckObjectType(st, "get " + path));
-  if (offset > static_cast<uint64_t>(st.st_size) ||
-      dst.size() > static_cast<uint64_t>(st.st_size) - offset) {
+// Exactly dst.size() bytes at `offset` into dst, which the caller keeps
+// alive until this returns (even if nobody waits for it any more).
+Status ReadRangeInto(const std::string& root, const std::string& key, uint64_t offset,
+                     std::span<uint8_t> dst) {
+  const std::string path = root + "/" + key;
+  uint64_t size = 0;
+  HB_ASSIGN_OR_RETURN(ScopedFd fd, OpenObject(root, key, path, &size));
+  if (offset > size || dst.size() > size - offset) {
     return Fail(ErrorCode::kCorruption,
                 path + ": shorter than the range read from it (truncated?)");
   }
   return PreadAll(fd.get(), dst, offset, path);
 }
 
+std::string RangeWhat(const std::string& path, uint64_t offset, uint64_t length) {
+  return "read " + path + " (bytes " + std::to_string(offset) + "+" + std::to_string(length) + ")";
+}
+
+}  // namespace
+
+DeadlineOptions LocalStore::Deadline() const {
+  DeadlineOptions d;
+  d.timeout = read_timeout_;
+  d.cancel = &ProcessCancelToken();
+  return d;
+}
+
+Result<Buffer> LocalStore::GetRange(std::string_view key, uint64_t offset, uint64_t length) {
+  HB_TRY(CheckKey(key));
+  std::string path = LocalPaths(root_).Object(key);
+  return CallWithDeadline([root = root_, k = std::string(key), offset,
+                           length] { return ReadRange(root, k, offset, length); },
+                          Deadline(), RangeWhat(path, offset, length));
+}
+
+Status LocalStore::GetRangeInto(std::string_view key, uint64_t offset, std::span<uint8_t> dst) {
+  // dst is borrowed for this call only, and an abandoned read may outlive
+  // the call: read into memory the read owns, then copy.
+  HB_ASSIGN_OR_RETURN(Buffer got, GetRange(key, offset, dst.size()));
+  if (got.size() != dst.size()) {
+    return Fail(ErrorCode::kCorruption, LocalPaths(root_).Object(key) +
+                                            ": shorter than the range read from it (truncated?)");
+  }
+  if (!dst.empty()) std::memcpy(dst.data(), got.data(), dst.size());
+  return OkStatus();
+}
+
+Status LocalStore::GetRangeIntoBuffer(std::string_view key, uint64_t offset, const Buffer& owner,
+                                      std::span<uint8_t> dst) {
+  HB_TRY(CheckKey(key));
+  if (dst.data() < owner.data() || dst.data() + dst.size() > owner.data() + owner.size()) {
+    return Fail(ErrorCode::kInternal, "GetRangeIntoBuffer: dst is not inside its owner");
+  }
+  std::string path = LocalPaths(root_).Object(key);
+  // The read holds `owner`, so an abandoned read still writes into live
+  // memory: straight into dst, no copy.
+  return CallWithDeadline([root = root_, k = std::string(key), offset, owner,
+                           dst] { return ReadRangeInto(root, k, offset, dst); },
+                          Deadline(), RangeWhat(path, offset, dst.size()));
+}
+
 Result<ObjectInfo> LocalStore::Head(std::string_view key) {
   HB_TRY(CheckKey(key));
   std::string path = LocalPaths(root_).Object(key);
-  int raw = OpenBeneath(root_, key, O_PATH);
-  if (raw < 0) return Fail(OpenError(errno, "head " + path));
-  ScopedFd fd(raw);
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return Fail(ErrnoError(errno, "head " + path));
-  HB_TRY(CheckObjectType(st, "head " + path));
-  return ObjectInfo{std::string(key), static_cast<uint64_t>(st.st_size),
-                    static_cast<int64_t>(st.st_mtim.tv_sec)};
+  auto head = [root = root_, k = std::string(key), path]() -> Result<ObjectInfo> {
+    int raw = OpenBeneath(root, k, O_PATH);
+    if (raw < 0) return Fail(OpenError(errno, "head " + path));
+    ScopedFd fd(raw);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return Fail(ErrnoError(errno, "head " + path));
+    HB_TRY(CheckObjectType(st, "head " + path));
+    return ObjectInfo{k, static_cast<uint64_t>(st.st_size),
+                      static_cast<int64_t>(st.st_mtim.tv_sec)};
+  };
+  return CallWithDeadline(std::move(head), Deadline(), "head " + path);
 }
 
 Result<std::vector<ObjectInfo>> LocalStore::List(std::string_view prefix) {
@@ -531,18 +602,24 @@ Result<std::vector<ObjectInfo>> LocalStore::List(std::string_view prefix) {
   size_t slash = prefix.rfind('/');
   std::string dir_part =
       slash == std::string_view::npos ? "" : std::string(prefix.substr(0, slash));
-  std::string_view stem = slash == std::string_view::npos ? prefix : prefix.substr(slash + 1);
-  std::vector<ObjectInfo> out;
+  std::string stem(slash == std::string_view::npos ? prefix : prefix.substr(slash + 1));
   // No key lives under tmp/ (CheckKey), so never show what is in there.
-  if (dir_part == kTmpDirName || dir_part.starts_with(std::string(kTmpDirName) + "/")) return out;
-  if (dir_part.empty()) {
-    HB_TRY(Walk(root_, "", "", stem, /*skip_tmp=*/true, &out));
-  } else {
-    HB_TRY(Walk(root_, dir_part, dir_part + "/", stem, false, &out));
+  if (dir_part == kTmpDirName || dir_part.starts_with(std::string(kTmpDirName) + "/")) {
+    return std::vector<ObjectInfo>{};
   }
-  std::sort(out.begin(), out.end(),
-            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
-  return out;
+  auto list = [root = root_, dir_part, stem]() -> Result<std::vector<ObjectInfo>> {
+    std::vector<ObjectInfo> out;
+    if (dir_part.empty()) {
+      HB_TRY(Walk(root, "", "", stem, /*skip_tmp=*/true, &out));
+    } else {
+      HB_TRY(Walk(root, dir_part, dir_part + "/", stem, false, &out));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+    return out;
+  };
+  return CallWithDeadline(std::move(list), Deadline(),
+                          "list " + root_ + "/" + std::string(prefix) + "*");
 }
 
 Status LocalStore::Delete(std::string_view key) {

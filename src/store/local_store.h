@@ -5,26 +5,42 @@
 // (n-1)*part_size), renamed into place on completion. Safe for several
 // processes sharing one directory. Keys under "tmp/" are refused (that
 // directory holds the temporary files); List never shows it.
+//
+// Reads (GetRange, GetRangeInto, Head, List) have a deadline: a directory on
+// a dead NFS server or a FUSE file system that stopped answering blocks a
+// read in the kernel for ever, so each read runs on a helper thread and is
+// abandoned after read_timeout (kTimeout naming the object) or at the first
+// Ctrl-C (the process cancel token: kCancelled). See util/deadline.h.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "hugeblob/store.h"
+#include "util/deadline.h"
 
 namespace hugeblob {
 
 class LocalStore : public ObjectStore {
  public:
-  // Creates `root` if it does not exist.
+  // Creates `root` if it does not exist. The read deadline comes from
+  // $HUGEBLOB_READ_TIMEOUT (a duration: 30s, 5m; 0 = none), default
+  // kDefaultReadTimeout; a malformed value is kInvalidArgument.
   static Result<std::shared_ptr<LocalStore>> Open(const std::string& root);
+  static constexpr std::chrono::seconds kDefaultReadTimeout{60};
   const std::string& root() const { return root_; }
+  // Not thread-safe against reads in flight: set it before sharing the store.
+  void set_read_timeout(std::chrono::milliseconds timeout) { read_timeout_ = timeout; }
+  std::chrono::milliseconds read_timeout() const { return read_timeout_; }
 
   std::string url() const override;
   using ObjectStore::Put;  // the Buffer overload, hidden by the override below
   Status Put(std::string_view key, const BufferChain& data) override;
   Result<Buffer> GetRange(std::string_view key, uint64_t offset, uint64_t length) override;
   Status GetRangeInto(std::string_view key, uint64_t offset, std::span<uint8_t> dst) override;
+  Status GetRangeIntoBuffer(std::string_view key, uint64_t offset, const Buffer& owner,
+                            std::span<uint8_t> dst) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
   Status Delete(std::string_view key) override;
@@ -42,7 +58,9 @@ class LocalStore : public ObjectStore {
 
  private:
   explicit LocalStore(std::string root) : root_(std::move(root)) {}
+  DeadlineOptions Deadline() const;
   std::string root_;
+  std::chrono::milliseconds read_timeout_ = kDefaultReadTimeout;
 };
 
 }  // namespace hugeblob

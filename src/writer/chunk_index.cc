@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <mutex>
 #include <set>
 #include <unordered_set>
@@ -53,6 +54,20 @@ void ChunkIndex::Insert(const ChunkId& id, const ChunkLocation& location) {
 
 void ChunkIndex::InsertLocked(const ChunkId& id, const ChunkLocation& location) {
   chunks_.emplace(id, location);
+}
+
+bool ChunkIndex::Forget(const ChunkId& id, const ChunkLocation& location) {
+  std::unique_lock lock(mu_);
+  auto it = chunks_.find(id);
+  if (it == chunks_.end()) return false;
+  const ChunkLocation& l = it->second;
+  if (l.pack_no != location.pack_no || l.offset != location.offset ||
+      l.stored_length != location.stored_length || l.length != location.length ||
+      l.codec != location.codec) {
+    return false;
+  }
+  chunks_.erase(it);
+  return true;
 }
 
 uint32_t ChunkIndex::PackNoLocked(const Hash256& id) {
@@ -174,6 +189,78 @@ Result<std::unique_ptr<ChunkIndex>> ChunkIndex::Load(ObjectStore& store, unsigne
 }  // namespace hugeblob
 
 namespace hugeblob {
+
+std::shared_ptr<DedupConfirmer::Pack> DedupConfirmer::PackSlot(uint32_t pack_no) {
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = packs_.try_emplace(pack_no);
+  if (inserted) it->second = std::make_shared<Pack>();
+  return it->second;
+}
+
+Result<bool> DedupConfirmer::Confirm(const ChunkId& id, const ChunkLocation& location) {
+  if (location.pack_no >= first_unchecked_) return true;
+  std::shared_ptr<Pack> pack = PackSlot(location.pack_no);
+  const Hash256 pack_id = index_.PackId(location.pack_no);
+  const std::string key = PackKey(pack_id);
+  std::unique_lock plock(pack->mu);
+  if (!pack->loaded) {
+    // The first thread that needs this pack reads its trailer; the others
+    // wait on the pack's mutex meanwhile.
+    auto head = store_.Head(key);
+    Result<std::vector<PackEntry>> entries =
+        head ? ReadPackTrailer(store_, *head, pack_id)
+             : Result<std::vector<PackEntry>>(Fail(head.error()));
+    if (!entries) {
+      const ErrorCode code = entries.error().code();
+      if (code != ErrorCode::kNotFound && code != ErrorCode::kCorruption) {
+        return Fail(entries.error().Wrap("checking the index entries put deduplicates against"));
+      }
+      pack->damage =
+          code == ErrorCode::kNotFound ? "the pack is missing" : entries.error().message();
+    } else {
+      trailers_read_.fetch_add(1, std::memory_order_relaxed);
+      pack->entries = std::move(*entries);
+      std::sort(pack->entries.begin(), pack->entries.end(),
+                [](const PackEntry& a, const PackEntry& b) { return a.offset < b.offset; });
+    }
+    pack->loaded = true;
+    std::lock_guard lock(mu_);
+    load_order_.emplace_back(location.pack_no, pack->entries.size());
+    cached_entries_ += pack->entries.size();
+    // Bounded memory: forget the packs loaded first (a holder keeps its
+    // copy alive; a later chunk of an evicted pack reads its trailer again).
+    while (cached_entries_ > kMaxCachedEntries && load_order_.size() > 1) {
+      const auto [old_no, old_entries] = load_order_.front();
+      load_order_.pop_front();
+      cached_entries_ -= old_entries;
+      packs_.erase(old_no);
+    }
+  }
+  std::string why = pack->damage;
+  if (why.empty()) {
+    auto it =
+        std::lower_bound(pack->entries.begin(), pack->entries.end(), location.offset,
+                         [](const PackEntry& e, uint64_t offset) { return e.offset < offset; });
+    if (it != pack->entries.end() && it->offset == location.offset && it->chunk == id &&
+        it->stored_length == location.stored_length && it->length == location.length &&
+        it->codec == location.codec) {
+      return true;
+    }
+    why = "its trailer has no frame of chunk " + id.Short() + " at offset " +
+          std::to_string(location.offset) + " (" + std::to_string(location.stored_length) +
+          " bytes stored, " + std::to_string(location.length) + " plain)";
+  }
+  plock.unlock();
+  if (index_.Forget(id, location)) dropped_.fetch_add(1, std::memory_order_relaxed);
+  if (!pack->warned.exchange(true)) {
+    spdlog::warn(
+        "an index entry names {} for chunk {}, but {} (a damaged index object?); storing the "
+        "chunk again instead of deduplicating against it (further entries of this pack are "
+        "checked the same way, not reported)",
+        key, id.Short(), why);
+  }
+  return false;
+}
 
 Status CheckPacksExist(ObjectStore& store, const std::vector<Hash256>& packs,
                        const CancelToken* cancel) {

@@ -9,10 +9,14 @@
 // known. Thread-safe: workers probe Contains() while the assembler inserts.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -52,6 +56,9 @@ class ChunkIndex {
   std::optional<ChunkLocation> Find(const ChunkId& id) const;
   // Keeps the first location if the chunk is already known.
   void Insert(const ChunkId& id, const ChunkLocation& location);
+  // Removes the entry of `id` if it still is `location` (an entry found to
+  // lie); true if it did.
+  bool Forget(const ChunkId& id, const ChunkLocation& location);
   size_t size() const;
 
   // Entries of packs that Load found without an index object; the next put
@@ -67,6 +74,54 @@ class ChunkIndex {
   std::vector<Hash256> packs_;                                         // guarded by mu_
   std::unordered_map<Hash256, uint32_t, Hash256Hasher> pack_numbers_;  // guarded by mu_
   std::vector<IndexEntry> unindexed_;                                  // guarded by mu_
+};
+
+// Confirms the index entries a writer deduplicates against, so that an
+// entry that lies (a bug, or a damaged index object: it names a pack that
+// lacks the chunk, or the wrong offset or length) never becomes a manifest
+// that get cannot restore. Each pack's trailer (checked against the pack's
+// id) is read once, by the first thread that needs it (others wait for it),
+// and its entries are kept for the next chunks of that pack: up to
+// kMaxCachedEntries entries in all, the packs loaded first dropped first.
+// Thread-safe.
+class DedupConfirmer {
+ public:
+  static constexpr size_t kMaxCachedEntries = 1 << 16;  // ~3.5 MiB
+
+  // Packs numbered from `first_unchecked` on are being written by this
+  // writer, whose entries come from its own trailers: not checked.
+  DedupConfirmer(ObjectStore& store, ChunkIndex& index, uint32_t first_unchecked)
+      : store_(store), index_(index), first_unchecked_(first_unchecked) {}
+
+  // Whether the pack of `location` really holds `id` there (same offset,
+  // lengths and codec). False when it does not, or the pack is gone or its
+  // trailer damaged: the entry is removed from the index and a warning
+  // logged (once per pack), and the caller stores the chunk itself. An
+  // error only when the store cannot be read (I/O, network, cancellation).
+  Result<bool> Confirm(const ChunkId& id, const ChunkLocation& location);
+
+  uint64_t trailers_read() const { return trailers_read_.load(std::memory_order_relaxed); }
+  uint64_t entries_dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Pack {
+    std::mutex mu;
+    bool loaded = false;              // guarded by mu
+    std::string damage;               // guarded by mu: why no entry of it can be trusted
+    std::vector<PackEntry> entries;   // guarded by mu: sorted by offset
+    std::atomic<bool> warned{false};  // one warning per pack
+  };
+  std::shared_ptr<Pack> PackSlot(uint32_t pack_no);
+
+  ObjectStore& store_;
+  ChunkIndex& index_;
+  const uint32_t first_unchecked_;
+  std::mutex mu_;
+  std::unordered_map<uint32_t, std::shared_ptr<Pack>> packs_;  // guarded by mu_
+  std::deque<std::pair<uint32_t, size_t>> load_order_;         // guarded by mu_: pack_no, entries
+  size_t cached_entries_ = 0;                                  // guarded by mu_
+  std::atomic<uint64_t> trailers_read_{0};
+  std::atomic<uint64_t> dropped_{0};
 };
 
 // Reads the trailer of the pack `info` (as listed, with its size): the

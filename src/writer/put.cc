@@ -148,6 +148,7 @@ class Input {
       seekable_ = true;
       mode_ = static_cast<uint32_t>(st.st_mode);
       mtime_ns_ = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      ctime_ns_ = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
       ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     return OkStatus();
@@ -167,6 +168,30 @@ class Input {
     return got;
   }
   uint64_t size() const { return size_; }
+  // After reading `bytes_read` bytes of a regular file: empty if it is as
+  // it was when opened (same size, modification and change times, every
+  // byte read), else what changed. A file written to while it is read is
+  // stored as neither version; only a stable file is a version of it.
+  Result<std::string> ChangeSinceOpen(uint64_t bytes_read) const {
+    if (!seekable_) return std::string();  // a stream is what it is
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return Fail(ErrnoError(errno, "stat " + label_));
+    const uint64_t now = static_cast<uint64_t>(st.st_size);
+    std::string what;
+    auto add = [&](const std::string& s) { what += (what.empty() ? "" : "; ") + s; };
+    if (now != size_) {
+      add("its size went from " + std::to_string(size_) + " to " + std::to_string(now) + " bytes");
+    }
+    if (bytes_read != size_) {
+      add(std::to_string(bytes_read) + " of its " + std::to_string(size_) + " bytes were read" +
+          (bytes_read < size_ ? " (it shrank)" : " (it grew)"));
+    }
+    const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    const int64_t ctime = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+    if (mtime_ns_ && mtime != *mtime_ns_) add("its modification time changed");
+    if (ctime != ctime_ns_) add("its change time (ctime) changed");
+    return what;
+  }
   const std::string& label() const { return label_; }
   bool seekable() const { return seekable_; }
   bool SeekTo(uint64_t pos) {
@@ -186,6 +211,7 @@ class Input {
   bool seekable_ = false;
   std::optional<uint32_t> mode_;
   std::optional<int64_t> mtime_ns_;
+  int64_t ctime_ns_ = 0;
   std::string label_;
 };
 
@@ -198,6 +224,9 @@ class PutPipeline {
 
  private:
   Status Configure();
+  // Fails (or, with allow_changing, notes in result_) when the input
+  // changed while it was read.
+  Result<PutResult> CheckInputStable();
   bool Stopped() const {
     return abort_.cancelled() || (options_.cancel != nullptr && options_.cancel->cancelled());
   }
@@ -248,6 +277,7 @@ class PutPipeline {
   std::shared_ptr<MemoryBudget> input_budget_;  // read blocks; the reader blocks on it
   std::shared_ptr<MemoryBudget> frame_budget_;  // compressed frames; accounting only
   std::unique_ptr<ChunkIndex> index_;
+  std::unique_ptr<DedupConfirmer> dedup_;  // confirms index_'s entries from before this put
   uint32_t first_new_pack_ = 0;
   std::unique_ptr<PackWriter> pack_writer_;  // the open pack, uploaders, index objects
 
@@ -470,11 +500,21 @@ void PutPipeline::WorkerLoop() {
         continue;
       }
       c.id = ChunkHash(chunk_hash_, c.input.span());
-      // Optimistic: the assembler makes the final call, in file order.
-      c.known = index_->Contains(c.id);
+      // Optimistic: the assembler makes the final call, in file order. An
+      // entry from before this put is confirmed against its pack's trailer
+      // first; one that lies is dropped from the index, and the chunk stored.
+      c.known = false;
+      if (auto loc = index_->Find(c.id)) {
+        auto confirmed = dedup_->Confirm(c.id, *loc);
+        if (!confirmed) {
+          error = confirmed.error();
+          break;
+        }
+        c.known = *confirmed;
+      }
       if (!c.known) arena_bytes += FrameBound(codec_, c.input.size());
     }
-    if (arena_bytes > 0 && !Stopped()) {
+    if (arena_bytes > 0 && !error && !Stopped()) {
       // Rounded up so that arenas of nearby slots are interchangeable in the
       // reuse pool.
       constexpr size_t kGrain = 256 * 1024;
@@ -676,6 +716,24 @@ Result<PutResult> PutPipeline::Finish() {
   return result_;
 }
 
+Result<PutResult> PutPipeline::CheckInputStable() {
+  HB_ASSIGN_OR_RETURN(std::string change, input_.ChangeSinceOpen(bytes_done_));
+  if (change.empty()) return result_;
+  if (!options_.allow_changing) {
+    return Fail(ErrorCode::kIOError,
+                "put " + options_.name + ": " + input_.label() +
+                    " changed while it was being read (" + change +
+                    "), so what was read is neither the old nor the new file; nothing was "
+                    "published under '" +
+                    options_.name +
+                    "'. Put it again once nothing writes to it (the chunks read are kept and "
+                    "reused), or pass --allow-changing to store what was read");
+  }
+  result_.changed_while_read =
+      input_.label() + " changed while it was being read (" + change + "); stored as read";
+  return result_;
+}
+
 Result<PutResult> PutPipeline::Run(const std::string& path) {
   HB_TRY(Configure());
   // Before anything is uploaded: a name that is also a folder of other names
@@ -689,6 +747,7 @@ Result<PutResult> PutPipeline::Run(const std::string& path) {
   HB_ASSIGN_OR_RETURN(chunk_hash_, StoreChunkHash(*store_));
   HB_ASSIGN_OR_RETURN(index_, ChunkIndex::Load(*store_, 8, options_.cancel));
   first_new_pack_ = index_->pack_count();
+  dedup_ = std::make_unique<DedupConfirmer>(*store_, *index_, first_new_pack_);
   manifest_ = std::make_unique<ManifestWriter>(*store_, chunk_hash_, chunker_params_);
 
   PackWriterOptions pw;
@@ -718,6 +777,7 @@ Result<PutResult> PutPipeline::Run(const std::string& path) {
     if (error_) result = Fail(*error_);
   }
   if (result && options_.cancel != nullptr && options_.cancel->cancelled()) result = interrupted();
+  if (result) result = CheckInputStable();
   if (result) result = Finish();
   if (!result && result.error().code() == ErrorCode::kCancelled && options_.cancel != nullptr &&
       options_.cancel->cancelled()) {
