@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc != 5) {
     fprintf(stderr, "usage: %s STORE NAME OFFSET LENGTH\n", argv[0]);
     return 2;
@@ -16,12 +16,12 @@ int main(int argc, char **argv) {
   uint64_t pos = strtoull(argv[3], NULL, 10);
   const uint64_t end = pos + strtoull(argv[4], NULL, 10);
 
-  hb_store *store = hb_store_open(argv[1], 0);
+  hb_store* store = hb_store_open(argv[1], 0);
   if (store == NULL) {
     fprintf(stderr, "%s\n", hb_last_error());
     return 1;
   }
-  hb_file *file = hb_file_open(store, argv[2]);
+  hb_file* file = hb_file_open(store, argv[2]);
   hb_store_close(store); /* the file keeps what it needs */
   if (file == NULL) {
     fprintf(stderr, "%s\n", hb_last_error());

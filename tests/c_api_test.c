@@ -17,19 +17,19 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                         \
-  do {                                                                      \
-    if (cond) {                                                             \
-      ++passed;                                                             \
-    } else {                                                                \
-      ++failed;                                                             \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: [%d] %s\n",     \
-              __FILE__, __LINE__, #cond, hb_last_error_code(), hb_last_error()); \
-    }                                                                       \
+#define CHECK(cond)                                                                                \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      ++passed;                                                                                    \
+    } else {                                                                                       \
+      ++failed;                                                                                    \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: [%d] %s\n", __FILE__, __LINE__, #cond, \
+              hb_last_error_code(), hb_last_error());                                              \
+    }                                                                                              \
   } while (0)
 
 enum { kSize = 5 * 1024 * 1024 + 12345 };
-static unsigned char *g_data;
+static unsigned char* g_data;
 static char g_dir[256];
 static char g_store[300];
 
@@ -47,7 +47,7 @@ static void MakeData(void) {
   memset(g_data + 2 * 1024 * 1024, 0, 1024 * 1024);
 }
 
-static int RemoveOne(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+static int RemoveOne(const char* path, const struct stat* st, int flag, struct FTW* ftw) {
   (void)st;
   (void)flag;
   (void)ftw;
@@ -56,7 +56,7 @@ static int RemoveOne(const char *path, const struct stat *st, int flag, struct F
 
 /* A regular file under DIR/packs, for the damage test. */
 static char g_pack[1024];
-static int FindPack(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+static int FindPack(const char* path, const struct stat* st, int flag, struct FTW* ftw) {
   (void)ftw;
   if (flag == FTW_F && S_ISREG(st->st_mode) && strstr(path, "/packs/") != NULL &&
       st->st_size > 4096) {
@@ -66,7 +66,7 @@ static int FindPack(const char *path, const struct stat *st, int flag, struct FT
   return 0;
 }
 
-static int RangeMatches(hb_file *f, uint64_t offset, size_t n) {
+static int RangeMatches(hb_file* f, uint64_t offset, size_t n) {
   static __thread unsigned char buf[300000];
   if (n > sizeof buf) n = sizeof buf;
   int64_t got = hb_file_pread(f, buf, n, offset);
@@ -80,13 +80,13 @@ static int RangeMatches(hb_file *f, uint64_t offset, size_t n) {
 }
 
 struct Reader {
-  hb_file *file;
+  hb_file* file;
   unsigned seed;
   int mismatches;
 };
 
-static void *ReadRandom(void *arg) {
-  struct Reader *r = arg;
+static void* ReadRandom(void* arg) {
+  struct Reader* r = arg;
   for (int i = 0; i < 200; ++i) {
     uint64_t off = (uint64_t)rand_r(&r->seed) % kSize;
     size_t n = 1 + (size_t)rand_r(&r->seed) % 200000;
@@ -105,7 +105,7 @@ int main(void) {
   char input[300];
   snprintf(input, sizeof input, "%s/input.bin", g_dir);
   MakeData();
-  FILE *in = fopen(input, "wb");
+  FILE* in = fopen(input, "wb");
   if (in == NULL || fwrite(g_data, 1, kSize, in) != kSize || fclose(in) != 0) {
     perror(input);
     return 1;
@@ -119,7 +119,7 @@ int main(void) {
   CHECK(hb_store_open(g_store, 0x40) == NULL);
   CHECK(hb_last_error_code() == HB_EINVAL);
 
-  hb_store *s = hb_store_open(g_store, HB_OPEN_CREATE);
+  hb_store* s = hb_store_open(g_store, HB_OPEN_CREATE);
   CHECK(s != NULL);
   if (s == NULL) return 1;
   CHECK(hb_put(s, input, "data/one") == 0);
@@ -132,7 +132,7 @@ int main(void) {
   CHECK(hb_last_error_code() == HB_ENOTFOUND);
   CHECK(strstr(hb_last_error(), "data/missing") != NULL);
 
-  hb_file *f = hb_file_open(s, "data/one");
+  hb_file* f = hb_file_open(s, "data/one");
   CHECK(f != NULL);
   if (f == NULL) return 1;
   /* The file outlives its store handle. */
@@ -140,8 +140,8 @@ int main(void) {
   CHECK(hb_file_size(f) == kSize);
   CHECK(RangeMatches(f, 0, 4096));
   CHECK(RangeMatches(f, 2 * 1024 * 1024 - 100, 200000)); /* into the zeros */
-  CHECK(RangeMatches(f, kSize - 1000, 4096));              /* short at the end */
-  CHECK(RangeMatches(f, kSize, 100));                      /* 0 at the end */
+  CHECK(RangeMatches(f, kSize - 1000, 4096));            /* short at the end */
+  CHECK(RangeMatches(f, kSize, 100));                    /* 0 at the end */
   CHECK(hb_file_pread(f, NULL, 0, 0) == 0);
   CHECK(hb_file_pread(f, NULL, 10, 0) == -HB_EINVAL);
   CHECK(hb_file_pread(NULL, g_pack, 10, 0) == -HB_EINVAL);
@@ -166,7 +166,7 @@ int main(void) {
 
   /* A damaged pack: a fresh handle (no cache) reads HB_ECORRUPT, not bytes. */
   CHECK(nftw(g_store, FindPack, 16, FTW_PHYS) == 1);
-  FILE *p = fopen(g_pack, "r+b");
+  FILE* p = fopen(g_pack, "r+b");
   CHECK(p != NULL);
   if (p != NULL) {
     /* Every byte from 1 KiB on: frames and the trailer alike. */

@@ -347,8 +347,8 @@ std::optional<uint64_t> Manifest::SeekData(uint64_t offset, bool hole) const {
 
 Status Manifest::Validate() const {
   HB_TRY(CheckChunker(chunker));
-  if (version == 1 && (!sha256 || digest || mode || mtime_ns || chunk_hash != HashAlgo::kSha256 ||
-                       segmented())) {
+  if (version == 1 &&
+      (!sha256 || digest || mode || mtime_ns || chunk_hash != HashAlgo::kSha256 || segmented())) {
     return Fail(ErrorCode::kCorruption, "a version 1 manifest has a SHA-256 and nothing else");
   }
   if (static_cast<uint8_t>(chunk_hash) > static_cast<uint8_t>(HashAlgo::kBlake3)) {
@@ -422,8 +422,7 @@ Result<Buffer> EncodeManifest(const Manifest& manifest) {
                 "cannot encode manifest: version " + Str(m.version) + " is read-only");
   }
   ByteWriter w;
-  w.Reserve(kMaxFixed + m.packs.size() * 32 + m.frames.size() * 44 +
-            m.children.size() * kMaxChild);
+  w.Reserve(kMaxFixed + m.packs.size() * 32 + m.frames.size() * 44 + m.children.size() * kMaxChild);
   w.Varint(m.size);
   w.U8(static_cast<uint8_t>(m.chunk_hash));
   w.Hash(*m.digest);

@@ -64,8 +64,8 @@ class BlobReaderImpl final : public BlobReader {
   uint64_t data_bytes() const override { return DataBytes(m_); }
   Result<FrameRef> Frame(size_t frame_index) const override {
     if (frame_index >= m_.frames.size()) {
-      return Fail(ErrorCode::kInvalidArgument, src_->label + ": frame " +
-                                                   std::to_string(frame_index) + " out of range");
+      return Fail(ErrorCode::kInvalidArgument,
+                  src_->label + ": frame " + std::to_string(frame_index) + " out of range");
     }
     return m_.frames[frame_index];
   }

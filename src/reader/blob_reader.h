@@ -28,7 +28,6 @@
 
 namespace hugeblob {
 
-
 class ReaderContext {
  public:
   static Result<std::shared_ptr<ReaderContext>> Create(const ReaderOptions& options);

@@ -33,7 +33,9 @@ class SegmentedReader final : public BlobReader {
  public:
   SegmentedReader(std::shared_ptr<ContextImpl> ctx, std::shared_ptr<ObjectStore> store,
                   std::shared_ptr<const Manifest> top, std::string label)
-      : ctx_(std::move(ctx)), store_(std::move(store)), top_(std::move(top)),
+      : ctx_(std::move(ctx)),
+        store_(std::move(store)),
+        top_(std::move(top)),
         label_(std::move(label)) {
     frames_ = top_->frame_count();
   }
@@ -74,8 +76,7 @@ class SegmentedReader final : public BlobReader {
     while (done < n) {
       HB_ASSIGN_OR_RETURN(leaf, LeafAt(offset + done));
       const uint64_t in = offset + done - leaf->ref.offset;
-      const size_t want =
-          static_cast<size_t>(std::min<uint64_t>(n - done, leaf->ref.length - in));
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(n - done, leaf->ref.length - in));
       HB_ASSIGN_OR_RETURN(size_t got, leaf->reader->pread(in, out.subspan(done, want)));
       if (got != want) {
         return Fail(ErrorCode::kCorruption,

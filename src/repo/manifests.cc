@@ -35,8 +35,7 @@ Result<Buffer> GetVerified(ObjectStore& store, const std::string& key, const Has
     return Fail(bytes.error());
   }
   if (bytes->size() > limit) {
-    return Fail(ErrorCode::kCorruption,
-                key + ": larger than a " + std::string(what) + " can be");
+    return Fail(ErrorCode::kCorruption, key + ": larger than a " + std::string(what) + " can be");
   }
   if (Sha256Of(bytes->span()) != id) {
     return Fail(ErrorCode::kCorruption, key + ": content does not match its id");
@@ -68,8 +67,7 @@ Status ManifestWriter::Add(const FrameRef& frame, const Hash256& pack) {
     f.stored_length = 0;
     f.codec = Codec::kNone;
   } else {
-    auto [it, inserted] =
-        leaf_packs_.emplace(pack, static_cast<uint32_t>(leaf_.packs.size()));
+    auto [it, inserted] = leaf_packs_.emplace(pack, static_cast<uint32_t>(leaf_.packs.size()));
     if (inserted) leaf_.packs.push_back(pack);
     f.pack = it->second;
     data_bytes_ += f.length;
@@ -123,8 +121,7 @@ Status ManifestWriter::AddChild(size_t level, const SegmentRef& ref) {
   // As with leaves: a parent is written when one more child than it holds
   // arrives, so that exactly `fanout` children can become the top.
   if (pending_[level].size() > shape_.fanout) {
-    std::vector<SegmentRef> first(pending_[level].begin(),
-                                  pending_[level].begin() + shape_.fanout);
+    std::vector<SegmentRef> first(pending_[level].begin(), pending_[level].begin() + shape_.fanout);
     pending_[level].erase(pending_[level].begin(), pending_[level].begin() + shape_.fanout);
     HB_TRY(WriteInner(level, std::move(first)));
   }

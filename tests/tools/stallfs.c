@@ -99,8 +99,7 @@ static int sf_open(const char* path, struct fuse_file_info* fi) {
   return 0;
 }
 
-static int sf_read(const char* path, char* buf, size_t size, off_t off,
-                   struct fuse_file_info* fi) {
+static int sf_read(const char* path, char* buf, size_t size, off_t off, struct fuse_file_info* fi) {
   if (stalled(path) && off + (off_t)size > g_from) {
     pthread_mutex_lock(&g_log_mu);
     fprintf(g_log, "stalled read %s %lld %zu\n", path + 1, (long long)off, size);
