@@ -1,6 +1,7 @@
 #include "util/deadline.h"
 
 #include <fmt/format.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -33,6 +34,20 @@ class Helpers {
   static Helpers& Get() {
     static Helpers* helpers = new Helpers();
     return *helpers;
+  }
+
+  Helpers() {
+    // A fork (the mount daemonizing) keeps only the forking thread: the
+    // child must not count the parent's idle helpers (a job handed to one
+    // would never run) nor inherit a lock a helper held.
+    ::pthread_atfork([] { Get().mu_.lock(); }, [] { Get().mu_.unlock(); },
+                     [] {
+                       Helpers& h = Get();
+                       h.idle_ = 0;
+                       h.queue_.clear();
+                       g_abandoned.store(0, std::memory_order_relaxed);
+                       h.mu_.unlock();
+                     });
   }
 
   void Run(std::function<void()> job) {
