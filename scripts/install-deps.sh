@@ -13,8 +13,10 @@ BUILD_PKGS=(
   libzstd-dev liblz4-dev libcurl4-openssl-dev libssl-dev libfuse3-dev fuse3
   libexpected-dev libcli11-dev libfmt-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
   librust-blake3-dev ccache python3-dev python3-pybind11
+  python3-setuptools python3-wheel python3-pip python3-venv
 )
-TEST_PKGS=(b3sum zstd lz4 python3 python3-boto3 python3-pytest python3-numpy sqlite3 time xxd zsh)
+TEST_PKGS=(b3sum zstd lz4 python3 python3-boto3 python3-pytest python3-numpy sqlite3 time xxd zsh
+           xfsprogs)  # xfsprogs: tests/reflink.sh (as root) mounts an XFS image to test reflinks
 # Node.js and npm run s3rver; take Debian's only when the machine has none
 # (Debian's npm conflicts with a Node.js installed another way).
 command -v node >/dev/null 2>&1 || TEST_PKGS+=(nodejs)

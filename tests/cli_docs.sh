@@ -54,5 +54,8 @@ documented stat $("$HB" --store "$S" --json stat a | fields)
 documented forget $("$HB" --store "$S" --json forget a --keep-last 1 --dry-run | fields)
 documented verify $("$HB" --store "$S" --json verify | fields)
 documented gc $("$HB" --store "$S" --json gc --dry-run | fields)
+"$HB" --store "$S" put "$WORK/f" --name b -q
+documented diff $("$HB" --store "$S" --json diff a b | fields)
+documented get $("$HB" --store "$S" --json get a "$WORK/got" | fields)
 documented rm $("$HB" --store "$S" --json rm a@1 | fields)
 finish

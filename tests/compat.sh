@@ -31,7 +31,10 @@ check "new put into the old store uses sha256" test "$(json_get chunk_hash <<< "
 check "it deduplicates against the old chunks" test "$(json_get shared_bytes <<< "$res")" -gt 500000
 check "the old store still verifies" "$HB" --store "$OLD" verify
 check "the new file restores" bash -c "'$HB' --store '$OLD' get a2 - | cmp - '$WORK/a-again'"
-check "the old config is unchanged" test "$(cat "$OLD/config")" = "$(cat "$DATA/store-v1/config")"
+# Format 2 from its first version object on (the previous release refuses
+# the store then, instead of collecting data it cannot see), the rest kept.
+check "the old config is raised to format 2" test "$(head -1 "$OLD/config")" = "hugeblob-store 2"
+check "the rest of the old config is kept" test "$(tail -n +2 "$OLD/config")" = "$(tail -n +2 "$DATA/store-v1/config")"
 
 # --- a new store -------------------------------------------------------------
 NEW=$WORK/new
@@ -39,6 +42,7 @@ head -c 3000000 /dev/urandom > "$WORK/rand"
 res=$("$HB" --store "$NEW" --json put "$WORK/rand" --name r)
 check "a new store names chunks by blake3" test "$(json_get chunk_hash <<< "$res")" = blake3
 check "its config says so" grep -qx 'chunk-hash blake3' "$NEW/config"
+check "a new store is format 2" test "$(head -1 "$NEW/config")" = "hugeblob-store 2"
 check "no SHA-256 unless asked" test "$(json_get sha256 <<< "$res")" = None
 # A chunk's id is the BLAKE3 of its bytes: a fixed-size chunk hashed by b3sum
 # (an independent implementation) is in the manifest's pack trailer.

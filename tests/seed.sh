@@ -59,4 +59,62 @@ res=$("$HB" --json get v6 "$WORK/out2" --seed "$WORK/junk" --seed "$WORK/missing
 check "a useless seed changes nothing" cmp "$WORK/out2" "$WORK/v6"
 check "nothing came from it" test "$(json_get seeded_bytes <<< "$res")" = 0
 expect_error "a seed that is a directory is refused" "not a regular file" "$HB" get v6 "$WORK/out3" --seed "$WORK"
+
+# --seed-dir: the old version somewhere below a directory, among others.
+mkdir -p "$WORK/seeds/a/b"
+cp "$WORK/v5" "$WORK/seeds/a/b/old.img"
+head -c 1000 /dev/urandom >"$WORK/seeds/small"
+ln -s "$WORK/junk" "$WORK/seeds/link"
+res=$("$HB" --json get v6 "$WORK/outd" --seed-dir "$WORK/seeds")
+check "a get seeded from a directory restores v6 exactly" cmp "$WORK/outd" "$WORK/v6"
+check "and found the old version in it" test "$(json_get seeded_bytes <<< "$res")" -gt $(((MB << 20) * 8 / 10))
+check "without scanning the symlink or the small file" test "$(json_get seed_files <<< "$res")" = 1
+expect_error "--seed-dir must be a directory" "not a directory" "$HB" get v6 "$WORK/outd2" --seed-dir "$WORK/v5"
+
+# diff: ranges by content, and the fetch a seeded get would make.
+"$HB" put "$WORK/v5" --name v5 > /dev/null
+d=$("$HB" --json diff v5 v6)
+res=$("$HB" --json get v6 "$WORK/outp" --seed "$WORK/v5")
+pred=$(json_get fetch_bytes <<< "$d")
+got=$(json_get fetched_bytes <<< "$res")
+check "diff predicts what a seeded get fetches ($pred vs $got)" \
+  test "$got" -ge "$pred" -a "$got" -le $((pred + $(json_get store_requests <<< "$res") * (64 << 10)))
+check "diff of a file with itself finds nothing" \
+  test "$("$HB" --json diff v6 v6 | json_get differing_bytes)" = 0
+# Every byte that differs before the insertion (same offsets in both) lies
+# in a range diff reports, and there the ranges are a small part.
+check "diff's ranges cover every changed byte and little else" python3 - "$WORK" "$d" <<'PY'
+import json, sys
+work, d = sys.argv[1], json.loads(sys.argv[2])
+v5 = open(f"{work}/v5", "rb").read()
+v6 = open(f"{work}/v6", "rb").read()
+ranges = [(r["offset"], r["offset"] + r["length"]) for r in d["ranges"]]
+covered = lambda i: any(a <= i < b for a, b in ranges)
+changed = [i for i in range(5 << 20) if v5[i] != v6[i]]
+assert changed, "the edits changed nothing?"
+missing = [i for i in changed if not covered(i)]
+assert not missing, f"{len(missing)} changed bytes outside every range, first at {missing[0]}"
+# Ranges are by offset: after the insertion everything has moved, but
+# before it only the chunks holding an edit differ.
+early = sum(min(b, 5 << 20) - a for a, b in ranges if a < 5 << 20)
+assert early < 3 << 20, f"{early} bytes differ before the insertion"
+PY
+"$HB" diff v5 v6 > "$WORK/diff.txt"
+check "diff prints ranges and the fetch estimate" grep -q "fetched" "$WORK/diff.txt"
+expect_error "diff of a missing name" "no file named" "$HB" diff v5 nope
+
+# --in-place: the old copy updated where it stands.
+cp "$WORK/v5" "$WORK/inplace"
+ino=$(stat -c %i "$WORK/inplace")
+res=$("$HB" --json get v6 "$WORK/inplace" --in-place)
+check "get --in-place turns v5 into v6" cmp "$WORK/inplace" "$WORK/v6"
+check "in the same file (same inode)" test "$(stat -c %i "$WORK/inplace")" = "$ino"
+check "writing only what differs" test "$(json_get in_place_bytes <<< "$res")" -gt $((1 << 20))
+expect_error "--in-place is for a file" "regular file" "$HB" get v6 - --in-place
+
+# --cache: a get fills the shared cache, and the next one reads it.
+res=$("$HB" --json get v6 "$WORK/c1" --cache --no-seed)
+res=$("$HB" --json get v6 "$WORK/c2" --cache --no-seed)
+check "a get with --cache takes chunks from the cache" test "$(json_get fetched_bytes <<< "$res")" = 0
+check "and restores exactly" cmp "$WORK/c2" "$WORK/v6"
 finish

@@ -24,6 +24,8 @@ namespace hugeblob {
 class MemoryBudget;
 
 // Bytes reserved from a MemoryBudget; returned when destroyed. Move-only.
+// (The library's memory accounting: a program allocating Buffers passes
+// none, and has no MemoryBudget to make one from.)
 class Reservation {
  public:
   Reservation() = default;

@@ -3,6 +3,11 @@
 // carries a code, a message that names the object concerned (a key, a path, a
 // chunk id), and whether retrying the same call may succeed. The first root
 // cause wins: callers add context with Error::Wrap, they do not replace it.
+//
+// Thread safety and lifetimes: Error and Result are plain values, owned by
+// whoever holds them; the library keeps no reference to an Error it returns.
+// Like any value, one may be read from several threads at once but not
+// written while read. ErrorCodeName returns a view of a static string.
 #pragma once
 
 #include <string>

@@ -1,28 +1,54 @@
-// hugeblob's public API: store a file (Put), give it back whole (Get), and
-// inspect or check a store. Lazy reads are in reader.h, stores in store.h.
+// hugeblob's public API. This header and the ones it includes are the whole
+// of it: a program needs nothing else (install: include/hugeblob/, the
+// static library libhugeblob.a, pkg-config `hugeblob` or CMake
+// `find_package(hugeblob)`; docs/library.md).
 //
-// Every call is synchronous and returns a Result; a CancelToken, when given,
-// is polled so Ctrl-C stops work within a fraction of a second. Calls on one
-// store may run concurrently from several threads or processes.
+//   auto store = hugeblob::Store::Open("/srv/blobs");        // or s3://bucket/prefix
+//   auto file = store->OpenFile("vm/2026-11-22");            // hugeblob::File (reader.h)
+//   (*file)->pread(offset, buffer);
+//
+// Store (below) opens a store by URL and does everything with it: put from a
+// path, a file descriptor or a stream; get; list, stat, remove; verify; open
+// a File for lazy random-access reads. The free functions further down do the
+// same on any ObjectStore (store.h: a backend of your own, or a wrapper).
+//
+// Every call is synchronous and returns a Result (error.h); nothing throws.
+// A CancelToken (cancel.h), when given, is polled so a call stops within a
+// fraction of a second; progress callbacks report from a worker thread.
+//
+// Logging: the library reports what a user should know but is not an
+// error (retries, skipped damage) as warnings on standard error. (Opening
+// the first Store sets this up unless the program configured spdlog's
+// default logger itself.)
+//
+// Thread safety: a Store and every call on it may be used from any number of
+// threads at once, and several processes may use one store (puts of
+// different names, reads, a get during a put). Lifetimes: the structs passed
+// in are only read during the call (a ProgressFn and a CancelToken must
+// outlive it); results are owned by the caller.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "hugeblob/buffer.h"
+#include "hugeblob/cancel.h"
 #include "hugeblob/error.h"
 #include "hugeblob/reader.h"
 #include "hugeblob/store.h"
 
 namespace hugeblob {
 
-class CancelToken;
-
 // Progress of a long call, reported from a pipeline thread at most a few
-// times a second. `total` is 0 when unknown (stdin).
+// times a second (never concurrently with itself). `total` is 0 when unknown
+// (a stream). The callback must not call back into the same operation.
 struct Progress {
   uint64_t done = 0;
   uint64_t total = 0;
@@ -98,6 +124,17 @@ struct GetOptions {
   // standard output or a device.
   std::vector<std::string> seeds;
   bool seed_target = true;
+  // Directories whose regular files are all candidate seeds (see
+  // ListSeedDir in src/ops/seed.h: closest in size first, scanned up to
+  // twice the file's size).
+  std::vector<std::string> seed_dirs;
+  // Update an existing regular file `out` where it stands, writing only the
+  // ranges that differ, instead of restoring to a temporary file and
+  // renaming it: for files too large to hold twice. Not atomic: if it is
+  // interrupted, `out` holds a mix of old and new bytes, and running the
+  // same get again finishes it (the same checks then apply). A `out` that
+  // does not exist is restored the usual way.
+  bool in_place = false;
   // Give a restored file the permission bits and modification time put
   // recorded (a file, not standard output or a device).
   bool restore_metadata = true;
@@ -111,9 +148,16 @@ struct GetResult {
   uint64_t holes = 0;                // bytes left as holes (all-zero chunks)
   uint64_t seeded_bytes = 0;         // bytes copied from seeds
   uint64_t seed_scanned_bytes = 0;   // seed bytes read and hashed to find them
+  uint64_t seed_aligned_bytes = 0;   // of those, checked at the file's own offsets (not cut)
   uint64_t seed_changed_chunks = 0;  // seed chunks that no longer matched (fetched)
   uint64_t fetched_bytes = 0;        // stored bytes read from the store
   uint64_t store_requests = 0;       // ranged reads of packs
+  uint64_t seed_files = 0;           // seed files scanned
+  uint64_t cloned_bytes = 0;         // of seeded_bytes: shared extents (reflinks)
+  uint64_t cached_bytes = 0;         // bytes read from the disk cache
+  uint64_t in_place_bytes = 0;       // in_place: bytes already right, not written
+  uint64_t held_bytes = 0;           // in_place: target chunks read first into memory
+  uint64_t claim_waits = 0;          // chunks another process was fetching (then cached)
 };
 
 // Restores `name` to `out` ("-" writes standard output). Checks free space
@@ -205,5 +249,81 @@ struct VerifyReport {
 // report.
 Result<VerifyReport> Verify(const std::shared_ptr<ObjectStore>& store,
                             const VerifyOptions& options);
+
+// --- A store by URL -------------------------------------------------------
+
+struct StoreOptions {
+  // kExisting: a missing store is kNotFound; kCreate makes it (as the first
+  // put does); kInit makes it and fails if it exists.
+  StoreOpenMode mode = StoreOpenMode::kExisting;
+  // The caches behind this Store's Files (shared by all of them). The disk
+  // cache (a directory shared with other processes) is off for a library
+  // user unless set here.
+  ReaderOptions reader = [] {
+    ReaderOptions o;
+    o.disk_cache = false;
+    return o;
+  }();
+};
+
+// A stream to put: fills `dst` with up to dst.size() bytes and returns how
+// many, 0 at the end. Called from one thread (not the caller's) while
+// PutStream runs, never concurrently with itself; an error fails the put and
+// writes no name.
+using ReadFn = std::function<Result<size_t>(std::span<uint8_t> dst)>;
+
+// A handle on an open store: cheap to copy (copies share the store, its
+// connection and caches). Thread-safe; see the top of this header.
+class Store {
+ public:
+  // Opens the store at `url`: a path or file:///path (local directory),
+  // s3://bucket/prefix (endpoint, region and credentials as the AWS CLI
+  // takes them), mem:// (in memory, for tests); empty: the default store
+  // (DefaultStoreUrl in store.h).
+  static Result<Store> Open(std::string_view url, const StoreOptions& options = {});
+  // A Store on an ObjectStore of the program's own (a backend, a wrapper).
+  static Result<Store> Wrap(std::shared_ptr<ObjectStore> objects, const StoreOptions& options = {});
+
+  std::string url() const;
+  // The backend under this Store.
+  const std::shared_ptr<ObjectStore>& objects() const;
+
+  // Stores a file under options.name ("-": standard input). See Put above.
+  Result<PutResult> Put(const std::string& path, const PutOptions& options) const;
+  // Stores what `fd` holds: a regular file whole (from offset 0, holes
+  // skipped, mode and mtime recorded, as by path), a pipe or socket read to
+  // its end. `fd` stays the caller's (not closed).
+  Result<PutResult> PutFd(int fd, const PutOptions& options) const;
+  // Stores a stream of unknown length (see ReadFn), or a std::istream read
+  // to its end (a read error fails the put).
+  Result<PutResult> PutStream(const ReadFn& read, const PutOptions& options) const;
+  Result<PutResult> PutStream(std::istream& in, const PutOptions& options) const;
+
+  // Restores `name` to the local file `out` (see Get above).
+  Result<GetResult> Get(const std::string& name, const std::string& out,
+                        const GetOptions& options = {}) const;
+
+  // Names (those starting with `prefix`), each with its newest version;
+  // every version of one name, oldest first (see ListBlobs,
+  // ListBlobVersions). A name in the calls below may be NAME (its newest
+  // version), NAME@N or NAME@MANIFEST_PREFIX.
+  Result<std::vector<BlobInfo>> List(const std::string& prefix = "") const;
+  Result<std::vector<BlobInfo>> Versions(const std::string& name) const;
+  Result<BlobStat> Stat(const std::string& name) const;
+  // Every version of NAME, or the one NAME@N addresses; how many went.
+  Result<size_t> Remove(const std::string& name) const;
+  Result<VerifyReport> Verify(const VerifyOptions& options = {}) const;
+
+  // Opens `name` for lazy random-access reads (reader.h). kNotFound if there
+  // is no such name, kCorruption if its ref or manifest is damaged.
+  Result<std::unique_ptr<File>> OpenFile(std::string_view name) const;
+  // The counters of the caches behind this Store's Files.
+  ReaderStats reader_stats() const;
+
+ private:
+  struct Impl;  // (the library's)
+  explicit Store(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
 
 }  // namespace hugeblob

@@ -13,6 +13,11 @@
 //  * Buffers passed in are only read during the call; the store keeps no
 //    reference after it returns. Buffers returned are owned by the caller.
 //  * All methods are thread-safe.
+//
+// Lifetimes: an ObjectStore is shared (std::shared_ptr): a Store, a File or a
+// running operation holds it while it needs it. A program may implement
+// ObjectStore itself (a backend, or a wrapper adding metrics or faults) and
+// use it through Store::Wrap (hugeblob.h).
 #pragma once
 
 #include <cstdint>

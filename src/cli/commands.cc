@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/diff_command.h"
 #include "cli/docgen.h"
 #include "cli/maintenance_command.h"
 #include "cli/mount_command.h"
@@ -22,8 +23,8 @@
 #include "cli/versions_command.h"
 #include "format/layout.h"
 #include "hugeblob/hugeblob.h"
-#include "hugeblob/reader.h"
 #include "ops/load.h"
+#include "reader/blob_reader.h"
 #include "repo/refs.h"
 #include "util/cancel.h"
 #include "util/units.h"
@@ -330,7 +331,10 @@ struct GetArgs {
   bool to_device = false;
   unsigned threads = 0;
   std::vector<std::string> seeds;
+  std::vector<std::string> seed_dirs;
   bool no_seed = false;
+  bool in_place = false;
+  bool use_cache = false;
   bool no_metadata = false;
   CacheOptions cache;
 };
@@ -345,11 +349,17 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
   o.to_device = a.to_device;
   o.threads = a.threads;
   o.seeds = a.seeds;
+  o.seed_dirs = a.seed_dirs;
   o.seed_target = !a.no_seed;
+  o.in_place = a.in_place;
+  if (a.in_place && (a.out == "-" || a.to_device)) {
+    return UsageError("--in-place updates a regular file (not standard output or a device)");
+  }
   o.restore_metadata = !a.no_metadata;
   auto reader = a.cache.ToReaderOptions(/*disk_default=*/false, IsLocalStore(**store));
   if (!reader) return Report(reader.error());
   o.reader = *reader;
+  if (a.use_cache && !a.cache.no_disk_cache) o.reader.disk_cache = true;
   // get reads each chunk once: a small memory cache (for chunks repeated
   // within the file and for read-ahead) is all it needs.
   if (a.cache.memory_cache.empty()) o.reader.memory_cache_bytes = 16ull << 20;
@@ -369,19 +379,28 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
     // then, never after the restored bytes.
     std::fprintf(a.out == "-" ? stderr : stdout,
                  "{\"name\":%s,\"out\":%s,\"size\":%llu,\"holes\":%llu,\"seeded_bytes\":%llu,"
-                 "\"seed_scanned_bytes\":%llu,\"seed_changed_chunks\":%llu,\"fetched_bytes\":%llu,"
-                 "\"store_requests\":%llu,\"seconds\":%.3f}\n",
+                 "\"seed_scanned_bytes\":%llu,\"seed_aligned_bytes\":%llu,\"seed_changed_chunks\":%"
+                 "llu,\"fetched_bytes\":%llu,"
+                 "\"store_requests\":%llu,\"seed_files\":%llu,\"cloned_bytes\":%llu,"
+                 "\"cached_bytes\":%llu,\"in_place_bytes\":%llu,\"held_bytes\":%llu,"
+                 "\"claim_waits\":%llu,\"seconds\":%.3f}\n",
                  JsonString(a.name).c_str(), JsonString(a.out).c_str(), (unsigned long long)r->size,
                  (unsigned long long)r->holes, (unsigned long long)r->seeded_bytes,
                  (unsigned long long)r->seed_scanned_bytes,
+                 (unsigned long long)r->seed_aligned_bytes,
                  (unsigned long long)r->seed_changed_chunks, (unsigned long long)r->fetched_bytes,
-                 (unsigned long long)r->store_requests, secs);
+                 (unsigned long long)r->store_requests, (unsigned long long)r->seed_files,
+                 (unsigned long long)r->cloned_bytes, (unsigned long long)r->cached_bytes,
+                 (unsigned long long)r->in_place_bytes, (unsigned long long)r->held_bytes,
+                 (unsigned long long)r->claim_waits, secs);
   } else if (a.out != "-" || !g.Chatty()) {
     // With "-" standard output is the data: the summary goes to stderr.
     std::string line = fmt::format("{} -> {}: {} in {:.1f}s, verified", Escaped(a.name),
                                    Escaped(a.out), FormatSize(r->size), secs);
-    if (r->seed_scanned_bytes > 0) {
-      line += fmt::format("; {} from seeds, {} fetched in {} requests", FormatSize(r->seeded_bytes),
+    if (a.in_place) line += fmt::format("; {} already in place", FormatSize(r->in_place_bytes));
+    if (r->seed_scanned_bytes > 0 || r->cached_bytes > 0) {
+      line += fmt::format("; {} from seeds, {} from the cache, {} fetched in {} requests",
+                          FormatSize(r->seeded_bytes), FormatSize(r->cached_bytes),
                           FormatSize(r->fetched_bytes), r->store_requests);
     }
     line += "\n";
@@ -398,6 +417,7 @@ struct CatArgs {
   std::string name;
   std::string offset = "0";
   std::string length;
+  bool use_cache = false;
   CacheOptions cache;
 };
 
@@ -417,6 +437,10 @@ int RunCat(const GlobalOptions& g, const CatArgs& a) {
   const bool local = IsLocalStore(**store);
   auto options = a.cache.ToReaderOptions(/*disk_default=*/!local, local);
   if (!options) return Report(options.error());
+  if (a.use_cache && !a.cache.no_disk_cache) {
+    options->disk_cache = true;
+    options->disk_cache_admission = DiskCacheAdmission::kAlways;  // asked for: keep what is read
+  }
   auto context = ReaderContext::Create(*options);
   if (!context) return Report(context.error());
   auto reader = OpenBlobReader(*context, *store, a.name);
@@ -954,13 +978,30 @@ int Main(int argc, char** argv) {
                    "A local file to take chunks from instead of the store (an older version, "
                    "a copy); repeatable. Every chunk taken is checked against its id")
       ->allow_extra_args(false);
+  get_cmd
+      ->add_option("--seed-dir", get.seed_dirs,
+                   "A directory whose files are all candidate seeds; repeatable. Symbolic links "
+                   "and other file systems are not entered, files smaller than the minimum "
+                   "chunk are skipped, and files closest in size to NAME are scanned first, "
+                   "until every chunk is found or twice NAME's size has been read")
+      ->allow_extra_args(false);
+  get_cmd->add_flag(
+      "--in-place", get.in_place,
+      "Update an existing output where it stands, writing only the ranges that differ (no "
+      "temporary copy: for files too large to hold twice; no --force needed). NOT atomic: "
+      "if interrupted, the output holds a mix of old and new bytes until the same command is "
+      "run again, which finishes it. Chunks of the output that other offsets need are read "
+      "before anything is overwritten (up to 256M in memory; the rest is fetched)");
+  get_cmd->add_flag("--cache", get.use_cache,
+                    "Use the shared disk cache (--cache-dir, default $XDG_CACHE_HOME/hugeblob): "
+                    "chunks found there are not fetched, fetched ones are added; processes "
+                    "sharing it fetch each chunk once");
   get_cmd->add_flag("--no-metadata", get.no_metadata,
                     "Do not restore the permission bits and modification time put recorded");
   get_cmd->add_flag("--no-seed", get.no_seed,
                     "With --force, do not read the file being replaced for chunks it already has "
                     "(by default it is the first seed)");
-  get.cache.Add(get_cmd, "off unless --cache-dir is given (a restore reads each chunk once)",
-                "16M");
+  get.cache.Add(get_cmd, "off unless --cache or --cache-dir is given", "16M");
   get_cmd->callback([&] { run = [&] { return RunGet(g, get); }; });
 
   CatArgs cat;
@@ -971,7 +1012,10 @@ int Main(int argc, char** argv) {
       ->required();
   cat_cmd->add_option("--offset", cat.offset, "First byte (K/M/G suffixes)");
   cat_cmd->add_option("--length", cat.length, "Number of bytes (default: to the end)");
-  cat.cache.Add(cat_cmd, "on for S3 stores; for local ones only with --cache-dir");
+  cat_cmd->add_flag("--cache", cat.use_cache,
+                    "Use the shared disk cache for any store, keeping every chunk read "
+                    "(processes sharing it fetch each chunk once)");
+  cat.cache.Add(cat_cmd, "on for S3 stores; for local ones only with --cache or --cache-dir");
   cat_cmd->callback([&] { run = [&] { return RunCat(g, cat); }; });
 
   LsArgs ls;
@@ -1024,6 +1068,7 @@ int Main(int argc, char** argv) {
 
   AddMountCommand(app, g, run);
   AddMaintenanceCommands(app, g, run);
+  AddDiffCommand(app, g, run);
   AddVersionsCommands(app, g, run);
   AddExamples(app);
 

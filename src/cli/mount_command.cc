@@ -29,6 +29,7 @@ struct MountArgs {
   unsigned threads = 16;
   double refresh_s = 2;
   std::string read_timeout = "60s";
+  bool keep_all = false;
   CacheOptions cache;
 };
 
@@ -127,6 +128,10 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
   auto reader = a.cache.ToReaderOptions(/*disk_default=*/true, IsLocalStore(**store));
   if (!reader) return UsageError(reader.error().message());
   o.reader = *reader;
+  if (a.keep_all && !a.cache.no_disk_cache) {
+    o.reader.disk_cache = true;
+    o.reader.disk_cache_admission = DiskCacheAdmission::kAlways;
+  }
   // The disk cache keeps up to a quarter of the fd limit open (one fd per
   // hot entry): let the daemon use what it is allowed, up to 64Ki.
   struct rlimit rl;
@@ -161,6 +166,11 @@ void AddMountCommand(CLI::App& app, GlobalOptions& g, std::function<int()>& run)
                   "A read the store has not answered after this long fails with EIO "
                   "(e.g. 30s, 5m; 0 = wait forever)")
       ->capture_default_str();
+  cmd->add_flag("--cache", args.keep_all,
+                "Keep every chunk read in the disk cache, for a local store too (by default a "
+                "local store's chunk is kept on its second read). The cache survives restarts "
+                "and is shared with every mount, cat and get --cache using the same directory; "
+                "processes sharing it fetch each chunk once");
   args.cache.Add(cmd, "on for every store");
   cmd->callback([&g, &run] { run = [&g] { return RunMountCommand(g, args); }; });
 }

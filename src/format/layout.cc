@@ -116,6 +116,16 @@ Status ValidateName(std::string_view name) {
   return OkStatus();
 }
 
+std::string RaisedConfig(std::string_view text) {
+  constexpr std::string_view kMagic = "hugeblob-store ";
+  if (!text.starts_with(kMagic)) return {};
+  const size_t nl = text.find('\n');
+  if (nl == std::string_view::npos) return {};
+  const std::string_view version = text.substr(kMagic.size(), nl - kMagic.size());
+  if (version != "1") return {};
+  return std::string(kMagic) + std::to_string(kStoreFormat) + std::string(text.substr(nl));
+}
+
 Result<HashAlgo> ChunkHashOfConfig(std::string_view text) {
   while (!text.empty()) {
     size_t nl = text.find('\n');

@@ -44,6 +44,17 @@ std::string_view NameFromRefKey(std::string_view key);
 // test store) is new: BLAKE3. kUnsupported for a hash this build lacks.
 Result<HashAlgo> ChunkHashOfConfig(std::string_view config_text);
 
+// Store format versions in the config's first line ("hugeblob-store N"):
+// 1, stores of the previous release (refs/NAME, inline manifests); 2, stores
+// with version objects (names/NAME/.v/...) and segmented manifests, which a
+// release that knows only 1 must refuse rather than misread (its gc would
+// see no names and delete their data). New stores are made at 2; a store at
+// 1 is raised to 2 when its first version object is written.
+inline constexpr int kStoreFormat = 2;
+// `config_text` with its format line raised to kStoreFormat (the rest kept),
+// or empty when it is already there (or is not a config).
+std::string RaisedConfig(std::string_view config_text);
+
 // A name is 1..1024 bytes of printable ASCII other than '\\', made of
 // '/'-separated components that are not empty, ".", "..", and that do not
 // start with '.'. Names never escape the store or a mount.

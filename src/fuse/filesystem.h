@@ -32,8 +32,8 @@
 
 #include "fuse/tree.h"
 #include "hugeblob/error.h"
-#include "hugeblob/reader.h"
 #include "hugeblob/store.h"
+#include "reader/blob_reader.h"
 
 namespace hugeblob::fuse {
 

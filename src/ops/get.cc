@@ -11,7 +11,9 @@
 // target, fsynced and renamed only once every check has passed.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "codec/codec.h"
 #include "format/layout.h"
@@ -31,6 +34,7 @@
 #include "hugeblob/hugeblob.h"
 #include "ops/load.h"
 #include "ops/seed.h"
+#include "reader/disk_cache.h"
 #include "util/cancel.h"
 #include "util/fs.h"
 #include "util/thread_pool.h"
@@ -285,171 +289,402 @@ std::vector<Run> PlanRuns(const Manifest& m, std::vector<size_t>* order, uint64_
   return runs;
 }
 
-// Restores every stored frame of `m` into `fd` (already sized; zero frames
-// stay holes): `threads` workers each take the next run, read it with one
-// ranged GET into a reused buffer, decode each frame into a per-thread
-// scratch buffer, check it against its chunk id and pwrite it in place. No
-// buffer per chunk, no ordering thread: the content digest needs only the
-// ids, and every frame was checked against its id before it was written.
-Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::string& tmp,
-                      const GetOptions& options, const std::string& label,
-                      const std::vector<std::string>& seeds, GetResult* result) {
+// Where a frame's bytes come from in a restore.
+enum class From : uint8_t {
+  kDone,   // nothing to write: a hole in a fresh file, or in place already
+  kHole,   // in place: zeros over data (punched)
+  kHeld,   // in place: a chunk of the target that a write would destroy, read first
+  kSeed,   // copied from a seed
+  kFetch,  // from the disk cache, else the store
+};
+
+// How long get waits for another process to fetch a chunk it claimed.
+constexpr int64_t kClaimWaitMs = 60000;
+// Files under a --seed-dir are scanned until they have added this many
+// times the file's size to the bytes read (candidates closest in size
+// first), or until every chunk is found.
+constexpr uint64_t kSeedDirScanFactor = 2;
+
+// Whether [begin, end) overlaps one of `spans` (sorted, disjoint).
+bool Overlaps(const std::vector<std::pair<uint64_t, uint64_t>>& spans, uint64_t begin,
+              uint64_t end) {
+  auto it = std::upper_bound(spans.begin(), spans.end(), std::make_pair(begin, UINT64_MAX));
+  if (it != spans.begin() && std::prev(it)->second > begin) return true;
+  return it != spans.end() && it->first < end;
+}
+
+// Restores every frame of `m` into `fd` (already sized), or, with
+// `in_place`, updates the existing file `fd` into it by writing only the
+// frames it does not already hold at their offsets.
+//
+// Sources, best first: a seed (with `in_place`, the target itself is the
+// first), the disk cache (when options.reader.disk_cache), the store. The
+// store is read by `threads` workers, each taking the next run (one ranged
+// GET into a reused buffer), decoding each frame into a per-thread scratch
+// buffer, checking it against its chunk id and pwriting it. No buffer per
+// chunk, no ordering thread: the content digest needs only the ids, and
+// every frame was checked against its id before it was written.
+//
+// In place, a chunk that the target holds at another offset is copied from
+// there, unless that offset is itself about to be written (its bytes would
+// be gone before they are read): such chunks are read first into memory, at
+// most four times the memory budget of them (256 MiB by default), and the
+// rest fetched. Ordering the writes instead
+// (a shifted region copied from its far end, like memmove) would hold
+// nothing, but a run of cycles still needs the memory; the bound keeps this
+// simple and the common case (edits and short insertions) well inside it.
+Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::string& path,
+                     const GetOptions& options, const std::string& label,
+                     const std::vector<std::string>& seeds, size_t explicit_seeds, bool in_place,
+                     GetResult* result) {
   const unsigned threads = options.threads == 0 ? 4 : options.threads;
   // Each worker holds one request and one decoded chunk: 5/8 of the budget
   // for requests (10 MiB each at the defaults), so that a 16 MiB pack is two.
   const uint64_t max_request =
       std::clamp<uint64_t>(options.memory_budget * 5 / 8 / threads, 1ull << 20, 12ull << 20);
+  auto cancelled = [&] { return options.cancel != nullptr && options.cancel->cancelled(); };
+  const size_t n = m.frames.size();
 
-  // Frames a seed holds are copied from it (checked against their ids as
-  // they are read); the rest, and any seed chunk that no longer matches,
-  // come from the store.
+  std::unique_ptr<DiskCache> cache;
+  if (options.reader.disk_cache) {
+    cache = DiskCache::Open(options.reader.disk_cache_dir, options.reader.disk_cache_bytes);
+    if (!cache->enabled()) cache.reset();
+  }
+
+  // 1. Seeds: where each needed chunk can be read locally.
+  // A new file takes the chunks a seed holds at their own offsets as the
+  // scan finds them (one read of the seed); in place, those are the chunks
+  // that are where they belong already.
+  std::vector<uint8_t> own(in_place ? n : 0, 0);
+  std::vector<uint8_t> written(n, 0);
+  std::atomic<uint64_t> aligned_bytes{0};
+  std::mutex progress_mu;  // progress is reported from one thread at a time
   std::unique_ptr<SeedIndex> seed;
   if (!seeds.empty()) {
-    HB_ASSIGN_OR_RETURN(seed, SeedIndex::Build(m, seeds, options.cancel));
-    result->seed_scanned_bytes = seed->scanned_bytes();
-  }
-  std::vector<size_t> order;
-  std::vector<size_t> from_seed;
-  for (size_t i = 0; i < m.frames.size(); ++i) {
-    if (m.frames[i].zero) continue;
-    if (seed != nullptr && seed->Find(m.frames[i].chunk) != nullptr) {
-      from_seed.push_back(i);
+    SeedScanOptions so;
+    so.always = explicit_seeds;
+    so.max_scan_bytes = std::max<uint64_t>(1, kSeedDirScanFactor * m.size);
+    so.threads = threads;
+    if (in_place) {
+      so.at_own_offset = &own;
     } else {
-      order.push_back(i);
+      so.write_fd = fd;
+      so.write_name = path;
+      so.on_written = [&](uint64_t bytes) {
+        const uint64_t now = aligned_bytes.fetch_add(bytes) + bytes;
+        if (options.progress) {
+          std::lock_guard lock(progress_mu);
+          options.progress(Progress{now, m.size, 0});
+        }
+      };
+      so.done = &written;
     }
+    HB_ASSIGN_OR_RETURN(seed, SeedIndex::Build(m, seeds, options.cancel, so));
+    result->seed_scanned_bytes = seed->scanned_bytes();
+    result->seed_aligned_bytes = seed->aligned_bytes();
+    result->seed_files = seed->files();
   }
-  if (!from_seed.empty()) {
-    std::atomic<size_t> next_seed{0};
-    std::mutex seed_mu;
-    std::vector<size_t> refetch;      // guarded by seed_mu
-    std::optional<Error> seed_error;  // guarded by seed_mu
-    std::atomic<uint64_t> seeded{0};
-    auto copier = [&] {
-      std::vector<uint8_t> buf;
-      for (;;) {
-        const size_t k = next_seed.fetch_add(1);
-        if (k >= from_seed.size()) return;
-        if (options.cancel != nullptr && options.cancel->cancelled()) {
-          std::lock_guard lock(seed_mu);
-          if (!seed_error) seed_error = CancelledError("get");
-          return;
-        }
-        const FrameRef& f = m.frames[from_seed[k]];
-        buf.resize(f.length);
-        if (!seed->Read(*seed->Find(f.chunk), buf, f.hash, f.chunk)) {
-          std::lock_guard lock(seed_mu);
-          refetch.push_back(from_seed[k]);
-          continue;
-        }
-        if (Status st = PwriteAll(fd, buf, f.offset, tmp); !st) {
-          std::lock_guard lock(seed_mu);
-          if (!seed_error) seed_error = st.error();
-          return;
-        }
-        seeded.fetch_add(f.length);
-      }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < std::min<size_t>(threads, from_seed.size()); ++t) {
-      pool.emplace_back(copier);
-    }
-    for (auto& t : pool) t.join();
-    if (seed_error) return Fail(*seed_error);
-    order.insert(order.end(), refetch.begin(), refetch.end());
-    result->seeded_bytes = seeded.load();
-    result->seed_changed_chunks = refetch.size();
-  }
-  const std::vector<Run> runs = PlanRuns(m, &order, max_request, 64 << 10);
-  uint64_t max_run = 0;
-  for (const Run& r : runs) max_run = std::max(max_run, r.end - r.begin);
-  result->store_requests = runs.size();
-  for (const Run& r : runs) result->fetched_bytes += r.end - r.begin;
 
-  std::atomic<size_t> next{0};
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> done{0};
+  // 2. The plan.
+  std::vector<From> plan(n, From::kFetch);
+  uint64_t done_bytes = 0;  // holes and frames in place: nothing to do
+  for (size_t i = 0; i < n; ++i) {
+    const FrameRef& f = m.frames[i];
+    if (f.zero) {
+      plan[i] = From::kDone;
+      if (in_place) {
+        // A hole already (or zeros the scan skipped)? SEEK_DATA says for
+        // holes; data there is zeroed, which costs a punch either way.
+        off_t data = ::lseek(fd, static_cast<off_t>(f.offset), SEEK_DATA);
+        if (!(data < 0 || static_cast<uint64_t>(data) >= f.offset + f.length)) {
+          plan[i] = From::kHole;
+        }
+      }
+      if (plan[i] == From::kDone) done_bytes += f.length;
+    } else if (in_place && own[i]) {
+      plan[i] = From::kDone;
+      done_bytes += f.length;
+      result->in_place_bytes += f.length;
+    } else if (written[i]) {
+      plan[i] = From::kDone;
+      done_bytes += f.length;
+    } else if (seed != nullptr && seed->Find(f.chunk) != nullptr) {
+      plan[i] = From::kSeed;
+    }
+  }
+  if (in_place) {
+    // Ranges about to be written; a chunk of the target inside one must be
+    // read before any write.
+    std::vector<std::pair<uint64_t, uint64_t>> writes;
+    for (size_t i = 0; i < n; ++i) {
+      if (plan[i] == From::kDone) continue;
+      const FrameRef& f = m.frames[i];
+      if (!writes.empty() && writes.back().second == f.offset) {
+        writes.back().second += f.length;
+      } else {
+        writes.emplace_back(f.offset, f.offset + f.length);
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (plan[i] != From::kSeed) continue;
+      const SeedIndex::Source* src = seed->Find(m.frames[i].chunk);
+      if (src->file == 0 && Overlaps(writes, src->offset, src->offset + m.frames[i].length)) {
+        plan[i] = From::kHeld;
+      }
+    }
+  }
+
+  // 3. In place: read the endangered chunks first (each distinct chunk
+  // once), within `hold` bytes; the rest are fetched.
+  std::unordered_map<ChunkId, std::vector<uint8_t>, Hash256Hasher> held;
+  const uint64_t hold = std::max<uint64_t>(4 * options.memory_budget, 64ull << 20);
+  {
+    uint64_t held_bytes = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (plan[i] != From::kHeld) continue;
+      const FrameRef& f = m.frames[i];
+      if (held.count(f.chunk) != 0) continue;
+      if (held_bytes + f.length > hold) {
+        plan[i] = From::kFetch;
+        continue;
+      }
+      if (cancelled()) return Fail(CancelledError("get"));
+      std::vector<uint8_t> bytes(f.length);
+      if (!seed->Read(*seed->Find(f.chunk), bytes, f.hash, f.chunk)) {
+        plan[i] = From::kFetch;
+        ++result->seed_changed_chunks;
+        continue;
+      }
+      held_bytes += f.length;
+      held.emplace(f.chunk, std::move(bytes));
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (plan[i] == From::kHeld && held.count(m.frames[i].chunk) == 0) plan[i] = From::kFetch;
+    }
+    result->held_bytes = held_bytes;
+  }
+
   std::mutex mu;
   std::optional<Error> first_error;  // guarded by mu
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> done{done_bytes};
   auto fail = [&](Error e) {
     std::lock_guard lock(mu);
     if (!first_error) first_error = std::move(e);
     stop.store(true);
   };
-  auto cancelled = [&] { return options.cancel != nullptr && options.cancel->cancelled(); };
-  uint64_t holes = 0;
-  for (const FrameRef& f : m.frames) holes += f.zero ? f.length : 0;
-  done.store(holes);
-
-  auto worker = [&] {
-    std::vector<uint8_t> scratch;
-    // One request buffer per worker for the whole restore: no allocation
-    // (and no page fault) per request.
-    Buffer request = Buffer::Allocate(static_cast<size_t>(max_run));
-    while (!stop.load()) {
-      if (cancelled()) {
-        fail(CancelledError("get"));
-        return;
-      }
-      const size_t i = next.fetch_add(1);
-      if (i >= runs.size()) return;
-      const Run& r = runs[i];
-      const std::string key = PackKey(m.packs[r.pack]);
-      const Buffer* bytes = &request;
-      // The store may hold `request` past a read it abandoned at its
-      // deadline; this worker stops at any error, so it never reuses it then.
-      Status got = store.GetRangeIntoBuffer(
-          key, r.begin, request, {request.mutable_data(), static_cast<size_t>(r.end - r.begin)});
-      if (!got) {
-        fail(got.error().code() == ErrorCode::kNotFound
-                 ? Error(ErrorCode::kCorruption, key + ": pack is missing")
-                 : got.error().Wrap(label));
-        return;
-      }
-      uint64_t written = 0;
-      for (size_t k = r.first; k < r.last && !stop.load(); ++k) {
-        const FrameRef& f = m.frames[order[k]];
-        auto stored = bytes->span().subspan(f.stored_offset - r.begin, f.stored_length);
-        auto where = [&] {
-          return key + ": frame at offset " + std::to_string(f.stored_offset) + " (chunk " +
-                 f.chunk.Short() + ")";
-        };
-        std::span<const uint8_t> plain = stored;
-        if (f.codec != Codec::kNone) {
-          if (scratch.size() < f.length) scratch.resize(f.length);
-          std::span<uint8_t> out(scratch.data(), f.length);
-          if (Status st = DecodeFrame(f.codec, stored, out); !st) {
-            fail(Error(ErrorCode::kCorruption, where() + ": " + st.error().message()));
-            return;
-          }
-          plain = out;
-        } else if (stored.size() != f.length) {
-          fail(Error(ErrorCode::kCorruption, where() + ": raw frame of the wrong length"));
-          return;
-        }
-        if (ChunkHash(f.hash, plain) != f.chunk) {
-          fail(
-              Error(ErrorCode::kCorruption, where() + ": decoded bytes do not match the chunk id"));
-          return;
-        }
-        if (Status st = PwriteAll(fd, plain, f.offset, tmp); !st) {
-          fail(st.error());
-          return;
-        }
-        written += f.length;
-      }
-      const uint64_t now = done.fetch_add(written) + written;
-      if (options.progress) {
-        std::lock_guard lock(mu);
-        options.progress(Progress{now, m.size, 0});
-      }
+  auto progress = [&](uint64_t bytes) {
+    const uint64_t now = done.fetch_add(bytes) + bytes;
+    if (options.progress) {
+      std::lock_guard lock(mu);
+      options.progress(Progress{now, m.size, 0});
     }
   };
-  {
+  auto run_pool = [&](const std::function<void()>& work, size_t jobs) {
     std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (unsigned t = 0; t < std::min<size_t>(threads, jobs); ++t) pool.emplace_back(work);
     for (auto& t : pool) t.join();
+  };
+
+  // 4. Local sources: holes, held chunks, seeds, the disk cache. What fails
+  // here (a seed that changed, a cache miss) goes to the store.
+  std::vector<size_t> local;
+  for (size_t i = 0; i < n; ++i) {
+    if (plan[i] == From::kFetch && cache == nullptr) continue;
+    if (plan[i] != From::kDone) local.push_back(i);
+  }
+  std::vector<size_t> order;  // frames to fetch; guarded by mu while the pool runs
+  for (size_t i = 0; i < n; ++i) {
+    if (plan[i] == From::kFetch && cache == nullptr) order.push_back(i);
+  }
+  std::atomic<uint64_t> seeded{0}, cloned{0}, cached{0}, changed{0};
+  {
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      std::vector<uint8_t> scratch;
+      while (!stop.load()) {
+        const size_t k = next.fetch_add(1);
+        if (k >= local.size()) return;
+        if (cancelled()) return fail(CancelledError("get"));
+        const size_t i = local[k];
+        const FrameRef& f = m.frames[i];
+        bool ok = true;
+        switch (plan[i]) {
+          case From::kHole: {
+            // Zeros over data: punch a hole, or write zeros where that is
+            // not supported.
+            if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                            static_cast<off_t>(f.offset), static_cast<off_t>(f.length)) != 0) {
+              static const std::vector<uint8_t> kZeros(1 << 20, 0);
+              for (uint64_t at = 0; at < f.length; at += kZeros.size()) {
+                const size_t take =
+                    static_cast<size_t>(std::min<uint64_t>(kZeros.size(), f.length - at));
+                if (Status st = PwriteAll(fd, {kZeros.data(), take}, f.offset + at, path); !st) {
+                  return fail(st.error());
+                }
+              }
+            }
+            break;
+          }
+          case From::kHeld: {
+            const std::vector<uint8_t>& bytes = held.at(f.chunk);
+            if (Status st = PwriteAll(fd, bytes, f.offset, path); !st) return fail(st.error());
+            seeded.fetch_add(f.length);
+            break;
+          }
+          case From::kSeed: {
+            auto copied = seed->CopyTo(*seed->Find(f.chunk), f.length, f.hash, f.chunk, fd,
+                                       f.offset, path, scratch);
+            if (!copied) return fail(copied.error());
+            if (*copied == SeedIndex::Copied::kNo) {
+              changed.fetch_add(1);
+              ok = false;
+              break;
+            }
+            seeded.fetch_add(f.length);
+            if (*copied == SeedIndex::Copied::kCloned) cloned.fetch_add(f.length);
+            break;
+          }
+          default:
+            ok = false;
+            break;
+        }
+        if (!ok && cache != nullptr) {
+          Buffer b;
+          if (cache->Get(f.chunk, f.length, &b)) {
+            if (Status st = PwriteAll(fd, b.span(), f.offset, path); !st) return fail(st.error());
+            cached.fetch_add(f.length);
+            ok = true;
+          }
+        }
+        if (!ok) {
+          std::lock_guard lock(mu);
+          order.push_back(i);
+          continue;
+        }
+        progress(f.length);
+      }
+    };
+    run_pool(worker, local.size());
   }
   if (first_error) return Fail(*first_error);
+  held.clear();
+  result->seeded_bytes = seeded.load() + aligned_bytes.load();
+  result->cloned_bytes = cloned.load() + (seed != nullptr ? seed->cloned_bytes() : 0);
+  result->cached_bytes = cached.load();
+  result->seed_changed_chunks += changed.load();
+
+  // 5. The store. With a disk cache, each fetched chunk is also written to
+  // it, and a run whose chunks another process is fetching right now (a
+  // claim on one of them is held) is put off: after our own fetches, those
+  // chunks are taken from the cache once their claims go, and fetched only
+  // if they did not arrive.
+  std::vector<size_t> deferred;  // guarded by mu
+  auto fetch = [&](std::vector<size_t> frames, bool claims) {
+    const std::vector<Run> runs = PlanRuns(m, &frames, max_request, 64 << 10);
+    uint64_t max_run = 0;
+    for (const Run& r : runs) max_run = std::max(max_run, r.end - r.begin);
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      std::vector<uint8_t> scratch;
+      // One request buffer per worker for the whole restore: no allocation
+      // (and no page fault) per request.
+      Buffer request = Buffer::Allocate(static_cast<size_t>(max_run));
+      std::vector<DiskCache::Claim> claimed;
+      while (!stop.load()) {
+        if (cancelled()) return fail(CancelledError("get"));
+        const size_t i = next.fetch_add(1);
+        if (i >= runs.size()) return;
+        const Run& r = runs[i];
+        claimed.clear();
+        if (claims) {
+          bool busy = false;
+          for (size_t k = r.first; k < r.last && !busy; ++k) {
+            const ChunkId& id = m.frames[frames[k]].chunk;
+            bool dup = false;  // a chunk twice in one run: claimed once
+            for (size_t q = r.first; q < k && !dup; ++q) dup = m.frames[frames[q]].chunk == id;
+            if (dup) continue;
+            DiskCache::Claim c;
+            DiskCache::ClaimState s = cache->TryClaim(id, &c);
+            if (s == DiskCache::ClaimState::kBusy) busy = true;
+            if (s == DiskCache::ClaimState::kClaimed) claimed.push_back(std::move(c));
+          }
+          if (busy) {
+            claimed.clear();
+            std::lock_guard lock(mu);
+            deferred.insert(deferred.end(), frames.begin() + static_cast<ptrdiff_t>(r.first),
+                            frames.begin() + static_cast<ptrdiff_t>(r.last));
+            continue;
+          }
+        }
+        const std::string key = PackKey(m.packs[r.pack]);
+        // The store may hold `request` past a read it abandoned at its
+        // deadline; this worker stops at any error, so it never reuses it then.
+        Status got = store.GetRangeIntoBuffer(
+            key, r.begin, request, {request.mutable_data(), static_cast<size_t>(r.end - r.begin)});
+        if (!got) {
+          return fail(got.error().code() == ErrorCode::kNotFound
+                          ? Error(ErrorCode::kCorruption, key + ": pack is missing")
+                          : got.error().Wrap(label));
+        }
+        {
+          std::lock_guard lock(mu);
+          ++result->store_requests;
+          result->fetched_bytes += r.end - r.begin;
+        }
+        uint64_t written = 0;
+        for (size_t k = r.first; k < r.last && !stop.load(); ++k) {
+          const FrameRef& f = m.frames[frames[k]];
+          auto stored = request.span().subspan(f.stored_offset - r.begin, f.stored_length);
+          auto where = [&] {
+            return key + ": frame at offset " + std::to_string(f.stored_offset) + " (chunk " +
+                   f.chunk.Short() + ")";
+          };
+          std::span<const uint8_t> plain = stored;
+          if (f.codec != Codec::kNone) {
+            if (scratch.size() < f.length) scratch.resize(f.length);
+            std::span<uint8_t> out(scratch.data(), f.length);
+            if (Status st = DecodeFrame(f.codec, stored, out); !st) {
+              return fail(Error(ErrorCode::kCorruption, where() + ": " + st.error().message()));
+            }
+            plain = out;
+          } else if (stored.size() != f.length) {
+            return fail(Error(ErrorCode::kCorruption, where() + ": raw frame of the wrong length"));
+          }
+          if (ChunkHash(f.hash, plain) != f.chunk) {
+            return fail(Error(ErrorCode::kCorruption,
+                              where() + ": decoded bytes do not match the chunk id"));
+          }
+          if (Status st = PwriteAll(fd, plain, f.offset, path); !st) return fail(st.error());
+          if (cache != nullptr) cache->Put(f.chunk, Buffer::Copy(plain));
+          written += f.length;
+        }
+        claimed.clear();  // published: waiters may read them now
+        progress(written);
+      }
+    };
+    run_pool(worker, runs.size());
+  };
+  fetch(std::move(order), cache != nullptr);
+  if (first_error) return Fail(*first_error);
+  if (!deferred.empty()) {
+    std::vector<size_t> rest;
+    for (size_t i : deferred) {
+      if (cancelled()) return Fail(CancelledError("get"));
+      const FrameRef& f = m.frames[i];
+      Buffer b;
+      if (cache->WaitUnclaimed(f.chunk, kClaimWaitMs) && cache->Get(f.chunk, f.length, &b)) {
+        HB_TRY(PwriteAll(fd, b.span(), f.offset, path));
+        result->cached_bytes += f.length;
+        progress(f.length);
+      } else {
+        rest.push_back(i);
+      }
+    }
+    result->claim_waits = deferred.size();
+    if (!rest.empty()) fetch(std::move(rest), false);
+    if (first_error) return Fail(*first_error);
+  }
   // Every stored frame was written once its id checked out; the digest over
   // the chunk list then names exactly what is in the file.
   if (m.digest && ContentDigestOf(m.frames) != *m.digest) {
@@ -460,6 +695,91 @@ Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::
   return OkStatus();
 }
 
+// The permission bits and modification time put recorded. Owner and set-id
+// bits are not restored: the restoring user owns the file.
+Status ApplyMetadata(int fd, const Manifest& m, const std::string& path) {
+  if (m.mode && ::fchmod(fd, static_cast<mode_t>(*m.mode & 0777)) != 0) {
+    return Fail(ErrnoError(errno, "chmod " + path));
+  }
+  if (m.mtime_ns) {
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;  // access time: now is as good as any
+    times[1].tv_sec = static_cast<time_t>(*m.mtime_ns / 1000000000);
+    times[1].tv_nsec = static_cast<long>(*m.mtime_ns % 1000000000);
+    if (times[1].tv_nsec < 0) {
+      times[1].tv_nsec += 1000000000;
+      times[1].tv_sec -= 1;
+    }
+    if (::futimens(fd, times) != 0) return Fail(ErrnoError(errno, "set times of " + path));
+  }
+  return OkStatus();
+}
+
+// get --in-place: `out` (an existing regular file, `before` its lstat) is
+// updated where it stands. See RestoreFrames for what is written and
+// GetOptions::in_place for what an interruption leaves.
+Result<GetResult> UpdateInPlace(ObjectStore& store, const Manifest& m, const std::string& name,
+                                const std::string& out, const struct stat& before,
+                                const GetOptions& options, const std::vector<std::string>& seeds,
+                                size_t explicit_seeds, GetResult result) {
+  ScopedFd fd(::open(out.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return Fail(ErrnoError(errno, "open " + out));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return Fail(ErrnoError(errno, "stat " + out));
+  if (!S_ISREG(st.st_mode) || st.st_dev != before.st_dev || st.st_ino != before.st_ino) {
+    return Fail(ErrorCode::kInvalidArgument, out + " changed while it was opened");
+  }
+  // Two updates of one file at once would each trust what the other is
+  // overwriting.
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Fail(ErrorCode::kIOError, out + ": another get --in-place is updating it");
+  }
+  const uint64_t old_size = static_cast<uint64_t>(st.st_size);
+  if (m.size > old_size) {
+    HB_TRY(CheckFreeSpace(Dirname(out), m.size - old_size));
+    if (::ftruncate(fd.get(), static_cast<off_t>(m.size)) != 0) {
+      return Fail(ErrnoError(errno, "extend " + out));
+    }
+  }
+  const std::string label = "'" + name + "'";
+  Status run = RestoreFrames(store, m, fd.get(), out, options, label, seeds, explicit_seeds,
+                             /*in_place=*/true, &result);
+  if (!run) {
+    const std::string again =
+        out +
+        " may now hold a mix of old and new bytes; run the same get --in-place again to "
+        "finish";
+    if (run.error().code() == ErrorCode::kCancelled) {
+      return Fail(ErrorCode::kCancelled, "get " + name + " --in-place interrupted: " + again);
+    }
+    return Fail(run.error().code(), run.error().message() + " (" + again + ")");
+  }
+  if (m.size < old_size && ::ftruncate(fd.get(), static_cast<off_t>(m.size)) != 0) {
+    return Fail(ErrnoError(errno, "truncate " + out));
+  }
+  if (m.sha256) {
+    // Recorded SHA-256: read the result back once (in place, there is no
+    // ordered stream of the bytes to hash on the way).
+    Sha256 h;
+    std::vector<uint8_t> buf(4 << 20);
+    for (uint64_t at = 0; at < m.size;) {
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(buf.size(), m.size - at));
+      HB_TRY(PreadAll(fd.get(), {buf.data(), take}, at, out));
+      h.Update({buf.data(), take});
+      at += take;
+    }
+    if (h.Finish() != *m.sha256) {
+      return Fail(ErrorCode::kCorruption, out + ": updated bytes do not match the SHA-256 of " +
+                                              label + " " + m.sha256->Hex());
+    }
+  }
+  if (options.restore_metadata) HB_TRY(ApplyMetadata(fd.get(), m, out));
+  if (::fsync(fd.get()) != 0) return Fail(ErrnoError(errno, "fsync " + out));
+  HB_TRY(fd.Close(out));
+  return result;
+}
+
 }  // namespace
 
 Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::string& name,
@@ -468,6 +788,10 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
   HB_ASSIGN_OR_RETURN(auto reader, OpenBlobReader(context, store, name, /*whole_table=*/true));
   BlobReader* r = reader.get();
   const Manifest& m = r->manifest();
+  if (options.in_place && (out == "-" || options.to_device)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "--in-place updates a regular file (not standard output or a device)");
+  }
   GetResult result;
   result.size = m.size;
   for (const FrameRef& f : m.frames) {
@@ -532,14 +856,31 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
                 "--to-device: " + out + (exists ? " is a regular file" : " does not exist") +
                     " (give an existing block or character device or FIFO)");
   }
-  if (exists && !options.force) {
-    return Fail(ErrorCode::kAlreadyExists, out + " already exists (use --force to replace it)");
-  }
+  // Seeds: the file being replaced first (updating a copy fetches only
+  // what changed), then --seed files, then the files under --seed-dir.
   const std::string dir = Dirname(out);
+  std::vector<std::string> seeds;
+  if (exists && (options.seed_target || options.in_place)) seeds.push_back(out);
+  seeds.insert(seeds.end(), options.seeds.begin(), options.seeds.end());
+  const size_t explicit_seeds = seeds.size();
+  for (const std::string& d : options.seed_dirs) {
+    HB_ASSIGN_OR_RETURN(std::vector<std::string> more, ListSeedDir(d, m.size, m.chunker, seeds));
+    for (std::string& p : more) {
+      if (std::find(seeds.begin(), seeds.end(), p) == seeds.end()) seeds.push_back(std::move(p));
+    }
+  }
+  if (options.in_place && exists) {
+    return UpdateInPlace(*store, m, name, out, st, options, seeds, explicit_seeds, result);
+  }
+  if (exists && !options.force) {
+    return Fail(ErrorCode::kAlreadyExists,
+                out + " already exists (use --force to replace it, or --in-place to update it)");
+  }
   RemoveStaleTemps(dir, Basename(out));
   HB_TRY(CheckFreeSpace(dir, m.size - result.holes));
   HB_ASSIGN_OR_RETURN(std::string tmp, MakeTempName(dir, "." + Basename(out) + ".hugeblob"));
-  ScopedFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  // Read-write: a chunk cloned from a seed is read back to be checked.
+  ScopedFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd.valid()) return Fail(ErrnoError(errno, "create " + tmp));
 
   auto fail = [&](const Error& e) -> tl::unexpected<Error> {
@@ -562,11 +903,8 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
     auto sink = [](size_t, const Buffer&) -> Status { return OkStatus(); };
     run = restorer.Run(fetch, sink);
   } else {
-    std::vector<std::string> seeds = options.seeds;
-    // The file being replaced is the first seed: updating a copy fetches
-    // only what changed.
-    if (exists && options.seed_target) seeds.insert(seeds.begin(), out);
-    run = RestoreInPlace(*store, m, raw_fd, tmp, options, "'" + name + "'", seeds, &result);
+    run = RestoreFrames(*store, m, raw_fd, tmp, options, "'" + name + "'", seeds, explicit_seeds,
+                        /*in_place=*/false, &result);
   }
   if (!run)
     return fail(run.error().code() == ErrorCode::kCancelled
@@ -574,24 +912,9 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
                             "get " + name + " interrupted; nothing was written to " + out)
                     : run.error());
   // The file's permission bits and modification time, as recorded by put
-  // (set on the temporary file, so they arrive with the rename). Owner and
-  // set-id bits are not restored: the restoring user owns the file.
+  // (set on the temporary file, so they arrive with the rename).
   if (options.restore_metadata) {
-    if (m.mode && ::fchmod(raw_fd, static_cast<mode_t>(*m.mode & 0777)) != 0) {
-      return fail(ErrnoError(errno, "chmod " + tmp));
-    }
-    if (m.mtime_ns) {
-      struct timespec times[2];
-      times[0].tv_sec = 0;
-      times[0].tv_nsec = UTIME_OMIT;  // access time: now is as good as any
-      times[1].tv_sec = static_cast<time_t>(*m.mtime_ns / 1000000000);
-      times[1].tv_nsec = static_cast<long>(*m.mtime_ns % 1000000000);
-      if (times[1].tv_nsec < 0) {
-        times[1].tv_nsec += 1000000000;
-        times[1].tv_sec -= 1;
-      }
-      if (::futimens(raw_fd, times) != 0) return fail(ErrnoError(errno, "set times of " + tmp));
-    }
+    if (Status st = ApplyMetadata(raw_fd, m, tmp); !st) return fail(st.error());
   }
   if (::fsync(raw_fd) != 0) return fail(ErrnoError(errno, "fsync " + tmp));
   Status closed = fd.Close(tmp);

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "format/manifest.h"
-#include "hugeblob/reader.h"
-#include "repo/manifests.h"
 #include "hugeblob/store.h"
+#include "reader/blob_reader.h"
+#include "repo/manifests.h"
 
 namespace hugeblob {
 

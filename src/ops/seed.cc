@@ -1,10 +1,17 @@
 #include "ops/seed.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <unordered_set>
 
 #include "chunking/chunker.h"
@@ -16,10 +23,12 @@ namespace hugeblob {
 namespace {
 
 // Reads [pos, pos + limit) of `fd` block by block and cuts it with `chunker`
-// (the island ends the last chunk), calling `chunk(offset, bytes)`.
+// (the island ends the last chunk), calling `chunk(offset, bytes)`; stops
+// after the first chunk that ends at or past `stop_after`.
 Status ScanIsland(int fd, const std::string& name, const Chunker& chunker, uint64_t pos,
                   uint64_t limit, std::vector<uint8_t>& block, const CancelToken* cancel,
-                  const std::function<void(uint64_t, std::span<const uint8_t>)>& chunk) {
+                  const std::function<void(uint64_t, std::span<const uint8_t>)>& chunk,
+                  uint64_t stop_after = UINT64_MAX) {
   size_t fill = 0;  // bytes of `block` holding data not cut yet, starting at `base`
   uint64_t base = pos;
   uint64_t left = limit;
@@ -44,6 +53,7 @@ Status ScanIsland(int fd, const std::string& name, const Chunker& chunker, uint6
       if (n == 0) break;
       chunk(base + at, {block.data() + at, n});
       at += n;
+      if (base + at >= stop_after) return OkStatus();
     }
     if (eof) return OkStatus();
     std::memmove(block.data(), block.data() + at, fill - at);
@@ -54,9 +64,18 @@ Status ScanIsland(int fd, const std::string& name, const Chunker& chunker, uint6
 
 }  // namespace
 
+// A sample of the frames is probed at their own offsets first; the aligned
+// pass runs when at least this share of them matched (a seed cut like the
+// file: an older version, the target). Below it, the seed is simply cut.
+constexpr unsigned kProbeEvery = 16;
+constexpr double kAlignedShare = 0.25;
+// Bytes of consecutive frames one aligned-pass task reads at once.
+constexpr uint64_t kAlignedBatch = 8 << 20;
+
 Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
                                                     const std::vector<std::string>& paths,
-                                                    const CancelToken* cancel) {
+                                                    const CancelToken* cancel,
+                                                    const SeedScanOptions& options) {
   auto index = std::make_unique<SeedIndex>();
   std::unordered_set<ChunkId, Hash256Hasher> needed;
   for (const FrameRef& f : m.frames) {
@@ -65,8 +84,20 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
   HB_TRY(ValidateChunkerParams(m.chunker));
   std::unique_ptr<Chunker> chunker = MakeChunker(m.chunker);
   std::vector<uint8_t> block(std::max<size_t>(4u << 20, 2 * size_t{chunker->max_size()}));
-  for (const std::string& path : paths) {
-    if (needed.size() == index->map_.size()) break;  // everything found already
+  std::vector<uint8_t> aligned(m.frames.size(), 0);  // frames found at their own offset
+  uint64_t always_bytes = 0;                         // scanned in the first `always` paths
+  for (size_t p = 0; p < paths.size(); ++p) {
+    const std::string& path = paths[p];
+    // Everything found already (an in-place update still scans its target:
+    // it must know which chunks are in place).
+    if (needed.size() == index->map_.size() && !(p == 0 && options.at_own_offset != nullptr)) {
+      break;
+    }
+    if (p == options.always) always_bytes = index->scanned_;
+    if (p >= options.always && options.max_scan_bytes != 0 &&
+        index->scanned_ - always_bytes >= options.max_scan_bytes) {
+      break;
+    }
     ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (!fd.valid()) {
       if (errno == ENOENT) continue;
@@ -79,24 +110,195 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
     }
     const uint64_t size = static_cast<uint64_t>(st.st_size);
     const uint32_t file = static_cast<uint32_t>(index->files_.size());
+    std::vector<uint8_t>* own = p == 0 ? options.at_own_offset : nullptr;
+    // Frames still worth looking for at their own offset in this seed.
+    auto wanted = [&](size_t i) {
+      const FrameRef& f = m.frames[i];
+      return !f.zero && !aligned[i] && f.offset + f.length <= size &&
+             (own != nullptr || index->map_.count(f.chunk) == 0);
+    };
+    auto found_at_own = [&](size_t i) {
+      const FrameRef& f = m.frames[i];
+      aligned[i] = 1;
+      index->map_.emplace(f.chunk, Source{file, f.offset});
+      if (own != nullptr) (*own)[i] = 1;
+    };
+
+    // 1. A seed cut like the file needs no cutting where nothing moved: the
+    // file's own chunks are checked at their own offsets, in parallel.
+    std::vector<std::pair<uint64_t, uint64_t>> covered;  // ranges matched, in order
+    size_t probes = 0, hits = 0;
+    for (size_t i = 0; i < m.frames.size(); i += kProbeEvery) {
+      if (!wanted(i)) continue;
+      const FrameRef& f = m.frames[i];
+      if (block.size() < f.length) block.resize(f.length);
+      std::span<uint8_t> buf(block.data(), f.length);
+      ++probes;
+      if (PreadAll(fd.get(), buf, f.offset, path) && ChunkHash(m.chunk_hash, buf) == f.chunk) {
+        ++hits;
+      }
+    }
+    if (probes > 0 && hits >= kAlignedShare * static_cast<double>(probes)) {
+      // Cloning needs the destination's block size; off once refused.
+      uint64_t write_block = 0;
+      struct stat wst;
+      if (options.write_fd >= 0 && index->clone_ok_.load() &&
+          ::fstat(options.write_fd, &wst) == 0 && wst.st_blksize > 0) {
+        write_block = static_cast<uint64_t>(wst.st_blksize);
+      }
+      // Batches of consecutive wanted frames, each read with one pread.
+      std::vector<std::pair<size_t, size_t>> batches;
+      for (size_t i = 0; i < m.frames.size();) {
+        if (!wanted(i)) {
+          ++i;
+          continue;
+        }
+        size_t j = i + 1;
+        while (j < m.frames.size() && wanted(j) &&
+               m.frames[j].offset + m.frames[j].length - m.frames[i].offset <= kAlignedBatch) {
+          ++j;
+        }
+        batches.emplace_back(i, j);
+        i = j;
+      }
+      std::atomic<size_t> next{0};
+      std::mutex mu;
+      std::optional<Error> error;   // guarded by mu
+      std::vector<size_t> matched;  // guarded by mu
+      uint64_t bytes = 0;           // guarded by mu
+      auto worker = [&] {
+        std::vector<uint8_t> buf, check;
+        std::vector<size_t> mine;
+        uint64_t read = 0;
+        auto fail = [&](Error e) {
+          std::lock_guard lock(mu);
+          if (!error) error = std::move(e);
+        };
+        for (;;) {
+          const size_t b = next.fetch_add(1);
+          if (b >= batches.size()) break;
+          if (cancel != nullptr && cancel->cancelled()) {
+            fail(CancelledError("get"));
+            break;
+          }
+          const auto [first, last] = batches[b];
+          const uint64_t begin = m.frames[first].offset;
+          const uint64_t end = m.frames[last - 1].offset + m.frames[last - 1].length;
+          buf.resize(end - begin);
+          if (Status rd = PreadAll(fd.get(), buf, begin, path); !rd) {
+            fail(rd.error());
+            break;
+          }
+          read += end - begin;
+          const size_t before = mine.size();
+          for (size_t i = first; i < last; ++i) {
+            const FrameRef& f = m.frames[i];
+            std::span<const uint8_t> bytes_of(buf.data() + (f.offset - begin), f.length);
+            if (ChunkHash(m.chunk_hash, bytes_of) == f.chunk) mine.push_back(i);
+          }
+          if (options.write_fd < 0) continue;
+          // Write what matched, run by run of adjacent chunks, from the bytes
+          // just checked; the block-aligned middle of a run is cloned when
+          // the file system shares extents.
+          bool failed = false;
+          for (size_t k = before; k < mine.size() && !failed;) {
+            size_t e = k + 1;
+            while (e < mine.size() && mine[e] == mine[e - 1] + 1) ++e;
+            const uint64_t rb = m.frames[mine[k]].offset;
+            const uint64_t re = m.frames[mine[e - 1]].offset + m.frames[mine[e - 1]].length;
+            auto put = [&](uint64_t from, uint64_t to) -> bool {
+              if (from >= to) return true;
+              Status w = PwriteAll(options.write_fd, {buf.data() + (from - begin), to - from}, from,
+                                   options.write_name);
+              if (!w) fail(w.error());
+              return static_cast<bool>(w);
+            };
+            uint64_t a = rb, z = rb;  // the cloned part, [a, z)
+            if (write_block != 0) {
+              a = (rb + write_block - 1) / write_block * write_block;
+              z = std::max(a, re / write_block * write_block);
+              if (z > a && !index->CloneFromFd(fd.get(), a, {buf.data() + (a - begin), z - a},
+                                               options.write_fd, options.write_name, check)) {
+                a = z = rb;
+              }
+            }
+            failed = !(put(rb, a) && put(z, re) && (z > a || put(a, z)));
+            k = e;
+          }
+          if (failed) break;
+          if (options.on_written) {
+            uint64_t n = 0;
+            for (size_t k = before; k < mine.size(); ++k) n += m.frames[mine[k]].length;
+            options.on_written(n);
+          }
+        }
+        std::lock_guard lock(mu);
+        matched.insert(matched.end(), mine.begin(), mine.end());
+        bytes += read;
+      };
+      std::vector<std::thread> pool;
+      const unsigned threads = std::max(1u, options.threads);
+      for (unsigned t = 0; t < std::min<size_t>(threads, batches.size()); ++t) {
+        pool.emplace_back(worker);
+      }
+      for (auto& t : pool) t.join();
+      index->scanned_ += bytes;
+      index->aligned_ += bytes;
+      // Frames the aligned writer already wrote stay written even if a later
+      // frame failed: they are marked before the error is returned.
+      std::sort(matched.begin(), matched.end());
+      for (size_t i : matched) {
+        found_at_own(i);
+        if (options.done != nullptr && options.write_fd >= 0) (*options.done)[i] = 1;
+        const FrameRef& f = m.frames[i];
+        if (!covered.empty() && covered.back().second == f.offset) {
+          covered.back().second += f.length;
+        } else {
+          covered.emplace_back(f.offset, f.offset + f.length);
+        }
+      }
+      if (error) return Fail(*error);
+    }
+
+    // 2. The rest is cut like put cuts a file, to find the chunks that
+    // moved (island by island; a file system that cannot tell holes from
+    // data is one island). Between two covered ranges, the cut starts where
+    // one ends (a chunk boundary in both files) and runs until the first
+    // chunk that reaches into the next.
     auto on_chunk = [&](uint64_t offset, std::span<const uint8_t> bytes) {
       index->scanned_ += bytes.size();
       if (IsAllZero(bytes)) return;  // holes are never fetched anyway
       ChunkId id = ChunkHash(m.chunk_hash, bytes);
-      if (needed.count(id) != 0) index->map_.emplace(id, Source{file, offset});
-    };
-    // Island by island, as put cuts a file; a file system that cannot tell
-    // holes from data is one island.
-    uint64_t pos = 0;
-    while (pos < size) {
-      uint64_t end = size;
-      if (auto extent = NextDataExtent(fd.get(), pos, size, kMinSkippedHole)) {
-        pos = extent->first;
-        end = extent->second;
-        if (pos >= size) break;
+      if (needed.count(id) == 0) return;
+      index->map_.emplace(id, Source{file, offset});
+      if (own != nullptr) {
+        const size_t i = m.FindFrame(offset);
+        if (i < m.frames.size() && m.frames[i].offset == offset &&
+            m.frames[i].length == bytes.size() && !m.frames[i].zero && m.frames[i].chunk == id) {
+          (*own)[i] = 1;
+        }
       }
-      HB_TRY(ScanIsland(fd.get(), path, *chunker, pos, end - pos, block, cancel, on_chunk));
-      pos = end;
+    };
+    uint64_t gap = 0;
+    for (size_t c = 0; c <= covered.size(); ++c) {
+      const uint64_t gap_end = c < covered.size() ? covered[c].first : size;
+      uint64_t pos = gap;
+      while (pos < gap_end) {
+        uint64_t end = gap_end;
+        if (auto extent = NextDataExtent(fd.get(), pos, gap_end, kMinSkippedHole)) {
+          pos = extent->first;
+          end = extent->second;
+          if (pos >= gap_end) break;
+        }
+        // The last island of a gap runs into the covered range after it,
+        // up to one chunk, so that the chunk across the boundary is whole.
+        const bool last = end >= gap_end && c < covered.size();
+        const uint64_t limit = last ? std::min<uint64_t>(size, end + chunker->max_size()) : end;
+        HB_TRY(ScanIsland(fd.get(), path, *chunker, pos, limit - pos, block, cancel, on_chunk,
+                          last ? gap_end : UINT64_MAX));
+        pos = end;
+      }
+      if (c < covered.size()) gap = covered[c].second;
     }
     index->names_.push_back(path);
     index->files_.push_back(std::move(fd));
@@ -113,6 +315,124 @@ bool SeedIndex::Read(const Source& src, std::span<uint8_t> dst, HashAlgo hash,
                      const ChunkId& id) const {
   if (!PreadAll(files_[src.file].get(), dst, src.offset, names_[src.file])) return false;
   return ChunkHash(hash, dst) == id;
+}
+
+bool SeedIndex::CloneChecked(uint32_t file, uint64_t offset, std::span<const uint8_t> expected,
+                             int dst_fd, const std::string& dst_name,
+                             std::vector<uint8_t>& scratch) const {
+  return CloneFromFd(files_[file].get(), offset, expected, dst_fd, dst_name, scratch);
+}
+
+bool SeedIndex::CloneFromFd(int src_fd, uint64_t offset, std::span<const uint8_t> expected,
+                            int dst_fd, const std::string& dst_name,
+                            std::vector<uint8_t>& scratch) const {
+  if (!clone_ok_.load(std::memory_order_relaxed)) return false;
+  struct file_clone_range range;
+  range.src_fd = src_fd;
+  range.src_offset = offset;
+  range.src_length = expected.size();
+  range.dest_offset = offset;
+  if (::ioctl(dst_fd, FICLONERANGE, &range) != 0) {
+    // EOPNOTSUPP/ENOTTY (ext4, tmpfs), EXDEV (two file systems), EINVAL
+    // (unaligned after all): never ask again.
+    clone_ok_.store(false, std::memory_order_relaxed);
+    return false;
+  }
+  // Shared extents, nothing written. The seed may have changed since its
+  // bytes were checked: what the destination now holds is what counts.
+  scratch.resize(expected.size());
+  if (!PreadAll(dst_fd, scratch, offset, dst_name)) return false;
+  if (std::memcmp(scratch.data(), expected.data(), expected.size()) != 0) return false;
+  cloned_.fetch_add(expected.size(), std::memory_order_relaxed);
+  return true;
+}
+
+Result<SeedIndex::Copied> SeedIndex::CopyTo(const Source& src, uint32_t length, HashAlgo hash,
+                                            const ChunkId& id, int dst_fd, uint64_t dst_offset,
+                                            const std::string& dst_name,
+                                            std::vector<uint8_t>& scratch) const {
+  if (scratch.size() < length) scratch.resize(length);
+  std::span<uint8_t> buf(scratch.data(), length);
+  if (clone_ok_.load(std::memory_order_relaxed)) {
+    struct stat st;
+    const uint64_t block =
+        ::fstat(dst_fd, &st) == 0 && st.st_blksize > 0 ? static_cast<uint64_t>(st.st_blksize) : 0;
+    if (block != 0 && src.offset % block == 0 && dst_offset % block == 0 && length % block == 0) {
+      struct file_clone_range range;
+      range.src_fd = files_[src.file].get();
+      range.src_offset = src.offset;
+      range.src_length = length;
+      range.dest_offset = dst_offset;
+      if (::ioctl(dst_fd, FICLONERANGE, &range) == 0) {
+        // Shared extents, no bytes written; what matters is what the
+        // destination now holds, so that is what is checked.
+        if (!PreadAll(dst_fd, buf, dst_offset, dst_name)) return Copied::kNo;
+        return ChunkHash(hash, buf) == id ? Copied::kCloned : Copied::kNo;
+      }
+      // EOPNOTSUPP/ENOTTY (ext4, tmpfs), EXDEV (two file systems), EINVAL
+      // (the same file, or unaligned after all): never ask again.
+      clone_ok_.store(false, std::memory_order_relaxed);
+    }
+  }
+  if (!Read(src, buf, hash, id)) return Copied::kNo;
+  HB_TRY(PwriteAll(dst_fd, buf, dst_offset, dst_name));
+  return Copied::kWritten;
+}
+
+Result<std::vector<std::string>> ListSeedDir(const std::string& dir, uint64_t size,
+                                             const ChunkerParams& params,
+                                             const std::vector<std::string>& exclude) {
+  namespace fs = std::filesystem;
+  struct stat root;
+  if (::stat(dir.c_str(), &root) != 0) return Fail(ErrnoError(errno, "--seed-dir " + dir));
+  if (!S_ISDIR(root.st_mode)) {
+    return Fail(ErrorCode::kInvalidArgument, "--seed-dir " + dir + " is not a directory");
+  }
+  std::vector<std::pair<dev_t, ino_t>> skip;
+  for (const std::string& e : exclude) {
+    struct stat st;
+    if (::stat(e.c_str(), &st) == 0) skip.emplace_back(st.st_dev, st.st_ino);
+  }
+  struct Candidate {
+    uint64_t distance;
+    std::string path;
+  };
+  std::vector<Candidate> found;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+  if (ec) return Fail(ErrorCode::kIOError, "--seed-dir " + dir + ": " + ec.message());
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) {
+      ec.clear();
+      continue;
+    }
+    struct stat st;
+    const std::string path = it->path().string();
+    if (::lstat(path.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      if (st.st_dev != root.st_dev) it.disable_recursion_pending();  // another file system
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) continue;
+    if (static_cast<uint64_t>(st.st_size) < params.min_size) continue;
+    if (std::find(skip.begin(), skip.end(), std::make_pair(st.st_dev, st.st_ino)) != skip.end()) {
+      continue;
+    }
+    // Another get's temporary file: a partial restore, not a seed.
+    const std::string name = it->path().filename().string();
+    if (name.starts_with(".") && name.find(".hugeblob.") != std::string::npos &&
+        name.ends_with(".tmp")) {
+      continue;
+    }
+    const uint64_t n = static_cast<uint64_t>(st.st_size);
+    found.push_back({n > size ? n - size : size - n, path});
+  }
+  std::stable_sort(found.begin(), found.end(), [](const Candidate& a, const Candidate& b) {
+    return a.distance != b.distance ? a.distance < b.distance : a.path < b.path;
+  });
+  std::vector<std::string> out;
+  for (Candidate& c : found) out.push_back(std::move(c.path));
+  return out;
 }
 
 }  // namespace hugeblob

@@ -1,4 +1,4 @@
-// BlobReader (include/hugeblob/reader.h): maps byte ranges to frames and
+// BlobReader (reader/blob_reader.h): maps byte ranges to frames and
 // serves them from the chunk loader.
 //
 // pread's warm path, the one the latency targets are about: one binary
@@ -12,17 +12,19 @@
 // reader over a file larger than the memory cache mostly does. Zero-copy
 // ReadFrame and reads covering whole chunks load whole chunks as before.
 
+#include "reader/blob_reader.h"
+
 #include <algorithm>
 #include <cstring>
 
 #include "format/layout.h"
 #include "format/manifest.h"
-#include "hugeblob/reader.h"
 #include "reader/chunk_loader.h"
 #include "reader/context.h"
 #include "reader/readahead.h"
 #include "reader/segmented_reader.h"
 #include "repo/manifests.h"
+#include "repo/refs.h"
 
 namespace hugeblob {
 
@@ -30,7 +32,7 @@ namespace {
 
 // The index of the frame holding `offset` (< size): the last frame whose
 // offset is <= it. Frames are contiguous from 0 (Manifest::Validate).
-size_t FrameAt(const std::vector<FrameRef>& frames, uint64_t offset) {
+size_t FrameIndexAt(const std::vector<FrameRef>& frames, uint64_t offset) {
   auto it = std::upper_bound(frames.begin(), frames.end(), offset,
                              [](uint64_t off, const FrameRef& f) { return off < f.offset; });
   return static_cast<size_t>(it - frames.begin()) - 1;
@@ -58,6 +60,22 @@ class BlobReaderImpl final : public BlobReader {
 
   uint64_t size() const override { return m_.size; }
   const Manifest& manifest() const override { return m_; }
+  uint64_t frame_count() const override { return m_.frames.size(); }
+  uint64_t data_bytes() const override { return DataBytes(m_); }
+  Result<FrameRef> Frame(size_t frame_index) const override {
+    if (frame_index >= m_.frames.size()) {
+      return Fail(ErrorCode::kInvalidArgument, src_->label + ": frame " +
+                                                   std::to_string(frame_index) + " out of range");
+    }
+    return m_.frames[frame_index];
+  }
+  Result<size_t> FrameAt(uint64_t offset) const override {
+    if (offset >= m_.size) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  src_->label + ": offset " + std::to_string(offset) + " is past the end");
+    }
+    return m_.FindFrame(offset);
+  }
   Result<uint64_t> SeekData(uint64_t offset, bool hole) const override {
     auto pos = m_.SeekData(offset, hole);
     if (!pos) {
@@ -71,7 +89,7 @@ class BlobReaderImpl final : public BlobReader {
     if (offset >= m_.size || out.empty()) return size_t{0};
     const size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), m_.size - offset));
     const std::vector<FrameRef>& frames = m_.frames;
-    size_t idx = FrameAt(frames, offset);
+    size_t idx = FrameIndexAt(frames, offset);
 
     if (uint64_t ahead = readahead_.Observe(offset, n))
       readahead_.Start(*ctx_, src_, offset + n, ahead);
@@ -126,7 +144,7 @@ class BlobReaderImpl final : public BlobReader {
     if (uint64_t ahead = readahead_.Observe(offset, end - offset))
       readahead_.Start(*ctx_, src_, end, ahead);
     const std::vector<FrameRef>& frames = m_.frames;
-    const size_t first = FrameAt(frames, offset);
+    const size_t first = FrameIndexAt(frames, offset);
     size_t last = first;  // inclusive
     while (frames[last].offset + frames[last].length < end) ++last;
     std::vector<Buffer> chunks(last - first + 1);
@@ -255,9 +273,11 @@ Result<std::unique_ptr<BlobReader>> BlobReader::Open(std::shared_ptr<ReaderConte
                                                      std::string_view name) {
   HB_TRY(ValidateName(name));
   if (store == nullptr) return Fail(ErrorCode::kInvalidArgument, "BlobReader: no store");
-  const std::string ref_key = RefKey(name);
-  HB_ASSIGN_OR_RETURN(Buffer ref_bytes, store->Get(ref_key));
-  HB_ASSIGN_OR_RETURN(Ref ref, DecodeRef(ref_bytes.span(), ref_key));
+  // NAME (the newest version), NAME@N or NAME@ID, and refs of the previous
+  // release: the one place that resolves them (repo/refs.h).
+  HB_ASSIGN_OR_RETURN(Resolved resolved, ResolveVersion(*store, name));
+  const Ref& ref = resolved.ref;
+  const std::string& ref_key = resolved.version.key;
   const std::string manifest_key = ManifestKey(ref.manifest);
   HB_ASSIGN_OR_RETURN(Manifest manifest, LoadManifestTop(*store, ref.manifest));
   if (manifest.size != ref.size) {

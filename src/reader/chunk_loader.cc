@@ -41,32 +41,23 @@ struct Led {
   Buffer* out;  // where the caller wants the chunk; null for prefetch
 };
 
-// Resolves led frames from the disk cache, then from the store in coalesced
-// runs of at most `max_run_bytes`. Completes every lease; returns the first
-// error.
-Status ResolveLed(ContextImpl& ctx, const BlobSource& src, std::vector<Led>& led,
-                  uint64_t max_run_bytes) {
+// How long a reader waits for another process to fetch a chunk it claimed
+// before fetching the chunk itself: longer than any sane fetch of one run,
+// short enough that a hung process elsewhere only slows us down.
+constexpr int64_t kClaimWaitMs = 60000;
+
+// Fetches the led frames at `positions` from the store in coalesced runs of
+// at most `max_run_bytes`, completes their leases, and writes them to the
+// disk cache (after every lease is completed: see the single-flight
+// header). Returns the first error.
+Status FetchLed(ContextImpl& ctx, const BlobSource& src, std::vector<Led>& led,
+                const std::vector<size_t>& positions, uint64_t max_run_bytes) {
   const std::vector<FrameRef>& frames = src.manifest->frames;
-  Status first_error = OkStatus();
   DiskCache* disk = ctx.disk();
-
-  std::vector<size_t> need;         // positions in `led`
-  std::vector<size_t> need_frames;  // their frame indices
-  for (size_t j = 0; j < led.size(); ++j) {
-    const FrameRef& f = frames[led[j].frame];
-    Buffer b;
-    if (disk != nullptr && disk->Get(f.chunk, f.length, &b, ctx.live())) {
-      ctx.memory().Insert(f.chunk, b);
-      if (led[j].out != nullptr) *led[j].out = b;
-      led[j].lease.Complete(std::move(b));
-    } else {
-      need.push_back(j);
-      need_frames.push_back(led[j].frame);
-    }
-  }
-  if (need.empty()) return first_error;
-
-  std::vector<std::pair<ChunkId, Buffer>> to_disk;  // written after every lease completes
+  Status first_error = OkStatus();
+  std::vector<size_t> need_frames;  // frame indices of `positions`
+  for (size_t j : positions) need_frames.push_back(led[j].frame);
+  std::vector<std::pair<ChunkId, Buffer>> to_disk;
   std::vector<size_t> run_frames;
   for (const std::vector<size_t>& run :
        PlanRuns(frames, need_frames, max_run_bytes, MaxGapBytes(ctx))) {
@@ -76,7 +67,7 @@ Status ResolveLed(ContextImpl& ctx, const BlobSource& src, std::vector<Led>& led
     std::vector<Result<Buffer>> results =
         FetchRun(*src.store, pack_key, frames, run_frames, ctx.live(), &ctx.counters());
     for (size_t q = 0; q < run.size(); ++q) {
-      Led& l = led[need[run[q]]];
+      Led& l = led[positions[run[q]]];
       Result<Buffer>& r = results[q];
       if (r) {
         const ChunkId& id = frames[l.frame].chunk;
@@ -92,6 +83,69 @@ Status ResolveLed(ContextImpl& ctx, const BlobSource& src, std::vector<Led>& led
   }
   for (const auto& [id, chunk] : to_disk) disk->Put(id, chunk);
   return first_error;
+}
+
+// Serves `l` from the disk cache; false on a miss.
+bool FromDisk(ContextImpl& ctx, const BlobSource& src, Led& l) {
+  DiskCache* disk = ctx.disk();
+  const FrameRef& f = src.manifest->frames[l.frame];
+  Buffer b;
+  if (disk == nullptr || !disk->Get(f.chunk, f.length, &b, ctx.live())) return false;
+  ctx.memory().Insert(f.chunk, b);
+  if (l.out != nullptr) *l.out = b;
+  l.lease.Complete(std::move(b));
+  return true;
+}
+
+// Resolves led frames from the disk cache, then from the store in coalesced
+// runs of at most `max_run_bytes`. Completes every lease; returns the first
+// error.
+//
+// With a disk cache that admits every load (remote stores), a chunk another
+// process is fetching right now is not fetched again: this process claims
+// the chunks it fetches (DiskCache::TryClaim), fetches those, releases its
+// claims, and only then waits for the others' and reads those chunks from
+// the cache (fetching any that did not arrive).
+Status ResolveLed(ContextImpl& ctx, const BlobSource& src, std::vector<Led>& led,
+                  uint64_t max_run_bytes) {
+  const std::vector<FrameRef>& frames = src.manifest->frames;
+  DiskCache* disk = ctx.disk();
+  const bool claims =
+      disk != nullptr && ctx.options().disk_cache_admission == DiskCacheAdmission::kAlways;
+
+  std::vector<size_t> need;  // positions in `led`
+  std::vector<size_t> busy;  // positions whose chunk another process is fetching
+  std::vector<DiskCache::Claim> held;
+  for (size_t j = 0; j < led.size(); ++j) {
+    if (FromDisk(ctx, src, led[j])) continue;
+    if (claims) {
+      DiskCache::Claim claim;
+      DiskCache::ClaimState state = disk->TryClaim(frames[led[j].frame].chunk, &claim);
+      if (state == DiskCache::ClaimState::kBusy) {
+        busy.push_back(j);
+        continue;
+      }
+      if (state == DiskCache::ClaimState::kClaimed) {
+        // Its last holder may have published it between our miss and our claim.
+        if (FromDisk(ctx, src, led[j])) continue;
+        held.push_back(std::move(claim));
+      }
+    }
+    need.push_back(j);
+  }
+  Status first_error = OkStatus();
+  if (!need.empty()) first_error = FetchLed(ctx, src, led, need, max_run_bytes);
+  held.clear();  // published (or failed): let the waiters in
+  if (busy.empty()) return first_error;
+  need.clear();
+  for (size_t j : busy) {
+    const ChunkId& id = frames[led[j].frame].chunk;
+    if (disk->WaitUnclaimed(id, kClaimWaitMs) && FromDisk(ctx, src, led[j])) continue;
+    need.push_back(j);  // its fetcher failed, did not cache it, or is stuck
+  }
+  if (need.empty()) return first_error;
+  Status st = FetchLed(ctx, src, led, need, max_run_bytes);
+  return first_error ? st : first_error;
 }
 
 }  // namespace

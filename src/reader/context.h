@@ -18,7 +18,7 @@
 #include <memory>
 
 #include "hash/sha256.h"
-#include "hugeblob/reader.h"
+#include "reader/blob_reader.h"
 #include "reader/disk_cache.h"
 #include "reader/fetcher.h"
 #include "reader/memory_cache.h"

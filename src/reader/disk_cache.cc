@@ -140,7 +140,7 @@ std::unique_ptr<DiskCache> DiskCache::Open(const std::string& dir, uint64_t capa
 }
 
 bool DiskCache::Setup() {
-  if (!MakeDirs(root_ + "/tmp")) {
+  if (!MakeDirs(root_ + "/tmp") || !MakeDir(root_ + "/claims")) {
     WarnOnce("creating " + root_, errno);
     return false;
   }
@@ -518,8 +518,8 @@ uint64_t DiskCache::ScanLocked(uint64_t trigger_bytes, uint64_t target_bytes) {
   ::clock_gettime(CLOCK_REALTIME, &now);
 
   std::string sub = root_ + "/00";
-  for (int i = 0; i <= 256; ++i) {
-    std::string dir = i < 256 ? sub : root_ + "/tmp";
+  for (int i = 0; i <= 257; ++i) {
+    std::string dir = i < 256 ? sub : i == 256 ? root_ + "/tmp" : root_ + "/claims";
     if (i < 256) {
       dir[dir.size() - 2] = kHexDigits[i >> 4];
       dir[dir.size() - 1] = kHexDigits[i & 15];
@@ -532,7 +532,10 @@ uint64_t DiskCache::ScanLocked(uint64_t trigger_bytes, uint64_t target_bytes) {
       if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
       if (!S_ISREG(st.st_mode)) continue;
       std::string path = dir + "/" + e->d_name;
-      if (i == 256) {
+      if (i >= 256) {
+        // Temp files and claim files left by a crashed process. (A claim
+        // file in use is seconds old; removing one anyway would cost a
+        // duplicate fetch, never a wrong byte.)
         if (now.tv_sec - st.st_mtim.tv_sec > kStaleTempSeconds) ::unlink(path.c_str());
         continue;
       }
@@ -563,6 +566,78 @@ uint64_t DiskCache::ScanLocked(uint64_t trigger_bytes, uint64_t target_bytes) {
   usage_.store(total, std::memory_order_relaxed);
   written_since_scan_.store(0, std::memory_order_relaxed);
   return total;
+}
+
+DiskCache::Claim& DiskCache::Claim::operator=(Claim&& other) noexcept {
+  if (this != &other) {
+    Release();
+    path_ = std::move(other.path_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+void DiskCache::Claim::Release() {
+  if (fd_ < 0) return;
+  // Unlink first, while the lock is held: a waiter blocked on this inode
+  // wakes when it is closed, and one that opens the path afterwards finds
+  // nothing (or a new claim).
+  ::unlink(path_.c_str());
+  ::close(fd_);
+  fd_ = -1;
+}
+
+DiskCache::ClaimState DiskCache::TryClaim(const ChunkId& id, Claim* claim) {
+  if (!enabled_) return ClaimState::kOff;
+  const std::string path = ClaimPathFor(id);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT && MakeDir(root_ + "/claims")) {
+      fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    }
+    if (fd < 0) return ClaimState::kOff;
+    int rc;
+    while ((rc = ::flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+    }
+    if (rc != 0) {
+      const int err = errno;
+      ::close(fd);
+      return err == EWOULDBLOCK ? ClaimState::kBusy : ClaimState::kOff;
+    }
+    // Locked; but is it still the file at `path`? Its holder may have
+    // unlinked it between our open and our flock.
+    struct stat held, now;
+    if (::fstat(fd, &held) == 0 && ::stat(path.c_str(), &now) == 0 && held.st_dev == now.st_dev &&
+        held.st_ino == now.st_ino) {
+      claim->Release();
+      claim->path_ = path;
+      claim->fd_ = fd;
+      return ClaimState::kClaimed;
+    }
+    ::close(fd);
+  }
+  return ClaimState::kOff;
+}
+
+bool DiskCache::WaitUnclaimed(const ChunkId& id, int64_t max_ms) {
+  if (!enabled_) return true;
+  claim_waits_.fetch_add(1, std::memory_order_relaxed);
+  const std::string path = ClaimPathFor(id);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_ms);
+  // Polls a shared lock (a blocking flock could not be bounded in time
+  // without a signal): every 2 ms at first, backing off to 20 ms.
+  int64_t pause_us = 2000;
+  for (;;) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true;  // no claim file: nobody is fetching it
+    const bool free = ::flock(fd, LOCK_SH | LOCK_NB) == 0;
+    ::close(fd);
+    if (free) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    ::usleep(static_cast<useconds_t>(pause_us));
+    pause_us = std::min<int64_t>(pause_us * 2, 20000);
+  }
 }
 
 DiskCache::Stats DiskCache::stats() const {

@@ -4,6 +4,7 @@
 //   <dir>/v1/<h2>/<hex64>   one decoded chunk, named by its id
 //   <dir>/v1/tmp/           entries being written
 //   <dir>/v1/lock           flock()ed by whoever evicts
+//   <dir>/v1/claims/<hex64> flock()ed by the process fetching that chunk
 //
 // Entries hold the decoded chunk, not the stored frame: the bytes are then a
 // pure function of the name (the same chunk compressed differently in two
@@ -51,6 +52,19 @@
 //  * A write that fails (ENOSPC, EDQUOT, EROFS, ...) never fails a read:
 //    ENOSPC/EDQUOT evict and retry once, then the cache stops writing for a
 //    minute; any such failure is logged once per process.
+//
+// One fetch per chunk across processes (claims): a process about to fetch
+// a chunk from the store takes a non-blocking flock on claims/<id> (created
+// for the occasion). If another process holds it, that process is fetching
+// the chunk right now: this one fetches its other chunks first, releases
+// its own claims, then waits (bounded) for that claim to go and reads the
+// chunk from the cache. Nobody waits while holding a claim, so two
+// processes can never wait on each other. The holder publishes the entry,
+// then unlinks the claim file and closes it; a process that locked a claim
+// file that was unlinked meanwhile (fstat and stat disagree) tries again. A
+// process killed while holding claims releases them with its fds; at worst
+// an empty claim file stays, which the next claim of that id reuses and
+// removes (and a scan removes after an hour).
 //
 // Thread-safe. A cache that cannot be set up is disabled (logged once), and
 // then every Get misses and every Put is dropped.
@@ -137,12 +151,45 @@ class DiskCache {
   // Publishes `chunk` under `id` unless present. Best effort.
   void Put(const ChunkId& id, const Buffer& chunk);
 
+  // A claim on fetching one chunk; released (file unlinked, then closed)
+  // when destroyed. Move-only.
+  class Claim {
+   public:
+    Claim() = default;
+    Claim(Claim&& other) noexcept { *this = std::move(other); }
+    Claim& operator=(Claim&& other) noexcept;
+    Claim(const Claim&) = delete;
+    Claim& operator=(const Claim&) = delete;
+    ~Claim() { Release(); }
+    bool held() const { return fd_ >= 0; }
+    void Release();
+
+   private:
+    friend class DiskCache;
+    std::string path_;
+    int fd_ = -1;
+  };
+  enum class ClaimState {
+    kClaimed,  // *claim holds it: fetch, Put, then drop the claim
+    kBusy,     // another process is fetching it: WaitUnclaimed, then Get
+    kOff,      // claims cannot be taken (cache disabled, a file error): just fetch
+  };
+  // Never blocks. One process must not claim the same id twice at once
+  // (flock locks belong to the open file: the second try says kBusy).
+  ClaimState TryClaim(const ChunkId& id, Claim* claim);
+  // Waits until no process holds a claim on `id`, at most `max_ms`
+  // milliseconds. False on timeout (the caller then fetches the chunk).
+  bool WaitUnclaimed(const ChunkId& id, int64_t max_ms);
+  // How many times this process waited for another's claim.
+  uint64_t claim_waits() const { return claim_waits_.load(std::memory_order_relaxed); }
+
   // Rescans the directory (under the lock file) and evicts down to
   // `target_bytes` if above it. Returns the bytes left.
   uint64_t Evict(uint64_t target_bytes);
   // This process's estimate of the bytes in the cache.
   uint64_t usage() const { return usage_.load(std::memory_order_relaxed); }
   std::string PathFor(const ChunkId& id) const;
+  std::string ClaimPathFor(const ChunkId& id) const { return root_ + "/claims/" + id.Hex(); }
   Stats stats() const;
 
  private:
@@ -219,6 +266,7 @@ class DiskCache {
   mutable Shard shards_[kShards];
   std::atomic<uint64_t> verified_{0}, open_files_{0};
 
+  std::atomic<uint64_t> claim_waits_{0};
   std::atomic<uint64_t> hits_{0}, misses_{0}, corrupt_{0}, writes_{0}, write_failures_{0},
       evicted_{0}, scans_{0}, range_hits_{0}, range_misses_{0};
 };

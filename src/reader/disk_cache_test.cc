@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "hugeblob/reader.h"
+#include "reader/blob_reader.h"
 #include "reader/context.h"
 #include "reader/reader_test_util.h"
 #include "store/memory_store.h"

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "hugeblob/reader.h"
+#include "reader/blob_reader.h"
 #include "reader/context.h"
 #include "reader/fetcher.h"
 #include "reader/reader_test_util.h"

@@ -2,8 +2,6 @@
 // set) S3 stores: random ranges against the original bytes on every codec,
 // single-flight and coalescing proven by request counts, verification,
 // read-ahead, the memory bound, and a concurrency stress for TSan.
-#include "hugeblob/reader.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -16,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "reader/blob_reader.h"
 #include "reader/context.h"
 #include "reader/reader_test_util.h"
 #include "store/local_store.h"

@@ -40,6 +40,31 @@ class SegmentedReader final : public BlobReader {
 
   uint64_t size() const override { return top_->size; }
   const Manifest& manifest() const override { return *top_; }
+  uint64_t frame_count() const override { return frames_; }
+  uint64_t data_bytes() const override {
+    uint64_t n = 0;
+    for (const SegmentRef& c : top_->children) n += c.data_bytes;
+    return n;
+  }
+  Result<FrameRef> Frame(size_t frame_index) const override {
+    if (frame_index >= frames_) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  label_ + ": frame " + std::to_string(frame_index) + " out of range");
+    }
+    HB_ASSIGN_OR_RETURN(LeafPtr leaf, LeafOfFrame(frame_index));
+    HB_ASSIGN_OR_RETURN(FrameRef f, leaf->reader->Frame(frame_index - leaf->first_frame));
+    f.offset += leaf->ref.offset;
+    return f;
+  }
+  Result<size_t> FrameAt(uint64_t offset) const override {
+    if (offset >= top_->size) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  label_ + ": offset " + std::to_string(offset) + " is past the end");
+    }
+    HB_ASSIGN_OR_RETURN(LeafPtr leaf, LeafAt(offset));
+    HB_ASSIGN_OR_RETURN(size_t i, leaf->reader->FrameAt(offset - leaf->ref.offset));
+    return leaf->first_frame + i;
+  }
 
   Result<size_t> pread(uint64_t offset, std::span<uint8_t> out) override {
     if (offset >= top_->size || out.empty()) return size_t{0};

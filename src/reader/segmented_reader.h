@@ -10,7 +10,7 @@
 #include <string>
 
 #include "format/manifest.h"
-#include "hugeblob/reader.h"
+#include "reader/blob_reader.h"
 #include "reader/context.h"
 
 namespace hugeblob {

@@ -7,7 +7,7 @@
 #include <random>
 
 #include "format/layout.h"
-#include "hugeblob/reader.h"
+#include "reader/blob_reader.h"
 #include "reader/reader_test_util.h"
 #include "repo/manifests.h"
 #include "store/memory_store.h"
@@ -156,6 +156,23 @@ TEST_F(SegmentedTest, ReadsAtEveryEdge) {
               Bytes(f.offset, f.length));
   }
   EXPECT_FALSE(r->ReadFrame(inline_.frames.size()));
+  // The frame table through the segments, as the public File's blocks see it.
+  EXPECT_EQ(r->frame_count(), inline_.frames.size());
+  EXPECT_EQ(r->data_bytes(), DataBytes(inline_));
+  for (size_t i = 0; i < inline_.frames.size(); ++i) {
+    const FrameRef& want = inline_.frames[i];
+    auto f = r->Frame(i);
+    ASSERT_TRUE(f) << i;
+    EXPECT_EQ(f->offset, want.offset) << i;
+    EXPECT_EQ(f->length, want.length) << i;
+    EXPECT_EQ(f->zero, want.zero) << i;
+    EXPECT_EQ(f->chunk, want.chunk) << i;
+    auto at = r->FrameAt(want.offset + want.length - 1);
+    ASSERT_TRUE(at) << i;
+    EXPECT_EQ(*at, i);
+  }
+  EXPECT_FALSE(r->Frame(inline_.frames.size()));
+  EXPECT_FALSE(r->FrameAt(data_.size()));
   r->Prefetch(0, inline_.frames.size());
 }
 

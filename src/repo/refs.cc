@@ -351,6 +351,15 @@ Result<Version> PublishVersion(ObjectStore& store, const std::string& name, Ref 
   v.name = name;
   v.key = VersionsPrefix(name) + stamp;
   v.stamp = stamp;
+  // A store of the previous release gets format 2 before its first version
+  // object: that release refuses it from then on, instead of seeing no
+  // names and collecting their data.
+  if (auto config = store.GetRange(kConfigKey, 0, 4096); config) {
+    const std::string raised = RaisedConfig(config->view());
+    if (!raised.empty()) {
+      HB_TRY(store.Put(kConfigKey, BufferChain(Buffer::Copy(std::string_view(raised)))));
+    }
+  }
   HB_TRY(store.Put(v.key, EncodeRef(ref)));
   return v;
 }

@@ -22,7 +22,8 @@ namespace {
 
 constexpr std::string_view kConfigKey = "config";
 constexpr std::string_view kConfigMagic = "hugeblob-store ";
-constexpr int kStoreVersion = 1;
+// Written for new stores; 1 (stores of the previous release) is read too.
+constexpr int kStoreVersion = 2;  // = kStoreFormat of format/layout.h (a layer above)
 
 // New stores name chunks by BLAKE3; a config without the chunk-hash line
 // (stores made before) means SHA-256 (format/layout.h, ChunkHashOfConfig).
@@ -44,9 +45,9 @@ Status CheckConfig(const Buffer& config, const std::string& where) {
   std::string_view rest = text.substr(kConfigMagic.size());
   size_t nl = rest.find('\n');
   std::string version(rest.substr(0, nl));
-  if (version == std::to_string(kStoreVersion)) return OkStatus();
+  if (version == "1" || version == std::to_string(kStoreVersion)) return OkStatus();
   return Fail(ErrorCode::kUnsupported, "store " + where + " has format version '" + version +
-                                           "'; this hugeblob supports version " +
+                                           "'; this hugeblob supports versions 1 to " +
                                            std::to_string(kStoreVersion) +
                                            " (upgrade hugeblob to use it)");
 }

@@ -45,7 +45,7 @@ TEST(OpenStoreTest, NewDirectoryGetsAConfig) {
   EXPECT_EQ((*store)->url(), "file://" + path);
   auto config = ReadFileToString(path + "/config");
   ASSERT_TRUE(config) << config.error().message();
-  EXPECT_EQ(*config, "hugeblob-store 1\nchunk-hash blake3\n");
+  EXPECT_EQ(*config, "hugeblob-store 2\nchunk-hash blake3\n");
   // Reopening, by path or by its URL, finds the config and accepts it.
   ASSERT_TRUE((*store)->Put("refs/x", Buffer::Copy(std::string_view("m"))));
   auto again = OpenStore((*store)->url());
@@ -85,18 +85,27 @@ TEST(OpenStoreTest, EmptyExistingDirectoryIsClaimed) {
   TempDir dir;
   auto store = OpenStore(dir.path());
   ASSERT_TRUE(store) << store.error().message();
-  EXPECT_EQ(*ReadFileToString(dir.path() + "/config"), "hugeblob-store 1\nchunk-hash blake3\n");
+  EXPECT_EQ(*ReadFileToString(dir.path() + "/config"), "hugeblob-store 2\nchunk-hash blake3\n");
 }
 
 TEST(OpenStoreTest, OtherVersionIsUnsupported) {
   TempDir dir;
-  ASSERT_TRUE(WriteFileAtomic(dir.path() + "/config", "hugeblob-store 2\n"));
+  ASSERT_TRUE(WriteFileAtomic(dir.path() + "/config", "hugeblob-store 3\n"));
   auto store = OpenStore(dir.path());
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code(), ErrorCode::kUnsupported);
-  EXPECT_NE(store.error().message().find("version '2'"), std::string::npos)
+  EXPECT_NE(store.error().message().find("version '3'"), std::string::npos)
       << store.error().message();
   EXPECT_NE(store.error().message().find(dir.path()), std::string::npos);
+}
+
+TEST(OpenStoreTest, PreviousFormatOpens) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir.path() + "/config", "hugeblob-store 1\n"));
+  auto store = OpenStore(dir.path(), StoreOpenMode::kExisting);
+  ASSERT_TRUE(store) << store.error().ToString();
+  // Opening does not raise it: only a first version object does.
+  EXPECT_EQ(*ReadFileToString(dir.path() + "/config"), "hugeblob-store 1\n");
 }
 
 TEST(OpenStoreTest, ForeignConfigIsRefused) {
@@ -150,7 +159,7 @@ TEST(OpenStoreTest, MemIsFreshEachTime) {
   // Same config rules as every backend.
   auto config = (*b)->Get("config");
   ASSERT_TRUE(config);
-  EXPECT_EQ(config->view(), "hugeblob-store 1\nchunk-hash blake3\n");
+  EXPECT_EQ(config->view(), "hugeblob-store 2\nchunk-hash blake3\n");
 }
 
 TEST(OpenStoreTest, UnknownSchemeIsNamed) {

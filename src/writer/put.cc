@@ -736,6 +736,9 @@ Result<PutResult> PutPipeline::CheckInputStable() {
 
 Result<PutResult> PutPipeline::Run(const std::string& path) {
   HB_TRY(Configure());
+  // Before anything is uploaded: a name that is also a folder of other names
+  // (or under a name) is refused (repo/refs.h), for the library as for the CLI.
+  HB_TRY(CheckNamePlacement(*store_, options_.name));
   HB_TRY(input_.Open(path));
   if (options_.sha256) whole_.emplace();
   // Held until Put returns, whatever happens (the destructor deletes it).

@@ -1,0 +1,239 @@
+// Seeded and in-place restores through Get, and diff, on real files and a
+// real (in-memory) store.
+#include "ops/seed.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "hash/blake3.h"
+#include "ops/diff.h"
+#include "ops/gc_test_util.h"
+#include "ops/load.h"
+#include "reader/disk_cache.h"
+#include "store/memory_store.h"
+
+namespace hugeblob {
+namespace {
+
+using namespace testing_gc;
+
+GetOptions Quiet() {
+  GetOptions o;
+  o.force = true;
+  o.reader.disk_cache = false;
+  return o;
+}
+
+// v6 from v5: scattered overwrites, an insertion (the rest shifts right), a
+// deletion (shifts left) and a zeroed megabyte.
+std::string NextVersion(const std::string& v5) {
+  std::string v6 = v5;
+  for (size_t at : {300000u, 1700000u, 2900000u}) v6.replace(at, 100, MakeData(100, at));
+  v6.insert(1 << 20, MakeData(70000, 7));
+  v6.erase(5 << 20, 30000);
+  v6.replace(6 << 20, 1 << 20, std::string(1 << 20, '\0'));
+  return v6;
+}
+
+struct Versions {
+  TempDir dir;
+  std::shared_ptr<MemoryStore> store = std::make_shared<MemoryStore>();
+  std::string v5 = MakeData(8 << 20, 5);
+  std::string v6 = NextVersion(v5);
+
+  explicit Versions(const std::string& chunker = "cdc") {
+    EXPECT_TRUE(Put(store, WriteFile(dir, "v5", v5), SmallPut("v5", chunker)));
+    EXPECT_TRUE(Put(store, WriteFile(dir, "v6", v6), SmallPut("v6", chunker)));
+  }
+  Manifest Load(const std::string& name) {
+    auto ref = LoadRef(*store, name);
+    EXPECT_TRUE(ref);
+    auto m = LoadManifestOfRef(*store, name, *ref);
+    EXPECT_TRUE(m);
+    return *m;
+  }
+};
+
+TEST(SeedTest, SeedThatChangesDuringTheGetCostsAFetchNotAWrongByte) {
+  Versions v;
+  const std::string seed = WriteFile(v.dir, "seed", v.v5);
+  GetOptions o = Quiet();
+  o.threads = 1;
+  o.seeds = {seed};
+  bool clobbered = false;
+  // After the first chunk copied from the seed, the seed is rewritten.
+  o.progress = [&](const Progress&) {
+    if (clobbered) return;
+    clobbered = true;
+    WriteFile(v.dir, "seed", MakeData(v.v5.size(), 99));
+  };
+  auto r = Get(v.store, "v6", v.dir.path() + "/out", o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(clobbered);
+  EXPECT_EQ(ReadFile(v.dir.path() + "/out"), v.v6);
+  EXPECT_GT(r->seeded_bytes, 0u);
+  EXPECT_GT(r->seed_changed_chunks, 10u);
+  EXPECT_GT(r->fetched_bytes, 4u << 20);
+}
+
+TEST(SeedTest, InPlaceWritesOnlyWhatDiffersAndHoldsShiftedChunks) {
+  Versions v;
+  const std::string target = WriteFile(v.dir, "target", v.v5);
+  GetOptions o = Quiet();
+  o.in_place = true;
+  o.force = false;  // in place needs no --force
+  auto r = Get(v.store, "v6", target, o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(ReadFile(target), v.v6);
+  // Before the insertion, most chunks stay where they are.
+  EXPECT_GT(r->in_place_bytes, 512u << 10);
+  // The insertion shifts chunks right over their old places: read first.
+  EXPECT_GT(r->held_bytes, 1u << 20);
+  EXPECT_GT(r->seeded_bytes, 4u << 20);
+  // Only the new chunks are fetched.
+  EXPECT_LT(r->fetched_bytes, 2u << 20);
+  // Again: nothing left to write.
+  auto again = Get(v.store, "v6", target, o);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->fetched_bytes, 0u);
+  EXPECT_EQ(again->seeded_bytes, 0u);
+  EXPECT_EQ(ReadFile(target), v.v6);
+}
+
+TEST(SeedTest, InPlaceShrinksGrowsAndRefusesAStream) {
+  Versions v;
+  ASSERT_TRUE(Put(v.store, WriteFile(v.dir, "small", v.v6.substr(0, 3 << 20)), SmallPut("small")));
+  const std::string target = WriteFile(v.dir, "target", v.v5);
+  GetOptions o = Quiet();
+  o.in_place = true;
+  auto r = Get(v.store, "small", target, o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(ReadFile(target), v.v6.substr(0, 3 << 20));
+  r = Get(v.store, "v6", target, o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(ReadFile(target), v.v6);
+  auto bad = Get(v.store, "v6", "-", o);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(SeedTest, SeedDirFindsTheOldVersionAndSkipsTheRest) {
+  Versions v;
+  TempDir seeds;
+  WriteFile(seeds, "tiny", "x");  // shorter than a chunk: not a candidate
+  WriteFile(seeds, "junk", MakeData(1 << 20, 77));
+  ASSERT_EQ(::mkdir((seeds.path() + "/sub").c_str(), 0755), 0);
+  const std::string old = seeds.path() + "/sub/v5.img";
+  std::rename(WriteFile(seeds, "v5.tmpname", v.v5).c_str(), old.c_str());
+  auto list = ListSeedDir(seeds.path(), v.v6.size(), v.Load("v6").chunker, {});
+  ASSERT_TRUE(list) << list.error().message();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0], old);  // closest in size first
+  GetOptions o = Quiet();
+  o.seed_dirs = {seeds.path()};
+  auto r = Get(v.store, "v6", v.dir.path() + "/out", o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(ReadFile(v.dir.path() + "/out"), v.v6);
+  EXPECT_GT(r->seeded_bytes, 5u << 20);
+  auto missing = ListSeedDir(seeds.path() + "/nope", 1, v.Load("v6").chunker, {});
+  ASSERT_FALSE(missing);
+}
+
+TEST(DiffTest, RangesMergeAndTheFetchEstimateCountsNewChunksOnce) {
+  Versions v;
+  const Manifest a = v.Load("v5");
+  const Manifest b = v.Load("v6");
+  DiffReport same = DiffManifests(a, a);
+  EXPECT_TRUE(same.ranges.empty());
+  EXPECT_EQ(same.fetch_chunks, 0u);
+  DiffReport d = DiffManifests(a, b);
+  EXPECT_TRUE(d.same_chunker);
+  ASSERT_FALSE(d.ranges.empty());
+  uint64_t sum = 0;
+  for (size_t i = 0; i < d.ranges.size(); ++i) {
+    if (i > 0) {  // ordered and merged: a gap between any two
+      EXPECT_GT(d.ranges[i].offset, d.ranges[i - 1].offset + d.ranges[i - 1].length);
+    }
+    sum += d.ranges[i].length;
+  }
+  EXPECT_EQ(sum, d.differing_bytes);
+  EXPECT_LT(d.fetch_plain_bytes, 2u << 20);
+  EXPECT_GT(d.seeded_bytes, 4u << 20);
+  // The first edit is at 300000: the range before it is equal.
+  EXPECT_GT(d.ranges.front().offset, 0u);
+  EXPECT_LE(d.ranges.front().offset, 300000u);
+  // What a seeded get really fetches is what diff said (no gaps read: a
+  // local store's runs are exact).
+  GetOptions o = Quiet();
+  o.seeds = {WriteFile(v.dir, "seed", v.v5)};
+  auto r = Get(v.store, "v6", v.dir.path() + "/out", o);
+  ASSERT_TRUE(r);
+  EXPECT_GE(r->fetched_bytes, d.fetch_bytes);
+  EXPECT_LE(r->fetched_bytes, d.fetch_bytes + (512u << 10));
+}
+
+TEST(DiskCacheClaimTest, OneFetcherPerChunkAcrossOpenCaches) {
+  TempDir dir;
+  auto a = DiskCache::Open(dir.path(), 64 << 20);
+  auto b = DiskCache::Open(dir.path(), 64 << 20);  // stands for another process
+  ASSERT_TRUE(a->enabled());
+  const std::string data = "chunk";
+  const ChunkId id = Blake3Of({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+  DiskCache::Claim ca, cb;
+  ASSERT_EQ(a->TryClaim(id, &ca), DiskCache::ClaimState::kClaimed);
+  EXPECT_EQ(b->TryClaim(id, &cb), DiskCache::ClaimState::kBusy);
+  EXPECT_FALSE(b->WaitUnclaimed(id, 20));  // still held: times out
+  a->Put(id, Buffer::Copy(std::string_view("chunk")));
+  ca.Release();
+  EXPECT_TRUE(b->WaitUnclaimed(id, 1000));
+  Buffer got;
+  EXPECT_TRUE(b->Get(id, 5, &got));
+  EXPECT_EQ(got.view(), "chunk");
+  // Released means free again, and no claim file is left behind.
+  ASSERT_EQ(b->TryClaim(id, &cb), DiskCache::ClaimState::kClaimed);
+  cb.Release();
+  struct stat st;
+  EXPECT_NE(::stat(b->ClaimPathFor(id).c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace hugeblob
+
+namespace hugeblob {
+namespace {
+
+using namespace testing_gc;
+
+// A seed where nothing moved (overwrites only) is checked at the file's own
+// offsets, in parallel, and read once; only the edited chunks are fetched.
+TEST(SeedTest, AlignedSeedIsReadOnceAndOnlyEditsAreFetched) {
+  TempDir dir;
+  auto store = std::make_shared<MemoryStore>();
+  const std::string v5 = MakeData(8 << 20, 15);
+  std::string v6 = v5;
+  for (size_t at : {100000u, 2500000u, 4000000u, 7000000u}) v6.replace(at, 50, MakeData(50, at));
+  ASSERT_TRUE(Put(store, WriteFile(dir, "v6", v6), SmallPut("v6", "cdc")));
+  GetOptions o;
+  o.reader.disk_cache = false;
+  o.seeds = {WriteFile(dir, "v5", v5)};
+  auto r = Get(store, "v6", dir.path() + "/out", o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(ReadFile(dir.path() + "/out"), v6);
+  EXPECT_GT(r->seeded_bytes, 6u << 20);
+  EXPECT_LT(r->seed_scanned_bytes, v5.size() + (v5.size() / 8));  // about once
+  EXPECT_GT(r->seed_aligned_bytes, 6u << 20);                     // most not cut at all
+  EXPECT_LT(r->fetched_bytes, 1u << 20);
+  // In place: the same, and nothing but the edits is written.
+  const std::string target = WriteFile(dir, "target", v5);
+  GetOptions p = o;
+  p.seeds.clear();
+  p.in_place = true;
+  r = Get(store, "v6", target, p);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(ReadFile(target), v6);
+  EXPECT_GT(r->in_place_bytes, 6u << 20);
+  EXPECT_EQ(r->held_bytes, 0u);
+}
+
+}  // namespace
+}  // namespace hugeblob
