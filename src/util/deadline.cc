@@ -1,5 +1,7 @@
 #include "util/deadline.h"
 
+#include <pthread.h>
+
 #include <fmt/format.h>
 #include <pthread.h>
 
@@ -32,8 +34,25 @@ std::atomic<int> g_abandoned{0};
 class Helpers {
  public:
   static Helpers& Get() {
-    static Helpers* helpers = new Helpers();
-    return *helpers;
+    static const bool registered = [] {
+      // A forked child (the mount's fuse_daemonize) has none of the parent's
+      // helper threads, but would count them as idle and hand them work
+      // that never runs: it starts over with a fresh, empty set (the old one
+      // is left as it is: its mutex may have been held at the fork).
+      pthread_atfork(nullptr, nullptr, [] {
+        current_.store(new Helpers(), std::memory_order_release);
+        g_abandoned.store(0, std::memory_order_relaxed);
+      });
+      return true;
+    }();
+    (void)registered;
+    Helpers* h = current_.load(std::memory_order_acquire);
+    if (h == nullptr) {
+      Helpers* fresh = new Helpers();
+      if (current_.compare_exchange_strong(h, fresh, std::memory_order_acq_rel)) return *fresh;
+      delete fresh;
+    }
+    return *h;
   }
 
   Helpers() {
@@ -79,6 +98,8 @@ class Helpers {
       lock.lock();
     }
   }
+
+  static inline std::atomic<Helpers*> current_{nullptr};
 
   std::mutex mu_;
   std::condition_variable cv_;
