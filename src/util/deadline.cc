@@ -55,20 +55,6 @@ class Helpers {
     return *h;
   }
 
-  Helpers() {
-    // A fork (the mount daemonizing) keeps only the forking thread: the
-    // child must not count the parent's idle helpers (a job handed to one
-    // would never run) nor inherit a lock a helper held.
-    ::pthread_atfork([] { Get().mu_.lock(); }, [] { Get().mu_.unlock(); },
-                     [] {
-                       Helpers& h = Get();
-                       h.idle_ = 0;
-                       h.queue_.clear();
-                       g_abandoned.store(0, std::memory_order_relaxed);
-                       h.mu_.unlock();
-                     });
-  }
-
   void Run(std::function<void()> job) {
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(job));
