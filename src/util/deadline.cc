@@ -3,7 +3,6 @@
 #include <pthread.h>
 
 #include <fmt/format.h>
-#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
