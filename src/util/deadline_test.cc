@@ -1,6 +1,7 @@
 #include "util/deadline.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -94,6 +95,24 @@ TEST(DeadlineTest, CancellationEndsAWaitWithoutDeadline) {
   EXPECT_FALSE(again);
   EXPECT_FALSE(ran);
   ASSERT_EQ(::write(p->w.get(), "x", 1), 1);  // let the stuck read end
+}
+
+// A process that forks after a call (the mount daemonizes after opening
+// its store) gets working helpers in the child: the parent's idle helper
+// threads do not exist there.
+TEST(DeadlineTest, CallsWorkInAForkedChild) {
+  DeadlineOptions o;
+  o.timeout = milliseconds(5000);
+  ASSERT_TRUE(CallWithDeadline([] { return Result<int>(1); }, o, "before fork"));
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto r = CallWithDeadline([] { return Result<int>(2); }, o, "in the child");
+    ::_exit(r && *r == 2 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
 }
 
 }  // namespace
