@@ -124,16 +124,18 @@ struct GetOptions {
   // standard output or a device.
   std::vector<std::string> seeds;
   bool seed_target = true;
-  // Directories whose regular files are all candidate seeds (see
-  // ListSeedDir in src/ops/seed.h: closest in size first, scanned up to
-  // twice the file's size).
+  // Directories whose regular files are all candidate seeds (no symbolic
+  // links, no other file systems, none shorter than the minimum chunk;
+  // closest in size first, scanned until every chunk is found or they have
+  // added twice the file's size to the bytes read).
   std::vector<std::string> seed_dirs;
   // Update an existing regular file `out` where it stands, writing only the
   // ranges that differ, instead of restoring to a temporary file and
   // renaming it: for files too large to hold twice. Not atomic: if it is
   // interrupted, `out` holds a mix of old and new bytes, and running the
-  // same get again finishes it (the same checks then apply). A `out` that
-  // does not exist is restored the usual way.
+  // same get again finishes it (the same checks then apply). An `out` that
+  // does not exist is restored the usual way. Seeds are used, and a
+  // recorded SHA-256 is checked by reading the result back.
   bool in_place = false;
   // Give a restored file the permission bits and modification time put
   // recorded (a file, not standard output or a device).
