@@ -156,6 +156,12 @@ sp mk "$WORK/in/big" $((8 * G)) 0:$((M + 3)):4 $((4 * G + 12345)):$((3 * M)):5 $
 for f in odd hole zeros big; do
   check "put $f" "$HB" -q put "$WORK/in/$f" --name "$f"
 done
+# More frames than a manifest holds inline: its frame table is in segments,
+# which the mount loads as it reads (SEEK_DATA over whole-hole segments
+# loads none).
+sp mk "$WORK/in/seg" $((24 * M)) $((M + 5)):$((3 * M)):7 $((10 * M)):$((2 * M + 1)):8 $((20 * M - 3)):$((2 * M)):9
+check "put seg (4 KiB chunks)" "$HB" -q put "$WORK/in/seg" --name seg --chunker fixed --chunk-size 4K
+check "seg: its frame table is in segments" test "$(count_objects "$STORE" segments)" -ge 2
 
 PIDS=()
 cleanup_hooks+=('mountpoint -q "$MNT" 2>/dev/null && { fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null; }; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done')
@@ -169,11 +175,11 @@ if gone "$MPID"; then
   finish
 fi
 
-for f in odd hole zeros big; do
+for f in odd hole zeros big seg; do
   check "$f: SEEK_DATA/SEEK_HOLE on the mount agree with the original" sp agree "$WORK/in/$f" "$MNT/$f"
   check "$f: same bytes (data extents of both)" sp cmp "$WORK/in/$f" "$MNT/$f"
 done
-for f in odd hole zeros; do  # small enough to read whole, holes included
+for f in odd hole zeros seg; do  # small enough to read whole, holes included
   check "$f: cmp of the whole file through the mount" cmp "$WORK/in/$f" "$MNT/$f"
 done
 check "hole: SEEK_DATA from 0 is ENXIO" python3 -c "
@@ -187,7 +193,7 @@ except OSError as e:
 # st_blocks: cp (coreutils 9) and GNU tar --sparse look for holes only in a
 # file whose st_blocks * 512 is below its size. It must count the data (the
 # stored non-zero chunks), not the size.
-for f in odd hole zeros big; do
+for f in odd hole zeros big seg; do
   read -r size blocks < <(stat -c '%s %b' "$MNT/$f")
   data=$(python3 -c "
 import os, sys
@@ -205,7 +211,7 @@ done
 # than the data (rchar: a cp that took the file as dense would read every
 # hole through FUSE and still make holes of the zeros, so du alone cannot
 # tell), and the copy keeps the holes (du). Bounded by a timeout.
-for f in odd zeros big; do
+for f in odd zeros big seg; do
   rm -f "$WORK/cp.$f"
   if read_bytes=$(timeout 120 python3 "$WORK/sp.py" rchar cp --sparse=always "$MNT/$f" "$WORK/cp.$f"); then
     din=$(du -k "$WORK/in/$f" | cut -f1)

@@ -61,6 +61,10 @@ struct ReaderStats {
   uint64_t disk_range_hits = 0;  // pread parts of chunks read from the disk cache
   uint64_t disk_deferred = 0;    // first loads not written (DiskCacheAdmission::kSecondLoad)
   uint64_t misses = 0;
+  // Segments of large manifests loaded by readers (the top is loaded when
+  // the file is opened), and their bytes.
+  uint64_t segment_requests = 0;
+  uint64_t segment_bytes = 0;
 };
 
 class ReaderContext {

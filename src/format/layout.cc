@@ -50,6 +50,10 @@ std::string ManifestKey(const Hash256& manifest_id) {
   return std::string(kManifestsPrefix) + manifest_id.Hex();
 }
 
+std::string SegmentKey(const Hash256& segment_id) {
+  return std::string(kSegmentsPrefix) + segment_id.Hex();
+}
+
 std::string RefKey(std::string_view name) {
   std::string key(kRefsPrefix);
   key += name;
@@ -68,6 +72,7 @@ Result<Hash256> IdFromKey(std::string_view key) {
   }
   if (key.starts_with(kIndexPrefix)) return ParseId(key.substr(kIndexPrefix.size()), key);
   if (key.starts_with(kManifestsPrefix)) return ParseId(key.substr(kManifestsPrefix.size()), key);
+  if (key.starts_with(kSegmentsPrefix)) return ParseId(key.substr(kSegmentsPrefix.size()), key);
   return Fail(ErrorCode::kInvalidArgument,
               "'" + Printable(key) + "' is not a key of a pack, index or manifest");
 }

@@ -4,6 +4,7 @@
 //   packs/<h2>/<hex64>         pack: frames + trailing index; id = SHA-256 of the trailer
 //   index/<hex64>              index object; id = SHA-256 of its bytes
 //   manifests/<hex64>          manifest;     id = SHA-256 of its bytes
+//   segments/<hex64>           part of a large manifest's frame table; id = SHA-256 of its bytes
 //   refs/<name>                ref: points at a manifest (text); written last
 //
 // <h2> is the first two hex digits of the id, to keep directories small.
@@ -21,15 +22,18 @@ namespace hugeblob {
 inline constexpr std::string_view kPacksPrefix = "packs/";
 inline constexpr std::string_view kIndexPrefix = "index/";
 inline constexpr std::string_view kManifestsPrefix = "manifests/";
+inline constexpr std::string_view kSegmentsPrefix = "segments/";
 inline constexpr std::string_view kRefsPrefix = "refs/";
 inline constexpr std::string_view kConfigKey = "config";
 
 std::string PackKey(const Hash256& pack_id);
 std::string IndexKey(const Hash256& index_id);
 std::string ManifestKey(const Hash256& manifest_id);
+std::string SegmentKey(const Hash256& segment_id);
 std::string RefKey(std::string_view name);
 
-// Parses the id out of "packs/ab/ab..." / "index/..." / "manifests/...".
+// Parses the id out of "packs/ab/ab..." / "index/..." / "manifests/..." /
+// "segments/...".
 Result<Hash256> IdFromKey(std::string_view key);
 // The ref name of "refs/<name>".
 std::string_view NameFromRefKey(std::string_view key);

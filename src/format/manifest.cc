@@ -24,7 +24,7 @@ using format_internal::ObjectLabel;
 //   size            varint            size            varint
 //   chunk_hash      u8                sha256          [32]
 //   digest          [32]
-//   fields          u8 (bit 0 sha256, 1 mode, 2 mtime; others 0)
+//   fields          u8 (bit 0 sha256, 1 mode, 2 mtime, 3 segmented; others 0)
 //   [sha256]        [32]
 //   [mode]          varint
 //   [mtime_ns]      zigzag varint
@@ -33,8 +33,14 @@ using format_internal::ObjectLabel;
 //   chunker.avg     varint
 //   chunker.max     varint
 //   created_unix    zigzag varint
-//   packs           pack_count x [32]
-//   frames          frame_count x frame record
+//   packs           pack_count x [32]        } inline (fields bit 3 clear)
+//   frames          frame_count x frame record }
+//   levels          u8 (1..4)                        } segmented (bit 3 set,
+//   children        entry_count x child record       } version 2 only)
+//
+// A child record names a segment object of level `levels` - 1 (see
+// EncodeSegment): length, frame count and data bytes as varints, then the
+// segment's id [32]. Its file offset is the sum of the lengths before it.
 //
 // A frame record starts with a flags byte:
 //   bit 0     zero chunk: the record is just flags + length
@@ -63,7 +69,8 @@ constexpr uint8_t kFlagReserved = 0xe0;
 constexpr uint8_t kFieldSha256 = 1 << 0;
 constexpr uint8_t kFieldMode = 1 << 1;
 constexpr uint8_t kFieldMtime = 1 << 2;
-constexpr uint8_t kFieldsKnown = kFieldSha256 | kFieldMode | kFieldMtime;
+constexpr uint8_t kFieldSegmented = 1 << 3;
+constexpr uint8_t kFieldsKnown = kFieldSha256 | kFieldMode | kFieldMtime | kFieldSegmented;
 
 // Bounds on the body size from the table sizes (used before decompressing);
 // they hold for both versions.
@@ -94,46 +101,12 @@ Status CheckChunker(const ChunkerParams& c) {
   return OkStatus();
 }
 
-}  // namespace
-
-size_t Manifest::FindFrame(uint64_t offset) const {
-  if (offset >= size) return frames.size();
-  // First frame that starts after `offset`; the one before it holds it.
-  auto it = std::upper_bound(frames.begin(), frames.end(), offset,
-                             [](uint64_t o, const FrameRef& f) { return o < f.offset; });
-  if (it == frames.begin()) return frames.size();  // only if not Validate()d
-  return static_cast<size_t>(it - frames.begin()) - 1;
-}
-
-std::optional<uint64_t> Manifest::SeekData(uint64_t offset, bool hole) const {
-  if (offset >= size) return std::nullopt;
-  for (size_t i = FindFrame(offset); i < frames.size(); ++i) {
-    if (frames[i].zero == hole) return std::max(offset, frames[i].offset);
-  }
-  if (hole) return size;
-  return std::nullopt;
-}
-
-Status Manifest::Validate() const {
-  HB_TRY(CheckChunker(chunker));
-  if (version == 1 && (!sha256 || digest || mode || mtime_ns || chunk_hash != HashAlgo::kSha256)) {
-    return Fail(ErrorCode::kCorruption, "a version 1 manifest has a SHA-256 and nothing else");
-  }
-  if (digest && *digest != ContentDigestOf(frames)) {
-    return Fail(ErrorCode::kCorruption, "content digest does not match the frame table");
-  }
-  if (static_cast<uint8_t>(chunk_hash) > static_cast<uint8_t>(HashAlgo::kBlake3)) {
-    return Fail(ErrorCode::kCorruption,
-                "unknown chunk hash " + Str(static_cast<uint8_t>(chunk_hash)));
-  }
-  {
-    std::vector<Hash256> sorted = packs;
-    std::sort(sorted.begin(), sorted.end());
-    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
-      return Fail(ErrorCode::kCorruption, "pack table lists a pack twice");
-    }
-  }
-  uint64_t expect = 0;
+// Checks a run of frames that starts at `base` in a file of `file_size`
+// bytes (UINT64_MAX: unknown here); *covered gets the bytes they cover.
+Status CheckFrames(const std::vector<FrameRef>& frames, uint64_t base, uint64_t file_size,
+                   size_t pack_count, uint32_t version, const ChunkerParams& chunker,
+                   HashAlgo chunk_hash, uint64_t* covered) {
+  uint64_t expect = base;
   for (size_t i = 0; i < frames.size(); ++i) {
     const FrameRef& f = frames[i];
     auto bad = [&](const std::string& why) {
@@ -148,14 +121,14 @@ Status Manifest::Validate() const {
                  (f.zero && version >= 2 ? "zero-run maximum " + Str(kMaxZeroFrame)
                                          : "chunker maximum " + Str(chunker.max_size)));
     }
-    if (expect > size || f.length > size - expect) {
-      return bad("runs past the file size " + Str(size));
+    if (expect > file_size || f.length > file_size - expect) {
+      return bad("runs past the file size " + Str(file_size));
     }
     expect += f.length;
     if (f.hash != chunk_hash) return bad("chunk hash differs from the manifest's");
     if (f.zero) continue;
-    if (f.pack >= packs.size()) {
-      return bad("pack index " + Str(f.pack) + " out of range (" + Str(packs.size()) + " packs)");
+    if (f.pack >= pack_count) {
+      return bad("pack index " + Str(f.pack) + " out of range (" + Str(pack_count) + " packs)");
     }
     if (!IsValidCodec(static_cast<uint8_t>(f.codec))) {
       return bad("unknown codec " + Str(static_cast<uint8_t>(f.codec)));
@@ -166,64 +139,53 @@ Status Manifest::Validate() const {
     }
     if (f.stored_offset > UINT64_MAX - f.stored_length) return bad("stored frame end overflows");
   }
-  if (expect != size) {
-    return Fail(ErrorCode::kCorruption,
-                "frames cover " + Str(expect) + " bytes, file size is " + Str(size));
+  *covered = expect - base;
+  return OkStatus();
+}
+
+Status CheckPackTable(const std::vector<Hash256>& packs) {
+  std::vector<Hash256> sorted = packs;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    return Fail(ErrorCode::kCorruption, "pack table lists a pack twice");
   }
   return OkStatus();
 }
 
-Result<Buffer> EncodeManifest(const Manifest& manifest) {
-  // The digest is a function of the frame table: computed here when absent,
-  // and a given one must agree (a writer that got its own table wrong).
-  Manifest computed;
-  const Manifest* mp = &manifest;
-  const Hash256 digest = ContentDigestOf(manifest.frames);
-  if (!manifest.digest) {
-    computed = manifest;
-    computed.digest = digest;
-    mp = &computed;
-  } else if (*manifest.digest != digest) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "cannot encode manifest: its content digest does not match its frames");
+// Children of a segmented manifest or an inner segment: contiguous from
+// `base`, none empty, data within length; *covered and *frames get the sums.
+Status CheckChildren(const std::vector<SegmentRef>& children, uint64_t base, uint64_t* covered,
+                     uint64_t* frames) {
+  uint64_t expect = base, count = 0;
+  for (size_t i = 0; i < children.size(); ++i) {
+    const SegmentRef& c = children[i];
+    auto bad = [&](const std::string& why) {
+      return Fail(ErrorCode::kCorruption, "segment entry " + Str(i) + ": " + why);
+    };
+    if (c.offset != expect) return bad("starts at " + Str(c.offset) + ", expected " + Str(expect));
+    if (c.length == 0 || c.frame_count == 0) return bad("empty");
+    if (c.data_bytes > c.length) return bad("more data bytes than bytes");
+    if (c.length > UINT64_MAX - expect || c.frame_count > UINT64_MAX - count) {
+      return bad("sizes overflow");
+    }
+    // A frame is at most kMaxZeroFrame bytes: fewer frames cannot cover it.
+    if (c.frame_count > c.length || c.length / kMaxZeroFrame > c.frame_count) {
+      return bad(Str(c.frame_count) + " frames cannot cover " + Str(c.length) + " bytes");
+    }
+    expect += c.length;
+    count += c.frame_count;
   }
-  const Manifest& m = *mp;
-  if (auto st = m.Validate(); !st) {
-    return Fail(ErrorCode::kInvalidArgument, "cannot encode manifest: " + st.error().message());
-  }
-  auto too_large = [&] {
-    return Fail(ErrorCode::kInvalidArgument,
-                "cannot encode manifest: " + Str(m.frames.size()) +
-                    " frames are too many for one manifest; use larger chunks");
-  };
-  if (m.packs.size() > UINT32_MAX || m.frames.size() > kMaxFrames) return too_large();
+  *covered = expect - base;
+  *frames = count;
+  return OkStatus();
+}
 
-  if (m.version != kManifestVersion) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "cannot encode manifest: version " + Str(m.version) + " is read-only");
-  }
-  ByteWriter w;
-  w.Reserve(kMaxFixed + m.packs.size() * 32 + m.frames.size() * 44);
-  w.Varint(m.size);
-  w.U8(static_cast<uint8_t>(m.chunk_hash));
-  w.Hash(*m.digest);
-  const uint8_t fields =
-      (m.sha256 ? kFieldSha256 : 0) | (m.mode ? kFieldMode : 0) | (m.mtime_ns ? kFieldMtime : 0);
-  w.U8(fields);
-  if (m.sha256) w.Hash(*m.sha256);
-  if (m.mode) w.Varint(*m.mode);
-  if (m.mtime_ns) w.SignedVarint(*m.mtime_ns);
-  w.U8(static_cast<uint8_t>(m.chunker.kind));
-  w.Varint(m.chunker.min_size);
-  w.Varint(m.chunker.avg_size);
-  w.Varint(m.chunker.max_size);
-  w.SignedVarint(m.created_unix);
-  for (const Hash256& p : m.packs) w.Hash(p);
-
+// A frame record starts with a flags byte; see the layout comment above.
+void EncodeFrames(ByteWriter& w, const std::vector<FrameRef>& frames) {
   bool have_prev = false;
   uint32_t prev_pack = 0;
   uint64_t prev_end = 0;
-  for (const FrameRef& f : m.frames) {
+  for (const FrameRef& f : frames) {
     if (f.zero) {
       w.U8(kFlagZero);
       w.Varint(f.length);
@@ -244,100 +206,27 @@ Result<Buffer> EncodeManifest(const Manifest& manifest) {
     prev_pack = f.pack;
     prev_end = f.stored_offset + f.stored_length;
   }
-  if (w.size() > kMaxMetadataBodySize) return too_large();
-
-  format_internal::EnvelopeHeader header;
-  header.version = kManifestVersion;
-  header.pack_count = static_cast<uint32_t>(m.packs.size());
-  header.entry_count = m.frames.size();
-  return format_internal::SealEnvelope(kMagic, header, std::span<const uint8_t>(w.bytes()));
 }
 
-Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view name) {
-  const std::string label = ObjectLabel("manifest", name);
-  HB_ASSIGN_OR_RETURN(auto env, format_internal::OpenEnvelope(bytes, kMagic, 1, kManifestVersion,
-                                                              "manifest", label));
-  const uint64_t pack_count = env.header.pack_count;
-  const uint64_t frame_count = env.header.entry_count;
-  if (frame_count > kMaxFrames) {
-    return Fail(ErrorCode::kCorruption, label + ": implausible frame count " + Str(frame_count));
-  }
-  // pack_count < 2^32 and frame_count < 2^29: no overflow below.
-  HB_ASSIGN_OR_RETURN(
-      Buffer body, format_internal::InflateBody(
-                       env.compressed_body, kMinFixed + pack_count * 32 + frame_count * kMinFrame,
-                       kMaxFixed + pack_count * 32 + frame_count * kMaxFrame, label));
-
-  auto truncated = [&](const std::string& where) {
-    return Fail(ErrorCode::kCorruption, label + ": malformed body (" + where + ")");
-  };
-  ByteReader r(body.span());
-  Manifest m;
-  m.version = env.header.version;
-  uint8_t kind = 0;
-  if (!r.Varint(&m.size)) return truncated("header fields");
-  if (m.version == 1) {
-    Hash256 sha;
-    if (!r.Hash(&sha)) return truncated("header fields");
-    m.sha256 = sha;
-    m.chunk_hash = HashAlgo::kSha256;
-  } else {
-    uint8_t algo = 0, fields = 0;
-    Hash256 digest;
-    if (!r.U8(&algo) || !r.Hash(&digest) || !r.U8(&fields)) return truncated("header fields");
-    if (algo > static_cast<uint8_t>(HashAlgo::kBlake3)) {
-      return Fail(ErrorCode::kUnsupported,
-                  label + ": chunk hash " + Str(algo) + " is not known to this hugeblob");
-    }
-    if (fields & ~kFieldsKnown) {
-      return Fail(ErrorCode::kCorruption, label + ": reserved header field bits set");
-    }
-    m.chunk_hash = static_cast<HashAlgo>(algo);
-    m.digest = digest;
-    if (fields & kFieldSha256) {
-      Hash256 sha;
-      if (!r.Hash(&sha)) return truncated("sha256");
-      m.sha256 = sha;
-    }
-    if (fields & kFieldMode) {
-      uint32_t mode = 0;
-      if (!r.Varint32(&mode)) return truncated("mode");
-      m.mode = mode;
-    }
-    if (fields & kFieldMtime) {
-      int64_t mtime = 0;
-      if (!r.SignedVarint(&mtime)) return truncated("mtime");
-      m.mtime_ns = mtime;
-    }
-  }
-  if (!r.U8(&kind) || !r.Varint32(&m.chunker.min_size) || !r.Varint32(&m.chunker.avg_size) ||
-      !r.Varint32(&m.chunker.max_size) || !r.SignedVarint(&m.created_unix)) {
-    return truncated("header fields");
-  }
-  m.chunker.kind = static_cast<ChunkerKind>(kind);
-  // Checked now so that frame lengths below can be bounded by max_size.
-  if (auto st = CheckChunker(m.chunker); !st) return Fail(st.error().Wrap(label));
-
-  m.packs.resize(pack_count);  // bounded: the body holds 32 bytes per pack
-  for (Hash256& p : m.packs) {
-    if (!r.Hash(&p)) return truncated("pack table");
-  }
-
-  m.frames.reserve(frame_count);  // bounded: the body holds >= 2 bytes per frame
+// Decodes `frame_count` frame records starting at file offset `base`.
+Status DecodeFrames(ByteReader& r, uint64_t frame_count, uint64_t pack_count, uint64_t base,
+                    uint32_t version, const ChunkerParams& chunker, HashAlgo chunk_hash,
+                    const std::string& label, std::vector<FrameRef>* out) {
+  out->reserve(frame_count);  // bounded by the caller: >= 2 body bytes per frame
   bool have_prev = false;
   uint32_t prev_pack = 0;
   uint64_t prev_end = 0;
-  uint64_t offset = 0;
+  uint64_t offset = base;
   for (uint64_t i = 0; i < frame_count; ++i) {
     auto bad = [&](const std::string& why) {
       return Fail(ErrorCode::kCorruption, label + ": frame " + Str(i) + ": " + why);
     };
     FrameRef f;
-    f.hash = m.chunk_hash;
+    f.hash = chunk_hash;
     uint8_t flags = 0;
     if (!r.U8(&flags) || !r.Varint32(&f.length)) return bad("truncated");
     const uint32_t max_length =
-        (flags & kFlagZero) && m.version >= 2 ? kMaxZeroFrame : m.chunker.max_size;
+        (flags & kFlagZero) && version >= 2 ? kMaxZeroFrame : chunker.max_size;
     if (f.length == 0 || f.length > max_length) {
       return bad("length " + Str(f.length) + " out of range");
     }
@@ -347,7 +236,7 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view
     if (flags & kFlagZero) {
       if (flags != kFlagZero) return bad("zero chunk with other flags set");
       f.zero = true;
-      m.frames.push_back(f);
+      out->push_back(f);
       continue;
     }
     if (flags & kFlagReserved) return bad("reserved flag bits set");
@@ -386,7 +275,270 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view
     have_prev = true;
     prev_pack = f.pack;
     prev_end = f.stored_offset + f.stored_length;
-    m.frames.push_back(f);
+    out->push_back(f);
+  }
+  return OkStatus();
+}
+
+// A child record: length, frame count, data bytes (varints), id [32].
+void EncodeChildren(ByteWriter& w, const std::vector<SegmentRef>& children) {
+  for (const SegmentRef& c : children) {
+    w.Varint(c.length);
+    w.Varint(c.frame_count);
+    w.Varint(c.data_bytes);
+    w.Hash(c.id);
+  }
+}
+
+Status DecodeChildren(ByteReader& r, uint64_t count, uint64_t base, const std::string& label,
+                      std::vector<SegmentRef>* out) {
+  out->reserve(count);  // bounded by the caller: >= 35 body bytes per child
+  uint64_t offset = base;
+  for (uint64_t i = 0; i < count; ++i) {
+    SegmentRef c;
+    if (!r.Varint(&c.length) || !r.Varint(&c.frame_count) || !r.Varint(&c.data_bytes) ||
+        !r.Hash(&c.id)) {
+      return Fail(ErrorCode::kCorruption, label + ": segment entry " + Str(i) + ": truncated");
+    }
+    if (c.length > UINT64_MAX - offset) {
+      return Fail(ErrorCode::kCorruption, label + ": segment entry " + Str(i) + ": overflows");
+    }
+    c.offset = offset;
+    offset += c.length;
+    out->push_back(c);
+  }
+  return OkStatus();
+}
+
+constexpr uint64_t kMinChild = 3 + 32;
+constexpr uint64_t kMaxChild = 30 + 32;
+// A segment holds at most this many frames or children; writers use far
+// fewer (repo/manifests.h), this only bounds what a decoder accepts.
+constexpr uint64_t kMaxSegmentEntries = 1u << 16;
+constexpr char kSegmentMagic[] = "HBSG";
+constexpr uint32_t kSegmentVersion = 1;
+
+}  // namespace
+
+uint64_t Manifest::frame_count() const {
+  if (!segmented()) return frames.size();
+  uint64_t n = 0;
+  for (const SegmentRef& c : children) n += c.frame_count;
+  return n;
+}
+
+size_t Manifest::FindFrame(uint64_t offset) const {
+  if (offset >= size) return frames.size();
+  // First frame that starts after `offset`; the one before it holds it.
+  auto it = std::upper_bound(frames.begin(), frames.end(), offset,
+                             [](uint64_t o, const FrameRef& f) { return o < f.offset; });
+  if (it == frames.begin()) return frames.size();  // only if not Validate()d
+  return static_cast<size_t>(it - frames.begin()) - 1;
+}
+
+std::optional<uint64_t> Manifest::SeekData(uint64_t offset, bool hole) const {
+  if (offset >= size) return std::nullopt;
+  for (size_t i = FindFrame(offset); i < frames.size(); ++i) {
+    if (frames[i].zero == hole) return std::max(offset, frames[i].offset);
+  }
+  if (hole) return size;
+  return std::nullopt;
+}
+
+Status Manifest::Validate() const {
+  HB_TRY(CheckChunker(chunker));
+  if (version == 1 && (!sha256 || digest || mode || mtime_ns || chunk_hash != HashAlgo::kSha256 ||
+                       segmented())) {
+    return Fail(ErrorCode::kCorruption, "a version 1 manifest has a SHA-256 and nothing else");
+  }
+  if (static_cast<uint8_t>(chunk_hash) > static_cast<uint8_t>(HashAlgo::kBlake3)) {
+    return Fail(ErrorCode::kCorruption,
+                "unknown chunk hash " + Str(static_cast<uint8_t>(chunk_hash)));
+  }
+  if (segmented()) {
+    if (levels > kMaxSegmentLevels) {
+      return Fail(ErrorCode::kCorruption, "a frame table " + Str(levels) + " segments deep");
+    }
+    if (!frames.empty() || !packs.empty()) {
+      return Fail(ErrorCode::kCorruption, "a segmented manifest with inline frames");
+    }
+    if (!digest) return Fail(ErrorCode::kCorruption, "a segmented manifest without a digest");
+    if (children.empty()) return Fail(ErrorCode::kCorruption, "a segmented manifest, no segments");
+    uint64_t covered = 0, count = 0;
+    HB_TRY(CheckChildren(children, 0, &covered, &count));
+    if (covered != size) {
+      return Fail(ErrorCode::kCorruption,
+                  "segments cover " + Str(covered) + " bytes, file size is " + Str(size));
+    }
+    return OkStatus();
+  }
+  if (!children.empty()) return Fail(ErrorCode::kCorruption, "segment entries without levels");
+  if (digest && *digest != ContentDigestOf(frames)) {
+    return Fail(ErrorCode::kCorruption, "content digest does not match the frame table");
+  }
+  HB_TRY(CheckPackTable(packs));
+  uint64_t covered = 0;
+  HB_TRY(CheckFrames(frames, 0, size, packs.size(), version, chunker, chunk_hash, &covered));
+  if (covered != size) {
+    return Fail(ErrorCode::kCorruption,
+                "frames cover " + Str(covered) + " bytes, file size is " + Str(size));
+  }
+  return OkStatus();
+}
+
+Result<Buffer> EncodeManifest(const Manifest& manifest) {
+  // The digest of an inline table is a function of it: computed here when
+  // absent, and a given one must agree (a writer that got its own table
+  // wrong). A segmented manifest's digest comes from its writer.
+  Manifest computed;
+  const Manifest* mp = &manifest;
+  if (!manifest.segmented()) {
+    const Hash256 digest = ContentDigestOf(manifest.frames);
+    if (!manifest.digest) {
+      computed = manifest;
+      computed.digest = digest;
+      mp = &computed;
+    } else if (*manifest.digest != digest) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "cannot encode manifest: its content digest does not match its frames");
+    }
+  }
+  const Manifest& m = *mp;
+  if (auto st = m.Validate(); !st) {
+    return Fail(ErrorCode::kInvalidArgument, "cannot encode manifest: " + st.error().message());
+  }
+  auto too_large = [&] {
+    return Fail(ErrorCode::kInvalidArgument,
+                "cannot encode manifest: " + Str(m.frames.size() + m.children.size()) +
+                    " entries are too many for one manifest");
+  };
+  if (m.packs.size() > UINT32_MAX || m.frames.size() > kMaxFrames ||
+      m.children.size() > kMaxSegmentEntries) {
+    return too_large();
+  }
+
+  if (m.version != kManifestVersion) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "cannot encode manifest: version " + Str(m.version) + " is read-only");
+  }
+  ByteWriter w;
+  w.Reserve(kMaxFixed + m.packs.size() * 32 + m.frames.size() * 44 +
+            m.children.size() * kMaxChild);
+  w.Varint(m.size);
+  w.U8(static_cast<uint8_t>(m.chunk_hash));
+  w.Hash(*m.digest);
+  const uint8_t fields = (m.sha256 ? kFieldSha256 : 0) | (m.mode ? kFieldMode : 0) |
+                         (m.mtime_ns ? kFieldMtime : 0) | (m.segmented() ? kFieldSegmented : 0);
+  w.U8(fields);
+  if (m.sha256) w.Hash(*m.sha256);
+  if (m.mode) w.Varint(*m.mode);
+  if (m.mtime_ns) w.SignedVarint(*m.mtime_ns);
+  w.U8(static_cast<uint8_t>(m.chunker.kind));
+  w.Varint(m.chunker.min_size);
+  w.Varint(m.chunker.avg_size);
+  w.Varint(m.chunker.max_size);
+  w.SignedVarint(m.created_unix);
+  format_internal::EnvelopeHeader header;
+  header.version = kManifestVersion;
+  if (m.segmented()) {
+    w.U8(m.levels);
+    EncodeChildren(w, m.children);
+    header.pack_count = 0;
+    header.entry_count = m.children.size();
+  } else {
+    for (const Hash256& p : m.packs) w.Hash(p);
+    EncodeFrames(w, m.frames);
+    header.pack_count = static_cast<uint32_t>(m.packs.size());
+    header.entry_count = m.frames.size();
+  }
+  if (w.size() > kMaxMetadataBodySize) return too_large();
+  return format_internal::SealEnvelope(kMagic, header, std::span<const uint8_t>(w.bytes()));
+}
+
+Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view name) {
+  const std::string label = ObjectLabel("manifest", name);
+  HB_ASSIGN_OR_RETURN(auto env, format_internal::OpenEnvelope(bytes, kMagic, 1, kManifestVersion,
+                                                              "manifest", label));
+  const uint64_t pack_count = env.header.pack_count;
+  const uint64_t entry_count = env.header.entry_count;
+  if (entry_count > kMaxFrames) {
+    return Fail(ErrorCode::kCorruption, label + ": implausible frame count " + Str(entry_count));
+  }
+  // pack_count < 2^32 and entry_count < 2^29: no overflow below. A
+  // segmented manifest's entries are children, larger than any frame.
+  HB_ASSIGN_OR_RETURN(
+      Buffer body, format_internal::InflateBody(
+                       env.compressed_body, kMinFixed + pack_count * 32 + entry_count * kMinFrame,
+                       kMaxFixed + 1 + pack_count * 32 + entry_count * kMaxChild, label));
+
+  auto truncated = [&](const std::string& where) {
+    return Fail(ErrorCode::kCorruption, label + ": malformed body (" + where + ")");
+  };
+  ByteReader r(body.span());
+  Manifest m;
+  m.version = env.header.version;
+  uint8_t kind = 0;
+  uint8_t fields = 0;
+  if (!r.Varint(&m.size)) return truncated("header fields");
+  if (m.version == 1) {
+    Hash256 sha;
+    if (!r.Hash(&sha)) return truncated("header fields");
+    m.sha256 = sha;
+    m.chunk_hash = HashAlgo::kSha256;
+  } else {
+    uint8_t algo = 0;
+    Hash256 digest;
+    if (!r.U8(&algo) || !r.Hash(&digest) || !r.U8(&fields)) return truncated("header fields");
+    if (algo > static_cast<uint8_t>(HashAlgo::kBlake3)) {
+      return Fail(ErrorCode::kUnsupported,
+                  label + ": chunk hash " + Str(algo) + " is not known to this hugeblob");
+    }
+    if (fields & ~kFieldsKnown) {
+      return Fail(ErrorCode::kCorruption, label + ": reserved header field bits set");
+    }
+    m.chunk_hash = static_cast<HashAlgo>(algo);
+    m.digest = digest;
+    if (fields & kFieldSha256) {
+      Hash256 sha;
+      if (!r.Hash(&sha)) return truncated("sha256");
+      m.sha256 = sha;
+    }
+    if (fields & kFieldMode) {
+      uint32_t mode = 0;
+      if (!r.Varint32(&mode)) return truncated("mode");
+      m.mode = mode;
+    }
+    if (fields & kFieldMtime) {
+      int64_t mtime = 0;
+      if (!r.SignedVarint(&mtime)) return truncated("mtime");
+      m.mtime_ns = mtime;
+    }
+  }
+  if (!r.U8(&kind) || !r.Varint32(&m.chunker.min_size) || !r.Varint32(&m.chunker.avg_size) ||
+      !r.Varint32(&m.chunker.max_size) || !r.SignedVarint(&m.created_unix)) {
+    return truncated("header fields");
+  }
+  m.chunker.kind = static_cast<ChunkerKind>(kind);
+  // Checked now so that frame lengths below can be bounded by max_size.
+  if (auto st = CheckChunker(m.chunker); !st) return Fail(st.error().Wrap(label));
+
+  if (fields & kFieldSegmented) {
+    if (pack_count != 0) return Fail(ErrorCode::kCorruption, label + ": segmented, with packs");
+    if (!r.U8(&m.levels)) return truncated("levels");
+    if (m.levels == 0 || m.levels > kMaxSegmentLevels) {
+      return Fail(ErrorCode::kCorruption, label + ": a frame table " + Str(m.levels) + " deep");
+    }
+    HB_TRY(DecodeChildren(r, entry_count, 0, label, &m.children));
+  } else {
+    if (entry_count > kMaxFrames) {
+      return Fail(ErrorCode::kCorruption, label + ": implausible frame count " + Str(entry_count));
+    }
+    m.packs.resize(pack_count);  // bounded: the body holds 32 bytes per pack
+    for (Hash256& p : m.packs) {
+      if (!r.Hash(&p)) return truncated("pack table");
+    }
+    HB_TRY(DecodeFrames(r, entry_count, pack_count, 0, m.version, m.chunker, m.chunk_hash, label,
+                        &m.frames));
   }
   if (!r.done()) {
     return Fail(ErrorCode::kCorruption,
@@ -394,6 +546,99 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view
   }
   if (auto st = m.Validate(); !st) return Fail(st.error().Wrap(label));
   return m;
+}
+
+// Segment body (inside an "HBSG" envelope, version 1):
+//   level  u8
+//   level 0: packs [32] x pack_count, then frame records as in a manifest
+//   level n: child records: length, frame count, data bytes (varints), id [32]
+// The envelope's entry count is the number of frames or children.
+Result<Buffer> EncodeSegment(const Segment& s, HashAlgo chunk_hash) {
+  auto bad = [](const std::string& why) {
+    return Fail(ErrorCode::kInvalidArgument, "cannot encode segment: " + why);
+  };
+  if (s.level > kMaxSegmentLevels) return bad("level " + Str(s.level));
+  const size_t entries = s.level == 0 ? s.frames.size() : s.children.size();
+  if (entries == 0 || entries > kMaxSegmentEntries) return bad(Str(entries) + " entries");
+  ByteWriter w;
+  w.U8(s.level);
+  format_internal::EnvelopeHeader header;
+  header.version = kSegmentVersion;
+  header.entry_count = entries;
+  if (s.level == 0) {
+    if (!s.children.empty()) return bad("a leaf with children");
+    HB_TRY(CheckPackTable(s.packs));
+    for (const FrameRef& f : s.frames) {
+      if (!f.zero && f.pack >= s.packs.size()) return bad("pack index out of range");
+      if (f.hash != chunk_hash) return bad("a frame of another chunk hash");
+    }
+    w.Reserve(1 + s.packs.size() * 32 + s.frames.size() * 44);
+    for (const Hash256& p : s.packs) w.Hash(p);
+    EncodeFrames(w, s.frames);
+    header.pack_count = static_cast<uint32_t>(s.packs.size());
+  } else {
+    if (!s.frames.empty() || !s.packs.empty()) return bad("an inner segment with frames");
+    EncodeChildren(w, s.children);
+  }
+  return format_internal::SealEnvelope(kSegmentMagic, header, std::span<const uint8_t>(w.bytes()));
+}
+
+Result<Segment> DecodeSegment(std::span<const uint8_t> bytes, const SegmentExpectation& expect,
+                              std::string_view name) {
+  const std::string label = ObjectLabel("segment", name);
+  HB_ASSIGN_OR_RETURN(auto env, format_internal::OpenEnvelope(bytes, kSegmentMagic, 1,
+                                                              kSegmentVersion, "segment", label));
+  const uint64_t pack_count = env.header.pack_count;
+  const uint64_t entry_count = env.header.entry_count;
+  if (entry_count == 0 || entry_count > kMaxSegmentEntries || pack_count > entry_count) {
+    return Fail(ErrorCode::kCorruption, label + ": implausible counts " + Str(entry_count) +
+                                            " entries, " + Str(pack_count) + " packs");
+  }
+  HB_ASSIGN_OR_RETURN(Buffer body,
+                      format_internal::InflateBody(
+                          env.compressed_body, 1 + pack_count * 32 + entry_count * kMinFrame,
+                          1 + pack_count * 32 + entry_count * kMaxChild, label));
+  ByteReader r(body.span());
+  Segment s;
+  if (!r.U8(&s.level)) return Fail(ErrorCode::kCorruption, label + ": empty body");
+  auto bad = [&](const std::string& why) {
+    return Fail(ErrorCode::kCorruption, label + ": " + why);
+  };
+  if (s.level != expect.level) {
+    return bad("level " + Str(s.level) + " where its parent says " + Str(expect.level));
+  }
+  uint64_t covered = 0, frames = 0, data = 0;
+  if (s.level == 0) {
+    s.packs.resize(pack_count);
+    for (Hash256& p : s.packs) {
+      if (!r.Hash(&p)) return bad("truncated pack table");
+    }
+    HB_TRY(DecodeFrames(r, entry_count, pack_count, expect.ref.offset, kManifestVersion,
+                        expect.chunker, expect.chunk_hash, label, &s.frames));
+    if (auto st = CheckPackTable(s.packs); !st) return Fail(st.error().Wrap(label));
+    if (auto st = CheckFrames(s.frames, expect.ref.offset, UINT64_MAX, s.packs.size(),
+                              kManifestVersion, expect.chunker, expect.chunk_hash, &covered);
+        !st) {
+      return Fail(st.error().Wrap(label));
+    }
+    frames = s.frames.size();
+    for (const FrameRef& f : s.frames) data += f.zero ? 0 : f.length;
+  } else {
+    if (pack_count != 0) return bad("an inner segment with packs");
+    HB_TRY(DecodeChildren(r, entry_count, expect.ref.offset, label, &s.children));
+    if (auto st = CheckChildren(s.children, expect.ref.offset, &covered, &frames); !st) {
+      return Fail(st.error().Wrap(label));
+    }
+    for (const SegmentRef& c : s.children) data += c.data_bytes;
+  }
+  if (!r.done()) return bad(Str(r.remaining()) + " unexpected bytes at the end");
+  if (covered != expect.ref.length || frames != expect.ref.frame_count ||
+      data != expect.ref.data_bytes) {
+    return bad("covers " + Str(covered) + " bytes in " + Str(frames) + " frames (" + Str(data) +
+               " data) where its parent says " + Str(expect.ref.length) + " in " +
+               Str(expect.ref.frame_count) + " (" + Str(expect.ref.data_bytes) + ")");
+  }
+  return s;
 }
 
 void ContentDigest::AddZero(uint64_t length) {

@@ -39,6 +39,41 @@ struct FrameRef {
 // up to this, in version 2: a 1 TiB hole is 1024 frames of a few bytes.
 inline constexpr uint32_t kMaxZeroFrame = 1u << 30;
 
+// A child of a segmented manifest or of an inner segment: a subtree of the
+// frame table covering `length` bytes of the file from `offset`.
+struct SegmentRef {
+  Hash256 id;                // SHA-256 of the segment object (segments/<hex>)
+  uint64_t offset = 0;       // derived: the sum of the lengths before it
+  uint64_t length = 0;       // file bytes covered
+  uint64_t frame_count = 0;  // frames below it
+  uint64_t data_bytes = 0;   // of those bytes, the ones not in zero frames
+  friend bool operator==(const SegmentRef&, const SegmentRef&) = default;
+};
+
+// The frame table of a large file is a tree of segment objects, so that
+// neither put nor a reader of one range ever holds it whole: leaves (level
+// 0) hold up to a thousand or so frames with their own pack table, inner
+// segments (level n) list segments of level n - 1. Each is named by the
+// SHA-256 of its bytes, so the manifest's id authenticates the whole tree.
+struct Segment {
+  uint8_t level = 0;
+  std::vector<Hash256> packs;        // level 0
+  std::vector<FrameRef> frames;      // level 0; offsets absolute in the file
+  std::vector<SegmentRef> children;  // level > 0; offsets absolute in the file
+};
+
+// What a segment must be, from its parent's entry and the manifest.
+struct SegmentExpectation {
+  uint8_t level = 0;
+  SegmentRef ref;
+  HashAlgo chunk_hash = HashAlgo::kBlake3;
+  ChunkerParams chunker;
+};
+
+// The deepest tree a manifest may have: at a thousand frames a leaf and 512
+// children a segment, 4 levels address far more frames than any file has.
+inline constexpr uint8_t kMaxSegmentLevels = 4;
+
 struct Manifest {
   uint32_t version = 2;  // as decoded; EncodeManifest always writes the current one
   uint64_t size = 0;
@@ -55,6 +90,18 @@ struct Manifest {
   int64_t created_unix = 0;
   std::vector<Hash256> packs;  // distinct packs referenced, in first-use order
   std::vector<FrameRef> frames;
+  // A segmented manifest (version 2 only) holds no packs and frames but the
+  // top of its frame table's tree: `children` are segments of level
+  // `levels` - 1. levels 0: the frames are inline (every smaller file).
+  uint8_t levels = 0;
+  std::vector<SegmentRef> children;
+  // Filled by a full load (repo/manifests.h), not encoded: the ids of every
+  // segment of the tree, for gc, copy and verify.
+  std::vector<Hash256> segments;
+
+  bool segmented() const { return levels > 0; }
+  // Frames in the file: frames.size(), or the sum over the children.
+  uint64_t frame_count() const;
 
   // Index of the frame holding byte `offset` (binary search); frames.size()
   // if offset >= size.
@@ -87,9 +134,19 @@ class ContentDigest {
 };
 Hash256 ContentDigestOf(const std::vector<FrameRef>& frames);
 
+// A segmented manifest must carry its digest (it cannot be computed from
+// frames it does not hold); an inline one gets it computed when absent.
 Result<Buffer> EncodeManifest(const Manifest& manifest);
 // `name` is used in error messages.
 Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view name);
+
+// Segment objects. Encoding checks the segment is well-formed (a leaf's
+// frames contiguous from ref.offset); decoding checks it is exactly what its
+// parent said: level, bytes, frames, data bytes, and frame lengths within
+// the manifest's chunker.
+Result<Buffer> EncodeSegment(const Segment& segment, HashAlgo chunk_hash);
+Result<Segment> DecodeSegment(std::span<const uint8_t> bytes, const SegmentExpectation& expect,
+                              std::string_view name);
 
 // A ref is a small text object naming a manifest:
 //   hugeblob-ref 1\nmanifest <hex>\nsize <bytes>\ncreated <unix>\nadded <bytes>\nshared <bytes>\n

@@ -245,7 +245,8 @@ Result<std::shared_ptr<OpenFile>> BlobFs::Open(uint64_t ino) {
   if (context_ == nullptr) return Fail(ErrorCode::kInternal, "mount: no reader context");
 
   // The inode's manifest, not the name's current one: see the header.
-  HB_ASSIGN_OR_RETURN(Manifest m, LoadManifest(*store_, n->manifest));
+  // Its top only: the reader loads the segments of a large one as it reads.
+  HB_ASSIGN_OR_RETURN(Manifest m, LoadManifestTop(*store_, n->manifest));
   if (m.size != n->size) {
     return Fail(ErrorCode::kCorruption, "'" + n->path + "': ref says " + std::to_string(n->size) +
                                             " bytes, manifest " + n->manifest.Short() + " has " +
@@ -284,11 +285,8 @@ Result<BufferChain> BlobFs::ReadChain(OpenFile& file, uint64_t offset, uint64_t 
 }
 
 Result<uint64_t> BlobFs::SeekData(OpenFile& file, int64_t offset, bool hole) {
-  const Manifest& m = file.reader->manifest();
   if (offset < 0) return Fail(ErrorCode::kInvalidArgument, "negative offset");
-  auto pos = m.SeekData(static_cast<uint64_t>(offset), hole);
-  if (!pos) return Fail(ErrorCode::kNotFound, "no data after the offset");
-  return *pos;
+  return file.reader->SeekData(static_cast<uint64_t>(offset), hole);
 }
 
 }  // namespace hugeblob::fuse

@@ -196,10 +196,9 @@ Status Copier::CopyOne(const Item& item) {
   // none, gets one computed from the frames just verified.
   copy.digest = m.digest ? *m.digest : ContentDigestOf(copy.frames);
   HB_TRY(CheckPacksExist(*dst_, reused, options_.cancel));
-  HB_ASSIGN_OR_RETURN(Buffer manifest_bytes, EncodeManifest(copy));
-  const Hash256 manifest_id = Sha256Of(manifest_bytes.span());
-  HB_TRY(dst_->Put(ManifestKey(manifest_id), manifest_bytes));
-  other_written_ += manifest_bytes.size();
+  uint64_t manifest_bytes = 0;
+  HB_ASSIGN_OR_RETURN(const Hash256 manifest_id, StoreManifest(*dst_, copy, &manifest_bytes));
+  other_written_ += manifest_bytes;
 
   out.added_bytes = writer_->stored_bytes() + other_written_ - written_before;
   Ref dst_ref;

@@ -92,6 +92,9 @@ class Collector {
   // and so is never touched.
   std::map<Hash256, ObjectInfo> packs_;
   std::vector<ObjectInfo> manifests_;
+  std::vector<ObjectInfo> segments_;  // of large manifests
+  // The segments of each manifest read in the mark.
+  std::unordered_map<Hash256, std::vector<Hash256>, Hash256Hasher> manifest_segments_;
   std::vector<ObjectInfo> indexes_;
 
   std::set<Hash256> dead_packs_;                                  // to delete
@@ -166,6 +169,7 @@ Status Collector::Mark() {
           return;
         }
         manifest_packs_[id] = m->packs;
+        manifest_segments_[id] = m->segments;
         for (const Hash256& p : m->packs) live_packs_.insert(p);
         if (!frames) return;
         for (const FrameRef& f : m->frames) {
@@ -302,10 +306,9 @@ Status Collector::Repack() {
       if (inserted) n.packs.push_back(pack);
       g.pack = it->second;
     }
-    HB_ASSIGN_OR_RETURN(Buffer bytes, EncodeManifest(n));
-    const Hash256 nid = Sha256Of(bytes.span());
-    HB_TRY(store_->Put(ManifestKey(nid), bytes));
-    report_.repack_bytes_written += bytes.size();
+    uint64_t written = 0;
+    HB_ASSIGN_OR_RETURN(const Hash256 nid, StoreManifest(*store_, n, &written));
+    report_.repack_bytes_written += written;
     bool all_switched = true;
     for (const Version& v : manifest_refs_[mid]) {
       auto ref = LoadVersionRef(*store_, v);
@@ -516,6 +519,7 @@ Result<GcReport> Collector::Run() {
     packs_.emplace(*id, std::move(p));
   }
   HB_ASSIGN_OR_RETURN(manifests_, store_->List(kManifestsPrefix));
+  HB_ASSIGN_OR_RETURN(segments_, store_->List(kSegmentsPrefix));
   HB_ASSIGN_OR_RETURN(indexes_, store_->List(kIndexPrefix));
 
   if (options_.repack_threshold > 0) HB_TRY(Repack());
@@ -551,6 +555,26 @@ Result<GcReport> Collector::Run() {
     ++report_.manifests_deleted;
     report_.manifest_bytes_deleted += m.size;
   }
+  // Segments (of large manifests) go with the last manifest that uses them;
+  // they are counted as manifests in the report.
+  std::unordered_set<Hash256, Hash256Hasher> live_segments;
+  for (const auto& [mid, segs] : manifest_segments_) {
+    if (manifest_refs_.count(mid) == 0 || retired_manifests_.count(mid) != 0) continue;
+    live_segments.insert(segs.begin(), segs.end());
+  }
+  std::vector<std::string> dead_segments;
+  for (const ObjectInfo& o : segments_) {
+    auto id = IdFromKey(o.key);
+    if (!id || live_segments.count(*id) != 0) continue;
+    if (Young(o)) {
+      ++report_.young_kept;
+      report_.young_kept_bytes += o.size;
+      continue;
+    }
+    dead_segments.push_back(o.key);
+    ++report_.manifests_deleted;
+    report_.manifest_bytes_deleted += o.size;
+  }
 
   HB_TRY(RewriteIndexes());
 
@@ -562,6 +586,9 @@ Result<GcReport> Collector::Run() {
   }
   HB_TRY(DeleteAll(dead_pack_keys, "packs"));
   HB_TRY(DeleteAll(dead_manifests, "manifests"));
+  // After the manifests: a crash between leaves segments no manifest uses,
+  // which the next gc deletes.
+  HB_TRY(DeleteAll(dead_segments, "segments"));
 
   // Multipart uploads left by a crashed writer hold storage (and cost money
   // on S3) but are invisible to List.

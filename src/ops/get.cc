@@ -463,7 +463,7 @@ Status RestoreInPlace(ObjectStore& store, const Manifest& m, int fd, const std::
 Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::string& name,
                       const std::string& out, const GetOptions& options) {
   HB_ASSIGN_OR_RETURN(auto context, ReaderContext::Create(options.reader));
-  HB_ASSIGN_OR_RETURN(auto reader, OpenBlobReader(context, store, name));
+  HB_ASSIGN_OR_RETURN(auto reader, OpenBlobReader(context, store, name, /*whole_table=*/true));
   BlobReader* r = reader.get();
   const Manifest& m = r->manifest();
   GetResult result;

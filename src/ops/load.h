@@ -9,6 +9,7 @@
 
 #include "format/manifest.h"
 #include "hugeblob/reader.h"
+#include "repo/manifests.h"
 #include "hugeblob/store.h"
 
 namespace hugeblob {
@@ -17,18 +18,19 @@ namespace hugeblob {
 // ops/versions.h): kNotFound if there is none, kCorruption if it does not
 // decode (or is larger than a ref can be).
 Result<Ref> LoadRef(ObjectStore& store, const std::string& name);
-// Reads and checks a manifest (content must match its id). `encoded_size`,
-// when given, receives the size of the stored object.
-Result<Manifest> LoadManifest(ObjectStore& store, const Hash256& id,
-                              uint64_t* encoded_size = nullptr);
-// The manifest a ref names, checked against the ref: a ref whose size
-// disagrees with its manifest is kCorruption, the same for get, cat, stat,
-// verify and copy (the mount applies the same rule).
+// The manifest a ref names, whole (repo/manifests.h LoadManifest), checked
+// against the ref: a ref whose size disagrees with its manifest is
+// kCorruption, the same for get, cat, stat, verify and copy (the mount
+// applies the same rule). `top_only`: a segmented manifest's top alone, for
+// readers that load segments as they need them.
 Result<Manifest> LoadManifestOfRef(ObjectStore& store, const std::string& name, const Ref& ref,
-                                   uint64_t* encoded_size = nullptr);
-// A BlobReader on `name`, through LoadRef and LoadManifestOfRef.
+                                   uint64_t* encoded_size = nullptr, bool top_only = false);
+// A BlobReader on `name`, through LoadRef and LoadManifestOfRef: with the
+// manifest's top only (the reader loads the segments it reads), or with the
+// whole frame table (`whole_table`: get, which walks every frame).
 Result<std::unique_ptr<BlobReader>> OpenBlobReader(std::shared_ptr<ReaderContext> context,
                                                    std::shared_ptr<ObjectStore> store,
-                                                   const std::string& name);
+                                                   const std::string& name,
+                                                   bool whole_table = false);
 
 }  // namespace hugeblob

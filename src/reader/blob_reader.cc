@@ -21,6 +21,8 @@
 #include "reader/chunk_loader.h"
 #include "reader/context.h"
 #include "reader/readahead.h"
+#include "reader/segmented_reader.h"
+#include "repo/manifests.h"
 
 namespace hugeblob {
 
@@ -235,6 +237,10 @@ Result<std::unique_ptr<BlobReader>> BlobReader::Open(std::shared_ptr<ReaderConte
   }
   Status valid = manifest->Validate();
   if (!valid) return Fail(valid.error().Wrap(label));
+  if (manifest->segmented()) {
+    return MakeSegmentedReader(std::move(ctx), std::move(store), std::move(manifest),
+                               std::move(label));
+  }
   auto src = std::make_shared<BlobSource>();
   src->store = std::move(store);
   src->pack_keys.reserve(manifest->packs.size());
@@ -253,13 +259,7 @@ Result<std::unique_ptr<BlobReader>> BlobReader::Open(std::shared_ptr<ReaderConte
   HB_ASSIGN_OR_RETURN(Buffer ref_bytes, store->Get(ref_key));
   HB_ASSIGN_OR_RETURN(Ref ref, DecodeRef(ref_bytes.span(), ref_key));
   const std::string manifest_key = ManifestKey(ref.manifest);
-  HB_ASSIGN_OR_RETURN(Buffer manifest_bytes, store->Get(manifest_key));
-  // Manifests are content-addressed: check the name before parsing.
-  if (Sha256Of(manifest_bytes.span()) != ref.manifest) {
-    return Fail(ErrorCode::kCorruption,
-                manifest_key + " (of " + std::string(name) + "): bytes do not match the id");
-  }
-  HB_ASSIGN_OR_RETURN(Manifest manifest, DecodeManifest(manifest_bytes.span(), manifest_key));
+  HB_ASSIGN_OR_RETURN(Manifest manifest, LoadManifestTop(*store, ref.manifest));
   if (manifest.size != ref.size) {
     return Fail(ErrorCode::kCorruption, ref_key + " says " + std::to_string(ref.size) +
                                             " bytes but " + manifest_key + " has " +

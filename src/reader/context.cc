@@ -81,6 +81,8 @@ ReaderStats ContextImpl::stats() const {
   }
   s.disk_deferred = disk_deferred_.load();
   s.misses = counters_.frames_fetched.load();
+  s.segment_requests = counters_.segment_requests.load();
+  s.segment_bytes = counters_.segment_bytes.load();
   return s;
 }
 

@@ -68,6 +68,8 @@ struct FetchCounters {
   std::atomic<uint64_t> store_requests{0};
   std::atomic<uint64_t> store_bytes{0};
   std::atomic<uint64_t> frames_fetched{0};
+  std::atomic<uint64_t> segment_requests{0};  // manifest segments loaded
+  std::atomic<uint64_t> segment_bytes{0};
   RequestCost cost;
 };
 

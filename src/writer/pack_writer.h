@@ -103,6 +103,9 @@ class PackWriter {
 
   uint64_t stored_bytes() const { return stored_bytes_.load(); }  // packs + index objects
   uint64_t packs() const { return packs_; }                       // packs closed
+  // Whether `pack_no` is the pack still being filled (its id is not known
+  // yet). Only from the thread that appends.
+  bool IsOpen(uint32_t pack_no) const { return pack_open_ && pack_no == open_pack_no_; }
   uint64_t packs_stored() const { return packs_stored_.load(); }  // packs stored
 
  private:

@@ -42,9 +42,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 
 #include "chunking/chunker.h"
 #include "codec/codec.h"
@@ -55,6 +57,7 @@
 #include "hash/blake3.h"
 #include "hash/sha256.h"
 #include "hugeblob/hugeblob.h"
+#include "repo/manifests.h"
 #include "repo/refs.h"
 #include "util/bounded_queue.h"
 #include "util/budget.h"
@@ -225,6 +228,8 @@ class PutPipeline {
   // table, appending its frame to the open pack if the store lacks it.
   // False after an error (already recorded).
   bool AssembleChunk(ChunkWork& c);
+  // Hands finished frames to the manifest writer (all: every one left).
+  Status DrainFrames(bool all);
   Result<PutResult> Finish();
 
   std::shared_ptr<ObjectStore> store_;
@@ -255,7 +260,11 @@ class PutPipeline {
 
   // Assembler state (assembler thread only).
   std::optional<Sha256> whole_;  // with options_.sha256
-  std::vector<PendingFrame> frames_;
+  // Frames not yet handed to the manifest writer: the last one (a zero run
+  // may still grow) and those in the pack still open (its id is unknown).
+  std::deque<PendingFrame> frames_;
+  std::unique_ptr<ManifestWriter> manifest_;
+  std::unordered_set<uint32_t> reused_packs_;  // pack_nos of older packs this file uses
   uint64_t bytes_done_ = 0;
   uint64_t holes_read_skipped_ = 0;  // reader thread: hole bytes never read
   PutResult result_;
@@ -549,7 +558,37 @@ bool PutPipeline::AssembleChunk(ChunkWork& c) {
   }
   frames_.push_back(pf);
   c = ChunkWork();  // the frame's memory goes back now, not with the slot
+  if (Status st = DrainFrames(false); !st) {
+    SetError(st.error());
+    return false;
+  }
   return true;
+}
+
+Status PutPipeline::DrainFrames(bool all) {
+  // The manifest's frame table streams out in segments (repo/manifests.h),
+  // so put never holds it whole: a frame goes once its pack has an id.
+  while (!frames_.empty()) {
+    const PendingFrame& pf = frames_.front();
+    if (!all && (frames_.size() == 1 || (!pf.zero && pack_writer_->IsOpen(pf.location.pack_no)))) {
+      break;
+    }
+    FrameRef f;
+    f.length = pf.length;
+    f.zero = pf.zero;
+    Hash256 pack;
+    if (!pf.zero) {
+      f.chunk = pf.chunk;
+      f.stored_offset = pf.location.offset;
+      f.stored_length = pf.location.stored_length;
+      f.codec = pf.location.codec;
+      pack = index_->PackId(pf.location.pack_no);
+      if (pf.location.pack_no < first_new_pack_) reused_packs_.insert(pf.location.pack_no);
+    }
+    HB_TRY(manifest_->Add(f, pack));
+    frames_.pop_front();
+  }
+  return OkStatus();
 }
 
 void PutPipeline::AssemblerLoop() {
@@ -594,53 +633,24 @@ Result<PutResult> PutPipeline::Finish() {
   // written (and for packs a previous, interrupted put left unindexed).
   HB_TRY(pack_writer_->Finish());
 
+  HB_TRY(DrainFrames(true));
   Manifest m;
   m.size = bytes_done_;
-  m.chunk_hash = chunk_hash_;
   if (whole_) m.sha256 = whole_->Finish();
   m.mode = input_.mode();
   m.mtime_ns = input_.mtime_ns();
-  m.chunker = chunker_params_;
   m.created_unix = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-  std::unordered_map<uint32_t, uint32_t> pack_slot;  // pack_no -> manifest pack index
-  m.frames.reserve(frames_.size());
-  uint64_t offset = 0;
-  for (const PendingFrame& pf : frames_) {
-    FrameRef f;
-    f.offset = offset;
-    f.length = pf.length;
-    f.zero = pf.zero;
-    f.hash = chunk_hash_;
-    if (!pf.zero) {
-      auto [it, inserted] =
-          pack_slot.emplace(pf.location.pack_no, static_cast<uint32_t>(m.packs.size()));
-      if (inserted) m.packs.push_back(index_->PackId(pf.location.pack_no));
-      f.chunk = pf.chunk;
-      f.pack = it->second;
-      f.stored_offset = pf.location.offset;
-      f.stored_length = pf.location.stored_length;
-      f.codec = pf.location.codec;
-    }
-    offset += pf.length;
-    m.frames.push_back(f);
-  }
-  frames_.clear();
-  frames_.shrink_to_fit();
-  m.digest = ContentDigestOf(m.frames);
   // gc never runs while this put holds its lock, but the lock is advisory (a
   // put stalled past the stale limit loses it): make sure nothing this
   // manifest relies on has been collected before publishing it.
   std::vector<Hash256> reused;
-  for (const auto& [pack_no, slot] : pack_slot) {
-    if (pack_no < first_new_pack_) reused.push_back(m.packs[slot]);
-  }
+  for (uint32_t pack_no : reused_packs_) reused.push_back(index_->PackId(pack_no));
   HB_TRY(CheckPacksExist(*store_, reused, options_.cancel));
-  HB_ASSIGN_OR_RETURN(Buffer manifest_bytes, EncodeManifest(m));
-  Hash256 manifest_id = Sha256Of(manifest_bytes.span());
-  HB_TRY(store_->Put(ManifestKey(manifest_id), manifest_bytes));
-  other_stored_bytes_ += manifest_bytes.size();
+  HB_ASSIGN_OR_RETURN(Hash256 manifest_id, manifest_->Finish(m));
+  other_stored_bytes_ += manifest_->stored_bytes();
+  m.digest = manifest_->digest();
 
   result_.size = bytes_done_;
   result_.holes_skipped = holes_read_skipped_;
@@ -658,7 +668,7 @@ Result<PutResult> PutPipeline::Finish() {
   ref.created_unix = m.created_unix;
   ref.added_bytes = result_.added_bytes;
   ref.shared_bytes = result_.shared_bytes;
-  ref.data_bytes = DataBytes(m);
+  ref.data_bytes = manifest_->data_bytes();
   // The ref is written last: until here, a crash leaves only unreferenced
   // objects, which a rerun reuses and gc collects.
   HB_TRY(PublishVersion(*store_, options_.name, ref));
@@ -676,6 +686,7 @@ Result<PutResult> PutPipeline::Run(const std::string& path) {
   HB_ASSIGN_OR_RETURN(chunk_hash_, StoreChunkHash(*store_));
   HB_ASSIGN_OR_RETURN(index_, ChunkIndex::Load(*store_, 8, options_.cancel));
   first_new_pack_ = index_->pack_count();
+  manifest_ = std::make_unique<ManifestWriter>(*store_, chunk_hash_, chunker_params_);
 
   PackWriterOptions pw;
   pw.pack_size = options_.pack_size;
