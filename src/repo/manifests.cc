@@ -167,15 +167,16 @@ Result<Hash256> ManifestWriter::Finish(const Manifest& header) {
   } else {
     HB_TRY(FlushLeaf());
     for (size_t level = 0;; ++level) {
-      std::vector<SegmentRef>& p = pending_[level];
-      const bool has_parent = written_[level] > p.size();
-      if (!has_parent && p.size() <= shape_.fanout) {
+      // No reference into pending_ across WriteInner: it may grow pending_.
+      const bool has_parent = written_[level] > pending_[level].size();
+      if (!has_parent && pending_[level].size() <= shape_.fanout) {
         m.levels = static_cast<uint8_t>(level + 1);
-        m.children = std::move(p);
+        m.children = std::move(pending_[level]);
         break;
       }
+      std::vector<SegmentRef> p = std::move(pending_[level]);
+      pending_[level].clear();
       if (!p.empty()) HB_TRY(WriteInner(level, std::move(p)));
-      p.clear();
     }
   }
   HB_ASSIGN_OR_RETURN(Buffer bytes, EncodeManifest(m));
