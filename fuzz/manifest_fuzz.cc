@@ -12,6 +12,7 @@
 // bytes: the encoding is canonical, and manifests are content-addressed.
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 
 #include "format/envelope.h"
@@ -87,6 +88,24 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 namespace hugeblob {
 namespace {
 
+// The object to decode: `in` as it is (mode bit 0 clear), or [pack_count
+// u32][entry_count u32][body] sealed with a valid checksum, so that the body
+// parser is reached instead of stopping at the checksum. Empty if too short.
+std::optional<Buffer> ObjectOf(uint8_t mode, const char* magic, uint32_t version,
+                               std::span<const uint8_t> in) {
+  if ((mode & 1) == 0) return Buffer::Copy(in);
+  if (in.size() < 8) return std::nullopt;
+  format_internal::EnvelopeHeader h;
+  h.version = version;
+  std::memcpy(&h.pack_count, in.data(), 4);
+  uint32_t entries;
+  std::memcpy(&entries, in.data() + 4, 4);
+  h.entry_count = entries;
+  auto sealed = format_internal::SealEnvelope(magic, h, in.subspan(8));
+  if (!sealed) return std::nullopt;
+  return std::move(*sealed);
+}
+
 int FuzzSegment(uint8_t mode, std::span<const uint8_t> in) {
   if (in.size() < 21) return 0;
   SegmentExpectation e;
@@ -99,20 +118,8 @@ int FuzzSegment(uint8_t mode, std::span<const uint8_t> in) {
   e.ref.offset = 12345;
   e.chunker = ChunkerParams{ChunkerKind::kFastCdc, 1024, 4096, 16384};
   in = in.subspan(21);
-  Result<Buffer> object = Buffer();
-  if ((mode & 1) == 0) {
-    object = Buffer::Copy(in);
-  } else {
-    if (in.size() < 8) return 0;
-    format_internal::EnvelopeHeader h;
-    h.version = 1;
-    std::memcpy(&h.pack_count, in.data(), 4);
-    uint32_t entries;
-    std::memcpy(&entries, in.data() + 4, 4);
-    h.entry_count = entries;
-    object = format_internal::SealEnvelope("HBSG", h, in.subspan(8));
-    if (!object) return 0;
-  }
+  auto object = ObjectOf(mode, "HBSG", 1, in);
+  if (!object) return 0;
   auto seg = DecodeSegment(object->span(), e, "fuzz");
   if (!seg) return 0;
   // What decodes re-encodes to the same bytes (segments are content-addressed).
@@ -129,20 +136,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   std::span<const uint8_t> in(data + 1, size - 1);
   if ((data[0] & 4) != 0) return FuzzSegment(data[0], in);
-  Result<Buffer> object = Buffer();
-  if ((data[0] & 1) == 0) {
-    object = Buffer::Copy(in);
-  } else {
-    if (in.size() < 8) return 0;
-    format_internal::EnvelopeHeader h;
-    h.version = (data[0] & 2) != 0 ? 1 : kManifestVersion;
-    std::memcpy(&h.pack_count, in.data(), 4);
-    uint32_t frames;
-    std::memcpy(&frames, in.data() + 4, 4);
-    h.entry_count = frames;
-    object = format_internal::SealEnvelope("HBMF", h, in.subspan(8));
-    if (!object) return 0;
-  }
+  auto object = ObjectOf(data[0], "HBMF", (data[0] & 2) != 0 ? 1 : kManifestVersion, in);
+  if (!object) return 0;
   auto m = DecodeManifest(object->span(), "fuzz");
   if (!m) return 0;
   if (!m->Validate()) __builtin_trap();

@@ -540,41 +540,36 @@ Result<GcReport> Collector::Run() {
     }
     dead_packs_.insert(id);
   }
-  std::vector<std::string> dead_manifests;
-  for (const ObjectInfo& m : manifests_) {
-    auto id = IdFromKey(m.key);
-    if (!id) continue;
-    const bool referenced = manifest_refs_.count(*id) != 0 && retired_manifests_.count(*id) == 0;
-    if (referenced) continue;
-    if (Young(m)) {
-      ++report_.young_kept;
-      report_.young_kept_bytes += m.size;
-      continue;
-    }
-    dead_manifests.push_back(m.key);
-    ++report_.manifests_deleted;
-    report_.manifest_bytes_deleted += m.size;
-  }
-  // Segments (of large manifests) go with the last manifest that uses them;
-  // they are counted as manifests in the report.
+  // A live manifest is referenced and not retired by repack. Segments (of
+  // large manifests) go with the last live manifest that uses them; both
+  // are counted as manifests in the report.
+  auto live_manifest = [&](const Hash256& id) {
+    return manifest_refs_.count(id) != 0 && retired_manifests_.count(id) == 0;
+  };
   std::unordered_set<Hash256, Hash256Hasher> live_segments;
   for (const auto& [mid, segs] : manifest_segments_) {
-    if (manifest_refs_.count(mid) == 0 || retired_manifests_.count(mid) != 0) continue;
-    live_segments.insert(segs.begin(), segs.end());
+    if (live_manifest(mid)) live_segments.insert(segs.begin(), segs.end());
   }
-  std::vector<std::string> dead_segments;
-  for (const ObjectInfo& o : segments_) {
-    auto id = IdFromKey(o.key);
-    if (!id || live_segments.count(*id) != 0) continue;
-    if (Young(o)) {
-      ++report_.young_kept;
-      report_.young_kept_bytes += o.size;
-      continue;
+  // The keys of `objects` that are not live and past the grace period.
+  auto dead_of = [&](const std::vector<ObjectInfo>& objects, auto&& live) {
+    std::vector<std::string> dead;
+    for (const ObjectInfo& o : objects) {
+      auto id = IdFromKey(o.key);
+      if (!id || live(*id)) continue;
+      if (Young(o)) {
+        ++report_.young_kept;
+        report_.young_kept_bytes += o.size;
+        continue;
+      }
+      dead.push_back(o.key);
+      ++report_.manifests_deleted;
+      report_.manifest_bytes_deleted += o.size;
     }
-    dead_segments.push_back(o.key);
-    ++report_.manifests_deleted;
-    report_.manifest_bytes_deleted += o.size;
-  }
+    return dead;
+  };
+  const std::vector<std::string> dead_manifests = dead_of(manifests_, live_manifest);
+  const std::vector<std::string> dead_segments =
+      dead_of(segments_, [&](const Hash256& id) { return live_segments.count(id) != 0; });
 
   HB_TRY(RewriteIndexes());
 

@@ -215,30 +215,35 @@ class SegmentedReader final : public BlobReader {
     }
   }
 
-  Result<LeafPtr> LeafAt(uint64_t offset) const {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto it = leaves_.begin(); it != leaves_.end(); ++it) {
-        const SegmentRef& r = (*it)->ref;
-        if (offset >= r.offset && offset - r.offset < r.length) {
-          leaves_.splice(leaves_.begin(), leaves_, it);
-          return leaves_.front();
-        }
+  // A kept leaf that `match` accepts, made the most recently used; null if
+  // none.
+  template <typename Match>
+  LeafPtr Kept(Match&& match) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = leaves_.begin(); it != leaves_.end(); ++it) {
+      if (match(**it)) {
+        leaves_.splice(leaves_.begin(), leaves_, it);
+        return leaves_.front();
       }
+    }
+    return nullptr;
+  }
+
+  Result<LeafPtr> LeafAt(uint64_t offset) const {
+    if (LeafPtr kept = Kept([&](const Leaf& l) {
+          return offset >= l.ref.offset && offset - l.ref.offset < l.ref.length;
+        })) {
+      return kept;
     }
     HB_ASSIGN_OR_RETURN(auto found, Descend(offset, false));
     return LoadLeaf(found.first, found.second);
   }
 
   Result<LeafPtr> LeafOfFrame(size_t frame) const {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto it = leaves_.begin(); it != leaves_.end(); ++it) {
-        if (frame >= (*it)->first_frame && frame - (*it)->first_frame < (*it)->ref.frame_count) {
-          leaves_.splice(leaves_.begin(), leaves_, it);
-          return leaves_.front();
-        }
-      }
+    if (LeafPtr kept = Kept([&](const Leaf& l) {
+          return frame >= l.first_frame && frame - l.first_frame < l.ref.frame_count;
+        })) {
+      return kept;
     }
     HB_ASSIGN_OR_RETURN(auto found, Descend(frame, true));
     return LoadLeaf(found.first, found.second);
@@ -247,14 +252,8 @@ class SegmentedReader final : public BlobReader {
   // Loads (or finds) the leaf of entry `ref`; `first_frame` if known (SeekData
   // does not need it and looks it up only when it loads the leaf).
   Result<LeafPtr> LoadLeaf(const SegmentRef& ref, std::optional<uint64_t> first_frame) const {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto it = leaves_.begin(); it != leaves_.end(); ++it) {
-        if ((*it)->ref.offset == ref.offset) {
-          leaves_.splice(leaves_.begin(), leaves_, it);
-          return leaves_.front();
-        }
-      }
+    if (LeafPtr kept = Kept([&](const Leaf& l) { return l.ref.offset == ref.offset; })) {
+      return kept;
     }
     if (!first_frame) {
       HB_ASSIGN_OR_RETURN(auto found, Descend(ref.offset, false));
