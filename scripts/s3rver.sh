@@ -22,11 +22,17 @@ die() { echo "s3rver.sh: $*" >&2; exit 1; }
 
 ensure_installed() {
   command -v node >/dev/null || die "node is not installed (apt-get install nodejs npm)"
-  if [[ ! -x "$ROOT/node_modules/.bin/s3rver" ]]; then
-    command -v npm >/dev/null || die "npm is not installed (apt-get install npm)"
-    echo "s3rver.sh: installing s3rver from package-lock.json (npm ci)" >&2
-    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci failed"
-  fi
+  [[ -x "$ROOT/node_modules/.bin/s3rver" ]] && return 0
+  command -v npm >/dev/null || die "npm is not installed (apt-get install npm)"
+  # Tests start servers in parallel (ctest -j): one installs, the others wait
+  # for it (a lock on package-lock.json), then find s3rver installed.
+  (
+    flock 9
+    if [[ ! -x "$ROOT/node_modules/.bin/s3rver" ]]; then
+      echo "s3rver.sh: installing s3rver from package-lock.json (npm ci)" >&2
+      cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2
+    fi
+  ) 9<"$ROOT/package-lock.json" || die "npm ci failed"
 }
 
 start() {

@@ -59,8 +59,19 @@ class [[nodiscard]] Error {
   bool retryable_;
 };
 
+// A value or an Error. [[nodiscard]]: a dropped Result is a dropped error,
+// and the build treats it as one (-Werror=unused-result). Where ignoring a
+// result is right, cast it to void with the reason beside it. It is a
+// tl::expected<T, Error> in every other way, and converts from one.
 template <typename T>
-using Result = tl::expected<T, Error>;
+class [[nodiscard]] Result : public tl::expected<T, Error> {
+ public:
+  using Base = tl::expected<T, Error>;
+  using Base::Base;
+  Result() = default;
+  Result(const Base& e) : Base(e) {}
+  Result(Base&& e) : Base(std::move(e)) {}
+};
 using Status = Result<void>;
 
 inline Status OkStatus() { return {}; }

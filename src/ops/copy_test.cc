@@ -12,7 +12,7 @@
 #include "repo/refs.h"
 #include "store/local_store.h"
 #include "store/memory_store.h"
-#include "store/wrapper_store.h"
+#include "testing/wrapper_store.h"
 #include "util/cancel.h"
 #include "writer/store_lock.h"
 

@@ -14,7 +14,7 @@
 #include "ops/load.h"
 #include "store/local_store.h"
 #include "store/memory_store.h"
-#include "store/wrapper_store.h"
+#include "testing/wrapper_store.h"
 #include "writer/store_lock.h"
 
 namespace hugeblob {

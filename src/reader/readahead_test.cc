@@ -13,7 +13,7 @@
 #include "reader/fetcher.h"
 #include "reader/reader_test_util.h"
 #include "store/memory_store.h"
-#include "store/wrapper_store.h"
+#include "testing/wrapper_store.h"
 
 namespace hugeblob {
 namespace {

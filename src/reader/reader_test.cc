@@ -19,7 +19,7 @@
 #include "reader/reader_test_util.h"
 #include "store/local_store.h"
 #include "store/memory_store.h"
-#include "store/wrapper_store.h"
+#include "testing/wrapper_store.h"
 
 namespace hugeblob {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "store/local_store.h"
 #include "store/memory_store.h"
-#include "store/wrapper_store.h"
+#include "testing/wrapper_store.h"
 #include "testing/store_conformance.h"
 #include "testing/temp_dir.h"
 

@@ -8,7 +8,7 @@
 #include "store/local_store.h"
 #include "store/memory_store.h"
 #include "testing/temp_dir.h"
-#include "store/wrapper_store.h"
+#include "testing/wrapper_store.h"
 #include "writer/store_lock.h"
 
 namespace hugeblob {

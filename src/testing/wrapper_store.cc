@@ -1,4 +1,4 @@
-#include "store/wrapper_store.h"
+#include "testing/wrapper_store.h"
 
 #include <chrono>
 #include <thread>

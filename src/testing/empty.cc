@@ -1,1 +1,0 @@
-// Keeps the testing library non-empty before any helper exists.
