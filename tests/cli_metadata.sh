@@ -107,6 +107,7 @@ expect_error "get --owner to standard output is a usage error" "not standard out
 
 # --- without privilege: a warning, and the bytes -----------------------------
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  chmod a+x "$WORK"  # mktemp -d made it 0700
   U=$WORK/user
   mkdir "$U" && chown nobody:nogroup "$U"
   chmod -R a+rX "$S"

@@ -82,12 +82,15 @@ void MountProgress::Loop() {
     // Quiet while nothing is fetched: an idle mount draws nothing. One more
     // update after the last fetch lets the rate fall back to what it is.
     const bool busy = requests != shown_requests || in_flight > 0;
-    if (!busy && !shown_busy) continue;
+    Progress p;
+    p.done = store_->bytes();
+    if (!busy && !shown_busy) {
+      line_.Record(p);  // the rate's starting point for the next fetches
+      continue;
+    }
     shown_requests = requests;
     shown_busy = busy;
     line_.SetExtras({{"requests", "requests", requests}, {"in_flight", "in flight", in_flight}});
-    Progress p;
-    p.done = store_->bytes();
     line_.Update(p);
   }
 }

@@ -133,6 +133,14 @@ static std::string ExtraFields(const std::vector<ProgressLine::Extra>& extras) {
   return out;
 }
 
+void ProgressLine::Record(const Progress& p) {
+  std::lock_guard lock(mu_);
+  const double t =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  window_.emplace_back(t, p.done);
+  while (window_.size() > 2 && window_.front().first < t - kWindowSeconds) window_.pop_front();
+}
+
 void ProgressLine::Update(const Progress& p) {
   if (mode_ == ProgressMode::kOff) return;
   std::lock_guard lock(mu_);

@@ -37,6 +37,9 @@ class ProgressLine {
   // A callback to hand to the library (captures `this`); null when off.
   ProgressFn callback();
   void Update(const Progress& p);
+  // Adds `p` to the rate's window without drawing (a mount while idle, so
+  // that the first line after a pause has a rate).
+  void Record(const Progress& p);
   // Counters beside `done` (the mount's requests): shown after the rate as
   // "N label" (dropped first when the line is narrow) and as JSON fields
   // named by `key`. Set before the Update that should show them.
