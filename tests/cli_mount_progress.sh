@@ -45,7 +45,7 @@ run_off "$WORK/off.out" "$WORK/off.err"
 check "off a terminal: nothing on stdout" test ! -s "$WORK/off.out"
 check "off a terminal: no progress lines" bash -c "! grep -q $'\r' '$WORK/off.err'"
 check "off a terminal: the summary at unmount" \
-  grep -Eq "^mount $MNT: fetched 5\.7 MiB from the store in [0-9]+ requests over [0-9.]+s$" "$WORK/off.err"
+  grep -Eq "^mount $MNT: fetched 5\.7 MiB from the store in [0-9]+ requests? over [0-9.]+s$" "$WORK/off.err"
 check "off a terminal: only the summary" test "$(wc -l <"$WORK/off.err")" = 1
 run_off "$WORK/q.out" "$WORK/q.err" -q
 check "-q: no summary" test ! -s "$WORK/q.err" -a ! -s "$WORK/q.out"

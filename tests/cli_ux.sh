@@ -160,4 +160,18 @@ check "copy --progress json: JSON lines" jsonl copy "$WORK/cj.err"
 "$HB" --store "$WORK/pj-copy2" --progress json gc --grace 0s >/dev/null 2>"$WORK/gj.err"
 check "gc --progress json: JSON lines" jsonl gc "$WORK/gj.err"
 
+# --- stores are made on purpose ----------------------------------------------------
+check "init makes a store" "$HB" --store "$WORK/made" init -q
+expect_error "init refuses an existing store" "already exists" "$HB" --store "$WORK/made" init
+for c in "get a $WORK/x" "cat a" "stat a" "verify" "rm a" "gc" "versions a" "forget --keep-last 1" "diff a b" "mount $WORK"; do
+  "$HB" --store "$WORK/nostore" $c >/dev/null 2>&1
+  check "'$c' on no store fails (1) and creates none" test $? = 1 -a ! -e "$WORK/nostore"
+done
+check "copy from no store creates neither" bash -c "! '$HB' copy '$WORK/nostore' '$WORK/nodst' 2>/dev/null && test ! -e '$WORK/nostore' -a ! -e '$WORK/nodst'"
+"$HB" --store "$WORK/made" put "$WORK/small" --name v -q
+"$HB" --store "$WORK/made" put "$WORK/p4" --name v -q
+"$HB" copy "$WORK/made" "$WORK/made-copy" v@1 -q
+check "copy NAME@N makes the destination and copies that one version" \
+  test "$("$HB" --store "$WORK/made-copy" --json versions v | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), d[0]["size"])')" = "1 $(stat -c %s "$WORK/small")"
+
 finish

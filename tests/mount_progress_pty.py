@@ -100,7 +100,7 @@ for b in bars:
 tail = text.rsplit("\r", 1)[-1] if "\r" in text else ""
 if not tail.startswith("\x1b[K"):
     problems.append(f"the line is not cleared at unmount: {tail!r}")
-elif "fetched" not in tail or "requests" not in tail:
+elif "fetched" not in tail or "request" not in tail:
     problems.append(f"no summary after the cleared line: {tail!r}")
 for m in must:
     if not any(m in b for b in bars):

@@ -111,8 +111,10 @@ void MountProgress::Stop() {
 std::string MountProgress::Summary() const {
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  return fmt::format("mount {}: fetched {} from the store in {} requests over {:.1f}s\n",
-                     Escaped(mountpoint_), FormatSize(store_->bytes()), store_->requests(), secs);
+  const uint64_t requests = store_->requests();
+  return fmt::format("mount {}: fetched {} from the store in {} request{} over {:.1f}s\n",
+                     Escaped(mountpoint_), FormatSize(store_->bytes()), requests,
+                     requests == 1 ? "" : "s", secs);
 }
 
 }  // namespace hugeblob::cli
