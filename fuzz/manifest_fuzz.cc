@@ -69,9 +69,9 @@ void WriteSeeds(const std::string& dir) {
     int frames;
     bool holes, owner;
   };
-  for (auto [frames, holes, owner] : {Seed{0, false, false}, Seed{1, false, false},
-                                      Seed{5, true, false}, Seed{20, true, false},
-                                      Seed{3, false, true}, Seed{7, true, true}}) {
+  for (auto [frames, holes, owner] :
+       {Seed{0, false, false}, Seed{1, false, false}, Seed{5, true, false}, Seed{20, true, false},
+        Seed{3, false, true}, Seed{7, true, true}}) {
     Manifest m = SeedManifest(frames, holes, owner);
     auto enc = EncodeManifest(m);
     if (!enc) __builtin_trap();

@@ -233,7 +233,7 @@ struct BlobStat {
   // Extended attributes (name, value), if recorded (put --xattrs); present
   // and empty: recorded, the file had none.
   std::optional<std::vector<std::pair<std::string, std::string>>> xattrs;
-  std::string chunker;              // "cdc 64K/256K/1M" or "fixed 256K"
+  std::string chunker;  // "cdc 64K/256K/1M" or "fixed 256K"
   uint64_t chunks = 0;
   uint64_t zero_chunks = 0;
   uint64_t unique_chunks = 0;   // distinct non-zero chunks

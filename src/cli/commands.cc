@@ -660,27 +660,29 @@ int RunStat(const GlobalOptions& g, const std::string& name) {
     xattrs = "[";
     for (const auto& [xname, value] : *st->xattrs) {
       xattrs += (xattrs.size() > 1 ? "," : "") + std::string("{\"name\":") + JsonString(xname) +
-                ",\"value_base64\":\"" + Base64(value) + "\",\"size\":" +
-                std::to_string(value.size()) + "}";
+                ",\"value_base64\":\"" + Base64(value) +
+                "\",\"size\":" + std::to_string(value.size()) + "}";
     }
     xattrs += "]";
   }
   if (g.json) {
     std::printf(
         "{\"name\":%s,\"size\":%llu,\"chunk_hash\":\"%s\",\"digest\":%s,\"sha256\":%s,"
-        "\"mode\":%s,\"mtime_ns\":%s,\"uid\":%s,\"gid\":%s,\"xattrs\":%s,\"created\":\"%s\",\"manifest\":\"%s\","
+        "\"mode\":%s,\"mtime_ns\":%s,\"uid\":%s,\"gid\":%s,\"xattrs\":%s,\"created\":\"%s\","
+        "\"manifest\":\"%s\","
         "\"chunker\":\"%s\",\"chunks\":%llu,\"zero_chunks\":%llu,\"unique_chunks\":%llu,"
         "\"unique_bytes\":%llu,\"stored_bytes\":%llu,\"compression_ratio\":%.3f,\"packs\":%llu,"
         "\"manifest_bytes\":%llu,\"added_bytes\":%llu,\"shared_bytes\":%llu,\"version\":%u,"
         "\"versions\":%u}\n",
         JsonString(b.name).c_str(), (unsigned long long)b.size, st->chunk_hash.c_str(),
         quoted_or_null(st->digest).c_str(), quoted_or_null(st->sha256).c_str(), mode.c_str(),
-        mtime.c_str(), uid.c_str(), gid.c_str(), xattrs.c_str(), FormatTime(b.created_unix).c_str(), b.manifest.c_str(), st->chunker.c_str(),
-        (unsigned long long)st->chunks, (unsigned long long)st->zero_chunks,
-        (unsigned long long)st->unique_chunks, (unsigned long long)st->unique_bytes,
-        (unsigned long long)st->stored_bytes, compression, (unsigned long long)st->packs,
-        (unsigned long long)st->manifest_bytes, (unsigned long long)b.added_bytes,
-        (unsigned long long)b.shared_bytes, b.version, b.versions);
+        mtime.c_str(), uid.c_str(), gid.c_str(), xattrs.c_str(), FormatTime(b.created_unix).c_str(),
+        b.manifest.c_str(), st->chunker.c_str(), (unsigned long long)st->chunks,
+        (unsigned long long)st->zero_chunks, (unsigned long long)st->unique_chunks,
+        (unsigned long long)st->unique_bytes, (unsigned long long)st->stored_bytes, compression,
+        (unsigned long long)st->packs, (unsigned long long)st->manifest_bytes,
+        (unsigned long long)b.added_bytes, (unsigned long long)b.shared_bytes, b.version,
+        b.versions);
     return 0;
   }
   std::printf("name:        %s\n", Escaped(b.name).c_str());

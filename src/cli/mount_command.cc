@@ -147,8 +147,7 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
   // unmounts cleanly and exits 0: a signal is how a foreground mount stops.
   o.cancel = &ProcessCancelToken();
   // A detached mount has no terminal: no progress, no summary.
-  MountProgress progress(counting, a.mountpoint,
-                         a.foreground ? g.Progress() : ProgressMode::kOff);
+  MountProgress progress(counting, a.mountpoint, a.foreground ? g.Progress() : ProgressMode::kOff);
   progress.Start();
   Status s = RunMount(o);
   progress.Stop();

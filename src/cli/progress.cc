@@ -74,7 +74,7 @@ std::string ProgressLine::Render(const Progress& p, double rate, double eta, siz
   // line does not fit.
   std::string done = amount(p.done);
   if (p.total > 0) done += "/" + amount(p.total);
-  if (!items_.empty()) done += " " + items_;  // "packs", "fetched" 
+  if (!items_.empty()) done += " " + items_;  // "packs", "fetched"
   std::string pct;
   if (p.total > 0) {
     pct = fmt::format("{:.0f}%", 100.0 * static_cast<double>(std::min(p.done, p.total)) /
@@ -135,8 +135,7 @@ static std::string ExtraFields(const std::vector<ProgressLine::Extra>& extras) {
 
 void ProgressLine::Record(const Progress& p) {
   std::lock_guard lock(mu_);
-  const double t =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   window_.emplace_back(t, p.done);
   while (window_.size() > 2 && window_.front().first < t - kWindowSeconds) window_.pop_front();
 }

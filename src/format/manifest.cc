@@ -515,8 +515,8 @@ Result<Buffer> EncodeManifest(const Manifest& manifest) {
 
 Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view name) {
   const std::string label = ObjectLabel("manifest", name);
-  HB_ASSIGN_OR_RETURN(auto env, format_internal::OpenEnvelope(bytes, kMagic, 1, kManifestVersionOwner,
-                                                              "manifest", label));
+  HB_ASSIGN_OR_RETURN(auto env, format_internal::OpenEnvelope(
+                                    bytes, kMagic, 1, kManifestVersionOwner, "manifest", label));
   const uint64_t pack_count = env.header.pack_count;
   const uint64_t entry_count = env.header.entry_count;
   if (entry_count > kMaxFrames) {
@@ -525,11 +525,12 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view
   // pack_count < 2^32 and entry_count < 2^29: no overflow below. A
   // segmented manifest's entries are children, larger than any frame.
   HB_ASSIGN_OR_RETURN(
-      Buffer body, format_internal::InflateBody(
-                       env.compressed_body, kMinFixed + pack_count * 32 + entry_count * kMinFrame,
-                       kMaxFixed + 1 + (env.header.version >= kManifestVersionOwner ? kMaxOwnerXattrs : 0) +
-                           pack_count * 32 + entry_count * kMaxChild,
-                       label));
+      Buffer body,
+      format_internal::InflateBody(
+          env.compressed_body, kMinFixed + pack_count * 32 + entry_count * kMinFrame,
+          kMaxFixed + 1 + (env.header.version >= kManifestVersionOwner ? kMaxOwnerXattrs : 0) +
+              pack_count * 32 + entry_count * kMaxChild,
+          label));
 
   auto truncated = [&](const std::string& where) {
     return Fail(ErrorCode::kCorruption, label + ": malformed body (" + where + ")");
@@ -595,12 +596,12 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view
             !r.String(name_len, &x.name)) {
           return truncated("xattr name");
         }
-        if (!r.Varint(&value_len) || value_len > kMaxXattrValue ||
-            !r.String(value_len, &x.value)) {
+        if (!r.Varint(&value_len) || value_len > kMaxXattrValue || !r.String(value_len, &x.value)) {
           return truncated("xattr value of " + x.name);
         }
         total += name_len + value_len;
-        if (total > kMaxXattrTotal) return truncated("xattrs over " + Str(kMaxXattrTotal) + " bytes");
+        if (total > kMaxXattrTotal)
+          return truncated("xattrs over " + Str(kMaxXattrTotal) + " bytes");
       }
       if (auto st = CheckXattrs(xattrs); !st) return Fail(st.error().Wrap(label));
       m.xattrs = std::move(xattrs);

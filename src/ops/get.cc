@@ -704,8 +704,8 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
 // failure: the bytes are restored. Order: owner (chown clears set-id
 // bits), attributes (user.* needs write permission, which the mode may
 // take away), mode, and the time last (the others change only ctime).
-Status ApplyMetadata(int fd, const Manifest& m, const std::string& path,
-                     const GetOptions& options, GetResult* result) {
+Status ApplyMetadata(int fd, const Manifest& m, const std::string& path, const GetOptions& options,
+                     GetResult* result) {
   auto warn = [&](const std::string& what) { result->metadata_warnings.push_back(what); };
   if (options.restore_owner && !m.owner) {
     warn("no owner recorded (put without --owner): the file is owned by the restoring user");

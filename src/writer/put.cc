@@ -220,14 +220,14 @@ class Input {
     if (!skipped.empty()) {
       std::string names;
       for (const std::string& n : skipped) names += (names.empty() ? "" : ", ") + n;
-      return Fail(ErrorCode::kPermission,
-                  "put --xattrs: cannot read extended attributes " + names + " of " + label_ +
-                      " (not permitted for this user)");
+      return Fail(ErrorCode::kPermission, "put --xattrs: cannot read extended attributes " + names +
+                                              " of " + label_ + " (not permitted for this user)");
     }
     std::vector<Xattr> out;
     for (auto& [name, value] : read) out.push_back(Xattr{std::move(name), std::move(value)});
     if (Status ok = CheckXattrs(out); !ok) {
-      return Fail(ErrorCode::kInvalidArgument, "put --xattrs " + label_ + ": " + ok.error().message());
+      return Fail(ErrorCode::kInvalidArgument,
+                  "put --xattrs " + label_ + ": " + ok.error().message());
     }
     xattrs_ = std::move(out);
     return OkStatus();
