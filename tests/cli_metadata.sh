@@ -97,7 +97,7 @@ fi
 check "--no-metadata: restored file has the umask's mode and a new mtime" bash -c "
   '$HB' --store '$S' get full '$WORK/g5' --no-metadata -q &&
   test \"\$(stat -c %Y '$WORK/g5')\" != $MTIME && test \"\$(stat -c %u '$WORK/g5')\" = $(id -u)"
-expect_error "--no-metadata with --owner is a usage error" "excludes|--owner" \
+expect_error "--no-metadata with --owner is a usage error" "cannot be combined with --owner" \
   "$HB" --store "$S" get full "$WORK/g6" --no-metadata --owner
 check "... with exit status 2" bash -c "'$HB' --store '$S' get full '$WORK/g6' --no-metadata --xattrs 2>/dev/null; test \$? = 2"
 expect_error "put - --owner is a usage error" "standard input" "$HB" --store "$S" put - --name s --owner </dev/null

@@ -415,6 +415,11 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
     return UsageError("--in-place updates a regular file (not standard output or a device)");
   }
   o.restore_metadata = !a.no_metadata;
+  if (a.no_metadata && (a.owner || a.xattrs)) {
+    return UsageError(
+        std::string("--no-metadata restores no metadata: it cannot be combined with ") +
+        (a.owner ? "--owner" : "--xattrs"));
+  }
   o.restore_owner = a.owner;
   o.restore_xattrs = a.xattrs;
   if ((a.owner || a.xattrs) && (a.out == "-" || a.to_device)) {
@@ -1104,22 +1109,18 @@ int Main(int argc, char** argv) {
                     "Use the shared disk cache (--cache-dir, default $XDG_CACHE_HOME/hugeblob): "
                     "chunks found there are not fetched, fetched ones are added; processes "
                     "sharing it fetch each chunk once");
-  auto* no_metadata = get_cmd->add_flag(
+  get_cmd->add_flag(
       "--no-metadata", get.no_metadata,
       "Do not restore the permission bits and modification time put recorded (nor the owner "
       "and extended attributes)");
-  get_cmd
-      ->add_flag("--owner", get.owner,
-                 "Also restore the owner put --owner recorded (needs root or CAP_CHOWN: without "
-                 "it, a warning, and the file is the restoring user's; set-id bits only with "
-                 "the owner)")
-      ->excludes(no_metadata);
-  get_cmd
-      ->add_flag("--xattrs", get.xattrs,
-                 "Also restore the extended attributes put --xattrs recorded (user.* for "
-                 "anyone who may write the file, others as the kernel permits; each one "
-                 "refused is a warning)")
-      ->excludes(no_metadata);
+  get_cmd->add_flag("--owner", get.owner,
+                    "Also restore the owner put --owner recorded (needs root or CAP_CHOWN: without "
+                    "it, a warning, and the file is the restoring user's; set-id bits only with "
+                    "the owner)");
+  get_cmd->add_flag("--xattrs", get.xattrs,
+                    "Also restore the extended attributes put --xattrs recorded (user.* for "
+                    "anyone who may write the file, others as the kernel permits; each one "
+                    "refused is a warning)");
   get_cmd->add_flag("--no-seed", get.no_seed,
                     "With --force, do not read the file being replaced for chunks it already has "
                     "(by default it is the first seed)");
