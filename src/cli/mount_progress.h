@@ -24,7 +24,7 @@
 #include <thread>
 
 #include "cli/progress.h"
-#include "store/wrapper_store.h"
+#include "store/forwarding_store.h"
 
 namespace hugeblob::cli {
 
