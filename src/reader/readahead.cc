@@ -23,8 +23,8 @@ size_t FrameAt(const std::vector<FrameRef>& frames, uint64_t offset) {
 Readahead Readahead::For(const ContextImpl& ctx, const Manifest& m) {
   const ReaderOptions& o = ctx.options();
   const uint64_t average = m.frames.empty() ? 0 : m.size / m.frames.size();
-  return Readahead(average, std::min(o.readahead_bytes, o.memory_cache_bytes / 4),
-                   o.readahead_chunks);
+  return Readahead(average, std::min(o.readahead_bytes, o.memory_cache_bytes / 2),
+                   o.readahead_chunks, std::min(o.readahead_bytes, o.memory_cache_bytes / 4));
 }
 
 uint64_t Readahead::Observe(uint64_t offset, uint64_t length) {
@@ -85,6 +85,9 @@ void Readahead::Start(ContextImpl& ctx, const std::shared_ptr<const BlobSource>&
   const std::vector<FrameRef>& frames = src->manifest->frames;
   const uint64_t size = src->manifest->size;
   if (window == 0 || end == 0 || end >= size) return;
+  if (window > local_max_bytes_ && ctx.counters().cost.BreakEvenBytes() < kRemoteBreakEven) {
+    window = local_max_bytes_;
+  }
   // The frame holding the last byte read is the reader's own business.
   const size_t next = FrameAt(frames, end - 1) + 1;
   const uint64_t stop = std::min(end + window, size);
