@@ -33,8 +33,14 @@ std::vector<Result<Buffer>> FetchRun(ObjectStore& store, std::string_view pack_k
   for (size_t i : run) {
     read.end = std::max(read.end, frames[i].stored_offset + frames[i].stored_length);
   }
-  Result<Buffer> got =
-      ReadRange(store, pack_key, read, counters != nullptr ? &counters->cost : nullptr);
+  // A pooled buffer read into in place: no fresh allocation (and no page
+  // faults) per request on a store that reads straight into it.
+  Result<Buffer> got = Buffer::AllocateReusable(static_cast<size_t>(read.bytes()));
+  if (Status st = ReadRangeInto(store, pack_key, read, *got, {got->mutable_data(), got->size()},
+                                counters != nullptr ? &counters->cost : nullptr);
+      !st) {
+    got = Fail(st.error());
+  }
   if (counters != nullptr) {
     counters->store_requests.fetch_add(1, std::memory_order_relaxed);
     if (got) counters->store_bytes.fetch_add(got->size(), std::memory_order_relaxed);

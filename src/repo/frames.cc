@@ -349,7 +349,10 @@ Result<std::vector<Buffer>> FetchOne(ObjectStore& store, std::string_view key,
                                      std::span<const StoredFrame> frames,
                                      std::span<const size_t> order, const PlannedRead& r,
                                      const WindowOptions& o) {
-  HB_ASSIGN_OR_RETURN(Buffer bytes, ReadRange(store, key, r, o.cost));
+  // A pooled buffer read into in place (no fresh allocation per request on
+  // a store that reads straight into it, such as S3 and the local store).
+  Buffer bytes = Buffer::AllocateReusable(static_cast<size_t>(r.bytes()));
+  HB_TRY(ReadRangeInto(store, key, r, bytes, {bytes.mutable_data(), bytes.size()}, o.cost));
   std::vector<Buffer> out;
   out.reserve(r.last - r.first);
   std::vector<uint8_t> scratch;

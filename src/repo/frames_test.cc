@@ -277,6 +277,19 @@ TEST(ReadRangeTest, ATruncatedOrOverlongResponseIsNamed) {
     const std::string& msg = bad.error().message();
     EXPECT_NE(msg.find(list.pack_keys[0] + " bytes 1000..5000"), std::string::npos) << msg;
     EXPECT_NE(msg.find(std::to_string(4000 + skew) + " bytes"), std::string::npos) << msg;
+    // The same read into the caller's memory: refused, named, and never
+    // written past the buffer.
+    Buffer owner = Buffer::Allocate(4000);
+    Status in_place = ReadRangeInto(liar, list.pack_keys[0], r, owner,
+                                    {owner.mutable_data(), owner.size()}, nullptr);
+    ASSERT_FALSE(in_place);
+    EXPECT_EQ(in_place.error().code(), ErrorCode::kCorruption);
+    EXPECT_NE(in_place.error().message().find(list.pack_keys[0] + " bytes 1000..5000"),
+              std::string::npos)
+        << in_place.error().message();
+    EXPECT_NE(in_place.error().message().find(std::to_string(4000 + skew) + " bytes returned"),
+              std::string::npos)
+        << in_place.error().message();
   }
   // A pack that is not there: damage, named.
   auto gone = ReadRange(*mem, "packs/00/missing", r, nullptr);
