@@ -85,8 +85,11 @@ void Readahead::Start(ContextImpl& ctx, const std::shared_ptr<const BlobSource>&
   const std::vector<FrameRef>& frames = src->manifest->frames;
   const uint64_t size = src->manifest->size;
   if (window == 0 || end == 0 || end >= size) return;
-  if (window > local_max_bytes_ && ctx.counters().cost.BreakEvenBytes() < kRemoteBreakEven) {
-    window = local_max_bytes_;
+  if (window > local_max_bytes_) {
+    const RequestCost& cost = ctx.counters().cost;
+    if (cost.min_seconds() < kRemoteLatency || cost.BreakEvenBytes() < kRemoteBreakEven) {
+      window = local_max_bytes_;
+    }
   }
   // The frame holding the last byte read is the reader's own business.
   const size_t next = FrameAt(frames, end - 1) + 1;

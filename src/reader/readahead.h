@@ -57,10 +57,15 @@ class Readahead {
         local_max_bytes_(std::min(local_max_bytes, max_bytes_)),
         max_chunks_(max_chunks) {}
 
-  // A store whose requests cost more than moving this many bytes (the
+  // A store none of whose recent requests took less than kRemoteLatency
+  // (RequestCost::min_seconds: S3 never answers under its round trip) and
+  // whose requests cost more than moving kRemoteBreakEven bytes (the
   // break-even size of RequestCost; S3 at 30 ms: several MiB) gets the
-  // larger window.
+  // larger window. Both: a memory or local store whose requests take
+  // microseconds can fit a large break-even size from noise (no measurable
+  // cost per byte), and a loaded machine can make a few of them slow.
   static constexpr uint64_t kRemoteBreakEven = 1ull << 20;
+  static constexpr double kRemoteLatency = 0.002;
 
   // Records a read of [offset, offset + length); returns how many bytes past
   // its end to have fetched ahead (0: none).
