@@ -538,9 +538,21 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     for (const PlannedRead& r : runs) max_run = std::max(max_run, r.bytes());
     const unsigned workers = static_cast<unsigned>(std::max<uint64_t>(
         shape.window, std::min<uint64_t>(threads, for_requests / std::max<uint64_t>(1, max_run))));
+    // The largest chunk that needs decoding: every worker's decode buffer is
+    // that size from the start, rounded up to a huge page (one fault), and is
+    // never grown (growing a vector zero-filled and copied it, half of a
+    // restore's page faults).
+    uint64_t max_decoded = 0;
+    for (size_t i : frames) {
+      if (m.frames[i].codec != Codec::kNone)
+        max_decoded = std::max<uint64_t>(max_decoded, m.frames[i].length);
+    }
+    constexpr uint64_t kHugePage = 2u << 20;
+    const uint64_t scratch_size =
+        max_decoded == 0 ? 0 : (max_decoded + kHugePage - 1) / kHugePage * kHugePage;
     std::atomic<size_t> next{0};
     auto worker = [&] {
-      std::vector<uint8_t> scratch;
+      Buffer scratch = Buffer::Allocate(static_cast<size_t>(scratch_size));
       // One request buffer per worker for the whole restore: no allocation
       // (and no page fault) per request.
       Buffer request = Buffer::Allocate(static_cast<size_t>(max_run));
@@ -590,7 +602,7 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
           const FrameRef& f = m.frames[frames[k]];
           auto plain = DecodeVerifiedView(
               StoredOf(f), request.span().subspan(f.stored_offset - r.begin, f.stored_length),
-              &scratch, key);
+              {scratch.mutable_data(), scratch.size()}, key);
           if (!plain) return fail(plain.error());
           if (Status st = PwriteAll(fd, *plain, f.offset, path); !st) return fail(st.error());
           if (cache != nullptr) cache->Put(f.chunk, Buffer::Copy(*plain));

@@ -244,7 +244,7 @@ Status DecodeVerifiedInto(const StoredFrame& f, std::span<const uint8_t> stored,
 
 Result<std::span<const uint8_t>> DecodeVerifiedView(const StoredFrame& f,
                                                     std::span<const uint8_t> stored,
-                                                    std::vector<uint8_t>* scratch,
+                                                    std::span<uint8_t> scratch,
                                                     std::string_view pack_key,
                                                     const HashAlgo* also) {
   if (f.codec == Codec::kNone) {
@@ -256,10 +256,22 @@ Result<std::span<const uint8_t>> DecodeVerifiedView(const StoredFrame& f,
     HB_TRY(CheckId(f, stored, pack_key, also));
     return stored;
   }
-  if (scratch->size() < f.length) scratch->resize(f.length);
-  std::span<uint8_t> out(scratch->data(), f.length);
+  if (scratch.size() < f.length) {
+    return Fail(ErrorCode::kInternal, "frame at " + FrameWhere(f, pack_key) + ": scratch of " +
+                                          std::to_string(scratch.size()) + " bytes");
+  }
+  std::span<uint8_t> out = scratch.first(f.length);
   HB_TRY(DecodeVerifiedInto(f, stored, out, pack_key, also));
   return std::span<const uint8_t>(out);
+}
+
+Result<std::span<const uint8_t>> DecodeVerifiedView(const StoredFrame& f,
+                                                    std::span<const uint8_t> stored,
+                                                    std::vector<uint8_t>* scratch,
+                                                    std::string_view pack_key,
+                                                    const HashAlgo* also) {
+  if (f.codec != Codec::kNone && scratch->size() < f.length) scratch->resize(f.length);
+  return DecodeVerifiedView(f, stored, std::span<uint8_t>(*scratch), pack_key, also);
 }
 
 Result<Buffer> DecodeVerified(const StoredFrame& f, std::span<const uint8_t> stored,

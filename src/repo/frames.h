@@ -177,6 +177,14 @@ Result<std::span<const uint8_t>> DecodeVerifiedView(const StoredFrame& f,
                                                     std::string_view pack_key,
                                                     const HashAlgo* also = nullptr);
 
+// The same in the caller's memory: `scratch` holds at least f.length bytes
+// (only a compressed frame is decoded into it; kInternal if it is short).
+Result<std::span<const uint8_t>> DecodeVerifiedView(const StoredFrame& f,
+                                                    std::span<const uint8_t> stored,
+                                                    std::span<uint8_t> scratch,
+                                                    std::string_view pack_key,
+                                                    const HashAlgo* also = nullptr);
+
 // The decoded, verified bytes of a frame in a new buffer of its own (never
 // a slice of the request, which would pin the whole request wherever the
 // chunk is kept), its memory accounted to `live` if given.
