@@ -102,6 +102,10 @@ class Readahead {
   // request each, 187 requests for a cold 1 GiB read over S3).
   static Readahead For(const ContextImpl& ctx, const Manifest& m);
 
+  // Whether the context's store is measured to be remote (see
+  // kRemoteLatency): read-ahead then takes the larger window.
+  static bool Remote(ContextImpl& ctx);
+
   uint64_t max_bytes() const { return max_bytes_; }
 
  private:
