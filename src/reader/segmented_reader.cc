@@ -10,7 +10,6 @@
 #include <optional>
 #include <vector>
 
-#include "reader/readahead.h"
 #include "repo/manifests.h"
 
 namespace hugeblob {
@@ -305,18 +304,10 @@ class SegmentedReader final : public BlobReader {
     if (!next) return;
     const ReaderOptions& o = ctx_->options();
     if (o.readahead_chunks == 0 || o.readahead_bytes == 0) return;
-    // Enough frames for the read-ahead window, at the chunker's average
-    // size: a quarter of readahead_bytes; on a remote store half the window
-    // read-ahead grows to there (a batch of Readahead::Claim), since the
-    // next leaf's own read-ahead starts its streak again from nothing and
-    // would otherwise ask for small batches, each a request of its own.
+    // Enough frames for the read-ahead window, at the chunker's average size.
     const uint64_t avg = std::max<uint64_t>(top_->chunker.avg_size, 1);
-    uint64_t bytes = o.readahead_bytes / 4;
-    if (Readahead::Remote(*ctx_)) {
-      bytes = std::max(bytes, std::min(o.readahead_bytes, o.memory_cache_bytes / 2) / 2);
-    }
     const size_t count = static_cast<size_t>(
-        std::min<uint64_t>(o.readahead_chunks, std::max<uint64_t>(bytes / avg, 1)));
+        std::min<uint64_t>(o.readahead_chunks, std::max<uint64_t>(o.readahead_bytes / avg / 4, 1)));
     (*next)->reader->Prefetch(0, count);
   }
 
