@@ -21,7 +21,9 @@
 # moves on the wire. Columns: median wall time, MiB/s, GET and total
 # requests (from the proxy's log), peak RSS of the client.
 # Results: a Markdown table on stdout and in bench/out/s3_bench-<time>.md,
-# raw rows in bench/out/s3_bench-<time>.tsv.
+# raw rows in bench/out/s3_bench-<time>.tsv. With HB_BENCH_DIR kept,
+# `bench/s3_timeline.py HB_BENCH_DIR` then says where each command's wall
+# time went: requests in flight over time, idle gaps, request sizes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,6 +38,7 @@ mkdir -p "$WORK" "$OUT_DIR"
 STAMP="$(date +%Y%m%d-%H%M%S)"
 REPORT="$OUT_DIR/s3_bench-$STAMP.md"
 RAW="$OUT_DIR/s3_bench-$STAMP.tsv"
+SPANS="$WORK/spans.tsv"
 AWS="$(command -v /usr/bin/aws || command -v aws || true)"
 [[ -x /usr/bin/time ]] || { echo "needs GNU time (apt-get install time)"; exit 1; }
 [[ -x "$CLI" ]] || { echo "no CLI at $CLI"; exit 1; }
@@ -96,6 +99,8 @@ measure() {
   gets=$(tail -n +$((before + 1)) "$log" | head -n $((after - before)) | grep -c '"method": "GET"' || true)
   reqs=$((after - before))
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$lat" "$tool" "$job" "$round" "$wall" "$rss" "$gets" "$reqs" "$ok" >>"$RAW"
+  # Which lines of the proxy's log this command made, for bench/s3_timeline.py.
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$lat" "$tool" "$job" "$round" "$before" "$after" >>"$SPANS"
   echo "  $lat ms $tool $job: ${wall}s, $gets GET / $reqs requests, $((rss / 1024)) MiB RSS$([[ $ok = 1 ]] || echo ', FAILED')" >&2
   return 0
 }
@@ -166,6 +171,7 @@ run_tool() {  # run_tool LAT TOOL ROUND
 
 declare -A PACKS
 : >"$RAW"
+: >"$SPANS"
 read -r -a tools <<<"$TOOLS"
 for r in $(seq 1 "$ROUNDS"); do
   # Alternate: forward in odd rounds, reversed in even ones.

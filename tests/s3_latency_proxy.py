@@ -12,7 +12,12 @@ a bandwidth limit or memory: a 1 GiB object never sits in the proxy.
 It counts requests by method and logs each one as a JSON line to --log:
 
     {"n": 17, "method": "GET", "path": "/bucket/prefix/packs/..",
-     "range": "bytes=0-8388607", "status": 206, "bytes": 8388608}
+     "range": "bytes=0-8388607", "status": 206, "bytes": 8388608,
+     "t0": 812.3051, "t1": 812.3712}
+
+(t0: the request arrived, t1: its response was sent, in seconds of the
+proxy's monotonic clock, so a benchmark can plot requests in flight over
+time),
 
 so a test can assert how many GETs a command made (count the lines written
 while it ran), and `--counts FILE` keeps FILE holding the running totals as
@@ -55,14 +60,16 @@ class State:
         if delay > 0:
             time.sleep(delay)
 
-    def record(self, method, path, rng, status, nbytes):
+    def record(self, method, path, rng, status, nbytes, began):
+        ended = time.monotonic()
         with self.lock:
             self.n += 1
             self.counts[method] = self.counts.get(method, 0) + 1
             if self.log:
                 self.log.write(json.dumps({"n": self.n, "method": method, "path": path,
                                            "range": rng, "status": status,
-                                           "bytes": nbytes}) + "\n")
+                                           "bytes": nbytes, "t0": round(began, 4),
+                                           "t1": round(ended, 4)}) + "\n")
             if self.counts_path:
                 tmp = self.counts_path + ".tmp"
                 with open(tmp, "w") as f:
@@ -79,6 +86,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _handle(self):
         st = self.state
+        began = time.monotonic()
         length = int(self.headers.get("Content-Length", "0") or "0")
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() not in ("connection", "keep-alive")}
@@ -103,7 +111,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             resp = conn.getresponse()
         except (ConnectionError, http.client.HTTPException, OSError):
             conn.close()
-            st.record(self.command, self.path, self.headers.get("Range"), 502, 0)
+            st.record(self.command, self.path, self.headers.get("Range"), 502, 0, began)
             self.send_response(502)
             self.send_header("Content-Length", "0")
             self.send_header("Connection", "close")
@@ -141,7 +149,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             conn.close()
             st.record(self.command, urllib.parse.urlsplit(self.path).path,
-                      self.headers.get("Range"), resp.status, sent)
+                      self.headers.get("Range"), resp.status, sent, began)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 

@@ -18,6 +18,8 @@
 #include "hash/blake3.h"
 #include "hugeblob/hugeblob.h"
 #include "ops/load.h"
+#include "repo/frames.h"
+#include "repo/packs.h"
 #include "repo/refs.h"
 #include "util/budget.h"
 #include "util/cancel.h"
@@ -369,50 +371,44 @@ void Verifier::CheckFrames(const std::string& key, const std::vector<PackEntry>&
   auto problem = [&](std::string p) {
     if ((*reported)++ < kProblemsPerPack) Problem(std::move(p));
   };
-  size_t i = 0;
-  while (i < frames.size() && !Cancelled()) {
-    // One run: frames close together, at most kRunBytes (or one frame).
-    const uint64_t begin = frames[i].offset;
-    uint64_t end = begin + frames[i].stored_length;
-    uint32_t max_length = frames[i].length;
-    size_t j = i + 1;
-    while (j < frames.size() && frames[j].offset <= end + kRunGap &&
-           frames[j].offset + frames[j].stored_length - begin <= kRunBytes) {
-      end = frames[j].offset + frames[j].stored_length;
-      max_length = std::max(max_length, frames[j].length);
-      ++j;
-    }
-    auto reservation = budget_->Reserve(end - begin + max_length, options_.cancel);
+  // The read plan (repo/frames.h): frames close together in runs of at most
+  // kRunBytes (or one frame), decoded one at a time.
+  std::vector<StoredFrame> stored;
+  stored.reserve(frames.size());
+  std::vector<size_t> order(frames.size());
+  for (size_t k = 0; k < frames.size(); ++k) {
+    const PackEntry& e = frames[k];
+    stored.push_back(
+        StoredFrame{0, e.offset, e.stored_length, e.length, e.codec, e.chunk, primary_hash_});
+    order[k] = k;
+  }
+  // A pack does not say which hash names its chunks (a copy between stores
+  // of both kinds mixes them): the store's first, then the other.
+  const HashAlgo other = primary_hash_ == HashAlgo::kBlake3 ? HashAlgo::kSha256 : HashAlgo::kBlake3;
+  for (const PlannedRead& r : PlanReads(stored, order, kRunBytes, kRunGap)) {
+    if (Cancelled()) return;
+    uint32_t max_length = 0;
+    for (size_t k = r.first; k < r.last; ++k) max_length = std::max(max_length, frames[k].length);
+    auto reservation = budget_->Reserve(r.bytes() + max_length, options_.cancel);
     if (!reservation) return;  // cancelled
-    auto bytes = store_->GetRange(key, begin, end - begin);
+    auto bytes = ReadRange(*store_, key, r, nullptr);
     if (!bytes) {
-      Failed(bytes.error());
+      if (bytes.error().code() == ErrorCode::kCorruption) {
+        problem(bytes.error().message());
+      } else {
+        Failed(bytes.error());
+      }
       return;
     }
     CountBytes(bytes->size());
-    if (bytes->size() != end - begin) {
-      problem(key + ": truncated: frames at " + std::to_string(begin) + ".." + std::to_string(end) +
-              " run past the end of the object");
-      return;
-    }
-    if (scratch->size() < max_length) scratch->resize(max_length);
     uint64_t checked = 0;
-    for (size_t k = i; k < j; ++k) {
-      const PackEntry& f = frames[k];
-      auto stored = bytes->span().subspan(f.offset - begin, f.stored_length);
-      std::span<uint8_t> out(scratch->data(), f.length);
-      const std::string where = key + ": frame at offset " + std::to_string(f.offset) + " (chunk " +
-                                f.chunk.Short() + ")";
-      if (Status st = DecodeFrame(f.codec, stored, out); !st) {
-        problem(where + ": " + st.error().message());
+    for (size_t k = r.first; k < r.last; ++k) {
+      const StoredFrame& f = stored[k];
+      auto plain = DecodeVerifiedView(f, bytes->span().subspan(f.offset - r.begin, f.stored_length),
+                                      scratch, key, &other);
+      if (!plain) {
+        problem(plain.error().message());
         continue;
-      }
-      // A pack does not say which hash names its chunks (a copy between
-      // stores of both kinds mixes them): the store's first, then the other.
-      const HashAlgo other =
-          primary_hash_ == HashAlgo::kBlake3 ? HashAlgo::kSha256 : HashAlgo::kBlake3;
-      if (ChunkHash(primary_hash_, out) != f.chunk && ChunkHash(other, out) != f.chunk) {
-        problem(where + ": decoded bytes do not match the chunk id");
       }
       ++checked;
     }
@@ -422,7 +418,6 @@ void Verifier::CheckFrames(const std::string& key, const std::vector<PackEntry>&
     }
     // Give the (possibly large) scratch back once a run needed it.
     if (scratch->size() > (4u << 20)) std::vector<uint8_t>().swap(*scratch);
-    i = j;
   }
 }
 
@@ -458,23 +453,18 @@ void Verifier::CheckPack(const Hash256& id, std::vector<Claim> claims, bool whol
   }
   const uint64_t size = head->size;
   CountObject(0);
-  if (size < kPackFooterSize) {
-    Problem(key + ": truncated pack (" + std::to_string(size) + " bytes)" + needed_by());
-    return;
-  }
-  auto footer_bytes = store_->GetRange(key, size - kPackFooterSize, kPackFooterSize);
-  if (!footer_bytes) {
-    Failed(footer_bytes.error());
-    return;
-  }
-  CountBytes(footer_bytes->size());
-  auto footer = footer_bytes->size() == kPackFooterSize
-                    ? DecodePackFooter(footer_bytes->span(), size)
-                    : DecodePackFooter({}, 0);
+  Buffer raw_footer;
+  auto footer = ReadPackFooter(*store_, ObjectInfo{key, size, 0}, &raw_footer);
   if (!footer) {
-    Problem(key + ": " + footer.error().message() + needed_by());
+    if (IsDamage(footer.error())) {
+      Problem(footer.error().message() + needed_by());
+    } else {
+      Failed(footer.error());
+    }
     return;
   }
+  CountBytes(raw_footer.size());
+  const Buffer* footer_bytes = &raw_footer;
   std::sort(claims.begin(), claims.end(),
             [](const Claim& a, const Claim& b) { return a.offset < b.offset; });
   auto claim_problem = [&](const Claim& c, const std::string& why) {

@@ -9,8 +9,8 @@
 
 #include "format/layout.h"
 #include "format/manifest.h"
-#include "ops/copy_frames.h"
 #include "ops/load.h"
+#include "repo/frames.h"
 #include "repo/refs.h"
 #include "util/cancel.h"
 #include "util/units.h"
@@ -48,7 +48,8 @@ class Copier {
   std::shared_ptr<ObjectStore> src_;
   std::shared_ptr<ObjectStore> dst_;
   CopyOptions options_;
-  FetchOptions fetch_;
+  WindowOptions window_;
+  ReadShape shape_;
   unsigned uploaders_ = 1;
 
   std::unique_ptr<ChunkIndex> index_;
@@ -73,9 +74,9 @@ Status Copier::Configure() {
   // What is left above the minimum buys a second upload and more reads in
   // flight; FetchVerifiedFrames then grows its window up to that bound only
   // while the sink waits for the store (a local source stays at 2).
-  fetch_.threads = std::max(1u, options_.threads);
-  fetch_.cancel = options_.cancel;
-  fetch_.private_copies = false;
+  window_.threads = std::max(1u, options_.threads);
+  window_.cancel = options_.cancel;
+  window_.private_copies = false;
   const uint64_t pack_size = options_.pack_size;
   const uint64_t budget = options_.memory_budget;
   if (budget < 2 * pack_size + (1ull << 20)) {
@@ -86,19 +87,19 @@ Status Copier::Configure() {
   }
   if (budget >= 3 * pack_size + 4 * (8ull << 20)) uploaders_ = 2;
   const uint64_t for_reads = budget - (1 + uploaders_) * pack_size;
-  // Three reads in flight with the defaults (32 MiB for reads: up to
-  // 10.7 MiB each), and a cap above half a pack, so that a full pack
-  // (pack_size plus the frame that crossed it plus its trailer: 16.3 MiB
-  // with the defaults) is two equal requests, not three. Never one request
-  // at a time: smaller requests rather than that.
-  fetch_.max_request = std::clamp<uint64_t>(for_reads / 3, 1ull << 20, 12ull << 20);
-  fetch_.window =
-      static_cast<unsigned>(std::clamp<uint64_t>(for_reads / fetch_.max_request, 1, 16));
-  fetch_.min_window = std::min(2u, fetch_.window);
+  // The repository's planner sizes the reads: a whole source pack per
+  // request when the budget holds two of them (a full pack is pack_size
+  // plus the frame that crossed it plus its trailer), else smaller ones;
+  // never one request at a time.
+  shape_ = ShapeReads(nullptr, 0, pack_size + pack_size / 32, for_reads, 2, 16);
+  window_.min_window =
+      std::min(2u, static_cast<unsigned>(std::max<uint64_t>(1, for_reads / shape_.max_request)));
+  window_.max_window = static_cast<unsigned>(
+      std::clamp<uint64_t>(for_reads / shape_.max_request, window_.min_window, 16));
   // Reading a few frames the destination already has between two it lacks
   // costs less than a request on a remote store (1 MiB moves in ~10 ms at
   // 100 MB/s; an S3 request costs 10-50 ms); on a local one it is waste.
-  fetch_.max_gap = src_->url().rfind("file://", 0) == 0 ? (64ull << 10) : (1ull << 20);
+  shape_.max_gap = src_->url().rfind("file://", 0) == 0 ? (64ull << 10) : (1ull << 20);
   return OkStatus();
 }
 
@@ -124,7 +125,7 @@ Status Copier::CopyOne(const Item& item) {
 
   // What the destination lacks, each chunk once, in pack order so that
   // neighbouring frames of a source pack come with one GET.
-  std::vector<FrameToCopy> wanted;
+  FrameList wanted;
   std::unordered_set<ChunkId, Hash256Hasher> seen;
   for (const FrameRef& f : m.frames) {
     if (f.zero) continue;
@@ -134,24 +135,20 @@ Status Copier::CopyOne(const Item& item) {
       continue;
     }
     if (!seen.insert(f.chunk).second) continue;
-    wanted.push_back(FrameToCopy{m.packs[f.pack], f.stored_offset, f.stored_length, f.length,
-                                 f.codec, f.chunk, f.hash});
+    wanted.Add(m.packs[f.pack], f);
   }
-  std::sort(wanted.begin(), wanted.end(), [](const FrameToCopy& a, const FrameToCopy& b) {
-    return a.pack != b.pack ? a.pack < b.pack : a.offset < b.offset;
-  });
 
-  HB_TRY(FetchVerifiedFrames(*src_, wanted, fetch_,
-                             [&](const FrameToCopy& f, const Buffer& stored) -> Status {
-                               result_.bytes_read += f.stored_length;
-                               done_ += f.length;
-                               if (!index_->Contains(f.chunk)) {
-                                 HB_TRY(writer_->Append(f.chunk, stored, f.length, f.codec));
-                                 ++out.chunks_sent;
-                               }
-                               Report(false);
-                               return OkStatus();
-                             }));
+  HB_TRY(FetchFrames(*src_, wanted, shape_, window_,
+                     [&](const StoredFrame& f, const Buffer& stored) -> Status {
+                       result_.bytes_read += f.stored_length;
+                       done_ += f.length;
+                       if (!index_->Contains(f.chunk)) {
+                         HB_TRY(writer_->Append(f.chunk, stored, f.length, f.codec));
+                         ++out.chunks_sent;
+                       }
+                       Report(false);
+                       return OkStatus();
+                     }));
   // Every frame of this name is now in a stored pack with a known id.
   HB_TRY(writer_->Flush());
 

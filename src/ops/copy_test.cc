@@ -5,7 +5,6 @@
 #include "codec/codec.h"
 #include "format/layout.h"
 #include "format/manifest.h"
-#include "ops/copy_frames.h"
 #include "ops/gc.h"
 #include "ops/gc_test_util.h"
 #include "ops/load.h"
@@ -197,126 +196,6 @@ TEST(CopyTest, UnknownNameFailsBeforeWriting) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("no file named 'nope'"), std::string::npos);
   EXPECT_TRUE(Keys(*f.local, kPacksPrefix).empty());
-}
-
-// ---- the read plan and the adaptive window of FetchVerifiedFrames ----
-
-FrameToCopy Stored(uint8_t pack, uint64_t offset, uint32_t length) {
-  FrameToCopy f;
-  f.pack.bytes[0] = pack;
-  f.offset = offset;
-  f.stored_length = length;
-  f.length = length;
-  return f;
-}
-
-TEST(PlanFetchTest, EqualPartsGapsAndPacks) {
-  constexpr uint32_t kHalf = 512 << 10;
-  std::vector<FrameToCopy> frames;
-  // 33 back-to-back frames of 512 KiB: 16.5 MiB, three requests of
-  // 5.5 MiB under an 8 MiB cap (not 8 + 8 + 0.5).
-  for (int i = 0; i < 33; ++i) frames.push_back(Stored(1, static_cast<uint64_t>(i) * kHalf, kHalf));
-  auto plan = PlanFetch(frames, 8 << 20, 0);
-  ASSERT_EQ(plan.size(), 3u);
-  EXPECT_EQ(plan[0], (std::pair<size_t, size_t>(0, 11)));
-  EXPECT_EQ(plan[1], (std::pair<size_t, size_t>(11, 22)));
-  EXPECT_EQ(plan[2], (std::pair<size_t, size_t>(22, 33)));
-  // A gap: joined up to max_gap, split past it; another pack never joins.
-  std::vector<FrameToCopy> gappy = {Stored(1, 0, 100), Stored(1, 200, 100), Stored(1, 1000, 100),
-                                    Stored(2, 1100, 100)};
-  EXPECT_EQ(PlanFetch(gappy, 1 << 20, 100).size(), 3u);   // {0,1} {2} {3}
-  EXPECT_EQ(PlanFetch(gappy, 1 << 20, 1000).size(), 2u);  // {0,1,2} {3}
-  EXPECT_EQ(PlanFetch(gappy, 1 << 20, 0).size(), 4u);
-  EXPECT_EQ(PlanFetch(gappy, 1, 1000).size(), 4u);  // a frame over the cap: a request of its own
-  EXPECT_TRUE(PlanFetch({}, 1 << 20, 0).empty());
-}
-
-// Frames of `n` chunks of 256 KiB in one pack of a memory store, stored raw.
-std::vector<FrameToCopy> StoreFrames(MemoryStore& store, int n) {
-  std::vector<FrameToCopy> frames;
-  std::string pack;
-  Hash256 pack_id;
-  pack_id.bytes[0] = 7;
-  for (int i = 0; i < n; ++i) {
-    std::string chunk = MakeData(256 << 10, 100 + i);
-    FrameToCopy f;
-    f.pack = pack_id;
-    f.offset = pack.size();
-    f.stored_length = static_cast<uint32_t>(chunk.size());
-    f.length = f.stored_length;
-    f.codec = Codec::kNone;
-    f.hash = HashAlgo::kBlake3;
-    f.chunk = ChunkHash(HashAlgo::kBlake3,
-                        {reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()});
-    pack += chunk;
-    frames.push_back(f);
-  }
-  EXPECT_TRUE(static_cast<ObjectStore&>(store).Put(
-      PackKey(pack_id),
-      Buffer::Copy({reinterpret_cast<const uint8_t*>(pack.data()), pack.size()})));
-  return frames;
-}
-
-TEST(FetchVerifiedFramesTest, WindowGrowsWhileTheSinkWaitsForTheStore) {
-  auto mem = std::make_shared<MemoryStore>();
-  auto frames = StoreFrames(*mem, 64);  // 16 MiB
-  auto slow = std::make_shared<FaultInjectingStore>(mem);
-  FaultRule delay;
-  delay.op = StoreOp::kGetRange;
-  delay.times = -1;
-  delay.action = FaultRule::Action::kDelay;
-  delay.delay_ms = 20;  // a remote store's round trip
-  slow->AddRule(delay);
-  FetchOptions o;
-  o.max_request = 512 << 10;  // 32 requests
-  o.window = 8;
-  o.min_window = 2;
-  o.threads = 1;
-  o.private_copies = false;
-  FetchStats stats;
-  size_t seen = 0;
-  ASSERT_TRUE(FetchVerifiedFrames(
-      *slow, frames, o,
-      [&](const FrameToCopy& f, const Buffer& b) -> Status {
-        EXPECT_EQ(f.offset, frames[seen].offset);
-        EXPECT_EQ(b.size(), f.stored_length);
-        ++seen;
-        return OkStatus();
-      },
-      &stats));
-  EXPECT_EQ(seen, frames.size());
-  EXPECT_EQ(stats.requests, 32u);
-  // The sink always finds the store slower than itself: the window reaches
-  // the budget's bound, and the pool has a thread for each request of it.
-  EXPECT_EQ(stats.max_window_used, 8u);
-  EXPECT_GE(stats.stalls, 6u);
-}
-
-TEST(FetchVerifiedFramesTest, SlicesAndCopiesCarryTheSameBytesAndCorruptionIsNamed) {
-  auto mem = std::make_shared<MemoryStore>();
-  auto frames = StoreFrames(*mem, 8);
-  for (bool copies : {true, false}) {
-    FetchOptions o;
-    o.private_copies = copies;
-    std::vector<Buffer> kept;  // kept past the call: both forms own their bytes
-    ASSERT_TRUE(FetchVerifiedFrames(*mem, frames, o, [&](const FrameToCopy&, const Buffer& b) {
-      kept.push_back(b);
-      return OkStatus();
-    }));
-    ASSERT_EQ(kept.size(), frames.size());
-    for (size_t i = 0; i < kept.size(); ++i) {
-      EXPECT_EQ(ChunkHash(HashAlgo::kBlake3, kept[i].span()), frames[i].chunk);
-    }
-  }
-  auto bad = std::make_shared<FaultInjectingStore>(mem);
-  FaultRule corrupt;
-  corrupt.action = FaultRule::Action::kCorrupt;
-  bad->AddRule(corrupt);
-  Status st = FetchVerifiedFrames(*bad, frames, FetchOptions{},
-                                  [](const FrameToCopy&, const Buffer&) { return OkStatus(); });
-  ASSERT_FALSE(st);
-  EXPECT_EQ(st.error().code(), ErrorCode::kCorruption);
-  EXPECT_NE(st.error().message().find(PackKey(frames[0].pack)), std::string::npos);
 }
 
 }  // namespace

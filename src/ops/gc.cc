@@ -14,8 +14,8 @@
 #include "format/index.h"
 #include "format/layout.h"
 #include "format/manifest.h"
-#include "ops/copy_frames.h"
 #include "ops/load.h"
+#include "repo/frames.h"
 #include "repo/refs.h"
 #include "util/cancel.h"
 #include "util/thread_pool.h"
@@ -237,7 +237,7 @@ Status Collector::Repack() {
   }
 
   // The live frames of the candidates, each once.
-  std::vector<FrameToCopy> frames;
+  FrameList frames;
   {
     std::set<std::pair<Hash256, uint64_t>> seen;
     for (const Hash256& mid : affected) {
@@ -246,14 +246,10 @@ Status Collector::Repack() {
       for (const FrameRef& f : m.frames) {
         if (f.zero || candidates.count(m.packs[f.pack]) == 0) continue;
         if (!seen.insert({m.packs[f.pack], f.stored_offset}).second) continue;
-        frames.push_back(FrameToCopy{m.packs[f.pack], f.stored_offset, f.stored_length, f.length,
-                                     f.codec, f.chunk, f.hash});
+        frames.Add(m.packs[f.pack], f);
       }
     }
   }
-  std::sort(frames.begin(), frames.end(), [](const FrameToCopy& a, const FrameToCopy& b) {
-    return a.pack != b.pack ? a.pack < b.pack : a.offset < b.offset;
-  });
 
   // Copied (verified) into new packs, with their own index objects.
   ChunkIndex fresh;
@@ -264,15 +260,20 @@ Status Collector::Repack() {
   pw.what = "gc repack";
   PackWriter writer(store_, &fresh, std::move(pw));
   writer.Start();
-  FetchOptions fetch;
+  WindowOptions fetch;
   fetch.threads = 4;
   fetch.cancel = options_.cancel;
-  Status st = FetchVerifiedFrames(*store_, frames, fetch,
-                                  [&](const FrameToCopy& f, const Buffer& b) -> Status {
-                                    if (fresh.Contains(f.chunk)) return OkStatus();
-                                    HB_TRY(writer.Append(f.chunk, b, f.length, f.codec));
-                                    return OkStatus();
-                                  });
+  // Private copies (the writer may hold a frame while a pack fills), 4 MiB
+  // requests, 4 in flight: 32 MiB of reads at most.
+  ReadShape shape;
+  shape.max_request = 4ull << 20;
+  shape.max_gap = 64ull << 10;
+  Status st = FetchFrames(*store_, frames, shape, fetch,
+                          [&](const StoredFrame& f, const Buffer& b) -> Status {
+                            if (fresh.Contains(f.chunk)) return OkStatus();
+                            HB_TRY(writer.Append(f.chunk, b, f.length, f.codec));
+                            return OkStatus();
+                          });
   if (st) st = writer.Finish();
   writer.Cancel();
   if (!st) return Fail(st.error().Wrap("gc repack (nothing deleted yet)"));

@@ -36,6 +36,7 @@
 #include "ops/load.h"
 #include "ops/seed.h"
 #include "reader/disk_cache.h"
+#include "repo/frames.h"
 #include "util/cancel.h"
 #include "util/fs.h"
 #include "util/thread_pool.h"
@@ -227,70 +228,6 @@ Status Restorer::Run(const std::function<Result<Buffer>(size_t)>& fetch,
   return OkStatus();
 }
 
-// One coalesced read of a pack: frames [first, last) of `order`.
-struct Run {
-  uint32_t pack = 0;
-  uint64_t begin = 0;
-  uint64_t end = 0;
-  size_t first = 0;
-  size_t last = 0;
-};
-
-// The read plan of a whole-file restore: the stored frames in pack order
-// (which is file order for a file put in one go), each distinct frame once
-// however often the file repeats it, joined into reads of up to `max_request`
-// bytes where they sit within `max_gap` of each other. Large requests are
-// what a remote store needs (a request costs tens of ms there) and what a
-// local one likes (one pread per few MiB).
-// `order` comes in holding the frames to read (any order), and goes out
-// sorted into the plan.
-std::vector<Run> PlanRuns(const Manifest& m, std::vector<size_t>* order, uint64_t max_request,
-                          uint64_t max_gap) {
-  std::stable_sort(order->begin(), order->end(), [&](size_t a, size_t b) {
-    const FrameRef& x = m.frames[a];
-    const FrameRef& y = m.frames[b];
-    return x.pack != y.pack ? x.pack < y.pack : x.stored_offset < y.stored_offset;
-  });
-  // First the longest stretches of nearby frames, then each cut into about
-  // equal parts of at most max_request: a 16 MiB pack with a 12 MiB cap is
-  // two reads of about 8 MiB, not 12 + 4 (or 8 + 8 + a sliver).
-  std::vector<Run> stretches;
-  for (size_t k = 0; k < order->size(); ++k) {
-    const FrameRef& f = m.frames[(*order)[k]];
-    const uint64_t end = f.stored_offset + f.stored_length;
-    if (!stretches.empty()) {
-      Run& r = stretches.back();
-      if (r.pack == f.pack && f.stored_offset >= r.begin && f.stored_offset <= r.end + max_gap) {
-        r.end = std::max(r.end, end);
-        r.last = k + 1;
-        continue;
-      }
-    }
-    stretches.push_back(Run{f.pack, f.stored_offset, end, k, k + 1});
-  }
-  std::vector<Run> runs;
-  for (const Run& s : stretches) {
-    const uint64_t parts = (s.end - s.begin + max_request - 1) / max_request;
-    const uint64_t target = (s.end - s.begin + parts - 1) / parts;
-    for (size_t k = s.first; k < s.last; ++k) {
-      const FrameRef& f = m.frames[(*order)[k]];
-      const uint64_t end = f.stored_offset + f.stored_length;
-      if (k > s.first) {
-        Run& r = runs.back();
-        // Grow until the part has its share; a part may then run up to
-        // max_request so that no sliver is left over for a read of its own.
-        if (r.end - r.begin < target && std::max(end, r.end) - r.begin <= max_request) {
-          r.end = std::max(r.end, end);
-          r.last = k + 1;
-          continue;
-        }
-      }
-      runs.push_back(Run{f.pack, f.stored_offset, end, k, k + 1});
-    }
-  }
-  return runs;
-}
-
 // Where a frame's bytes come from in a restore.
 enum class From : uint8_t {
   kDone,   // nothing to write: a hole in a fresh file, or in place already
@@ -340,10 +277,6 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
                      const std::vector<std::string>& seeds, size_t explicit_seeds, bool in_place,
                      GetResult* result) {
   const unsigned threads = options.threads == 0 ? 4 : options.threads;
-  // Each worker holds one request and one decoded chunk: 5/8 of the budget
-  // for requests (10 MiB each at the defaults), so that a 16 MiB pack is two.
-  const uint64_t max_request =
-      std::clamp<uint64_t>(options.memory_budget * 5 / 8 / threads, 1ull << 20, 12ull << 20);
   auto cancelled = [&] { return options.cancel != nullptr && options.cancel->cancelled(); };
   const size_t n = m.frames.size();
 
@@ -583,9 +516,30 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
   // if they did not arrive.
   std::vector<size_t> deferred;  // guarded by mu
   auto fetch = [&](std::vector<size_t> frames, bool claims) {
-    const std::vector<Run> runs = PlanRuns(m, &frames, max_request, 64 << 10);
+    // The read plan (repo/frames.h), in pack order (file order for a file
+    // put in one go), each distinct frame read once however often the file
+    // repeats it. Each worker holds one request and one decoded chunk: 7/8
+    // of the budget is for requests, whole packs when it holds two of them
+    // (one GET per pack: the fewest requests, each carrying enough bytes
+    // that a 30 ms wait before its first byte costs little), as many in
+    // flight as it holds, at least two.
+    SortForReading(m.frames, &frames);
+    uint64_t total = 0, pack_bytes = 0, largest_chunk = 0;
+    for (size_t i : frames) {
+      const FrameRef& f = m.frames[i];
+      total += f.stored_length;
+      pack_bytes = std::max<uint64_t>(pack_bytes, f.stored_offset + f.stored_length);
+      largest_chunk = std::max<uint64_t>(largest_chunk, f.length);
+    }
+    const uint64_t for_requests = options.memory_budget * 7 / 8 -
+                                  std::min(options.memory_budget / 2, threads * largest_chunk);
+    const ReadShape shape = ShapeReads(nullptr, total, pack_bytes, for_requests, 2, 16);
+    const std::vector<PlannedRead> runs =
+        PlanReads(m.frames, frames, shape.max_request, shape.max_gap);
     uint64_t max_run = 0;
-    for (const Run& r : runs) max_run = std::max(max_run, r.end - r.begin);
+    for (const PlannedRead& r : runs) max_run = std::max(max_run, r.bytes());
+    const unsigned workers = static_cast<unsigned>(std::max<uint64_t>(
+        shape.window, std::min<uint64_t>(threads, for_requests / std::max<uint64_t>(1, max_run))));
     // The largest chunk that needs decoding: every worker's decode buffer is
     // that size from the start, rounded up to a huge page (one fault), and is
     // never grown (growing a vector zero-filled and copied it, half of a
@@ -609,7 +563,7 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
         if (cancelled()) return fail(CancelledError("get"));
         const size_t i = next.fetch_add(1);
         if (i >= runs.size()) return;
-        const Run& r = runs[i];
+        const PlannedRead& r = runs[i];
         claimed.clear();
         if (claims) {
           bool busy = false;
@@ -634,49 +588,35 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
         const std::string key = PackKey(m.packs[r.pack]);
         // The store may hold `request` past a read it abandoned at its
         // deadline; this worker stops at any error, so it never reuses it then.
-        Status got = store.GetRangeIntoBuffer(
-            key, r.begin, request, {request.mutable_data(), static_cast<size_t>(r.end - r.begin)});
-        if (!got) {
-          return fail(got.error().code() == ErrorCode::kNotFound
-                          ? Error(ErrorCode::kCorruption, key + ": pack is missing")
-                          : got.error().Wrap(label));
-        }
+        Status got =
+            ReadRangeInto(store, key, r, request,
+                          {request.mutable_data(), static_cast<size_t>(r.bytes())}, nullptr);
+        if (!got)
+          return fail(got.error().code() == ErrorCode::kCorruption ? got.error()
+                                                                   : got.error().Wrap(label));
         {
           std::lock_guard lock(mu);
           ++result->store_requests;
-          result->fetched_bytes += r.end - r.begin;
+          result->fetched_bytes += r.bytes();
         }
         uint64_t written = 0;
         for (size_t k = r.first; k < r.last && !stop.load(); ++k) {
           const FrameRef& f = m.frames[frames[k]];
-          auto stored = request.span().subspan(f.stored_offset - r.begin, f.stored_length);
-          auto where = [&] {
-            return key + ": frame at offset " + std::to_string(f.stored_offset) + " (chunk " +
-                   f.chunk.Short() + ")";
-          };
-          std::span<const uint8_t> plain = stored;
-          if (f.codec != Codec::kNone) {
-            std::span<uint8_t> out(scratch.mutable_data(), f.length);
-            if (Status st = DecodeFrame(f.codec, stored, out); !st) {
-              return fail(Error(ErrorCode::kCorruption, where() + ": " + st.error().message()));
-            }
-            plain = out;
-          } else if (stored.size() != f.length) {
-            return fail(Error(ErrorCode::kCorruption, where() + ": raw frame of the wrong length"));
-          }
-          if (ChunkHash(f.hash, plain) != f.chunk) {
-            return fail(Error(ErrorCode::kCorruption,
-                              where() + ": decoded bytes do not match the chunk id"));
-          }
-          if (Status st = PwriteAll(fd, plain, f.offset, path); !st) return fail(st.error());
-          if (cache != nullptr) cache->Put(f.chunk, Buffer::Copy(plain));
+          auto plain = DecodeVerifiedView(
+              StoredOf(f), request.span().subspan(f.stored_offset - r.begin, f.stored_length),
+              {scratch.mutable_data(), scratch.size()}, key);
+          if (!plain) return fail(plain.error());
+          if (Status st = PwriteAll(fd, *plain, f.offset, path); !st) return fail(st.error());
+          if (cache != nullptr) cache->Put(f.chunk, Buffer::Copy(*plain));
           written += f.length;
         }
         claimed.clear();  // published: waiters may read them now
         progress(written);
       }
     };
-    run_pool(worker, runs.size());
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < std::min<size_t>(workers, runs.size()); ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
   };
   fetch(std::move(order), cache != nullptr);
   if (first_error) return Fail(*first_error);

@@ -23,8 +23,8 @@ size_t FrameAt(const std::vector<FrameRef>& frames, uint64_t offset) {
 Readahead Readahead::For(const ContextImpl& ctx, const Manifest& m) {
   const ReaderOptions& o = ctx.options();
   const uint64_t average = m.frames.empty() ? 0 : m.size / m.frames.size();
-  return Readahead(average, std::min(o.readahead_bytes, o.memory_cache_bytes / 4),
-                   o.readahead_chunks);
+  return Readahead(average, std::min(o.readahead_bytes, o.memory_cache_bytes / 2),
+                   o.readahead_chunks, std::min(o.readahead_bytes, o.memory_cache_bytes / 4));
 }
 
 uint64_t Readahead::Observe(uint64_t offset, uint64_t length) {
@@ -80,11 +80,17 @@ void Readahead::Unclaim(size_t from, size_t until) {
   claimed_until_.compare_exchange_strong(expected, from, std::memory_order_relaxed);
 }
 
+bool Readahead::Remote(ContextImpl& ctx) {
+  const RequestCost& cost = ctx.counters().cost;
+  return cost.min_seconds() >= kRemoteLatency && cost.BreakEvenBytes() >= kRemoteBreakEven;
+}
+
 void Readahead::Start(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& src, uint64_t end,
                       uint64_t window) {
   const std::vector<FrameRef>& frames = src->manifest->frames;
   const uint64_t size = src->manifest->size;
   if (window == 0 || end == 0 || end >= size) return;
+  if (window > local_max_bytes_ && !Remote(ctx)) window = local_max_bytes_;
   // The frame holding the last byte read is the reader's own business.
   const size_t next = FrameAt(frames, end - 1) + 1;
   const uint64_t stop = std::min(end + window, size);

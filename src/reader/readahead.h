@@ -46,11 +46,26 @@ class Readahead {
   static constexpr unsigned kTrigger = 2;
 
   // Windows of [min_bytes, max_bytes]; max_bytes == 0 disables read-ahead.
-  // max_chunks also bounds a window, in frames (0 disables it too).
-  Readahead(uint64_t min_bytes, uint64_t max_bytes, size_t max_chunks)
+  // max_chunks also bounds a window, in frames (0 disables it too). Start
+  // holds a window to local_max_bytes (default: max_bytes) unless requests
+  // to the store are measured to cost more than moving kRemoteBreakEven
+  // bytes (see Start).
+  Readahead(uint64_t min_bytes, uint64_t max_bytes, size_t max_chunks,
+            uint64_t local_max_bytes = UINT64_MAX)
       : max_bytes_(max_chunks == 0 ? 0 : max_bytes),
         min_bytes_(std::min(min_bytes, max_bytes_)),
+        local_max_bytes_(std::min(local_max_bytes, max_bytes_)),
         max_chunks_(max_chunks) {}
+
+  // A store none of whose recent requests took less than kRemoteLatency
+  // (RequestCost::min_seconds: S3 never answers under its round trip) and
+  // whose requests cost more than moving kRemoteBreakEven bytes (the
+  // break-even size of RequestCost; S3 at 30 ms: several MiB) gets the
+  // larger window. Both: a memory or local store whose requests take
+  // microseconds can fit a large break-even size from noise (no measurable
+  // cost per byte), and a loaded machine can make a few of them slow.
+  static constexpr uint64_t kRemoteBreakEven = 1ull << 20;
+  static constexpr double kRemoteLatency = 0.002;
 
   // Records a read of [offset, offset + length); returns how many bytes past
   // its end to have fetched ahead (0: none).
@@ -66,7 +81,8 @@ class Readahead {
   void Unclaim(size_t from, size_t until);
 
   // The whole step for a sequential read that ended at byte `end` with a
-  // window of `window` bytes (from Observe): maps the window to frames
+  // window of `window` bytes (from Observe; held to local_max_bytes on a
+  // store that is not measured to be remote): maps the window to frames
   // (capped at max_chunks), claims them and starts their background fetch
   // (PrefetchFrames), giving back what the byte bound did not let start.
   void Start(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& src, uint64_t end,
@@ -77,14 +93,25 @@ class Readahead {
   // quarter of the memory cache. Fetched chunks wait in the cache until read,
   // so the window must leave room there for what the reader (and any other)
   // still uses; a quarter is also half the bound on background fetches
-  // (prefetch_limit), so a window always fits in it.
+  // (prefetch_limit), so a window always fits in it. On a remote store
+  // (requests measured to cost tens of ms) the window may grow to half the
+  // memory cache, the whole background bound: it is handed out in batches
+  // of half a window, and a batch must hold several MiB of stored frames to
+  // make requests large enough that the wait before the first byte does
+  // not dominate (a quarter of 64 MiB made batches of ~3 MiB stored, one
+  // request each, 187 requests for a cold 1 GiB read over S3).
   static Readahead For(const ContextImpl& ctx, const Manifest& m);
+
+  // Whether the context's store is measured to be remote (see
+  // kRemoteLatency): read-ahead then takes the larger window.
+  static bool Remote(ContextImpl& ctx);
 
   uint64_t max_bytes() const { return max_bytes_; }
 
  private:
   const uint64_t max_bytes_;
-  const uint64_t min_bytes_;  // <= max_bytes_
+  const uint64_t min_bytes_;        // <= max_bytes_
+  const uint64_t local_max_bytes_;  // <= max_bytes_
   const size_t max_chunks_;
   std::atomic<uint64_t> last_end_{UINT64_MAX};
   std::atomic<unsigned> streak_{0};

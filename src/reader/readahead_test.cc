@@ -119,6 +119,8 @@ FrameRef F(uint32_t pack, uint64_t off, uint32_t len) {
   return f;
 }
 
+// The reader's adapter over the repository's planner (tested in
+// repo/frames_test.cc): runs as positions into the frames asked for.
 TEST(PlanRunsTest, CoalescesAdjacentFramesOfOnePack) {
   std::vector<FrameRef> frames = {F(0, 0, 100),   F(0, 100, 100), F(0, 200, 100), F(1, 0, 100),
                                   F(0, 400, 100), F(1, 100, 100), F(0, 300, 100)};
@@ -131,67 +133,6 @@ TEST(PlanRunsTest, CoalescesAdjacentFramesOfOnePack) {
   std::vector<size_t> second;
   for (size_t p : runs[1]) second.push_back(want[p]);
   EXPECT_EQ(second, (std::vector<size_t>{3, 5}));
-}
-
-TEST(PlanRunsTest, GapsAndByteCapSplitRuns) {
-  std::vector<FrameRef> frames = {F(0, 0, 100), F(0, 100, 100), F(0, 200, 100), F(0, 300, 100)};
-  std::vector<size_t> gap = {0, 2};
-  EXPECT_EQ(PlanRuns(frames, gap, 1 << 20).size(), 2u);
-  std::vector<size_t> all = {0, 1, 2, 3};
-  EXPECT_EQ(PlanRuns(frames, all, 200).size(), 2u);
-  EXPECT_EQ(PlanRuns(frames, all, 1).size(), 4u);  // a frame over the cap is its own run
-}
-
-TEST(PlanRunsTest, SmallGapsJoinAndLongStretchesSplitEvenly) {
-  std::vector<FrameRef> frames = {F(0, 0, 100), F(0, 100, 100), F(0, 200, 100), F(0, 300, 100)};
-  std::vector<size_t> gap = {0, 2};  // frame 1 (cached) between them
-  EXPECT_EQ(PlanRuns(frames, gap, 1 << 20, 99).size(), 2u);
-  auto joined = PlanRuns(frames, gap, 1 << 20, 100);
-  ASSERT_EQ(joined.size(), 1u);
-  EXPECT_EQ(joined[0].size(), 2u);  // the gap is read, not decoded
-  // 33 frames of 512 KiB under an 8 MiB cap: three runs of 11, not 16+16+1.
-  std::vector<FrameRef> many;
-  std::vector<size_t> all;
-  for (uint32_t i = 0; i < 33; ++i) {
-    many.push_back(F(1, uint64_t{i} << 19, 1 << 19));
-    all.push_back(i);
-  }
-  auto runs = PlanRuns(many, all, 8 << 20);
-  ASSERT_EQ(runs.size(), 3u);
-  for (const auto& r : runs) EXPECT_EQ(r.size(), 11u);
-}
-
-TEST(RequestCostTest, FitsLatencyAndBandwidth) {
-  RequestCost cost;
-  EXPECT_EQ(cost.BreakEvenBytes(), 0u);  // nothing measured
-  // 30 ms + bytes at 100 MB/s, sizes from 128 KiB to 8 MiB.
-  for (int i = 0; i < 32; ++i) {
-    const uint64_t bytes = (128ull << 10) << (i % 7);
-    cost.Record(bytes, 0.030 + static_cast<double>(bytes) / 100e6);
-  }
-  EXPECT_NEAR(cost.latency_seconds(), 0.030, 0.001);
-  EXPECT_NEAR(cost.bytes_per_second(), 100e6, 1e6);
-  EXPECT_NEAR(static_cast<double>(cost.BreakEvenBytes()), 3e6, 0.1e6);
-  // Loopback behind a 20 ms wait: size makes no measurable difference (noise
-  // only), so the latency is the small requests' cost and the break-even
-  // size is as large as a planner allows.
-  RequestCost waiting;
-  for (int i = 0; i < 32; ++i) {
-    waiting.Record((64ull << 10) << (i % 5), 0.020 + 0.002 * ((i * 7) % 3));
-  }
-  EXPECT_NEAR(waiting.latency_seconds(), 0.021, 0.002);
-  EXPECT_GE(waiting.BreakEvenBytes(), 64ull << 20);
-  // A local disk: 50 us + 2 GB/s. Break-even ~100 KB: runs keep their 1 MiB minimum.
-  RequestCost disk;
-  for (int i = 0; i < 32; ++i) {
-    const uint64_t bytes = (64ull << 10) << (i % 5);
-    disk.Record(bytes, 50e-6 + static_cast<double>(bytes) / 2e9);
-  }
-  EXPECT_LT(disk.BreakEvenBytes(), 1u << 20);
-  // Sizes all alike say nothing: no estimate rather than a wrong one.
-  RequestCost same;
-  for (int i = 0; i < 32; ++i) same.Record(1 << 20, 0.030 + 0.001 * (i % 3));
-  EXPECT_EQ(same.BreakEvenBytes(), 0u);
 }
 
 // ---- read-ahead through a BlobReader ----

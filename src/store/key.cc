@@ -72,7 +72,11 @@ namespace hugeblob {
 Status ObjectStore::GetRangeInto(std::string_view key, uint64_t offset, std::span<uint8_t> dst) {
   HB_ASSIGN_OR_RETURN(Buffer got, GetRange(key, offset, dst.size()));
   if (got.size() != dst.size()) {
-    return Fail(ErrorCode::kCorruption, std::string(key) + ": shorter than the range read from it");
+    return Fail(ErrorCode::kCorruption,
+                std::string(key) + ": " + std::to_string(got.size()) +
+                    " bytes returned for a range of " + std::to_string(dst.size()) + " at offset " +
+                    std::to_string(offset) +
+                    (got.size() < dst.size() ? " (object truncated?)" : ""));
   }
   if (!dst.empty()) std::memcpy(dst.data(), got.data(), dst.size());
   return OkStatus();

@@ -89,25 +89,6 @@ std::vector<IndexEntry> ChunkIndex::TakeUnindexed() {
   return std::move(unindexed_);
 }
 
-Result<std::vector<PackEntry>> ReadPackTrailer(ObjectStore& store, const ObjectInfo& info,
-                                               const Hash256& id) {
-  if (info.size < kPackFooterSize) {
-    return Fail(ErrorCode::kCorruption, info.key + ": too short to be a pack");
-  }
-  HB_ASSIGN_OR_RETURN(Buffer footer_bytes,
-                      store.GetRange(info.key, info.size - kPackFooterSize, kPackFooterSize));
-  auto footer = DecodePackFooter(footer_bytes.span(), info.size);
-  if (!footer) return Fail(footer.error().Wrap(info.key));
-  HB_ASSIGN_OR_RETURN(Buffer trailer, store.GetRange(info.key, info.size - footer->trailer_length,
-                                                     footer->trailer_length));
-  if (Sha256Of(trailer.span()) != id) {
-    return Fail(ErrorCode::kCorruption, info.key + ": trailer does not match the pack id");
-  }
-  auto entries = DecodePackTrailer(trailer.span(), info.size);
-  if (!entries) return Fail(entries.error().Wrap(info.key));
-  return entries;
-}
-
 Result<std::unique_ptr<ChunkIndex>> ChunkIndex::Load(ObjectStore& store, unsigned threads,
                                                      const CancelToken* cancel) {
   auto index = std::make_unique<ChunkIndex>();

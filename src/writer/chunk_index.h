@@ -25,6 +25,7 @@
 #include "format/pack.h"
 #include "hash/sha256.h"
 #include "hugeblob/store.h"
+#include "repo/packs.h"
 #include "util/cancel.h"
 
 namespace hugeblob {
@@ -124,10 +125,7 @@ class DedupConfirmer {
   std::atomic<uint64_t> dropped_{0};
 };
 
-// Reads the trailer of the pack `info` (as listed, with its size): the
-// footer first, then the whole trailer, checked against the pack id `id`.
-Result<std::vector<PackEntry>> ReadPackTrailer(ObjectStore& store, const ObjectInfo& info,
-                                               const Hash256& id);
+// ReadPackTrailer (re-indexing a pack) lives in the repository layer.
 
 // Checks with parallel HEADs that every pack in `packs` still exists: a
 // writer calls it on the packs it deduplicated against but did not write,

@@ -72,8 +72,26 @@ struct BodySink {
   bool sized = false;
   std::string spill;
   bool overflow = false;
+  std::span<uint8_t> into;  // HttpRequest::into
+  bool into_used = false;
 
   size_t Write(const char* p, size_t n) {
+    if (!into.empty() && !into_used && !sized && spill.empty()) {
+      long status = 0;
+      curl_off_t len = -1;
+      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+      curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+      into_used = status == 206 && len >= 0 && static_cast<uint64_t>(len) <= into.size();
+    }
+    if (into_used) {
+      if (filled + n > into.size()) {
+        overflow = true;  // more than asked for: never past the caller's memory
+        return 0;
+      }
+      std::memcpy(into.data() + filled, p, n);
+      filled += n;
+      return n;
+    }
     if (!sized && spill.empty()) {
       curl_off_t len = -1;
       curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
@@ -114,6 +132,7 @@ struct BodySink {
     filled = 0;
     sized = false;
     spill.clear();
+    into_used = false;
   }
 };
 
@@ -314,6 +333,7 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
   t.req = &req;
   t.curl = curl;
   t.sink.curl = curl;
+  t.sink.into = req.into;
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   curl_slist* headers = nullptr;
@@ -410,7 +430,12 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
   }
   ReturnHandle(curl);
   resp.status = status;
-  resp.body = t.sink.Take();
+  if (t.sink.into_used) {
+    resp.into_used = true;
+    resp.into_filled = t.sink.filled;
+  } else {
+    resp.body = t.sink.Take();
+  }
   return resp;
 }
 

@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,6 +42,12 @@ struct HttpRequest {
   // Streamed as the request body when set; must stay alive and unchanged
   // until Perform returns.
   const BufferChain* body = nullptr;
+  // When set, a 206 (partial content) response whose announced length fits
+  // goes straight into this memory (no buffer of its own, no copy);
+  // HttpResponse::into_used and into_filled say so. Any other response is
+  // collected in HttpResponse::body as usual. Must stay alive until Perform
+  // returns.
+  std::span<uint8_t> into;
   // Cut the transfer when less than 1 KiB/s moves for this long (0: never).
   int stall_timeout_s = 30;
   // A hard deadline for the whole request (0: none).
@@ -72,6 +79,8 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   Buffer body;
   bool stopped_after_headers = false;
+  bool into_used = false;  // the body went to HttpRequest::into
+  size_t into_filled = 0;  // bytes of it written there
 
   // The value of the first header with this (lower-case) name, or "".
   std::string Header(std::string_view name) const;

@@ -57,6 +57,8 @@ class S3Store : public ObjectStore {
   using ObjectStore::Put;
   Status Put(std::string_view key, const BufferChain& data) override;
   Result<Buffer> GetRange(std::string_view key, uint64_t offset, uint64_t length) override;
+  // Reads a 206 response straight into dst (HttpRequest::into).
+  Status GetRangeInto(std::string_view key, uint64_t offset, std::span<uint8_t> dst) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
   Status Delete(std::string_view key) override;
@@ -85,6 +87,10 @@ class S3Store : public ObjectStore {
   Result<HttpResponse> SendOnce(const Request& req, const Credentials& creds,
                                 std::chrono::steady_clock::time_point deadline);
   Error ErrorFromResponse(const Request& req, const HttpResponse& resp) const;
+  // GetRange, or with `into` (length bytes) the range read straight into
+  // it when the server answers 206 (*into_used set, an empty Buffer back).
+  Result<Buffer> RangedGet(std::string_view key, uint64_t offset, uint64_t length,
+                           std::span<uint8_t> into, bool* into_used);
 
   std::string FullKey(std::string_view key) const;
   std::string Describe(std::string_view full_key) const;  // "s3://bucket/full/key"
