@@ -35,6 +35,7 @@
 #include "chunking/chunker.h"
 #include "codec/codec.h"
 #include "hash/sha256.h"
+#include "util/zeros.h"
 
 namespace hugeblob {
 namespace {

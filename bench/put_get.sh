@@ -12,8 +12,16 @@
 # busy ratio (CPU seconds / wall / cores). Then peak RSS of put from a file
 # and from standard input at RSS_SIZES (hugeblob alone, defaults).
 #
+# BREAKDOWN=1: where each hugeblob job's CPU goes (compress, decompress,
+# hash, chunk, kernel IO, other), from one extra run of each under `perf
+# record`, classified by symbol: bench/out/put_get_cpu.tsv.
+# SWEEP="256M 1G 4G": put (defaults) and get against zstd at each size
+# (ROUNDS rounds, medians), and the plot bench/out/put_get_sizes.png of
+# throughput by size (needs python3-matplotlib).
+#
 #   bench/put_get.sh [path/to/hugeblob]
 #   SIZE=2G DATA=blend ROUNDS=3 RSS_SIZES="1G 4G 16G" bench/put_get.sh
+#   BREAKDOWN=1 SWEEP="256M 1G 4G 8G" RSS_SIZES= bench/put_get.sh
 #
 # DATA: blend (default; 60% a tar of /usr/lib and /usr/share, 20% zeros, 20%
 # random, in 64 MiB pieces: bench/gendata.c), random, or mixed. Input is read
@@ -145,4 +153,113 @@ if [ -n "$RSS_SIZES" ]; then
     rm -f "$f"
   done
   rm -rf "$DIR/hb"
+fi
+
+# --- CPU breakdown -----------------------------------------------------------
+if [ "${BREAKDOWN:-0}" = 1 ] && command -v perf > /dev/null; then
+  echo >&2
+  printf "job\tcompress\tdecompress\thash\tchunk\tkernel_io\tother\tsamples\n" > bench/out/put_get_cpu.tsv
+  breakdown() {  # breakdown JOB CMD...: one run under perf, shares by symbol class
+    local job=$1; shift
+    perf record -q -o "$DIR/perf.data" "$@" > /dev/null 2>&1
+    perf report -i "$DIR/perf.data" --no-children --sort dso,sym --stdio 2> /dev/null |
+      python3 -c '
+import re, sys
+job = sys.argv[1]
+cls = dict(compress=0.0, decompress=0.0, hash=0.0, chunk=0.0, kernel_io=0.0, other=0.0)
+for line in sys.stdin:
+    m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(.*)", line)
+    if not m:
+        continue
+    pct, dso, kind, sym = float(m[1]), m[2], m[3], m[4]
+    if "zstd" in dso or "lz4" in dso:
+        cls["decompress" if job == "get" else "compress"] += pct
+    elif "blake3" in sym or "sha256" in sym.lower() or "libcrypto" in dso:
+        cls["hash"] += pct
+    elif "NextCut" in sym or "IsAllZero" in sym or "ScanGear" in sym:
+        cls["chunk"] += pct
+    elif kind == "k":
+        cls["kernel_io"] += pct
+    else:
+        cls["other"] += pct
+print(job + "\t" + "\t".join(f"{v:.1f}" for v in cls.values()) + "\t-")
+' "$job" | tee -a bench/out/put_get_cpu.tsv
+  }
+  rm -rf "$DIR/hb"; warm "$IN"
+  breakdown "put -1" "$HB" --store "$DIR/hb" put "$IN" --name bench --level 1
+  rm -rf "$DIR/hb"; warm "$IN"
+  breakdown "put default" "$HB" --store "$DIR/hb" put "$IN" --name bench
+  rm -f "$DIR/out"
+  breakdown get "$HB" --store "$DIR/hb" get bench "$DIR/out"
+  warm "$IN"
+  breakdown "put unchanged" "$HB" --store "$DIR/hb" put "$IN" --name again
+  rm -rf "$DIR/hb" "$DIR/out" "$DIR/perf.data"
+  echo "(percent of each job's CPU samples; kernel_io: every kernel symbol: read, write, page cache, fsync)" >&2
+fi
+
+# --- throughput by size ------------------------------------------------------
+if [ -n "${SWEEP:-}" ]; then
+  echo >&2
+  SW=bench/out/put_get_sizes_raw.tsv
+  printf "size\tjob\ttool\twall\n" > "$SW"
+  for s in $SWEEP; do
+    f=$DIR/sweep.$s
+    "$DIR/gendata" "$DATA" "$s" "$SEED" "$DIR/usr.tar" > "$f"
+    for round in $(seq "$ROUNDS"); do
+      rm -rf "$DIR/hb"; warm "$f"; sync
+      /usr/bin/time -f "%e" -o "$DIR/time.txt" "$HB" --store "$DIR/hb" put "$f" --name s > /dev/null 2>&1
+      printf "%s\tput\thugeblob\t%s\n" "$s" "$(cat "$DIR/time.txt")" >> "$SW"
+      rm -f "$DIR/out.zst"; warm "$f"; sync
+      /usr/bin/time -f "%e" -o "$DIR/time.txt" zstd -q -3 -T2 -f "$f" -o "$DIR/out.zst"
+      printf "%s\tput\tzstd -3 -T2\t%s\n" "$s" "$(cat "$DIR/time.txt")" >> "$SW"
+      rm -f "$DIR/out"; sync
+      /usr/bin/time -f "%e" -o "$DIR/time.txt" "$HB" --store "$DIR/hb" get s "$DIR/out" > /dev/null 2>&1
+      printf "%s\tget\thugeblob\t%s\n" "$s" "$(cat "$DIR/time.txt")" >> "$SW"
+      rm -f "$DIR/out"; sync
+      /usr/bin/time -f "%e" -o "$DIR/time.txt" bash -c "zstd -q -d -f '$DIR/out.zst' -o '$DIR/out' && sync '$DIR/out'"
+      printf "%s\tget\tzstd -d && sync\t%s\n" "$s" "$(cat "$DIR/time.txt")" >> "$SW"
+      rm -f "$DIR/out"
+    done
+    rm -f "$f" "$DIR/out.zst"; rm -rf "$DIR/hb"
+  done
+  PY=python3
+  /usr/bin/python3 -c "import matplotlib" 2> /dev/null && PY=/usr/bin/python3
+  $PY - "$SW" bench/out/put_get_sizes.png <<'PY'
+import csv, statistics, sys
+from collections import defaultdict
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+def nbytes(s):
+    return float(s[:-1]) * units[s[-1]] if s[-1] in units else float(s)
+walls = defaultdict(list)
+for r in rows:
+    walls[(r["size"], r["job"], r["tool"])].append(float(r["wall"]))
+series = defaultdict(list)
+print(f"\n{'size':>6} {'job':<4} {'tool':<18} {'wall':>7} {'MiB/s':>6}")
+for (size, job, tool), w in walls.items():
+    m = statistics.median(w)
+    mibs = nbytes(size) / 2**20 / m
+    series[(job, tool)].append((nbytes(size) / 2**30, mibs))
+    print(f"{size:>6} {job:<4} {tool:<18} {m:>6.2f}s {mibs:>6.0f}")
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:
+    print("(no matplotlib: plot skipped; apt-get install python3-matplotlib)")
+    sys.exit(0)
+fig, ax = plt.subplots(figsize=(8, 5))
+for (job, tool), pts in sorted(series.items()):
+    pts.sort()
+    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
+            linestyle="-" if tool == "hugeblob" else "--", label=f"{job}: {tool}")
+ax.set_xscale("log", base=2)
+ax.set_xlabel("file size (GiB)")
+ax.set_ylabel("MiB/s (median)")
+ax.set_title("put (defaults) and get by file size, 2 cores")
+ax.grid(True, alpha=0.3)
+ax.legend()
+fig.savefig(sys.argv[2], dpi=100, bbox_inches="tight")
+print("plot:", sys.argv[2])
+PY
 fi

@@ -5,6 +5,8 @@
 #include <bit>
 #include <string>
 
+#include "util/zeros.h"
+
 namespace hugeblob {
 namespace {
 
@@ -165,6 +167,7 @@ class FastCdcChunker final : public Chunker {
     const size_t normal = std::min<size_t>(end, avg_);
 
     // Validation guarantees min_ >= 64, so the warm-up never underflows.
+    if (IsAllZero({p + min_ - kGearWindow, end - (min_ - kGearWindow)})) return ZeroCut(n, eof);
     uint64_t h = 0;
     ScanGear(p, min_ - kGearWindow, min_, h, /*limit=*/0);
 
@@ -179,6 +182,24 @@ class FastCdcChunker final : public Chunker {
   uint32_t max_size() const override { return max_; }
 
  private:
+  // The cut over bytes that are all zero from min_size - 64 to where the
+  // scan would stop: runs of zeros (preallocated images, zeroed free space,
+  // the free pages of a VM's memory) are cut without hashing them. Over
+  // zeros the hash settles after the 64-byte warm-up, since the window then
+  // holds 64 zeros whatever came before: h = sum of G[0] << k for k < 64,
+  // which is -G[0] mod 2^64, and (h << 1) + G[0] is that value again. So
+  // either every position hits (and the first one cuts) or none does, and
+  // the answer is the one the scan would give, hash for hash.
+  size_t ZeroCut(size_t n, bool eof) const {
+    const size_t end = std::min<size_t>(n, max_);
+    const size_t normal = std::min<size_t>(end, avg_);
+    const uint64_t settled = uint64_t{0} - kGear[0];
+    if (min_ < normal && settled < limit_strict_) return min_ + 1;
+    if (normal < end && settled < limit_loose_) return normal + 1;
+    if (end == max_) return max_;
+    return eof ? n : 0;
+  }
+
   const uint32_t min_;
   const uint32_t avg_;
   const uint32_t max_;

@@ -388,7 +388,7 @@ ChunkerParams RandomCdcParams(Rng& rng) {
 // small alphabet and runs (hashes that repeat, cuts at max_size).
 std::vector<uint8_t> RandomContent(Rng& rng, size_t n) {
   std::vector<uint8_t> out(n);
-  switch (rng.Below(3)) {
+  switch (rng.Below(4)) {
     case 0:
       for (auto& b : out) b = static_cast<uint8_t>(rng.Next() >> 56);
       break;
@@ -397,10 +397,20 @@ std::vector<uint8_t> RandomContent(Rng& rng, size_t n) {
       for (auto& b : out) b = static_cast<uint8_t>(rng.Below(alphabet));
       break;
     }
-    default:
+    case 2:
       for (size_t i = 0; i < n;) {
         const uint8_t v = static_cast<uint8_t>(rng.Next() >> 56);
         for (size_t run = 1 + rng.Below(200); run > 0 && i < n; --run) out[i++] = v;
+      }
+      break;
+    default:
+      // Zero runs of every length, some longer than max_size (the chunker's
+      // zero path), between random bytes; out is zero-initialised.
+      for (size_t i = 0; i < n;) {
+        i += rng.Below(n / 2 + 1);  // zeros
+        for (size_t run = rng.Below(500); run > 0 && i < n; --run) {
+          out[i++] = static_cast<uint8_t>(rng.Next() >> 56);
+        }
       }
   }
   return out;
@@ -443,6 +453,40 @@ TEST(FastCdcTest, MatchesByteAtATimeReference) {
   // The comparison saw plenty of content-defined cuts, not just forced ones.
   EXPECT_GT(content_cuts, 2000u);
   EXPECT_GT(calls, 15000u);
+}
+
+// Zero runs take the chunker's shortcut (no hashing): at every average from
+// 64 B to 1 MiB, buffers that are all zero, zero with one byte set at each
+// edge of the scanned window, and zero then data, cut as the reference does.
+TEST(FastCdcTest, ZeroRunsMatchReference) {
+  for (uint32_t avg = 64; avg <= (1u << 20); avg *= 2) {
+    ChunkerParams params = ChunkerParams::For(ChunkerKind::kFastCdc, avg);
+    params.min_size = std::max<uint32_t>(params.min_size, 64);
+    auto c = Make(params);
+    const ReferenceFastCdc ref(params);
+    std::vector<uint8_t> data(params.max_size + 100, 0);
+    // (min_size - 65 wraps at min_size 64; the mark is then skipped.)
+    const std::vector<size_t> marks = {0,
+                                       params.min_size - 65,
+                                       params.min_size - 64,
+                                       params.min_size,
+                                       params.avg_size,
+                                       params.max_size - 1,
+                                       params.max_size};
+    for (size_t mark : marks) {
+      if (mark >= data.size()) continue;
+      std::fill(data.begin(), data.end(), 0);
+      if (mark != 0) data[mark] = 0x5A;  // mark 0: all zero
+      for (size_t len : {size_t{params.min_size} + 1, size_t{params.avg_size},
+                         size_t{params.max_size}, data.size()}) {
+        for (bool eof : {false, true}) {
+          const auto part = std::span<const uint8_t>(data).first(len);
+          ASSERT_EQ(c->NextCut(part, eof), ref.NextCut(part, eof))
+              << "avg " << avg << " mark " << mark << " len " << len << " eof " << eof;
+        }
+      }
+    }
+  }
 }
 
 // ----------------------------------------------------------------- golden

@@ -5,6 +5,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -38,6 +39,34 @@ constexpr size_t kMaxScratch = 4u << 20;
 // Compression must save at least 1/32 of the chunk to be worth a decode.
 bool WorthIt(size_t compressed, size_t raw) { return compressed + raw / 32 < raw; }
 
+// Data that is already compressed, encrypted or random is recognised from a
+// sample before a compression is spent on it: a compressor would scan the
+// whole chunk, emit it as raw blocks (a copy of every byte) and then lose to
+// the raw frame anyway. The sample is 64 pieces of 64 bytes spread over the
+// chunk; its byte entropy above 7.9 bits per byte means entropy coding could
+// not save the 1/32 WorthIt asks for (that needs 7.75 or less), with room for
+// sampling noise (4,096 random bytes measure 7.95 +- 0.01). Long repeats
+// inside one chunk of otherwise random bytes would be missed; repeats of
+// whole chunks are deduplicated instead.
+constexpr size_t kSampleFrom = 16u << 10;  // smaller chunks are simply compressed
+bool LooksIncompressible(std::span<const uint8_t> chunk) {
+  if (chunk.size() < kSampleFrom) return false;
+  constexpr size_t kPieces = 64;
+  constexpr size_t kPiece = 64;
+  uint32_t counts[256] = {};
+  const size_t stride = (chunk.size() - kPiece) / (kPieces - 1);
+  for (size_t k = 0; k < kPieces; ++k) {
+    const uint8_t* piece = chunk.data() + k * stride;
+    for (size_t i = 0; i < kPiece; ++i) ++counts[piece[i]];
+  }
+  constexpr double kTotal = kPieces * kPiece;
+  double bits = 0;
+  for (uint32_t c : counts) {
+    if (c != 0) bits -= c * std::log2(c / kTotal);
+  }
+  return bits / kTotal > 7.9;
+}
+
 }  // namespace
 
 std::string_view CodecName(Codec codec) {
@@ -65,7 +94,9 @@ bool IsValidCodec(uint8_t value) { return value < kCodecCount; }
 int DefaultLevel(Codec codec) { return codec == Codec::kZstd ? 3 : 0; }
 
 Result<Frame> EncodeFrame(Codec codec, int level, const Buffer& chunk, MemoryBudget* budget) {
-  if (codec == Codec::kNone || chunk.size() < 64) return Frame{Codec::kNone, chunk};
+  if (codec == Codec::kNone || chunk.size() < 64 || LooksIncompressible(chunk.span())) {
+    return Frame{Codec::kNone, chunk};
+  }
   size_t bound = 0;
   if (codec == Codec::kZstd) {
     bound = ZSTD_compressBound(chunk.size());
@@ -130,6 +161,7 @@ Result<EncodedFrame> EncodeFrameInto(Codec codec, int level, std::span<const uin
                                      std::span<uint8_t> dst) {
   const size_t bound = FrameBound(codec, chunk.size());
   if (codec == Codec::kNone || chunk.size() < 64 || bound == 0) return EncodedFrame{};
+  if (LooksIncompressible(chunk)) return EncodedFrame{};
   if (dst.size() < bound) {
     return Fail(ErrorCode::kInternal, "frame buffer of " + std::to_string(dst.size()) +
                                           " bytes is below the bound " + std::to_string(bound));

@@ -113,6 +113,32 @@ TEST(CodecTest, IncompressibleFallsBackToNoneSharingInput) {
   }
 }
 
+// Random bytes are recognised from a sample and not compressed at all
+// (EncodeFrameInto writes nothing); a chunk that is random in part is
+// compressed, since the sample spans the whole chunk.
+TEST(CodecTest, SampleSkipsRandomButNotPartlyCompressibleChunks) {
+  std::vector<uint8_t> dst(FrameBound(Codec::kZstd, 256 << 10));
+  Buffer random = RandomBuffer(256 << 10, 11);
+  std::fill(dst.begin(), dst.end(), 0xEE);
+  auto r = EncodeFrameInto(Codec::kZstd, 1, random.span(), dst);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->codec, Codec::kNone);
+  EXPECT_EQ(dst[0], 0xEE) << "the compressor ran";
+
+  for (size_t compressible : {size_t{32} << 10, size_t{128} << 10, size_t{224} << 10}) {
+    Buffer mixed = Buffer::Allocate(256 << 10);
+    std::memcpy(mixed.mutable_data(), random.data(), mixed.size() - compressible);
+    Buffer text = CompressibleBuffer(compressible, 5);
+    std::memcpy(mixed.mutable_data() + mixed.size() - compressible, text.data(), compressible);
+    for (auto [codec, level] : kCompressors) {
+      auto f = EncodeFrame(codec, level, mixed);
+      ASSERT_TRUE(f);
+      EXPECT_NE(f->codec, Codec::kNone) << CodecName(codec) << " " << level << " " << compressible;
+      EXPECT_TRUE(SameBytes(Decode(*f, mixed.size()), mixed));
+    }
+  }
+}
+
 TEST(CodecTest, NoneSharesInput) {
   Buffer chunk = CompressibleBuffer(10000, 1);
   auto f = EncodeFrame(Codec::kNone, 0, chunk);

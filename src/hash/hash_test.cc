@@ -5,6 +5,7 @@
 
 #include "hash/blake3.h"
 #include "hash/sha256.h"
+#include "util/zeros.h"
 
 namespace hugeblob {
 namespace {

@@ -66,7 +66,4 @@ inline Hash256 Sha256Of(std::string_view data) {
   return Sha256Of({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
 }
 
-// True if every byte is zero (vectorised by the compiler; used to skip holes).
-bool IsAllZero(std::span<const uint8_t> data);
-
 }  // namespace hugeblob

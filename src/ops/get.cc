@@ -584,9 +584,21 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     const std::vector<Run> runs = PlanRuns(m, &frames, max_request, 64 << 10);
     uint64_t max_run = 0;
     for (const Run& r : runs) max_run = std::max(max_run, r.end - r.begin);
+    // The largest chunk that needs decoding: every worker's decode buffer is
+    // that size from the start, rounded up to a huge page (one fault), and is
+    // never grown (growing a vector zero-filled and copied it, half of a
+    // restore's page faults).
+    uint64_t max_decoded = 0;
+    for (size_t i : frames) {
+      if (m.frames[i].codec != Codec::kNone)
+        max_decoded = std::max<uint64_t>(max_decoded, m.frames[i].length);
+    }
+    constexpr uint64_t kHugePage = 2u << 20;
+    const uint64_t scratch_size =
+        max_decoded == 0 ? 0 : (max_decoded + kHugePage - 1) / kHugePage * kHugePage;
     std::atomic<size_t> next{0};
     auto worker = [&] {
-      std::vector<uint8_t> scratch;
+      Buffer scratch = Buffer::Allocate(static_cast<size_t>(scratch_size));
       // One request buffer per worker for the whole restore: no allocation
       // (and no page fault) per request.
       Buffer request = Buffer::Allocate(static_cast<size_t>(max_run));
@@ -642,8 +654,7 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
           };
           std::span<const uint8_t> plain = stored;
           if (f.codec != Codec::kNone) {
-            if (scratch.size() < f.length) scratch.resize(f.length);
-            std::span<uint8_t> out(scratch.data(), f.length);
+            std::span<uint8_t> out(scratch.mutable_data(), f.length);
             if (Status st = DecodeFrame(f.codec, stored, out); !st) {
               return fail(Error(ErrorCode::kCorruption, where() + ": " + st.error().message()));
             }

@@ -18,6 +18,7 @@
 #include "hash/blake3.h"
 #include "hash/sha256.h"
 #include "util/cancel.h"
+#include "util/zeros.h"
 
 namespace hugeblob {
 namespace {

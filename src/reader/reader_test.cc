@@ -20,6 +20,7 @@
 #include "store/local_store.h"
 #include "store/memory_store.h"
 #include "store/wrapper_store.h"
+#include "util/zeros.h"
 
 namespace hugeblob {
 namespace {

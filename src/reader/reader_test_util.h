@@ -21,6 +21,7 @@
 #include "hugeblob/store.h"
 #include "testing/temp_dir.h"
 #include "util/fs.h"
+#include "util/zeros.h"
 
 namespace hugeblob::reader_test {
 

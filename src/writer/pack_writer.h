@@ -15,8 +15,9 @@
 // fresh 16 MiB buffer per pack cost 4,096 page faults on every pack.
 //
 // On a store that writes objects as their bytes come (ObjectStore::BeginPut:
-// the local store), the open pack is a PendingObject instead: frames are
-// staged in one small buffer and appended to it every kStageBytes, and an
+// the local store), the open pack is a PendingObject instead: frames of 32
+// KiB and more are appended to it straight from the caller's memory, smaller
+// ones staged in one small buffer and appended every kStageBytes, and an
 // uploader only commits it (fsync and rename). A pack then costs page cache,
 // not memory, and its disk writes overlap the compression of the next. A frame appended is recorded
 // at once in the ChunkIndex (so the producer's next dedup decision sees it) under the pack_no of

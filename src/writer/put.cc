@@ -63,6 +63,7 @@
 #include "util/budget.h"
 #include "util/cancel.h"
 #include "util/fs.h"
+#include "util/zeros.h"
 #include "writer/chunk_index.h"
 #include "writer/pack_writer.h"
 #include "writer/store_lock.h"
