@@ -81,7 +81,10 @@ class ReusePool {
     size_t best = idle_.size();
     for (size_t i = 0; i < idle_.size(); ++i) {
       size_t c = idle_[i].first;
-      if (c >= size && c - size <= size / 4 && (best == idle_.size() || c < idle_[best].first)) {
+      // (A block of the capacity a new one would get always fits: 3 MiB
+      // rounds up to 4 MiB, more than 1/4 to spare.)
+      const bool fits = c >= size && (c - size <= size / 4 || c <= Capacity(size));
+      if (fits && (best == idle_.size() || c < idle_[best].first)) {
         best = i;
       }
     }

@@ -1,7 +1,9 @@
 // The put pipeline:
 //
-//   reader thread   read blocks (memory reserved first), cut chunks (slices of
-//       |           the block, no copy), hand them on in slots of ~512 KiB
+//   read-ahead      read blocks (memory reserved first), one block ahead
+//       |
+//   reader thread   cut chunks (slices of the block, no copy), hand them on
+//       |           in slots of ~512 KiB
 //       v
 //   workers (N)     per chunk: zero check, chunk id (BLAKE3, or SHA-256 in
 //       |           stores made before), dedup probe; then every new chunk
@@ -26,7 +28,7 @@
 //
 // Backpressure: the order queue bounds slots in flight, the input budget
 // bounds blocks read but not yet consumed, the upload queue bounds packs.
-// Only the reader blocks on the budget, and every later stage only releases
+// Only the read-ahead thread blocks on the budget, and every later stage only releases
 // memory, so the pipeline cannot deadlock on memory. The first error cancels
 // every stage and is what the caller sees.
 //
@@ -337,9 +339,15 @@ Status PutPipeline::Configure() {
   if (pack_size < (1u << 20) || pack_size > (1ull << 30)) {
     return Fail(ErrorCode::kInvalidArgument, "pack size must be between 1M and 1G");
   }
-  // Two maximal chunks per block keeps the tail copied from block to block
-  // small relative to the block, with few blocks in memory.
-  block_size_ = std::max<size_t>(2u << 20, 2 * static_cast<size_t>(chunker_->max_size()));
+  // Two maximal chunks read per block keeps the tail copied from block to
+  // block small relative to the block, with few blocks in memory; the block
+  // holds one more maximal chunk in front for that tail (ReadIsland).
+  // Rounded up to whole huge pages (util/buffer.cc backs blocks of 2 MiB and
+  // more with them), the rounding going to the read.
+  constexpr size_t kHugePage = 2u << 20;
+  block_size_ = static_cast<size_t>(chunker_->max_size()) +
+                std::max<size_t>(2u << 20, 2 * static_cast<size_t>(chunker_->max_size()));
+  block_size_ = (block_size_ + kHugePage - 1) / kHugePage * kHugePage;
   const uint64_t budget = options_.memory_budget;
   uploaders_ = 1;
   const uint64_t pack_budget = pack_size * (1 + uploaders_);
@@ -386,35 +394,73 @@ Status PutPipeline::PushHole(uint64_t length) {
 }
 
 bool PutPipeline::ReadIsland(uint64_t limit) {
+  // Reading overlaps cutting: a read-ahead thread reads the next block while
+  // this thread cuts the current one (on a file already in the page cache
+  // the read is a copy that costs a third of the cutting). A block leaves
+  // room at its front for the tail of the block before it, the bytes after
+  // the last cut, which are copied there so that every chunk is one slice
+  // of one block.
+  const size_t head = chunker_->max_size();  // a tail is shorter than a maximal chunk
+  struct Piece {
+    Buffer block;
+    size_t got = 0;           // bytes read after the head
+    bool end = false;         // the island ends with this piece
+    bool short_read = false;  // the input ended before the island did
+    std::optional<Error> error;
+  };
+  BoundedQueue<Piece> ahead(1);
+  std::thread read_ahead([&] {
+    uint64_t left = limit;
+    while (!Stopped()) {
+      // The input budget bounds blocks read but not yet consumed: this
+      // thread is the only one that waits on it.
+      auto reservation = input_budget_->Reserve(block_size_, &abort_);
+      Piece piece;
+      if (!reservation) {
+        if (!Stopped()) piece.error = reservation.error();
+        ahead.Push(std::move(piece));
+        break;
+      }
+      // Reusable: a fresh mapping per block costs a page fault and a page
+      // clear per 4 KiB (0.75 s of system time per GiB of input).
+      piece.block = Buffer::AllocateReusable(block_size_, std::move(*reservation));
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(block_size_ - head, left));
+      auto got = input_.ReadFull(piece.block.mutable_data() + head, want);
+      if (!got) {
+        piece.error = got.error();
+        ahead.Push(std::move(piece));
+        break;
+      }
+      piece.got = *got;
+      left -= *got;
+      piece.short_read = *got < want;
+      piece.end = piece.short_read || left == 0;
+      const bool end = piece.end;
+      if (!ahead.Push(std::move(piece)) || end) break;
+    }
+    ahead.Close();
+  });
+
+  bool more = false;  // the island ended where it should: read on
+  bool finished = false;
   Buffer carry;
-  uint64_t left = limit;
-  for (;;) {
-    if (Stopped()) return false;
-    auto reservation = input_budget_->Reserve(block_size_, &abort_);
-    if (!reservation) {
-      if (!Stopped()) SetError(reservation.error());
-      return false;
+  while (!finished) {
+    std::optional<Piece> piece = ahead.Pop();
+    if (!piece || Stopped()) break;
+    if (piece->error) {
+      SetError(std::move(*piece->error));
+      break;
     }
-    // Reusable: a fresh 2 MiB mapping per block costs a page fault and a
-    // page clear per 4 KiB (0.75 s of system time per GiB of input).
-    Buffer block = Buffer::AllocateReusable(block_size_, std::move(*reservation));
-    size_t fill = carry.size();
-    if (fill > 0) std::memcpy(block.mutable_data(), carry.data(), fill);
+    Buffer block = std::move(piece->block);
+    size_t pos = head - carry.size();
+    if (!carry.empty()) std::memcpy(block.mutable_data() + pos, carry.data(), carry.size());
     carry = Buffer();
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(block_size_ - fill, left));
-    auto got = input_.ReadFull(block.mutable_data() + fill, want);
-    if (!got) {
-      SetError(got.error());
-      return false;
-    }
-    fill += *got;
-    left -= *got;
+    const size_t fill = head + piece->got;
     // The end of the file or of a data island: the chunker cuts there, so an
     // island chunks the same wherever it sits in the file.
-    const bool eof = *got < want || left == 0;
-    size_t pos = 0;
-    // A slot never outlives its block's loop: the next Reserve may wait for
-    // memory that only the slots handed on can release.
+    const bool eof = piece->end;
+    // A slot never outlives its block's loop: the next block's reservation
+    // may wait for memory that only the slots handed on can release.
     SlotPtr slot;
     bool pushed = true;
     auto push = [&] {
@@ -432,10 +478,22 @@ bool PutPipeline::ReadIsland(uint64_t limit) {
       if (slot->bytes >= kSlotBytes && !push()) break;
     }
     if (slot) push();
-    if (!pushed || Stopped()) return false;
-    if (eof) return *got == want;  // false at the real end of the input
+    if (!pushed || Stopped()) break;
+    if (eof) {
+      more = !piece->short_read;  // false at the real end of the input
+      finished = true;
+      break;
+    }
     carry = block.Slice(pos, fill - pos);
   }
+  if (!finished) {
+    // Stopped: wake the read-ahead thread wherever it waits (a full queue,
+    // or the budget, which the stop cancels too).
+    ahead.Cancel();
+    Abort();
+  }
+  read_ahead.join();
+  return more;
 }
 
 void PutPipeline::ReaderLoop() {
