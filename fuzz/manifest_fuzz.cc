@@ -3,7 +3,8 @@
 //   odd:  the rest is [pack_count u32][frame_count u32][body], which is
 //         compressed and sealed with a valid checksum first, so the body
 //         parser is reached instead of stopping at the checksum; bit 1 of
-//         the first byte seals it as version 1 (read-only) instead of 2.
+//         the first byte seals it as version 1 (read-only) instead of 2,
+//         bit 3 (without bit 1) as version 3 (owner and xattrs).
 //   bit 2 set: a segment object instead (format/manifest.h DecodeSegment);
 //         the rest starts with what its parent claims (level u8, length
 //         u64, frame count u32, data bytes u64), then the object as above
@@ -22,7 +23,7 @@
 namespace hugeblob {
 namespace {
 
-Manifest SeedManifest(int frames, bool holes) {
+Manifest SeedManifest(int frames, bool holes, bool owner) {
   Manifest m;
   m.chunker = ChunkerParams{ChunkerKind::kFastCdc, 1024, 4096, 16384};
   m.created_unix = 1700000000;
@@ -31,6 +32,13 @@ Manifest SeedManifest(int frames, bool holes) {
     m.sha256->bytes.fill(0xaa);
     m.mode = 0100600;
     m.mtime_ns = -12345;
+  }
+  if (owner) {
+    m.owner = FileOwner{1000, 100};
+    m.xattrs = std::vector<Xattr>{{"security.selinux", "system_u:object_r:tmp_t:s0"},
+                                  {"user.bin", std::string("\0\xff\n", 3)},
+                                  {"user.empty", ""}};
+    if (!holes) m.xattrs->clear();  // recorded, none
   }
   m.packs.resize(2);
   m.packs[0].bytes.fill(1);
@@ -57,9 +65,14 @@ Manifest SeedManifest(int frames, bool holes) {
 
 void WriteSeeds(const std::string& dir) {
   int n = 0;
-  for (auto [frames, holes] :
-       {std::pair{0, false}, std::pair{1, false}, std::pair{5, true}, std::pair{20, true}}) {
-    Manifest m = SeedManifest(frames, holes);
+  struct Seed {
+    int frames;
+    bool holes, owner;
+  };
+  for (auto [frames, holes, owner] :
+       {Seed{0, false, false}, Seed{1, false, false}, Seed{5, true, false}, Seed{20, true, false},
+        Seed{3, false, true}, Seed{7, true, true}}) {
+    Manifest m = SeedManifest(frames, holes, owner);
     auto enc = EncodeManifest(m);
     if (!enc) __builtin_trap();
     std::vector<uint8_t> raw = {0};
@@ -68,7 +81,7 @@ void WriteSeeds(const std::string& dir) {
     // The sealed-body form: counts + decompressed body.
     auto body = ZstdDecompress(enc->span().subspan(24, enc->size() - 40), 1 << 20);
     if (!body) __builtin_trap();
-    std::vector<uint8_t> sealed = {1};
+    std::vector<uint8_t> sealed = {static_cast<uint8_t>(owner ? 1 | 8 : 1)};
     for (int i = 0; i < 4; ++i) sealed.push_back(static_cast<uint8_t>(m.packs.size() >> (8 * i)));
     for (int i = 0; i < 4; ++i) sealed.push_back(static_cast<uint8_t>(m.frames.size() >> (8 * i)));
     sealed.insert(sealed.end(), body->data(), body->data() + body->size());
@@ -136,12 +149,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   std::span<const uint8_t> in(data + 1, size - 1);
   if ((data[0] & 4) != 0) return FuzzSegment(data[0], in);
-  auto object = ObjectOf(data[0], "HBMF", (data[0] & 2) != 0 ? 1 : kManifestVersion, in);
+  const uint32_t version = (data[0] & 2) != 0   ? 1
+                           : (data[0] & 8) != 0 ? kManifestVersionOwner
+                                                : kManifestVersion;
+  auto object = ObjectOf(data[0], "HBMF", version, in);
   if (!object) return 0;
   auto m = DecodeManifest(object->span(), "fuzz");
   if (!m) return 0;
   if (!m->Validate()) __builtin_trap();
-  if (m->version == kManifestVersion) {
+  if (m->version >= kManifestVersion) {
     auto again = EncodeManifest(*m);
     if (!again || again->view() != object->view()) __builtin_trap();
   } else {

@@ -51,6 +51,11 @@ documented put $("$HB" --store "$S" --json put "$WORK/f" --name a | fields)
 documented ls $("$HB" --store "$S" --json ls | fields)
 documented versions $("$HB" --store "$S" --json versions a | fields)
 documented stat $("$HB" --store "$S" --json stat a | fields)
+# With owner and an extended attribute (where the file system has them): the
+# fields inside stat's xattrs array are documented too.
+python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.doc", b"x")' "$WORK/f" 2>/dev/null || true
+"$HB" --store "$S" put "$WORK/f" --name meta --owner --xattrs -q
+documented stat $("$HB" --store "$S" --json stat meta | fields)
 documented forget $("$HB" --store "$S" --json forget a --keep-last 1 --dry-run | fields)
 documented verify $("$HB" --store "$S" --json verify | fields)
 documented gc $("$HB" --store "$S" --json gc --dry-run | fields)

@@ -138,4 +138,40 @@ check "-q: no summary" test ! -s "$WORK/q.err" -a ! -s "$WORK/q.out"
 "$HB" --store "$WORK/off" verify >"$WORK/v.out" 2>"$WORK/v.err"
 check "verify's summary off a terminal" grep -q "^verified .* 0 problems" "$WORK/v.err"
 
+# verify, gc and copy show progress too: on a terminal (fitted, cleared) and
+# as JSON lines. The pj store holds the 4 MB put above (several packs).
+check "verify's progress at 40 columns fits and is cleared" python3 "$ROOT/tests/progress_pty.py" 40 "verify" -- \
+  "$HB" --store "$WORK/pj" verify --threads 1
+check "copy's progress at 200 columns shows the name and percent" python3 "$ROOT/tests/progress_pty.py" 200 "copy,%" -- \
+  "$HB" copy "$WORK/pj" "$WORK/pj-copy" --threads 1
+jsonl() {  # jsonl OP FILE: every line is JSON progress of OP, the last one finished
+  python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[2])]
+assert lines, "no lines"
+assert all(l["progress"] == sys.argv[1] for l in lines), lines
+assert lines[-1].get("finished") is True, lines[-1]' "$@"
+}
+"$HB" --store "$WORK/pj" --progress json verify >/dev/null 2>"$WORK/vj.err"
+check "verify --progress json: JSON lines" jsonl verify "$WORK/vj.err"
+"$HB" --progress json copy "$WORK/pj" "$WORK/pj-copy2" >/dev/null 2>"$WORK/cj.err"
+check "copy --progress json: JSON lines" jsonl copy "$WORK/cj.err"
+"$HB" --store "$WORK/pj-copy2" rm pj -q
+"$HB" --store "$WORK/pj-copy2" --progress json gc --grace 0s >/dev/null 2>"$WORK/gj.err"
+check "gc --progress json: JSON lines" jsonl gc "$WORK/gj.err"
+
+# --- stores are made on purpose ----------------------------------------------------
+check "init makes a store" "$HB" --store "$WORK/made" init -q
+expect_error "init refuses an existing store" "already exists" "$HB" --store "$WORK/made" init
+for c in "get a $WORK/x" "cat a" "stat a" "verify" "rm a" "gc" "versions a" "forget --keep-last 1" "diff a b" "mount $WORK"; do
+  "$HB" --store "$WORK/nostore" $c >/dev/null 2>&1
+  check "'$c' on no store fails (1) and creates none" test $? = 1 -a ! -e "$WORK/nostore"
+done
+check "copy from no store creates neither" bash -c "! '$HB' copy '$WORK/nostore' '$WORK/nodst' 2>/dev/null && test ! -e '$WORK/nostore' -a ! -e '$WORK/nodst'"
+"$HB" --store "$WORK/made" put "$WORK/small" --name v -q
+"$HB" --store "$WORK/made" put "$WORK/p4" --name v -q
+"$HB" copy "$WORK/made" "$WORK/made-copy" v@1 -q
+check "copy NAME@N makes the destination and copies that one version" \
+  test "$("$HB" --store "$WORK/made-copy" --json versions v | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), d[0]["size"])')" = "1 $(stat -c %s "$WORK/small")"
+
 finish

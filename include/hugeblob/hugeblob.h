@@ -36,6 +36,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hugeblob/buffer.h"
@@ -74,6 +75,12 @@ struct PutOptions {
   // nothing is published; with allow_changing, what was read is stored and
   // PutResult::changed_while_read says what changed.
   bool allow_changing = false;
+  // Also record the file's owner (numeric uid and gid) and its extended
+  // attributes (every one this process may read; more than the format's
+  // bounds, docs/format.md, fails the put). Regular files only. A manifest
+  // with either is format version 3 (older hugeblobs refuse to read it).
+  bool owner = false;
+  bool xattrs = false;
   ProgressFn progress;
   const CancelToken* cancel = nullptr;
 };
@@ -140,6 +147,14 @@ struct GetOptions {
   // Give a restored file the permission bits and modification time put
   // recorded (a file, not standard output or a device).
   bool restore_metadata = true;
+  // With restore_metadata, also give it the owner and the extended
+  // attributes put recorded (put --owner, --xattrs), as far as this process
+  // is permitted: changing the owner needs root (CAP_CHOWN), user.*
+  // attributes anyone who can write the file, others what the kernel
+  // allows. What cannot be restored leaves a warning in
+  // GetResult::metadata_warnings; the restore of the bytes never fails for it.
+  bool restore_owner = false;
+  bool restore_xattrs = false;
   ReaderOptions reader;  // cache settings (get turns the disk cache off by default)
   ProgressFn progress;
   const CancelToken* cancel = nullptr;
@@ -160,6 +175,10 @@ struct GetResult {
   uint64_t in_place_bytes = 0;       // in_place: bytes already right, not written
   uint64_t held_bytes = 0;           // in_place: target chunks read first into memory
   uint64_t claim_waits = 0;          // chunks another process was fetching (then cached)
+  bool owner_restored = false;       // restore_owner: the recorded owner was set
+  uint64_t xattrs_restored = 0;      // restore_xattrs: attributes set
+  // What restore_owner / restore_xattrs could not restore, and why.
+  std::vector<std::string> metadata_warnings;
 };
 
 // Restores `name` to `out` ("-" writes standard output). Checks free space
@@ -209,7 +228,12 @@ struct BlobStat {
   std::string sha256;               // whole-file SHA-256, hex; empty unless recorded (put --sha256)
   std::optional<uint32_t> mode;     // file type and permission bits, if recorded
   std::optional<int64_t> mtime_ns;  // modification time, if recorded
-  std::string chunker;              // "cdc 64K/256K/1M" or "fixed 256K"
+  std::optional<uint32_t> uid;      // owner, if recorded (put --owner)
+  std::optional<uint32_t> gid;
+  // Extended attributes (name, value), if recorded (put --xattrs); present
+  // and empty: recorded, the file had none.
+  std::optional<std::vector<std::pair<std::string, std::string>>> xattrs;
+  std::string chunker;  // "cdc 64K/256K/1M" or "fixed 256K"
   uint64_t chunks = 0;
   uint64_t zero_chunks = 0;
   uint64_t unique_chunks = 0;   // distinct non-zero chunks

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -137,6 +139,53 @@ std::string FormatTime(int64_t unix_seconds) {
 
 namespace {
 
+// Standard base64 with padding (RFC 4648), for extended attribute values.
+std::string Base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < in.size(); i += 3) {
+    const size_t n = std::min<size_t>(3, in.size() - i);
+    uint32_t v = 0;
+    for (size_t k = 0; k < 3; ++k) {
+      v = v << 8 | (k < n ? static_cast<unsigned char>(in[i + k]) : 0u);
+    }
+    for (size_t k = 0; k < 4; ++k) {
+      out += k <= n ? kAlphabet[(v >> (18 - 6 * k)) & 63] : '=';
+    }
+  }
+  return out;
+}
+
+// "1000:100 (alice:staff)" with the names this machine has for the ids.
+std::string OwnerLabel(uint32_t uid, uint32_t gid) {
+  std::string label = std::to_string(uid) + ":" + std::to_string(gid);
+  char buf[4096];
+  struct passwd pw, *pwp = nullptr;
+  struct group gr, *grp = nullptr;
+  const bool user = ::getpwuid_r(uid, &pw, buf, sizeof buf, &pwp) == 0 && pwp != nullptr;
+  std::string user_name = user ? pw.pw_name : "?";
+  const bool group = ::getgrgid_r(gid, &gr, buf, sizeof buf, &grp) == 0 && grp != nullptr;
+  std::string group_name = group ? gr.gr_name : "?";
+  if (user || group) label += " (" + Escaped(user_name) + ":" + Escaped(group_name) + " here)";
+  return label;
+}
+
+// A value as text when it is printable text, else its size and base64
+// (like getfattr's "0s" form).
+std::string XattrValueLabel(const std::string& value) {
+  std::string_view v = value;
+  if (!v.empty() && v.back() == '\0') v.remove_suffix(1);  // C strings (security labels)
+  bool text = true;
+  for (char c : v) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) text = false;
+  }
+  if (text) return "\"" + std::string(v) + "\"";
+  return fmt::format("{} bytes, base64 {}", value.size(), Base64(value));
+}
+
 double Ratio(uint64_t a, uint64_t b) {
   return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b);
 }
@@ -216,6 +265,8 @@ struct PutArgs {
   std::string pack_size;
   bool sha256 = false;
   bool allow_changing = false;
+  bool owner = false;
+  bool xattrs = false;
   // Set after parsing: whether --name / --level were given at all (an
   // explicit empty name or level -1 is an error, not "the default").
   const CLI::Option* name_opt = nullptr;
@@ -286,6 +337,12 @@ int RunPut(const GlobalOptions& g, const PutArgs& a) {
   }
   o.sha256 = a.sha256;
   o.allow_changing = a.allow_changing;
+  if ((a.owner || a.xattrs) && a.file == "-") {
+    return UsageError(std::string(a.owner ? "--owner" : "--xattrs") +
+                      ": standard input has no owner or extended attributes to record");
+  }
+  o.owner = a.owner;
+  o.xattrs = a.xattrs;
   auto store = g.OpenStore(StoreOpenMode::kCreate);
   if (!store) return Report(store.error());
   // Before anything is uploaded: a name cannot be a file and a folder.
@@ -336,6 +393,8 @@ struct GetArgs {
   bool in_place = false;
   bool use_cache = false;
   bool no_metadata = false;
+  bool owner = false;
+  bool xattrs = false;
   CacheOptions cache;
 };
 
@@ -356,6 +415,17 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
     return UsageError("--in-place updates a regular file (not standard output or a device)");
   }
   o.restore_metadata = !a.no_metadata;
+  if (a.no_metadata && (a.owner || a.xattrs)) {
+    return UsageError(
+        std::string("--no-metadata restores no metadata: it cannot be combined with ") +
+        (a.owner ? "--owner" : "--xattrs"));
+  }
+  o.restore_owner = a.owner;
+  o.restore_xattrs = a.xattrs;
+  if ((a.owner || a.xattrs) && (a.out == "-" || a.to_device)) {
+    return UsageError(std::string(a.owner ? "--owner" : "--xattrs") +
+                      " restores onto a file (not standard output or a device)");
+  }
   auto reader = a.cache.ToReaderOptions(/*disk_default=*/false, IsLocalStore(**store));
   if (!reader) return Report(reader.error());
   o.reader = *reader;
@@ -374,7 +444,15 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
   progress.Finish();
   if (!r) return Report(r.error());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (const std::string& w : r->metadata_warnings) {
+    spdlog::warn("get {}: {}", Escaped(a.name), Escaped(w));
+  }
   if (g.json) {
+    std::string warnings = "[";
+    for (const std::string& w : r->metadata_warnings) {
+      warnings += (warnings.size() > 1 ? "," : "") + JsonString(w);
+    }
+    warnings += "]";
     // Standard output carries the data with "-": the summary goes to stderr
     // then, never after the restored bytes.
     std::fprintf(a.out == "-" ? stderr : stdout,
@@ -383,7 +461,8 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
                  "llu,\"fetched_bytes\":%llu,"
                  "\"store_requests\":%llu,\"seed_files\":%llu,\"cloned_bytes\":%llu,"
                  "\"cached_bytes\":%llu,\"in_place_bytes\":%llu,\"held_bytes\":%llu,"
-                 "\"claim_waits\":%llu,\"seconds\":%.3f}\n",
+                 "\"claim_waits\":%llu,\"owner_restored\":%s,\"xattrs_restored\":%llu,"
+                 "\"metadata_warnings\":%s,\"seconds\":%.3f}\n",
                  JsonString(a.name).c_str(), JsonString(a.out).c_str(), (unsigned long long)r->size,
                  (unsigned long long)r->holes, (unsigned long long)r->seeded_bytes,
                  (unsigned long long)r->seed_scanned_bytes,
@@ -392,7 +471,8 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
                  (unsigned long long)r->store_requests, (unsigned long long)r->seed_files,
                  (unsigned long long)r->cloned_bytes, (unsigned long long)r->cached_bytes,
                  (unsigned long long)r->in_place_bytes, (unsigned long long)r->held_bytes,
-                 (unsigned long long)r->claim_waits, secs);
+                 (unsigned long long)r->claim_waits, r->owner_restored ? "true" : "false",
+                 (unsigned long long)r->xattrs_restored, warnings.c_str(), secs);
   } else if (a.out != "-" || !g.Chatty()) {
     // With "-" standard output is the data: the summary goes to stderr.
     std::string line = fmt::format("{} -> {}: {} in {:.1f}s, verified", Escaped(a.name),
@@ -576,22 +656,38 @@ int RunStat(const GlobalOptions& g, const std::string& name) {
   auto quoted_or_null = [](const std::string& s) { return s.empty() ? "null" : "\"" + s + "\""; };
   const std::string mode = st->mode ? std::to_string(*st->mode & 07777) : "null";
   const std::string mtime = st->mtime_ns ? std::to_string(*st->mtime_ns) : "null";
+  const std::string uid = st->uid ? std::to_string(*st->uid) : "null";
+  const std::string gid = st->gid ? std::to_string(*st->gid) : "null";
+  std::string xattrs = "null";
+  if (st->xattrs) {
+    // Values are bytes: base64, as getfattr -e base64 and tar's pax records
+    // would have them (names are text).
+    xattrs = "[";
+    for (const auto& [xname, value] : *st->xattrs) {
+      xattrs += (xattrs.size() > 1 ? "," : "") + std::string("{\"name\":") + JsonString(xname) +
+                ",\"value_base64\":\"" + Base64(value) +
+                "\",\"size\":" + std::to_string(value.size()) + "}";
+    }
+    xattrs += "]";
+  }
   if (g.json) {
     std::printf(
         "{\"name\":%s,\"size\":%llu,\"chunk_hash\":\"%s\",\"digest\":%s,\"sha256\":%s,"
-        "\"mode\":%s,\"mtime_ns\":%s,\"created\":\"%s\",\"manifest\":\"%s\","
+        "\"mode\":%s,\"mtime_ns\":%s,\"uid\":%s,\"gid\":%s,\"xattrs\":%s,\"created\":\"%s\","
+        "\"manifest\":\"%s\","
         "\"chunker\":\"%s\",\"chunks\":%llu,\"zero_chunks\":%llu,\"unique_chunks\":%llu,"
         "\"unique_bytes\":%llu,\"stored_bytes\":%llu,\"compression_ratio\":%.3f,\"packs\":%llu,"
         "\"manifest_bytes\":%llu,\"added_bytes\":%llu,\"shared_bytes\":%llu,\"version\":%u,"
         "\"versions\":%u}\n",
         JsonString(b.name).c_str(), (unsigned long long)b.size, st->chunk_hash.c_str(),
         quoted_or_null(st->digest).c_str(), quoted_or_null(st->sha256).c_str(), mode.c_str(),
-        mtime.c_str(), FormatTime(b.created_unix).c_str(), b.manifest.c_str(), st->chunker.c_str(),
-        (unsigned long long)st->chunks, (unsigned long long)st->zero_chunks,
-        (unsigned long long)st->unique_chunks, (unsigned long long)st->unique_bytes,
-        (unsigned long long)st->stored_bytes, compression, (unsigned long long)st->packs,
-        (unsigned long long)st->manifest_bytes, (unsigned long long)b.added_bytes,
-        (unsigned long long)b.shared_bytes, b.version, b.versions);
+        mtime.c_str(), uid.c_str(), gid.c_str(), xattrs.c_str(), FormatTime(b.created_unix).c_str(),
+        b.manifest.c_str(), st->chunker.c_str(), (unsigned long long)st->chunks,
+        (unsigned long long)st->zero_chunks, (unsigned long long)st->unique_chunks,
+        (unsigned long long)st->unique_bytes, (unsigned long long)st->stored_bytes, compression,
+        (unsigned long long)st->packs, (unsigned long long)st->manifest_bytes,
+        (unsigned long long)b.added_bytes, (unsigned long long)b.shared_bytes, b.version,
+        b.versions);
     return 0;
   }
   std::printf("name:        %s\n", Escaped(b.name).c_str());
@@ -604,6 +700,15 @@ int RunStat(const GlobalOptions& g, const std::string& name) {
   if (st->mode) std::printf("mode:        %04o\n", *st->mode & 07777);
   if (st->mtime_ns) {
     std::printf("modified:    %s\n", FormatTime(*st->mtime_ns / 1000000000).c_str());
+  }
+  if (st->uid) {
+    std::printf("owner:       %s\n", OwnerLabel(*st->uid, *st->gid).c_str());
+  }
+  if (st->xattrs) {
+    std::printf("xattrs:      %zu%s\n", st->xattrs->size(), st->xattrs->empty() ? " (none)" : "");
+    for (const auto& [xname, value] : *st->xattrs) {
+      std::printf("  %s = %s\n", Escaped(xname).c_str(), XattrValueLabel(value).c_str());
+    }
   }
   std::printf("created:     %s\n", FormatTime(b.created_unix).c_str());
   std::printf("manifest:    %s (%s)\n", b.manifest.c_str(), FormatSize(st->manifest_bytes).c_str());
@@ -953,6 +1058,14 @@ int Main(int argc, char** argv) {
   put_cmd->add_flag("--sha256", put.sha256,
                     "Also record the SHA-256 of the whole file (shown by stat, checked by get); "
                     "one more pass over every byte, holes included");
+  put_cmd->add_flag("--owner", put.owner,
+                    "Also record the file's owner (numeric uid and gid, like tar "
+                    "--numeric-owner); get --owner restores it");
+  put_cmd->add_flag("--xattrs", put.xattrs,
+                    "Also record the file's extended attributes (every one this user may read: "
+                    "names up to 255 bytes, values up to 64K, 1M in all); get --xattrs restores "
+                    "them. With --owner or --xattrs the manifest is format version 3, which older "
+                    "releases refuse to read");
   put_cmd->add_flag("--allow-changing", put.allow_changing,
                     "Store a file that changes while it is read as it was read, with a warning "
                     "(default: fail, publish nothing)");
@@ -996,8 +1109,18 @@ int Main(int argc, char** argv) {
                     "Use the shared disk cache (--cache-dir, default $XDG_CACHE_HOME/hugeblob): "
                     "chunks found there are not fetched, fetched ones are added; processes "
                     "sharing it fetch each chunk once");
-  get_cmd->add_flag("--no-metadata", get.no_metadata,
-                    "Do not restore the permission bits and modification time put recorded");
+  get_cmd->add_flag(
+      "--no-metadata", get.no_metadata,
+      "Do not restore the permission bits and modification time put recorded (nor the owner "
+      "and extended attributes)");
+  get_cmd->add_flag("--owner", get.owner,
+                    "Also restore the owner put --owner recorded (needs root or CAP_CHOWN: without "
+                    "it, a warning, and the file is the restoring user's; set-id bits only with "
+                    "the owner)");
+  get_cmd->add_flag("--xattrs", get.xattrs,
+                    "Also restore the extended attributes put --xattrs recorded (user.* for "
+                    "anyone who may write the file, others as the kernel permits; each one "
+                    "refused is a warning)");
   get_cmd->add_flag("--no-seed", get.no_seed,
                     "With --force, do not read the file being replaced for chunks it already has "
                     "(by default it is the first seed)");

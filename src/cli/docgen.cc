@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "format/layout.h"
 #include "format/manifest.h"
 
 #ifndef HB_VERSION
@@ -349,12 +350,13 @@ bool WriteFile(const std::string& path, const std::string& text) {
 std::string VersionText() {
   return fmt::format(
       "hugeblob {}\n"
-      "formats: store config 1, manifest {} (reads 1-{}), ref 1, versions names/NAME/.v/STAMP "
-      "(reads refs/NAME)\n"
+      "formats: store config {}, manifest {} ({} with --owner/--xattrs; reads 1-{}), ref 1, "
+      "versions names/NAME/.v/STAMP (reads refs/NAME)\n"
       "codecs: zstd {}, lz4 {}, none\n"
       "hashes: blake3 (chunk ids of new stores, content digest), sha256 (object ids, older "
       "stores' chunk ids)",
-      HB_VERSION, kManifestVersion, kManifestVersion, ZSTD_versionString(), LZ4_versionString());
+      HB_VERSION, kStoreFormat, kManifestVersion, kManifestVersionOwner, kManifestVersionOwner,
+      ZSTD_versionString(), LZ4_versionString());
 }
 
 int Generate(const CLI::App& app, const std::string& kind, const std::string& dir) {

@@ -219,10 +219,10 @@ int RunCopy(const GlobalOptions& g, const CopyArgs& a) {
       }
     }
     g.Summary(fmt::format(
-        "copied {} versions in {:.1f}s ({} already there): read {}, wrote {} in {} packs, "
+        "copied {} version{} in {:.1f}s ({} already there): read {}, wrote {} in {} packs, "
         "verified\n",
-        r->names.size(), secs, r->versions_present, FormatSize(r->bytes_read),
-        FormatSize(r->bytes_written), r->packs));
+        r->names.size(), r->names.size() == 1 ? "" : "s", secs, r->versions_present,
+        FormatSize(r->bytes_read), FormatSize(r->bytes_written), r->packs));
   }
   return 0;
 }

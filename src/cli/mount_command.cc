@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/mount_progress.h"
 #include "fuse/mount.h"
 #include "util/cancel.h"
 #include "util/units.h"
@@ -120,7 +121,10 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
   spdlog::set_default_logger(logger);
   auto store = g.OpenStore();
   if (!store) return ReportError(store.error());
-  o.store = *store;
+  // Counts what the mount fetches from the store (chunk data its caches did
+  // not have): shown while it runs in the foreground, summed up at unmount.
+  auto counting = std::make_shared<FetchCountingStore>(*store);
+  o.store = counting;
   // The disk cache is on for every store: in front of a local one it holds
   // decoded chunks that random readers come back to (a 4 KiB read is then one
   // pread, not a whole chunk read, decoded and hashed), admitted on their
@@ -142,8 +146,13 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
   // SIGINT/SIGTERM set this token (the CLI's handlers); the mount then
   // unmounts cleanly and exits 0: a signal is how a foreground mount stops.
   o.cancel = &ProcessCancelToken();
+  // A detached mount has no terminal: no progress, no summary.
+  MountProgress progress(counting, a.mountpoint, a.foreground ? g.Progress() : ProgressMode::kOff);
+  progress.Start();
   Status s = RunMount(o);
+  progress.Stop();
   if (!s) return ReportError(s.error());
+  if (a.foreground) g.Summary(progress.Summary());
   return 0;
 }
 

@@ -74,7 +74,7 @@ std::string ProgressLine::Render(const Progress& p, double rate, double eta, siz
   // line does not fit.
   std::string done = amount(p.done);
   if (p.total > 0) done += "/" + amount(p.total);
-  if (unit_ == ProgressUnit::kItems && !items_.empty()) done += " " + items_;
+  if (!items_.empty()) done += " " + items_;  // "packs", "fetched"
   std::string pct;
   if (p.total > 0) {
     pct = fmt::format("{:.0f}%", 100.0 * static_cast<double>(std::min(p.done, p.total)) /
@@ -88,14 +88,18 @@ std::string ProgressLine::Render(const Progress& p, double rate, double eta, siz
   std::string left = eta >= 0 ? Duration(eta) : "";
   if (!left.empty()) left = "ETA " + left;
   std::string stored = p.stored > 0 ? "stored " + FormatSize(p.stored) : "";
+  std::string extras;
+  for (const Extra& e : extras_) {
+    extras += (extras.empty() ? "" : ", ") + std::to_string(e.value) + " " + e.label;
+  }
 
   // One column is left free: writing the last column makes some terminals
   // wrap at once.
   const size_t room = width > 1 ? width - 1 : 0;
-  std::vector<std::string*> optional = {&stored, &speed, &left, &pct};
+  std::vector<std::string*> optional = {&extras, &stored, &speed, &left, &pct};
   auto assemble = [&](const std::string& head) {
     std::string line = head;
-    for (const std::string* part : {&done, &pct, &speed, &left, &stored}) {
+    for (const std::string* part : {&done, &pct, &speed, &left, &stored, &extras}) {
       if (part->empty()) continue;
       line += (line.empty() ? "" : "  ") + *part;
     }
@@ -115,6 +119,25 @@ std::string ProgressLine::Render(const Progress& p, double rate, double eta, siz
     }
     optional[drop]->clear();
   }
+}
+
+void ProgressLine::SetExtras(std::vector<Extra> extras) {
+  std::lock_guard lock(mu_);
+  extras_ = std::move(extras);
+}
+
+// ,"key":value for each extra counter (JSON mode).
+static std::string ExtraFields(const std::vector<ProgressLine::Extra>& extras) {
+  std::string out;
+  for (const auto& e : extras) out += fmt::format(",{}:{}", JsonString(e.key), e.value);
+  return out;
+}
+
+void ProgressLine::Record(const Progress& p) {
+  std::lock_guard lock(mu_);
+  const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  window_.emplace_back(t, p.done);
+  while (window_.size() > 2 && window_.front().first < t - kWindowSeconds) window_.pop_front();
 }
 
 void ProgressLine::Update(const Progress& p) {
@@ -143,11 +166,11 @@ void ProgressLine::Update(const Progress& p) {
     std::fprintf(
         stderr,
         "{\"progress\":%s,\"name\":%s,\"done\":%llu,\"total\":%llu,\"stored\":%llu,"
-        "\"unit\":\"%s\",\"rate\":%.0f,\"eta_seconds\":%s,\"elapsed_seconds\":%.3f}\n",
+        "\"unit\":\"%s\",\"rate\":%.0f,\"eta_seconds\":%s,\"elapsed_seconds\":%.3f%s}\n",
         JsonString(op_).c_str(), JsonString(subject_).c_str(), (unsigned long long)p.done,
         (unsigned long long)p.total, (unsigned long long)p.stored,
         unit_ == ProgressUnit::kBytes ? "bytes" : (items_.empty() ? "items" : items_.c_str()), rate,
-        eta >= 0 ? fmt::format("{:.1f}", eta).c_str() : "null", t);
+        eta >= 0 ? fmt::format("{:.1f}", eta).c_str() : "null", t, ExtraFields(extras_).c_str());
     std::fflush(stderr);
     drawn_ = true;
     return;
@@ -170,10 +193,10 @@ void ProgressLine::Finish() {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     std::fprintf(stderr,
                  "{\"progress\":%s,\"name\":%s,\"done\":%llu,\"total\":%llu,\"stored\":%llu,"
-                 "\"finished\":true,\"elapsed_seconds\":%.3f}\n",
+                 "\"finished\":true,\"elapsed_seconds\":%.3f%s}\n",
                  JsonString(op_).c_str(), JsonString(subject_).c_str(),
                  (unsigned long long)latest_.done, (unsigned long long)latest_.total,
-                 (unsigned long long)latest_.stored, t);
+                 (unsigned long long)latest_.stored, t, ExtraFields(extras_).c_str());
   }
   std::fflush(stderr);
   drawn_ = false;

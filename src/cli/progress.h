@@ -18,6 +18,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "hugeblob/hugeblob.h"
 
@@ -36,6 +37,18 @@ class ProgressLine {
   // A callback to hand to the library (captures `this`); null when off.
   ProgressFn callback();
   void Update(const Progress& p);
+  // Adds `p` to the rate's window without drawing (a mount while idle, so
+  // that the first line after a pause has a rate).
+  void Record(const Progress& p);
+  // Counters beside `done` (the mount's requests): shown after the rate as
+  // "N label" (dropped first when the line is narrow) and as JSON fields
+  // named by `key`. Set before the Update that should show them.
+  struct Extra {
+    std::string key;    // JSON field
+    std::string label;  // on the bar
+    uint64_t value = 0;
+  };
+  void SetExtras(std::vector<Extra> extras);
   // Clears the bar (a JSON line with "done":true in JSON mode).
   void Finish();
 
@@ -48,13 +61,14 @@ class ProgressLine {
   std::string subject_;
   ProgressMode mode_;
   ProgressUnit unit_;
-  std::string items_;  // "packs", "objects": the unit's name for kItems
+  std::string items_;  // "packs", "objects": the unit's name for kItems; a word after bytes
   std::mutex mu_;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_;
   // (seconds since start, done) over the last few seconds: the moving rate.
   std::deque<std::pair<double, uint64_t>> window_;
   Progress latest_;
+  std::vector<Extra> extras_;
   bool drawn_ = false;
   bool finished_ = false;
 };

@@ -117,6 +117,12 @@ class ByteReader {
     pos_ += 32;
     return true;
   }
+  bool String(size_t n, std::string* out) {
+    if (remaining() < n) return false;
+    out->assign(reinterpret_cast<const char*>(data_.data() + pos_), n);
+    pos_ += n;
+    return true;
+  }
   bool Skip(size_t n) {
     if (remaining() < n) return false;
     pos_ += n;

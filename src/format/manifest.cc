@@ -20,14 +20,18 @@ using format_internal::ObjectLabel;
 // Body layout (inside the envelope, see format/envelope.h and
 // docs/format.md). Varints are unsigned LEB128, canonical.
 //
-//   version 2                         version 1
+//   version 2 and 3                   version 1
 //   size            varint            size            varint
 //   chunk_hash      u8                sha256          [32]
 //   digest          [32]
-//   fields          u8 (bit 0 sha256, 1 mode, 2 mtime, 3 segmented; others 0)
+//   fields          u8 (bit 0 sha256, 1 mode, 2 mtime, 3 segmented,
+//                       4 owner, 5 xattrs (4 and 5 version 3 only); others 0)
 //   [sha256]        [32]
 //   [mode]          varint
 //   [mtime_ns]      zigzag varint
+//   [uid, gid]      varint, varint                    } version 3: at least
+//   [xattr count]   varint, then count x              } one of the two
+//                   name length varint, name, value length varint, value
 //   chunker.kind    u8                (the rest as in version 2)
 //   chunker.min     varint
 //   chunker.avg     varint
@@ -70,7 +74,14 @@ constexpr uint8_t kFieldSha256 = 1 << 0;
 constexpr uint8_t kFieldMode = 1 << 1;
 constexpr uint8_t kFieldMtime = 1 << 2;
 constexpr uint8_t kFieldSegmented = 1 << 3;
+constexpr uint8_t kFieldOwner = 1 << 4;
+constexpr uint8_t kFieldXattrs = 1 << 5;
 constexpr uint8_t kFieldsKnown = kFieldSha256 | kFieldMode | kFieldMtime | kFieldSegmented;
+constexpr uint8_t kFieldsKnown3 = kFieldsKnown | kFieldOwner | kFieldXattrs;
+// Most bytes owner and xattrs add to a body: ids, count, and per
+// attribute two length varints (3 bytes each at most) besides its bytes,
+// which hold at least one byte of name.
+constexpr uint64_t kMaxOwnerXattrs = 10 + 5 + kMaxXattrTotal * (1 + 6);
 
 // Bounds on the body size from the table sizes (used before decompressing);
 // they hold for both versions.
@@ -85,6 +96,38 @@ constexpr uint64_t kMaxFrames = kMaxMetadataBodySize / kMinFrame;
 constexpr uint32_t kMaxChunkSize = 64u << 20;
 
 std::string Str(uint64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+Status CheckXattrs(const std::vector<Xattr>& xattrs) {
+  size_t total = 0;
+  for (size_t i = 0; i < xattrs.size(); ++i) {
+    const Xattr& x = xattrs[i];
+    auto bad = [&](const std::string& why) {
+      return Fail(ErrorCode::kCorruption, "extended attribute " + Str(i) + ": " + why);
+    };
+    if (x.name.empty() || x.name.size() > kMaxXattrName) {
+      return bad("name of " + Str(x.name.size()) + " bytes (1 to " + Str(kMaxXattrName) + ")");
+    }
+    if (x.name.find('\0') != std::string::npos) return bad("NUL in its name");
+    const size_t dot = x.name.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == x.name.size()) {
+      return bad("name '" + x.name + "' has no namespace (like user.NAME)");
+    }
+    if (x.value.size() > kMaxXattrValue) {
+      return bad("value of " + Str(x.value.size()) + " bytes (at most " + Str(kMaxXattrValue) +
+                 ")");
+    }
+    if (i > 0 && !(xattrs[i - 1].name < x.name)) return bad("names not sorted and unique");
+    total += x.name.size() + x.value.size();
+    if (total > kMaxXattrTotal) {
+      return bad("more than " + Str(kMaxXattrTotal) + " bytes of names and values");
+    }
+  }
+  return OkStatus();
+}
+
+namespace {
 
 Status CheckChunker(const ChunkerParams& c) {
   // Our own check rather than ValidateChunkerParams: a manifest must stay
@@ -347,10 +390,11 @@ std::optional<uint64_t> Manifest::SeekData(uint64_t offset, bool hole) const {
 
 Status Manifest::Validate() const {
   HB_TRY(CheckChunker(chunker));
-  if (version == 1 &&
-      (!sha256 || digest || mode || mtime_ns || chunk_hash != HashAlgo::kSha256 || segmented())) {
+  if (version == 1 && (!sha256 || digest || mode || mtime_ns || owner || xattrs ||
+                       chunk_hash != HashAlgo::kSha256 || segmented())) {
     return Fail(ErrorCode::kCorruption, "a version 1 manifest has a SHA-256 and nothing else");
   }
+  if (xattrs) HB_TRY(CheckXattrs(*xattrs));
   if (static_cast<uint8_t>(chunk_hash) > static_cast<uint8_t>(HashAlgo::kBlake3)) {
     return Fail(ErrorCode::kCorruption,
                 "unknown chunk hash " + Str(static_cast<uint8_t>(chunk_hash)));
@@ -417,28 +461,43 @@ Result<Buffer> EncodeManifest(const Manifest& manifest) {
     return too_large();
   }
 
-  if (m.version != kManifestVersion) {
+  if (m.version == 1) {
     return Fail(ErrorCode::kInvalidArgument,
                 "cannot encode manifest: version " + Str(m.version) + " is read-only");
   }
+  const bool v3 = m.owner || m.xattrs;
   ByteWriter w;
   w.Reserve(kMaxFixed + m.packs.size() * 32 + m.frames.size() * 44 + m.children.size() * kMaxChild);
   w.Varint(m.size);
   w.U8(static_cast<uint8_t>(m.chunk_hash));
   w.Hash(*m.digest);
   const uint8_t fields = (m.sha256 ? kFieldSha256 : 0) | (m.mode ? kFieldMode : 0) |
-                         (m.mtime_ns ? kFieldMtime : 0) | (m.segmented() ? kFieldSegmented : 0);
+                         (m.mtime_ns ? kFieldMtime : 0) | (m.segmented() ? kFieldSegmented : 0) |
+                         (m.owner ? kFieldOwner : 0) | (m.xattrs ? kFieldXattrs : 0);
   w.U8(fields);
   if (m.sha256) w.Hash(*m.sha256);
   if (m.mode) w.Varint(*m.mode);
   if (m.mtime_ns) w.SignedVarint(*m.mtime_ns);
+  if (m.owner) {
+    w.Varint(m.owner->uid);
+    w.Varint(m.owner->gid);
+  }
+  if (m.xattrs) {
+    w.Varint(m.xattrs->size());
+    for (const Xattr& x : *m.xattrs) {
+      w.Varint(x.name.size());
+      w.Bytes(x.name);
+      w.Varint(x.value.size());
+      w.Bytes(x.value);
+    }
+  }
   w.U8(static_cast<uint8_t>(m.chunker.kind));
   w.Varint(m.chunker.min_size);
   w.Varint(m.chunker.avg_size);
   w.Varint(m.chunker.max_size);
   w.SignedVarint(m.created_unix);
   format_internal::EnvelopeHeader header;
-  header.version = kManifestVersion;
+  header.version = v3 ? kManifestVersionOwner : kManifestVersion;
   if (m.segmented()) {
     w.U8(m.levels);
     EncodeChildren(w, m.children);
@@ -456,8 +515,8 @@ Result<Buffer> EncodeManifest(const Manifest& manifest) {
 
 Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view name) {
   const std::string label = ObjectLabel("manifest", name);
-  HB_ASSIGN_OR_RETURN(auto env, format_internal::OpenEnvelope(bytes, kMagic, 1, kManifestVersion,
-                                                              "manifest", label));
+  HB_ASSIGN_OR_RETURN(auto env, format_internal::OpenEnvelope(
+                                    bytes, kMagic, 1, kManifestVersionOwner, "manifest", label));
   const uint64_t pack_count = env.header.pack_count;
   const uint64_t entry_count = env.header.entry_count;
   if (entry_count > kMaxFrames) {
@@ -466,9 +525,12 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view
   // pack_count < 2^32 and entry_count < 2^29: no overflow below. A
   // segmented manifest's entries are children, larger than any frame.
   HB_ASSIGN_OR_RETURN(
-      Buffer body, format_internal::InflateBody(
-                       env.compressed_body, kMinFixed + pack_count * 32 + entry_count * kMinFrame,
-                       kMaxFixed + 1 + pack_count * 32 + entry_count * kMaxChild, label));
+      Buffer body,
+      format_internal::InflateBody(
+          env.compressed_body, kMinFixed + pack_count * 32 + entry_count * kMinFrame,
+          kMaxFixed + 1 + (env.header.version >= kManifestVersionOwner ? kMaxOwnerXattrs : 0) +
+              pack_count * 32 + entry_count * kMaxChild,
+          label));
 
   auto truncated = [&](const std::string& where) {
     return Fail(ErrorCode::kCorruption, label + ": malformed body (" + where + ")");
@@ -492,8 +554,13 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view
       return Fail(ErrorCode::kUnsupported,
                   label + ": chunk hash " + Str(algo) + " is not known to this hugeblob");
     }
-    if (fields & ~kFieldsKnown) {
+    if (fields & ~(m.version >= kManifestVersionOwner ? kFieldsKnown3 : kFieldsKnown)) {
       return Fail(ErrorCode::kCorruption, label + ": reserved header field bits set");
+    }
+    if (m.version >= kManifestVersionOwner && (fields & (kFieldOwner | kFieldXattrs)) == 0) {
+      // Canonical: version 3 is written exactly when one of them is there.
+      return Fail(ErrorCode::kCorruption,
+                  label + ": a version 3 manifest without owner or extended attributes");
     }
     m.chunk_hash = static_cast<HashAlgo>(algo);
     m.digest = digest;
@@ -511,6 +578,33 @@ Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view
       int64_t mtime = 0;
       if (!r.SignedVarint(&mtime)) return truncated("mtime");
       m.mtime_ns = mtime;
+    }
+    if (fields & kFieldOwner) {
+      FileOwner owner;
+      if (!r.Varint32(&owner.uid) || !r.Varint32(&owner.gid)) return truncated("owner");
+      m.owner = owner;
+    }
+    if (fields & kFieldXattrs) {
+      uint64_t count = 0;
+      // Each attribute takes 3 bytes at least: no allocation beyond the body.
+      if (!r.Varint(&count) || count > r.remaining() / 3) return truncated("xattr count");
+      std::vector<Xattr> xattrs(count);
+      uint64_t total = 0;
+      for (Xattr& x : xattrs) {
+        uint64_t name_len = 0, value_len = 0;
+        if (!r.Varint(&name_len) || name_len == 0 || name_len > kMaxXattrName ||
+            !r.String(name_len, &x.name)) {
+          return truncated("xattr name");
+        }
+        if (!r.Varint(&value_len) || value_len > kMaxXattrValue || !r.String(value_len, &x.value)) {
+          return truncated("xattr value of " + x.name);
+        }
+        total += name_len + value_len;
+        if (total > kMaxXattrTotal)
+          return truncated("xattrs over " + Str(kMaxXattrTotal) + " bytes");
+      }
+      if (auto st = CheckXattrs(xattrs); !st) return Fail(st.error().Wrap(label));
+      m.xattrs = std::move(xattrs);
     }
   }
   if (!r.U8(&kind) || !r.Varint32(&m.chunker.min_size) || !r.Varint32(&m.chunker.avg_size) ||

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -74,8 +75,35 @@ struct SegmentExpectation {
 // children a segment, 4 levels address far more frames than any file has.
 inline constexpr uint8_t kMaxSegmentLevels = 4;
 
+// The owner of the file put, as numeric ids (like tar --numeric-owner and
+// rsync --numeric-ids: names differ between machines, ids are what the
+// kernel stores). Recorded only on request (put --owner).
+struct FileOwner {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  friend bool operator==(const FileOwner&, const FileOwner&) = default;
+};
+
+// One extended attribute: its full name with the namespace ("user.foo",
+// "security.selinux") and its value (any bytes).
+struct Xattr {
+  std::string name;
+  std::string value;
+  friend bool operator==(const Xattr&, const Xattr&) = default;
+};
+
+// Bounds on recorded extended attributes, checked when encoding and when
+// decoding: the kernel's own limits per attribute (XATTR_NAME_MAX,
+// XATTR_SIZE_MAX) and 1 MiB of names and values in all.
+inline constexpr size_t kMaxXattrName = 255;
+inline constexpr size_t kMaxXattrValue = 65536;
+inline constexpr size_t kMaxXattrTotal = 1u << 20;
+// Names sorted bytewise, unique, 1..255 bytes without NUL, each with a
+// namespace ("ns.rest", ns and rest non-empty); values within bounds.
+Status CheckXattrs(const std::vector<Xattr>& xattrs);
+
 struct Manifest {
-  uint32_t version = 2;  // as decoded; EncodeManifest always writes the current one
+  uint32_t version = 2;  // as decoded; EncodeManifest writes 2, or 3 with owner/xattrs
   uint64_t size = 0;
   HashAlgo chunk_hash = HashAlgo::kBlake3;  // names the chunks of this file
   // BLAKE3 over the ordered frame list (ContentDigest): covers every byte
@@ -86,6 +114,12 @@ struct Manifest {
   std::optional<Hash256> sha256;
   std::optional<uint32_t> mode;     // st_mode permission bits and file type
   std::optional<int64_t> mtime_ns;  // modification time, ns since the epoch
+  // On request only (put --owner, --xattrs). A manifest with either is
+  // written as version 3, so that a hugeblob that does not know them
+  // refuses it by its version instead of restoring the file without them.
+  // xattrs present and empty: recorded, the file had none.
+  std::optional<FileOwner> owner;
+  std::optional<std::vector<Xattr>> xattrs;
   ChunkerParams chunker;
   int64_t created_unix = 0;
   std::vector<Hash256> packs;  // distinct packs referenced, in first-use order
@@ -116,7 +150,10 @@ struct Manifest {
   Status Validate() const;
 };
 
+// The version written for a manifest without owner and xattrs (read by
+// every hugeblob since manifests version 2); kManifestVersionOwner with them.
 inline constexpr uint32_t kManifestVersion = 2;
+inline constexpr uint32_t kManifestVersionOwner = 3;
 
 // The content digest of a frame list: BLAKE3 over, for each frame in order,
 // one byte (0 zero, 1 data), the length as 8 bytes little-endian, and for a

@@ -204,11 +204,141 @@ TEST(ManifestTest, UnknownVersion) {
   EXPECT_EQ(r.error().code(), ErrorCode::kUnsupported);
   EXPECT_EQ(r.error().message(),
             "manifest vm/2026-11-22: format version 7 is not supported (this hugeblob reads "
-            "versions 1 to 2)");
+            "versions 1 to 3)");
   // Even a version-7 object cut short is refused for its version, not as
   // corrupt: the version is what the user needs to know.
   auto short_r = DecodeManifest(std::span<const uint8_t>(bytes).subspan(0, 8), "x");
   EXPECT_EQ(short_r.error().code(), ErrorCode::kUnsupported);
+}
+
+// put --owner / --xattrs: version 3, written only when one of them is there.
+TEST(ManifestTest, OwnerAndXattrs) {
+  auto version_of = [](const Buffer& b) { return b.data()[4] | b.data()[5] << 8; };
+  auto plain = EncodeManifest(Small());
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(version_of(*plain), 2) << "no owner, no xattrs: still version 2";
+
+  Manifest m = Small();
+  m.owner = FileOwner{1000, 4294967295u};
+  m.xattrs = std::vector<Xattr>{{"security.selinux", std::string("u:r:t:s0\0", 9)},
+                                {"user.bin", std::string("\0\xff", 2)},
+                                {"user.empty", ""},
+                                {"user.max", std::string(kMaxXattrValue, 'v')}};
+  auto enc = EncodeManifest(m);
+  ASSERT_TRUE(enc) << enc.error().message();
+  EXPECT_EQ(version_of(*enc), 3);
+  auto back = DecodeManifest(enc->span(), "m");
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->version, 3u);
+  EXPECT_EQ(back->owner, m.owner);
+  EXPECT_EQ(back->xattrs, m.xattrs);
+  EXPECT_EQ(back->mode, m.mode);
+  EXPECT_EQ(back->frames, m.frames);
+  auto again = EncodeManifest(*back);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->view(), enc->view()) << "canonical";
+
+  // Only one of them, and an empty list (recorded, none): each version 3.
+  Manifest only_owner = Small();
+  only_owner.owner = FileOwner{0, 0};
+  auto o = DecodeManifest(EncodeManifest(only_owner)->span(), "m");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->owner, only_owner.owner);
+  EXPECT_FALSE(o->xattrs);
+  Manifest none = Small();
+  none.xattrs.emplace();
+  auto n = DecodeManifest(EncodeManifest(none)->span(), "m");
+  ASSERT_TRUE(n);
+  ASSERT_TRUE(n->xattrs);
+  EXPECT_TRUE(n->xattrs->empty());
+  EXPECT_FALSE(n->owner);
+
+  // A reader of version 2 (the previous release) refuses it by its version,
+  // as unsupported, not as damage.
+  auto old = format_internal::OpenEnvelope(enc->span(), "HBMF", 1, 2, "manifest", "manifest vm");
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(old.error().message(),
+            "manifest vm: format version 3 is not supported (this hugeblob reads versions 1 to 2)");
+}
+
+TEST(ManifestTest, XattrBoundsWhenEncoding) {
+  auto encode_with = [](std::vector<Xattr> x) {
+    Manifest m = Small();
+    m.xattrs = std::move(x);
+    return EncodeManifest(m);
+  };
+  EXPECT_FALSE(encode_with({{"", "v"}})) << "empty name";
+  EXPECT_FALSE(encode_with({{"user", "v"}})) << "no namespace";
+  EXPECT_FALSE(encode_with({{".x", "v"}})) << "empty namespace";
+  EXPECT_FALSE(encode_with({{"user.", "v"}})) << "nothing after the namespace";
+  EXPECT_FALSE(encode_with({{std::string("user.a\0b", 8), "v"}})) << "NUL in the name";
+  EXPECT_FALSE(encode_with({{"user." + std::string(251, 'n'), "v"}})) << "256-byte name";
+  EXPECT_TRUE(encode_with({{"user." + std::string(250, 'n'), "v"}})) << "255-byte name";
+  EXPECT_FALSE(encode_with({{"user.a", std::string(kMaxXattrValue + 1, 'v')}})) << "value";
+  EXPECT_FALSE(encode_with({{"user.b", "1"}, {"user.a", "2"}})) << "not sorted";
+  EXPECT_FALSE(encode_with({{"user.a", "1"}, {"user.a", "2"}})) << "not unique";
+  std::vector<Xattr> many;
+  for (int i = 0; i < 17; ++i) {
+    many.push_back({"user.v" + std::to_string(100 + i), std::string(kMaxXattrValue, 'x')});
+  }
+  auto r = encode_with(many);
+  ASSERT_FALSE(r) << "17 x 64 KiB is over 1 MiB";
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.error().message().find("1048576 bytes"), std::string::npos) << r.error().message();
+}
+
+// Hand-made version 3 bodies with a valid checksum: what the decoder refuses.
+TEST(ManifestTest, XattrBoundsWhenDecoding) {
+  using format_internal::EnvelopeHeader;
+  using format_internal::SealEnvelope;
+  Manifest m = Small();
+  m.xattrs = std::vector<Xattr>{{"user.a", "xy"}};
+  auto enc = EncodeManifest(m);
+  ASSERT_TRUE(enc);
+  auto body0 = ZstdDecompress(enc->span().subspan(24, enc->size() - 40), 1 << 20);
+  ASSERT_TRUE(body0);
+  const std::vector<uint8_t> good(body0->data(), body0->data() + body0->size());
+  auto decode = [&](const std::vector<uint8_t>& body, uint32_t version = 3) {
+    EnvelopeHeader h{version, 0, 1, 3};
+    auto sealed = SealEnvelope("HBMF", h, body);
+    EXPECT_TRUE(sealed);
+    return DecodeManifest(sealed->span(), "m");
+  };
+  ASSERT_TRUE(decode(good));
+  // Offsets (see GoldenLayout): fields byte, then sha256, mode (3 bytes),
+  // mtime (9 bytes), then the xattrs: count, name length, name, value length, value.
+  const size_t kFields = 2 + 1 + 32, kX = kFields + 1 + 32 + 3 + 9;
+  ASSERT_EQ(good[kFields], 0x27);
+  ASSERT_EQ(good[kX], 1);
+  ASSERT_EQ(good[kX + 1], 6);
+  auto patch = [&](size_t at, uint8_t v, uint32_t version = 3) {
+    auto b = good;
+    b[at] = v;
+    return decode(b, version);
+  };
+  EXPECT_FALSE(decode(good, 2)) << "bit 5 in a version 2 manifest";
+  EXPECT_FALSE(patch(kFields, 0x07)) << "version 3 without owner or xattrs";
+  EXPECT_FALSE(patch(kFields, 0x47)) << "reserved bit 6";
+  EXPECT_FALSE(patch(kX, 0x7f)) << "count beyond the bytes present";
+  EXPECT_FALSE(patch(kX, 0x00)) << "count 0, then stray bytes";
+  EXPECT_FALSE(patch(kX + 1, 0x00)) << "empty name";
+  EXPECT_FALSE(patch(kX + 1, 0x7f)) << "name running off";
+  EXPECT_FALSE(patch(kX + 2 + 4, 0x00)) << "NUL in the name";
+  {
+    auto b = good;  // value length 65537: over XATTR_SIZE_MAX
+    b[kX + 8] = 0x81;
+    b.insert(b.begin() + kX + 9, {0x80, 0x04});
+    auto r = decode(b);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), ErrorCode::kCorruption);
+  }
+  {
+    auto b = good;  // name length 256
+    b[kX + 1] = 0x80;
+    b.insert(b.begin() + kX + 2, 0x02);
+    EXPECT_FALSE(decode(b));
+  }
 }
 
 TEST(ManifestTest, KeyAsName) {

@@ -131,6 +131,14 @@ Result<BlobStat> StatBlob(const std::shared_ptr<ObjectStore>& store, const std::
   if (m.sha256) st.sha256 = m.sha256->Hex();
   if (m.mode) st.mode = *m.mode;
   if (m.mtime_ns) st.mtime_ns = *m.mtime_ns;
+  if (m.owner) {
+    st.uid = m.owner->uid;
+    st.gid = m.owner->gid;
+  }
+  if (m.xattrs) {
+    st.xattrs.emplace();
+    for (const Xattr& x : *m.xattrs) st.xattrs->emplace_back(x.name, x.value);
+  }
   if (m.chunker.kind == ChunkerKind::kFixed) {
     st.chunker = "fixed " + SizeLabel(m.chunker.avg_size);
   } else {

@@ -161,6 +161,8 @@ Status Copier::CopyOne(const Item& item) {
   copy.sha256 = m.sha256;
   copy.mode = m.mode;
   copy.mtime_ns = m.mtime_ns;
+  copy.owner = m.owner;
+  copy.xattrs = m.xattrs;
   copy.chunker = m.chunker;
   copy.created_unix = m.created_unix;
   copy.frames.reserve(m.frames.size());

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -39,6 +40,7 @@
 #include "util/fs.h"
 #include "util/thread_pool.h"
 #include "util/units.h"
+#include "util/xattrs.h"
 
 namespace hugeblob {
 namespace {
@@ -706,10 +708,48 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
   return OkStatus();
 }
 
-// The permission bits and modification time put recorded. Owner and set-id
-// bits are not restored: the restoring user owns the file.
-Status ApplyMetadata(int fd, const Manifest& m, const std::string& path) {
-  if (m.mode && ::fchmod(fd, static_cast<mode_t>(*m.mode & 0777)) != 0) {
+// The permission bits and modification time put recorded, and on request
+// the owner and extended attributes. Without the owner the restoring user
+// owns the file and set-id bits are not restored. What the owner and the
+// attributes need and this process lacks is a warning in *result, never a
+// failure: the bytes are restored. Order: owner (chown clears set-id
+// bits), attributes (user.* needs write permission, which the mode may
+// take away), mode, and the time last (the others change only ctime).
+Status ApplyMetadata(int fd, const Manifest& m, const std::string& path, const GetOptions& options,
+                     GetResult* result) {
+  auto warn = [&](const std::string& what) { result->metadata_warnings.push_back(what); };
+  if (options.restore_owner && !m.owner) {
+    warn("no owner recorded (put without --owner): the file is owned by the restoring user");
+  } else if (options.restore_owner) {
+    if (::fchown(fd, m.owner->uid, m.owner->gid) == 0) {
+      result->owner_restored = true;
+    } else {
+      const int err = errno;
+      warn("owner " + std::to_string(m.owner->uid) + ":" + std::to_string(m.owner->gid) +
+           " not restored: " +
+           (err == EPERM ? std::string("changing the owner needs root (CAP_CHOWN); the file is "
+                                       "owned by the restoring user")
+                         : std::string(std::strerror(err))));
+    }
+  }
+  if (options.restore_xattrs && !m.xattrs) {
+    warn("no extended attributes recorded (put without --xattrs)");
+  } else if (options.restore_xattrs) {
+    for (const Xattr& x : *m.xattrs) {
+      const int err = WriteXattr(fd, x.name, x.value);
+      if (err == 0) {
+        ++result->xattrs_restored;
+      } else if (err == ENOTSUP) {
+        warn("extended attributes not restored: the file system of " + path +
+             " does not support them (or not " + x.name.substr(0, x.name.find('.')) + ".*)");
+        if (x.name.rfind("user.", 0) == 0) break;
+      } else {
+        warn("extended attribute " + x.name + " not restored: " + std::strerror(err));
+      }
+    }
+  }
+  const mode_t bits = result->owner_restored ? 07777 : 0777;
+  if (m.mode && ::fchmod(fd, static_cast<mode_t>(*m.mode & bits)) != 0) {
     return Fail(ErrnoError(errno, "chmod " + path));
   }
   if (m.mtime_ns) {
@@ -785,7 +825,7 @@ Result<GetResult> UpdateInPlace(ObjectStore& store, const Manifest& m, const std
                                               label + " " + m.sha256->Hex());
     }
   }
-  if (options.restore_metadata) HB_TRY(ApplyMetadata(fd.get(), m, out));
+  if (options.restore_metadata) HB_TRY(ApplyMetadata(fd.get(), m, out, options, &result));
   if (::fsync(fd.get()) != 0) return Fail(ErrnoError(errno, "fsync " + out));
   HB_TRY(fd.Close(out));
   return result;
@@ -925,7 +965,7 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
   // The file's permission bits and modification time, as recorded by put
   // (set on the temporary file, so they arrive with the rename).
   if (options.restore_metadata) {
-    if (Status st = ApplyMetadata(raw_fd, m, tmp); !st) return fail(st.error());
+    if (Status st = ApplyMetadata(raw_fd, m, tmp, options, &result); !st) return fail(st.error());
   }
   if (::fsync(raw_fd) != 0) return fail(ErrnoError(errno, "fsync " + tmp));
   Status closed = fd.Close(tmp);

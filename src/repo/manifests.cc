@@ -156,6 +156,8 @@ Result<Hash256> ManifestWriter::Finish(const Manifest& header) {
   m.sha256 = header.sha256;
   m.mode = header.mode;
   m.mtime_ns = header.mtime_ns;
+  m.owner = header.owner;
+  m.xattrs = header.xattrs;
   m.chunker = chunker_;
   m.created_unix = header.created_unix;
   digest_value_ = digest_.Finish();

@@ -65,6 +65,7 @@
 #include "util/budget.h"
 #include "util/cancel.h"
 #include "util/fs.h"
+#include "util/xattrs.h"
 #include "util/zeros.h"
 #include "writer/chunk_index.h"
 #include "writer/pack_writer.h"
@@ -150,6 +151,8 @@ class Input {
       size_ = static_cast<uint64_t>(st.st_size);
       seekable_ = true;
       mode_ = static_cast<uint32_t>(st.st_mode);
+      uid_ = st.st_uid;
+      gid_ = st.st_gid;
       mtime_ns_ = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
       ctime_ns_ = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
       ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -206,6 +209,33 @@ class Input {
   }
   // Of a regular file; none for a stream.
   std::optional<uint32_t> mode() const { return mode_; }
+  // put --owner and --xattrs: of a regular file; none for a stream.
+  std::optional<FileOwner> owner() const {
+    if (!mode_) return std::nullopt;
+    return FileOwner{uid_, gid_};
+  }
+  // Read when the file is opened (a put that cannot record them fails
+  // before uploading anything).
+  Status LoadXattrs() {
+    if (!mode_) return OkStatus();
+    std::vector<std::string> skipped;
+    HB_ASSIGN_OR_RETURN(auto read, ReadXattrs(fd_, label_, &skipped));
+    if (!skipped.empty()) {
+      std::string names;
+      for (const std::string& n : skipped) names += (names.empty() ? "" : ", ") + n;
+      return Fail(ErrorCode::kPermission, "put --xattrs: cannot read extended attributes " + names +
+                                              " of " + label_ + " (not permitted for this user)");
+    }
+    std::vector<Xattr> out;
+    for (auto& [name, value] : read) out.push_back(Xattr{std::move(name), std::move(value)});
+    if (Status ok = CheckXattrs(out); !ok) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "put --xattrs " + label_ + ": " + ok.error().message());
+    }
+    xattrs_ = std::move(out);
+    return OkStatus();
+  }
+  const std::optional<std::vector<Xattr>>& xattrs() const { return xattrs_; }
   std::optional<int64_t> mtime_ns() const { return mtime_ns_; }
 
  private:
@@ -213,6 +243,8 @@ class Input {
   uint64_t size_ = 0;  // 0 when unknown (pipes)
   bool seekable_ = false;
   std::optional<uint32_t> mode_;
+  uint32_t uid_ = 0, gid_ = 0;
+  std::optional<std::vector<Xattr>> xattrs_;
   std::optional<int64_t> mtime_ns_;
   int64_t ctime_ns_ = 0;
   std::string label_;
@@ -738,6 +770,8 @@ Result<PutResult> PutPipeline::Finish() {
   if (whole_) m.sha256 = whole_->Finish();
   m.mode = input_.mode();
   m.mtime_ns = input_.mtime_ns();
+  if (options_.owner) m.owner = input_.owner();
+  if (options_.xattrs) m.xattrs = input_.xattrs();
   m.created_unix = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
@@ -799,6 +833,7 @@ Result<PutResult> PutPipeline::Run(const std::string& path) {
   // (or under a name) is refused (repo/refs.h), for the library as for the CLI.
   HB_TRY(CheckNamePlacement(*store_, options_.name));
   HB_TRY(input_.Open(path));
+  if (options_.xattrs) HB_TRY(input_.LoadXattrs());
   if (options_.sha256) whole_.emplace();
   // Held until Put returns, whatever happens (the destructor deletes it).
   HB_ASSIGN_OR_RETURN(auto store_lock,
