@@ -22,9 +22,15 @@
 #                 hugeblob gets; fetched bytes and requests from the proxy's
 #                 log. (casync reads a local store here: it has no S3 store.)
 #
+# Then (S3 only, needs /dev/fuse) a mount after a restart: `mount` with a
+# fresh --cache-dir reads v6 whole through the proxy, is unmounted, and a
+# second mount with the same cache directory reads it again;
+# the requests each made, by kind, are printed and added to the report.
+#
 # Environment: HB_BENCH_SIZE (default 4G; e.g. 1G), ROUNDS (3), LATENCY
 # (30), HB_BENCH_WORK (default /tmp/hb-bench-delta; kept), HB_BENCH_S3=0
-# skips S3. Results: a Markdown table on stdout and in
+# skips S3, HB_BENCH_CASYNC=0 skips casync (its seeded extract takes
+# minutes a round). Results: a Markdown table on stdout and in
 # bench/out/delta_get-<size>-<time>.md, raw rows in the .tsv beside it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +46,8 @@ REPORT=$OUT_DIR/delta_get-$SIZE-$STAMP.md
 RAW=$OUT_DIR/delta_get-$SIZE-$STAMP.tsv
 mkdir -p "$WORK" "$OUT_DIR"
 [ -x "$HB" ] || { echo "delta_get.sh: no hugeblob at $HB" >&2; exit 1; }
-command -v casync >/dev/null || { echo "delta_get.sh: casync missing (apt-get install casync)" >&2; exit 1; }
+CASYNC=${HB_BENCH_CASYNC:-1}
+[ "$CASYNC" = 0 ] || command -v casync >/dev/null || { echo "delta_get.sh: casync missing (apt-get install casync)" >&2; exit 1; }
 
 # --- the series ------------------------------------------------------------------
 # (Reused when it is there at the right size: versions.sh starts by deleting
@@ -65,6 +72,7 @@ size=$(stat -c %s "$V6")
 # --- S3 --------------------------------------------------------------------------
 PIDS=()
 cleanup() {
+  if [ -n "${MNT:-}" ] && mountpoint -q "$MNT" 2>/dev/null; then fusermount3 -u "$MNT" || fusermount3 -uz "$MNT"; fi
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   "$ROOT/scripts/s3rver.sh" stop "$WORK/s3rver" >/dev/null 2>&1 || true
   rm -f "$OUT"
@@ -129,7 +137,8 @@ run_case() {
   echo "$(elapsed "$t0" "$t1") $res"
 }
 
-cases=(hb-seed hb-inplace hb-full casync-seed casync-full)
+cases=(hb-seed hb-inplace hb-full)
+[ "$CASYNC" = 0 ] || cases+=(casync-seed casync-full)
 [ "$S3_ON" = 1 ] && cases+=(s3-hb-seed s3-hb-inplace s3-hb-full)
 echo -e "round\tcase\tseconds\tfetched_bytes\trequests\theld_bytes\tseeded_bytes" >"$RAW"
 echo "== v5 -> v6 of the $SIZE series ($(nproc) cores, shared and noisy): v6 added $added bytes to the store"
@@ -143,6 +152,44 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 rm -f "$OUT"
+
+# --- a second mount after a restart (S3) ---------------------------------------------------
+MOUNT_NOTE=""
+if [ "$S3_ON" = 1 ] && [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
+  MNT=$WORK/mnt
+  mkdir -p "$MNT"
+  rm -rf "$WORK/mcache"
+  requests_since() {  # "GET:packs=12 LIST=2 ..." for the requests logged after line $1
+    tail -n +$(($1 + 1)) "$LOG" | python3 -c '
+import collections, json, sys
+c = collections.Counter()
+for line in sys.stdin:
+    r = json.loads(line)
+    path, _, query = r["path"].partition("?")
+    parts = path.split("/")
+    c["LIST" if query or len(parts) < 4 else r["method"] + ":" + parts[3]] += 1
+print(" ".join(f"{k}={v}" for k, v in sorted(c.items())))'
+  }
+  # The whole file: a part would leave read-ahead past its end to fetch
+  # what the first mount had not finished fetching when it was unmounted.
+  mount_read() {  # reads img/v6 whole through a fresh mount
+    AWS_ENDPOINT_URL="$PROXY" "$HB" --store "$S3" mount "$MNT" -f --cache-dir "$WORK/mcache" \
+      --cache-size 4G 2>"$WORK/mount.log" &
+    local mpid=$! t0 t1
+    for _ in $(seq 1 600); do mountpoint -q "$MNT" && break; sleep 0.1; done
+    t0=$(now)
+    cmp -s "$MNT/img/v6" "$V6" || { echo "delta_get.sh: the mount read other bytes than v6!" >&2; exit 1; }
+    t1=$(now)
+    fusermount3 -u "$MNT"
+    wait "$mpid"
+    echo "$(elapsed "$t0" "$t1")"
+  }
+  n=$(wc -l <"$LOG"); s1=$(mount_read); r1=$(requests_since "$n")
+  n=$(wc -l <"$LOG"); s2=$(mount_read); r2=$(requests_since "$n")
+  echo "  first mount (empty cache): v6 read in ${s1}s; requests: $r1"
+  echo "  second mount (after a restart): v6 read in ${s2}s; requests: $r2"
+  MOUNT_NOTE="Mount after a restart (S3, $LATENCY ms; v6 read whole with cmp): first mount ${s1} s, requests $r1; second mount, same --cache-dir, ${s2} s, requests $r2."
+fi
 
 python3 - "$RAW" "$added" "$size" "$SIZE" "$LATENCY" "$ROUNDS" <<'PY' | tee "$REPORT"
 import csv, statistics, sys
@@ -178,4 +225,5 @@ for c in by:
           f"{'-' if speed is None else f'{speed:.1f}'} |")
 print(f"\nall rounds: {' '.join(sorted(set(r['round'] for r in rows)))}; raw rows: {raw}")
 PY
+[ -n "$MOUNT_NOTE" ] && echo -e "\n$MOUNT_NOTE" | tee -a "$REPORT"
 echo "report: $REPORT"

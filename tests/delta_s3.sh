@@ -10,7 +10,8 @@
 #  3. two processes reading the same file at the same time through one
 #     shared disk cache fetch each chunk once (pack bytes ~ 1x, not 2x);
 #  4. a second mount after a restart (FUSE) reads what the first fetched
-#     from the disk cache, without one pack request.
+#     from the disk cache: no pack, manifest or segment request, only the
+#     store's config and the names (listed, and each version object read).
 # Usage: bash tests/delta_s3.sh path/to/hugeblob   (exit 77: skipped)
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -82,6 +83,9 @@ open(f"{work}/v6", "wb").write(v6)
 PY
 "$CLI" -q put "$WORK/v5" --name img/v5 --pack-size 4M || { echo "FAIL: put v5"; exit 1; }
 "$CLI" -q put "$WORK/v6" --name img/v6 --pack-size 4M || { echo "FAIL: put v6"; exit 1; }
+# 12 MiB in 4 KiB chunks: 3072 frames, a manifest in segments (part 4).
+head -c $((12 << 20)) "$WORK/v6" >"$WORK/seg"
+"$CLI" -q put "$WORK/seg" --name seg --chunker fixed --chunk-size 4K || { echo "FAIL: put seg"; exit 1; }
 
 # --- 1. seeded get --------------------------------------------------------------------
 predicted=$("$CLI" --json diff img/v5 img/v6 | json_get fetch_bytes)
@@ -153,23 +157,53 @@ check "and the right bytes" cmp -s "$WORK/cat3" "$WORK/v6"
 if [[ -c /dev/fuse ]] && command -v fusermount3 >/dev/null; then
   MNT="$WORK/mnt"
   mkdir -p "$MNT"
-  mount_read() {  # mounts, reads img/v5 whole, unmounts
+  mount_read() {  # mounts, reads img/v5 and seg whole, unmounts
     "$CLI" mount "$MNT" -f --cache-dir "$WORK/mcache" 2>"$WORK/mount.log" &
     local mpid=$!
     if ! wait_for "the mount" 60 mountpoint -q "$MNT"; then kill "$mpid"; return 1; fi
-    cmp -s "$MNT/img/v5" "$WORK/v5"; local same=$?
+    cmp -s "$MNT/img/v5" "$WORK/v5" && cmp -s "$MNT/seg" "$WORK/seg"; local same=$?
     fusermount3 -u "$MNT"
     wait_for "the mount daemon to exit" 60 gone "$mpid"
     return $same
   }
+  # requests_since N: "GET:names=3 LIST=2 ..." for the requests after line
+  # N (a listing is a GET on the bucket; other requests are named by the
+  # first part of their key under the store's prefix).
+  requests_since() {
+    tail -n +$(($1 + 1)) "$LOG" | python3 -c '
+import collections, json, sys
+c = collections.Counter()
+for line in sys.stdin:
+    r = json.loads(line)
+    path, _, query = r["path"].partition("?")
+    parts = path.split("/")
+    if query or len(parts) < 4:  # /bucket?list-type=2&prefix=...
+        c["LIST"] += 1
+    else:
+        c[r["method"] + " " + parts[3]] += 1
+print(" ".join(f"{k.replace(chr(32), chr(58))}={v}" for k, v in sorted(c.items())))'
+  }
   n=$(lines)
-  check "first mount reads v5 exactly" mount_read
+  check "first mount reads v5 and seg exactly" mount_read
   first=$(pack_gets_since "$n")
-  check "the first mount fetched it ($first pack GETs)" test "$first" -gt 0
+  check "the first mount fetched them ($first pack GETs)" test "$first" -gt 0
+  firsts=$(requests_since "$n")
+  echo "  requests of the first mount: $firsts"
+  check "and read the manifests and segments" \
+    bash -c "grep -q 'GET:manifests=' <<<'$firsts' && grep -q 'GET:segments=' <<<'$firsts'"
   n=$(lines)
-  check "second mount reads v5 exactly" mount_read
+  check "second mount reads v5 and seg exactly" mount_read
   check "from the disk cache alone: 0 pack requests (saw $(pack_gets_since "$n"))" \
     test "$(pack_gets_since "$n")" = 0
+  # Manifests and segments come from the cache too: what is left is the
+  # store's config and the names (a listing and each version object: refs
+  # change, so they are always read from the store).
+  second=$(requests_since "$n")
+  echo "  requests of the second mount: $second"
+  check "no manifest or segment request either" \
+    bash -c "! grep -qE 'manifests|segments' <<<'$second'"
+  check "only the names and the store's config were read" \
+    bash -c "! tr ' ' '\n' <<<'$second' | grep -vE '^(LIST|GET:names|GET:config)='"
 else
   echo "note: no /dev/fuse or fusermount3: the mount part is skipped"
 fi

@@ -10,6 +10,7 @@
 #include "format/layout.h"
 #include "format/manifest.h"
 #include "ops/load.h"
+#include "reader/object_cache.h"
 #include "repo/refs.h"
 #include "util/thread_pool.h"
 
@@ -43,6 +44,7 @@ Result<std::unique_ptr<BlobFs>> BlobFs::Create(std::shared_ptr<ObjectStore> stor
 
 void BlobFs::SetReaderContext(std::shared_ptr<ReaderContext> context) {
   context_ = std::move(context);
+  objects_ = WithObjectCache(store_, context_);
 }
 
 std::shared_ptr<const Tree> BlobFs::tree() const {
@@ -246,7 +248,7 @@ Result<std::shared_ptr<OpenFile>> BlobFs::Open(uint64_t ino) {
 
   // The inode's manifest, not the name's current one: see the header.
   // Its top only: the reader loads the segments of a large one as it reads.
-  HB_ASSIGN_OR_RETURN(Manifest m, LoadManifestTop(*store_, n->manifest));
+  HB_ASSIGN_OR_RETURN(Manifest m, LoadManifestTop(*objects_, n->manifest));
   if (m.size != n->size) {
     return Fail(ErrorCode::kCorruption, "'" + n->path + "': ref says " + std::to_string(n->size) +
                                             " bytes, manifest " + n->manifest.Short() + " has " +
@@ -255,7 +257,7 @@ Result<std::shared_ptr<OpenFile>> BlobFs::Open(uint64_t ino) {
   const std::string label = "'" + n->path + "'";
   HB_ASSIGN_OR_RETURN(
       auto reader,
-      BlobReader::Open(context_, store_, std::make_shared<const Manifest>(std::move(m)), label));
+      BlobReader::Open(context_, objects_, std::make_shared<const Manifest>(std::move(m)), label));
   auto* raw = new OpenFile{AttrOf(*n), n->path, std::move(reader)};
   // The last handle's release drops the map entry too, so the map holds
   // only open inodes.

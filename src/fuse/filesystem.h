@@ -117,6 +117,9 @@ class BlobFs {
   const FsOptions options_;
   const int64_t start_unix_;
   std::shared_ptr<ReaderContext> context_;  // set once before serving
+  // store_ with manifests and segments kept in the context's disk cache (if
+  // any; reader/object_cache.h): what opening a file reads. Set with context_.
+  std::shared_ptr<ObjectStore> objects_;
 
   mutable std::mutex tree_mu_;
   std::shared_ptr<const Tree> tree_;                // guarded by tree_mu_

@@ -2,6 +2,7 @@
 
 #include "format/envelope.h"
 #include "format/layout.h"
+#include "reader/object_cache.h"
 #include "repo/refs.h"
 
 namespace hugeblob {
@@ -26,6 +27,8 @@ Result<Manifest> LoadManifestOfRef(ObjectStore& store, const std::string& name, 
 Result<std::unique_ptr<BlobReader>> OpenBlobReader(std::shared_ptr<ReaderContext> context,
                                                    std::shared_ptr<ObjectStore> store,
                                                    const std::string& name, bool whole_table) {
+  // The manifest (and its segments) through the disk cache, when there is one.
+  store = WithObjectCache(std::move(store), context);
   HB_ASSIGN_OR_RETURN(Ref ref, LoadRef(*store, name));
   HB_ASSIGN_OR_RETURN(Manifest m, LoadManifestOfRef(*store, name, ref, nullptr, !whole_table));
   return BlobReader::Open(std::move(context), std::move(store),

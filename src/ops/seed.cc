@@ -70,8 +70,14 @@ Status ScanIsland(int fd, const std::string& name, const Chunker& chunker, uint6
 // file: an older version, the target). Below it, the seed is simply cut.
 constexpr unsigned kProbeEvery = 16;
 constexpr double kAlignedShare = 0.25;
-// Bytes of consecutive frames one aligned-pass task reads at once.
-constexpr uint64_t kAlignedBatch = 8 << 20;
+// Bytes of consecutive frames one aligned-pass task reads at once: small
+// enough that the bytes pread copies out of the page cache are still in the
+// core's L2 cache (2 MiB here) when BLAKE3 reads them. Profiled on the
+// 4 GiB series (get --in-place v5 -> v6): the copy out of the page cache
+// (_copy_to_iter) took 34% of the samples, BLAKE3 40%; 1 MiB instead of
+// 8 MiB batches cut the CPU time of the update by about 15% (alternating
+// runs: 1.35-1.48 s against 1.66-1.79 s user + system).
+constexpr uint64_t kAlignedBatch = 1 << 20;
 
 Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
                                                     const std::vector<std::string>& paths,

@@ -21,6 +21,7 @@
 #include "format/manifest.h"
 #include "reader/chunk_loader.h"
 #include "reader/context.h"
+#include "reader/object_cache.h"
 #include "reader/readahead.h"
 #include "reader/segmented_reader.h"
 #include "repo/manifests.h"
@@ -249,10 +250,12 @@ Result<std::unique_ptr<BlobReader>> BlobReader::Open(std::shared_ptr<ReaderConte
                                                      std::shared_ptr<ObjectStore> store,
                                                      std::shared_ptr<const Manifest> manifest,
                                                      std::string label) {
-  HB_ASSIGN_OR_RETURN(auto ctx, ImplOf(std::move(context)));
   if (store == nullptr || manifest == nullptr) {
     return Fail(ErrorCode::kInvalidArgument, "BlobReader: no store or manifest for " + label);
   }
+  // Segments through the disk cache, when there is one.
+  store = WithObjectCache(std::move(store), context);
+  HB_ASSIGN_OR_RETURN(auto ctx, ImplOf(std::move(context)));
   Status valid = manifest->Validate();
   if (!valid) return Fail(valid.error().Wrap(label));
   if (manifest->segmented()) {
@@ -273,6 +276,7 @@ Result<std::unique_ptr<BlobReader>> BlobReader::Open(std::shared_ptr<ReaderConte
                                                      std::string_view name) {
   HB_TRY(ValidateName(name));
   if (store == nullptr) return Fail(ErrorCode::kInvalidArgument, "BlobReader: no store");
+  store = WithObjectCache(std::move(store), context);
   // NAME (the newest version), NAME@N or NAME@ID, and refs of the previous
   // release: the one place that resolves them (repo/refs.h).
   HB_ASSIGN_OR_RETURN(Resolved resolved, ResolveVersion(*store, name));

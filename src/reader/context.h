@@ -42,6 +42,8 @@ class ContextImpl final : public ReaderContext {
   ChunkCache& memory() { return memory_; }
   // Null when the disk cache is off or could not be set up.
   DiskCache* disk() { return disk_ != nullptr && disk_->enabled() ? disk_.get() : nullptr; }
+  // The same, shared: for what may outlive the context (reader/object_cache.h).
+  std::shared_ptr<DiskCache> shared_disk() { return disk() != nullptr ? disk_ : nullptr; }
   // Whether a chunk just loaded from the store goes to the disk cache
   // (ReaderOptions::disk_cache_admission). Call once per load.
   bool AdmitToDisk(const ChunkId& id);
@@ -76,7 +78,7 @@ class ContextImpl final : public ReaderContext {
   const uint64_t prefetch_limit_;
   std::shared_ptr<MemoryBudget> live_;
   ChunkCache memory_;
-  std::unique_ptr<DiskCache> disk_;
+  std::shared_ptr<DiskCache> disk_;
   SeenOnce seen_;  // chunks loaded once (kSecondLoad admission)
   std::atomic<uint64_t> disk_deferred_{0};
   ChunkFlights flights_;

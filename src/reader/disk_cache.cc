@@ -177,19 +177,42 @@ void DiskCache::WarnOnce(const std::string& what, int err) {
 }
 
 bool DiskCache::Get(const ChunkId& id, uint32_t length, Buffer* out, MemoryBudget* live) {
+  return GetEntry(id, length, /*exact=*/true, out, live);
+}
+
+bool DiskCache::GetObject(const Hash256& id, uint64_t max_bytes, Buffer* out) {
+  return GetEntry(id, max_bytes, /*exact=*/false, out, nullptr);
+}
+
+bool DiskCache::GetEntry(const ChunkId& id, uint64_t length, bool exact, Buffer* out,
+                         MemoryBudget* live) {
   if (!enabled_) return false;
+  // Objects are counted apart: the chunk statistics stay about chunks.
+  std::atomic<uint64_t>& hits = exact ? hits_ : object_hits_;
+  std::atomic<uint64_t>& misses = exact ? misses_ : object_misses_;
   const std::string path = PathFor(id);
   int fd = OpenEntry(path);
   if (fd < 0) {
-    misses_.fetch_add(1, std::memory_order_relaxed);
+    misses.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   auto file = std::make_shared<OpenFile>(fd);
   struct stat st;
-  bool ok =
-      ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == length;
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (ok && !exact) {
+    // An object of unknown size: the entry says. One larger than the
+    // caller's bound is not what it asked for (a plain miss, kept).
+    if (static_cast<uint64_t>(st.st_size) > length) {
+      misses.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    length = static_cast<uint64_t>(st.st_size);
+  }
+  ok = ok && static_cast<uint64_t>(st.st_size) == length;
   // The same inode verified before by this process: trusted (see header).
-  const bool known = ok && KnownInode(id, st);
+  // Objects are hashed on every read (their reader checks them anyway) and
+  // not remembered: the verified map and the open fds are for chunks.
+  const bool known = ok && exact && KnownInode(id, st);
   Buffer buf;
   if (ok) {
     Reservation r;
@@ -205,7 +228,9 @@ bool DiskCache::Get(const ChunkId& id, uint32_t length, Buffer* out, MemoryBudge
     // Entries are named by chunk id alone, and stores name chunks by
     // BLAKE3 or (made before it) SHA-256: an entry is intact if its bytes
     // hash to its name under either. BLAKE3 first: new stores pay one hash.
-    ok = done == length && (known || Blake3Of(buf.span()) == id || Sha256Of(buf.span()) == id);
+    // Objects (manifests, segments) are named by the SHA-256 of their bytes.
+    ok = done == length &&
+         (known || (exact && Blake3Of(buf.span()) == id) || Sha256Of(buf.span()) == id);
   }
   if (ok) {
     struct timespec now;
@@ -220,11 +245,11 @@ bool DiskCache::Get(const ChunkId& id, uint32_t length, Buffer* out, MemoryBudge
     Forget(id);
     ::unlink(path.c_str());
     corrupt_.fetch_add(1, std::memory_order_relaxed);
-    misses_.fetch_add(1, std::memory_order_relaxed);
+    misses.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  Remember(id, st, std::move(file));
-  hits_.fetch_add(1, std::memory_order_relaxed);
+  if (exact) Remember(id, st, std::move(file));
+  hits.fetch_add(1, std::memory_order_relaxed);
   *out = std::move(buf);
   return true;
 }
@@ -445,7 +470,11 @@ bool DiskCache::Publish(const ChunkId& id, const Buffer& chunk, struct stat* st)
   return true;
 }
 
-void DiskCache::Put(const ChunkId& id, const Buffer& chunk) {
+void DiskCache::Put(const ChunkId& id, const Buffer& chunk) { PutEntry(id, chunk, false); }
+
+void DiskCache::PutObject(const Hash256& id, const Buffer& bytes) { PutEntry(id, bytes, true); }
+
+void DiskCache::PutEntry(const ChunkId& id, const Buffer& chunk, bool object) {
   if (!enabled_) return;
   // An entry larger than 1/8 of the cache would push out too much to be
   // worth keeping.
@@ -467,9 +496,10 @@ void DiskCache::Put(const ChunkId& id, const Buffer& chunk) {
     WarnOnce("writing " + PathFor(id), err);
     return;
   }
-  // Written from verified bytes by this process: trusted like a verified read.
-  Remember(id, st, nullptr);
-  writes_.fetch_add(1, std::memory_order_relaxed);
+  // Written from verified bytes by this process: trusted like a verified
+  // read (a chunk; objects are checked on every read).
+  if (!object) Remember(id, st, nullptr);
+  (object ? object_writes_ : writes_).fetch_add(1, std::memory_order_relaxed);
   usage_.fetch_add(Rounded(chunk.size()), std::memory_order_relaxed);
   written_since_scan_.fetch_add(Rounded(chunk.size()), std::memory_order_relaxed);
   MaybeEvict();
@@ -649,6 +679,9 @@ DiskCache::Stats DiskCache::stats() const {
   s.write_failures = write_failures_.load();
   s.evicted = evicted_.load();
   s.scans = scans_.load();
+  s.object_hits = object_hits_.load();
+  s.object_misses = object_misses_.load();
+  s.object_writes = object_writes_.load();
   s.range_hits = range_hits_.load();
   s.range_misses = range_misses_.load();
   s.verified = verified_.load();

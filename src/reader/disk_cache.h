@@ -1,7 +1,9 @@
 // The disk cache of decoded chunks: a content-addressed directory, bounded in
 // bytes, shared by every process that points at it and surviving restarts.
 //
-//   <dir>/v1/<h2>/<hex64>   one decoded chunk, named by its id
+//   <dir>/v1/<h2>/<hex64>   one decoded chunk, named by its id, or one
+//                           manifest or segment object (named by its
+//                           SHA-256; reader/object_cache.h)
 //   <dir>/v1/tmp/           entries being written
 //   <dir>/v1/lock           flock()ed by whoever evicts
 //   <dir>/v1/claims/<hex64> flock()ed by the process fetching that chunk
@@ -101,10 +103,13 @@ class DiskCache {
     uint64_t write_failures = 0;
     uint64_t evicted = 0;  // entries deleted by eviction
     uint64_t scans = 0;
-    uint64_t range_hits = 0;    // ReadRange served from a verified entry
-    uint64_t range_misses = 0;  // ReadRange not served (absent, unverified, replaced)
-    uint64_t verified = 0;      // entries known verified now (bounded)
-    uint64_t open_files = 0;    // fds kept open now (bounded)
+    uint64_t object_hits = 0;    // GetObject (manifests, segments; not in hits)
+    uint64_t object_misses = 0;  // GetObject (not in misses)
+    uint64_t object_writes = 0;  // PutObject (not in writes)
+    uint64_t range_hits = 0;     // ReadRange served from a verified entry
+    uint64_t range_misses = 0;   // ReadRange not served (absent, unverified, replaced)
+    uint64_t verified = 0;       // entries known verified now (bounded)
+    uint64_t open_files = 0;     // fds kept open now (bounded)
   };
 
   // Bounds of the per-process state; kAuto derives them from the capacity
@@ -136,6 +141,13 @@ class DiskCache {
   // memory is accounted to `live` if given.
   // An entry this process verified before (same inode) is not hashed again.
   bool Get(const ChunkId& id, uint32_t length, Buffer* out, MemoryBudget* live = nullptr);
+  // The immutable store object `id` (a manifest or a segment, named by the
+  // SHA-256 of its bytes; see reader/object_cache.h) of at most `max_bytes`
+  // (a larger entry is a miss), if cached and intact: checked like a chunk,
+  // its size read from the entry. Same directory, bound and eviction as
+  // the chunks; PutObject stores one (best effort, like Put).
+  bool GetObject(const Hash256& id, uint64_t max_bytes, Buffer* out);
+  void PutObject(const Hash256& id, const Buffer& bytes);
   // Copies out.size() bytes at `offset` of the chunk `id` (`length` bytes
   // in all) into `out`, only if this process verified the entry before and
   // it is still that inode (or an fd to it is open). False otherwise:
@@ -223,6 +235,10 @@ class DiskCache {
   Shard& ShardFor(const ChunkId& id) const { return shards_[Hash256Hasher()(id) >> 60]; }
 
   DiskCache(std::string root, uint64_t capacity, const Limits& limits);
+  // Get and GetObject: `length` is the entry's size (exact) or its bound.
+  bool GetEntry(const ChunkId& id, uint64_t length, bool exact, Buffer* out, MemoryBudget* live);
+  // Put (a chunk) and PutObject (`object`).
+  void PutEntry(const ChunkId& id, const Buffer& chunk, bool object);
   bool Setup();
   // Records that the inode `st` holds the verified chunk `id`; keeps `file`
   // open for ReadRange if given (and the fd budget allows).
@@ -268,7 +284,8 @@ class DiskCache {
 
   std::atomic<uint64_t> claim_waits_{0};
   std::atomic<uint64_t> hits_{0}, misses_{0}, corrupt_{0}, writes_{0}, write_failures_{0},
-      evicted_{0}, scans_{0}, range_hits_{0}, range_misses_{0};
+      evicted_{0}, scans_{0}, range_hits_{0}, range_misses_{0}, object_hits_{0}, object_misses_{0},
+      object_writes_{0};
 };
 
 }  // namespace hugeblob

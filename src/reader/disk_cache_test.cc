@@ -429,6 +429,7 @@ TEST_F(DiskCacheReaderTest, SecondProcessLifetimeReadsFromDisk) {
   std::shared_ptr<ContextImpl> ctx;
   EXPECT_EQ(ReadAll(Options(), &ctx), 0u);  // a new context: memory is cold, disk warm
   EXPECT_EQ(ctx->stats().disk_hits, 32u);
+  EXPECT_EQ(ctx->disk()->stats().object_hits, 1u);  // the manifest (object_cache.h)
 }
 
 TEST_F(DiskCacheReaderTest, CorruptedEntryIsDetectedAndRefetched) {
