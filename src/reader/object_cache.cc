@@ -3,7 +3,7 @@
 #include "format/layout.h"
 #include "hash/sha256.h"
 #include "reader/context.h"
-#include "store/wrapper_store.h"
+#include "store/forwarding_store.h"
 
 namespace hugeblob {
 namespace {
