@@ -15,7 +15,7 @@
 #include "reader/reader_test_util.h"
 #include "repo/manifests.h"
 #include "store/memory_store.h"
-#include "store/wrapper_store.h"
+#include "testing/wrapper_store.h"
 #include "testing/temp_dir.h"
 
 namespace hugeblob {

@@ -6,7 +6,7 @@
 
 #include "format/layout.h"
 #include "store/memory_store.h"
-#include "store/wrapper_store.h"
+#include "testing/wrapper_store.h"
 
 namespace hugeblob {
 namespace {
