@@ -342,10 +342,17 @@ TEST(GcTest, ConcurrentPutsAndGcLoseNothing) {
   for (int i = 0; i < 4; ++i) files.push_back(WriteFile(dir, "v" + std::to_string(i), data[i]));
 
   std::atomic<bool> done{false};
+  // Put attempts started: after each gc run, the gc loop waits for the next
+  // attempt (a state, not a guessed time), so that a put always gets its
+  // turn however slow the build (a fixed number of retries ran out under
+  // ThreadSanitizer while gc kept taking the lock).
+  std::atomic<int> attempts{0};
   std::vector<bool> stored(4, false);
   std::thread writer([&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
     for (int i = 0; i < 4; ++i) {
-      for (int attempt = 0; attempt < 50; ++attempt) {
+      while (std::chrono::steady_clock::now() < deadline) {
+        ++attempts;
         auto r = Put(slow, files[i], SmallPut("v" + std::to_string(i)));
         if (r) {
           stored[i] = true;
@@ -359,6 +366,7 @@ TEST(GcTest, ConcurrentPutsAndGcLoseNothing) {
   });
   int ran = 0, refused = 0;
   while (!done) {
+    const int seen = attempts.load();
     auto r = CollectGarbage(base, NoGrace());
     if (r) {
       ++ran;
@@ -366,6 +374,8 @@ TEST(GcTest, ConcurrentPutsAndGcLoseNothing) {
       ASSERT_EQ(r.error().code(), ErrorCode::kAlreadyExists) << r.error().message();
       ++refused;
     }
+    while (!done && attempts.load() == seen)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::this_thread::sleep_for(std::chrono::milliseconds(3));
   }
   writer.join();
