@@ -19,6 +19,7 @@
 #include "hugeblob/hugeblob.h"
 #include "ops/load.h"
 #include "repo/frames.h"
+#include "repo/indexes.h"
 #include "repo/packs.h"
 #include "repo/refs.h"
 #include "util/budget.h"
@@ -220,10 +221,6 @@ constexpr uint64_t kTrailerPiece = kPackEntrySize * 21400;  // ~1 MiB of whole e
 // Problems reported per pack before "and N more" (a lost pack would
 // otherwise print one line per frame).
 constexpr int kProblemsPerPack = 10;
-// Index objects: an envelope of at most kMaxMetadataBodySize.
-constexpr uint64_t kMaxIndexBytes = format_internal::kEnvelopeHeaderSize +
-                                    format_internal::kMaxMetadataBodySize +
-                                    format_internal::kEnvelopeChecksumSize;
 
 // A frame some object says is in a pack: a manifest's frame or an index
 // entry. Every claim must match a trailer entry of that pack exactly, or a
@@ -337,25 +334,16 @@ void Verifier::CheckVersion(const Version& v, const Result<Ref>& ref, size_t cou
 
 void Verifier::CheckIndex(const ObjectInfo& info) {
   // Bounded by the format's limit before anything is read.
-  if (info.size > kMaxIndexBytes) {
+  if (info.size > MaxIndexObjectBytes()) {
     Problem(info.key + ": larger than an index object can be (" + std::to_string(info.size) +
             " bytes)");
     return;
   }
-  auto bytes = store_->GetRange(info.key, 0, kMaxIndexBytes + 1);
-  if (!bytes) {
-    Failed(bytes.error());
-    return;
-  }
-  CountObject(bytes->size());
-  auto id = IdFromKey(info.key);
-  if (!id || Sha256Of(bytes->span()) != *id) {
-    Problem(info.key + ": content does not match its id");
-    return;
-  }
-  auto entries = DecodeIndex(bytes->span(), info.key);
+  uint64_t read = 0;
+  auto entries = ReadIndexObject(*store_, info.key, &read);
+  if (read > 0) CountObject(read);
   if (!entries) {
-    Problem(entries.error().message());
+    Failed(entries.error());
     return;
   }
   // Each entry is a promise put relies on when it dedups: the chunk is in

@@ -16,6 +16,7 @@
 #include "format/manifest.h"
 #include "ops/load.h"
 #include "repo/frames.h"
+#include "repo/indexes.h"
 #include "repo/refs.h"
 #include "util/cancel.h"
 #include "util/thread_pool.h"
@@ -354,9 +355,7 @@ Status Collector::RewriteIndexes() {
         if (Cancelled()) return;
         IndexObjectInfo& info = infos[i];
         info.object = indexes_[i];
-        auto bytes = store_->Get(info.object.key);
-        auto entries = bytes ? DecodeIndex(bytes->span(), info.object.key)
-                             : Result<std::vector<IndexEntry>>(Fail(bytes.error()));
+        auto entries = ReadIndexObject(*store_, info.object.key);
         std::lock_guard lock(mu);
         if (!entries) {
           // Unreadable: replaced by entries re-read from the pack trailers.
@@ -407,13 +406,12 @@ Status Collector::RewriteIndexes() {
   std::vector<IndexEntry> pending;
   auto flush = [&]() -> Status {
     if (pending.empty()) return OkStatus();
-    HB_ASSIGN_OR_RETURN(Buffer bytes, EncodeIndex(std::move(pending)));
+    HB_ASSIGN_OR_RETURN(const StoredIndexObject stored,
+                        WriteIndexObject(*store_, std::move(pending)));
     pending.clear();
-    const Hash256 id = Sha256Of(bytes.span());
-    HB_TRY(store_->Put(IndexKey(id), bytes));
-    written.insert(id);
+    written.insert(stored.id);
     ++report_.indexes_written;
-    report_.index_bytes_written += bytes.size();
+    report_.index_bytes_written += stored.bytes;
     return OkStatus();
   };
   auto keep = [&](const IndexEntry& e) {
@@ -422,8 +420,7 @@ Status Collector::RewriteIndexes() {
   for (const IndexObjectInfo* i : rewrite) {
     HB_TRY(CheckCancel("the index rewrite"));
     if (!i->readable) continue;
-    HB_ASSIGN_OR_RETURN(Buffer bytes, store_->Get(i->object.key));
-    HB_ASSIGN_OR_RETURN(auto entries, DecodeIndex(bytes.span(), i->object.key));
+    HB_ASSIGN_OR_RETURN(auto entries, ReadIndexObject(*store_, i->object.key));
     for (const IndexEntry& e : entries) {
       if (!keep(e)) continue;
       pending.push_back(e);

@@ -9,6 +9,7 @@
 
 #include "format/layout.h"
 #include "format/pack.h"
+#include "repo/indexes.h"
 #include "util/thread_pool.h"
 
 namespace hugeblob {
@@ -109,10 +110,7 @@ Result<std::unique_ptr<ChunkIndex>> ChunkIndex::Load(ObjectStore& store, unsigne
     for (const ObjectInfo& info : index_objects) {
       pool.Submit([&, key = info.key] {
         if (cancel != nullptr && cancel->cancelled()) return;
-        auto bytes = store.Get(key);
-        Result<std::vector<IndexEntry>> entries =
-            bytes ? DecodeIndex(bytes->span(), key)
-                  : Result<std::vector<IndexEntry>>(Fail(bytes.error()));
+        Result<std::vector<IndexEntry>> entries = ReadIndexObject(store, key);
         std::lock_guard lock(mu);
         if (!entries) {
           // A damaged index object loses only dedup opportunities: its packs

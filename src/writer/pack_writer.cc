@@ -5,6 +5,7 @@
 
 #include "format/layout.h"
 #include "hash/sha256.h"
+#include "repo/indexes.h"
 #include "util/cancel.h"
 
 namespace hugeblob {
@@ -221,10 +222,9 @@ Status PackWriter::ClosePack() {
 
 Status PackWriter::WriteIndexObject(std::vector<IndexEntry> entries) {
   if (entries.empty()) return OkStatus();
-  HB_ASSIGN_OR_RETURN(Buffer bytes, EncodeIndex(std::move(entries)));
-  Hash256 id = Sha256Of(bytes.span());
-  HB_TRY(store_->Put(IndexKey(id), bytes));
-  stored_bytes_ += bytes.size();
+  HB_ASSIGN_OR_RETURN(const StoredIndexObject stored,
+                      hugeblob::WriteIndexObject(*store_, std::move(entries)));
+  stored_bytes_ += stored.bytes;
   return OkStatus();
 }
 
