@@ -15,8 +15,8 @@
 #include "reader/reader_test_util.h"
 #include "repo/manifests.h"
 #include "store/memory_store.h"
-#include "testing/wrapper_store.h"
 #include "testing/temp_dir.h"
+#include "testing/wrapper_store.h"
 
 namespace hugeblob {
 namespace {

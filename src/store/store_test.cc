@@ -4,9 +4,9 @@
 
 #include "store/local_store.h"
 #include "store/memory_store.h"
-#include "testing/wrapper_store.h"
 #include "testing/store_conformance.h"
 #include "testing/temp_dir.h"
+#include "testing/wrapper_store.h"
 
 namespace hugeblob {
 namespace {

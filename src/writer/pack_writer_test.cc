@@ -83,7 +83,8 @@ TEST(PackWriterTest, StreamsPacksIntoALocalStore) {
   for (const auto& [id, bytes] : frames) {
     auto loc = index.Find(id);
     ASSERT_TRUE(loc);
-    auto got = store->GetRange(PackKey(index.PackId(loc->pack_no)), loc->offset, loc->stored_length);
+    auto got =
+        store->GetRange(PackKey(index.PackId(loc->pack_no)), loc->offset, loc->stored_length);
     ASSERT_TRUE(got) << got.error().message();
     EXPECT_EQ(got->view(), bytes.view());
   }
