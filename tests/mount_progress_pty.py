@@ -13,6 +13,8 @@ Every wait is for a state (mounted, a redraw seen, the daemon gone), with a
 deadline, never a guessed time."""
 import fcntl, hashlib, os, pty, select, struct, subprocess, sys, termios, time
 
+from pty_redraws import check_redraws
+
 cols = int(sys.argv[1])
 must = [m for m in sys.argv[2].split(",") if m]
 mnt, path, want_sha = sys.argv[3], sys.argv[4], sys.argv[5]
@@ -82,29 +84,10 @@ _, status = os.waitpid(pid, 0)
 text = out.decode("utf-8", "replace").replace("\r\n", "\n")
 if os.waitstatus_to_exitcode(status) != 0:
     problems.append(f"exit status {os.waitstatus_to_exitcode(status)}: {text!r}")
-bars = []
-for piece in text.split("\r")[1:]:
-    if piece.startswith("\x1b[K"):
-        continue
-    bar, sep, rest = piece.partition("\x1b[K")
-    if not sep:
-        problems.append(f"a redraw without erase-to-end: {piece!r}")
-    bars.append(bar)
-if not bars:
-    problems.append(f"no progress drawn: {text!r}")
-for b in bars:
-    if len(b) > cols - 1:
-        problems.append(f"a redraw of {len(b)} columns on a {cols}-column terminal: {b!r}")
-    if "\n" in b:
-        problems.append(f"a redraw holds a newline: {b!r}")
-tail = text.rsplit("\r", 1)[-1] if "\r" in text else ""
-if not tail.startswith("\x1b[K"):
-    problems.append(f"the line is not cleared at unmount: {tail!r}")
-elif "fetched" not in tail or "request" not in tail:
+bars, found, tail = check_redraws(text, cols, must, "the line is not cleared at unmount")
+problems += found
+if tail.startswith("\x1b[K") and ("fetched" not in tail or "request" not in tail):
     problems.append(f"no summary after the cleared line: {tail!r}")
-for m in must:
-    if not any(m in b for b in bars):
-        problems.append(f"no redraw shows {m!r}: {bars!r}")
 for p in problems:
     print(p)
 if not problems:

@@ -8,6 +8,8 @@ Usage: progress_pty.py COLUMNS MUST_CONTAIN[,..] -- command args...
 Prints one line per failed property and exits 1, or prints the redraws."""
 import fcntl, os, pty, struct, sys, termios
 
+from pty_redraws import check_redraws
+
 cols = int(sys.argv[1])
 must = [m for m in sys.argv[2].split(",") if m]
 cmd = sys.argv[sys.argv.index("--") + 1:]
@@ -31,29 +33,8 @@ text = out.decode("utf-8", "replace").replace("\r\n", "\n")
 problems = []
 if os.waitstatus_to_exitcode(status) != 0:
     problems.append(f"exit status {os.waitstatus_to_exitcode(status)}: {text!r}")
-# Redraws: "\r" + bar + "\x1b[K"; the last "\r\x1b[K" clears the bar.
-bars = []
-for piece in text.split("\r")[1:]:
-    if piece.startswith("\x1b[K"):
-        rest = piece[3:]
-        continue
-    bar, sep, rest = piece.partition("\x1b[K")
-    if not sep:
-        problems.append(f"a redraw without erase-to-end: {piece!r}")
-    bars.append(bar)
-if not bars:
-    problems.append(f"no progress drawn: {text!r}")
-for b in bars:
-    if len(b) > cols - 1:
-        problems.append(f"a redraw of {len(b)} columns on a {cols}-column terminal: {b!r}")
-    if "\n" in b:
-        problems.append(f"a redraw holds a newline: {b!r}")
-tail = text.rsplit("\r", 1)[-1] if "\r" in text else ""
-if not tail.startswith("\x1b[K"):
-    problems.append(f"the bar is not cleared before the summary: {tail!r}")
-for m in must:
-    if not any(m in b for b in bars):
-        problems.append(f"no redraw shows {m!r}: {bars!r}")
+bars, found, tail = check_redraws(text, cols, must, "the bar is not cleared before the summary")
+problems += found
 for p in problems:
     print(p)
 if not problems:
