@@ -104,6 +104,10 @@ void MountProgress::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // The final count, even if the last fetches ended after the last tick.
+  Progress p;
+  p.done = store_->bytes();
+  line_.Record(p);
   line_.SetExtras({{"requests", "requests", store_->requests()}, {"in_flight", "in flight", 0}});
   line_.Finish();
 }

@@ -138,6 +138,7 @@ void ProgressLine::Record(const Progress& p) {
   const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   window_.emplace_back(t, p.done);
   while (window_.size() > 2 && window_.front().first < t - kWindowSeconds) window_.pop_front();
+  latest_ = p;  // what Finish reports, drawn or not
 }
 
 void ProgressLine::Update(const Progress& p) {
@@ -185,7 +186,10 @@ void ProgressLine::Finish() {
   std::lock_guard lock(mu_);
   if (finished_) return;
   finished_ = true;
-  if (!drawn_) return;
+  // A tool reading --progress json always gets the finished line, even when
+  // the work ended before the first redraw was due; a bar never drawn has
+  // nothing to clear.
+  if (!drawn_ && mode_ != ProgressMode::kJson) return;
   if (mode_ == ProgressMode::kBar) {
     std::fprintf(stderr, "\r\033[K");
   } else if (mode_ == ProgressMode::kJson) {

@@ -37,8 +37,9 @@ class ProgressLine {
   // A callback to hand to the library (captures `this`); null when off.
   ProgressFn callback();
   void Update(const Progress& p);
-  // Adds `p` to the rate's window without drawing (a mount while idle, so
-  // that the first line after a pause has a rate).
+  // Adds `p` to the rate's window and as the latest value, without drawing
+  // (a mount while idle, so that the first line after a pause has a rate,
+  // and Finish reports the last count).
   void Record(const Progress& p);
   // Counters beside `done` (the mount's requests): shown after the rate as
   // "N label" (dropped first when the line is narrow) and as JSON fields
