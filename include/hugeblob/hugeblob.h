@@ -169,6 +169,7 @@ struct GetResult {
   uint64_t seed_changed_chunks = 0;  // seed chunks that no longer matched (fetched)
   uint64_t fetched_bytes = 0;        // stored bytes read from the store
   uint64_t store_requests = 0;       // ranged reads of packs
+  uint64_t early_fetched_bytes = 0;  // of fetched_bytes: reads started while seeds were scanned
   uint64_t seed_files = 0;           // seed files scanned
   uint64_t cloned_bytes = 0;         // of seeded_bytes: shared extents (reflinks)
   uint64_t cached_bytes = 0;         // bytes read from the disk cache

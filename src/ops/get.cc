@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <future>
@@ -252,6 +253,145 @@ bool Overlaps(const std::vector<std::pair<uint64_t, uint64_t>>& spans, uint64_t 
   return it != spans.end() && it->first < end;
 }
 
+// The store's reads of a seeded restore, started while the seed is still
+// being scanned. The scan reports (SeedScanOptions::on_missing) the frames
+// the seed lacks gap by gap; they are planned into ranged reads (at once
+// when no read is under way, else once a few MiB gathered or a read ended)
+// and fetched by kPrefetchThreads threads into memory, as stored;
+// once the scan is done, the rest of what the plan fetches is added at
+// once, so the store's reads also overlap the copies from the seed. At most
+// `max_bytes` are held: frames beyond that are fetched afterwards as
+// without it. Nothing is trusted here: RestoreFrames decodes each frame it
+// takes from a read and checks it against its id, like any fetched frame;
+// a read that failed is simply not there (its frames are fetched again,
+// and an error then is reported). A frame the scan found after all was
+// fetched for nothing, and counts in fetched_bytes like the rest.
+class Prefetch {
+ public:
+  struct Read {
+    PlannedRead read;            // first/last index into `frames`
+    std::vector<size_t> frames;  // in reading order
+    Buffer bytes;
+    bool early = false;  // planned while the seeds were being scanned
+  };
+
+  Prefetch(ObjectStore& store, const Manifest& m, uint64_t max_bytes)
+      : store_(store), m_(m), max_bytes_(max_bytes), taken_(m.frames.size(), 0) {
+    for (unsigned t = 0; t < kPrefetchThreads; ++t) pool_.emplace_back([this] { Work(); });
+  }
+  ~Prefetch() { Finish(); }
+
+  // Frames to read; the ones added before are skipped. Planned once
+  // kPrefetchBatch stored bytes are pending, or now with `flush` (the scan
+  // is over then).
+  void Add(const std::vector<size_t>& frames, bool flush) {
+    std::lock_guard lock(mu_);
+    if (flush) scanning_ = false;
+    for (size_t i : frames) {
+      if (taken_[i] || m_.frames[i].zero) continue;
+      taken_[i] = 1;
+      pending_.push_back(i);
+      pending_bytes_ += m_.frames[i].stored_length;
+    }
+    // While reads are under way, frames gather into larger reads; with none
+    // (the first report, or the store keeps up) they go at once.
+    if (flush || pending_bytes_ >= kPrefetchBatch || (queue_.empty() && in_flight_ == 0)) Plan();
+  }
+  // Reads not started yet whose frames are all unwanted now are dropped.
+  void Keep(const std::vector<uint8_t>& wanted) {
+    std::lock_guard lock(mu_);
+    std::erase_if(queue_, [&](const Read& r) {
+      const bool drop =
+          std::none_of(r.frames.begin(), r.frames.end(), [&](size_t i) { return wanted[i] != 0; });
+      if (drop) planned_bytes_ -= r.read.bytes();
+      return drop;
+    });
+  }
+  // Waits for every planned read; afterwards done() holds what arrived.
+  void Finish() {
+    {
+      std::lock_guard lock(mu_);
+      finishing_ = true;
+    }
+    work_.notify_all();
+    for (auto& t : pool_) t.join();
+    pool_.clear();
+  }
+  std::vector<Read>& done() { return done_; }
+  uint64_t fetched_bytes() const { return fetched_; }
+  uint64_t requests() const { return requests_; }
+  uint64_t early_bytes() const { return early_; }
+
+ private:
+  static constexpr unsigned kPrefetchThreads = 4;
+  static constexpr uint64_t kPrefetchBatch = 4ull << 20;
+  static constexpr uint64_t kMaxRequest = 8ull << 20;
+  static constexpr uint64_t kMaxGap = 64ull << 10;
+
+  void Plan() {  // mu_ held
+    SortForReading(m_.frames, &pending_);
+    for (const PlannedRead& r : PlanReads(m_.frames, pending_, kMaxRequest, kMaxGap)) {
+      if (planned_bytes_ + r.bytes() > max_bytes_) break;  // fetched afterwards
+      planned_bytes_ += r.bytes();
+      Read read{r,
+                {pending_.begin() + static_cast<ptrdiff_t>(r.first),
+                 pending_.begin() + static_cast<ptrdiff_t>(r.last)},
+                Buffer(),
+                scanning_};
+      read.read.first = 0;
+      read.read.last = read.frames.size();
+      queue_.push_back(std::move(read));
+    }
+    pending_.clear();
+    pending_bytes_ = 0;
+    work_.notify_all();
+  }
+
+  void Work() {
+    for (;;) {
+      Read r;
+      {
+        std::unique_lock lock(mu_);
+        work_.wait(lock, [&] { return !queue_.empty() || finishing_; });
+        if (queue_.empty()) return;
+        r = std::move(queue_.front());
+        queue_.pop_front();
+        ++in_flight_;
+      }
+      r.bytes = Buffer::Allocate(static_cast<size_t>(r.read.bytes()));
+      Status got = ReadRangeInto(store_, PackKey(m_.packs[r.read.pack]), r.read, r.bytes,
+                                 {r.bytes.mutable_data(), r.bytes.size()}, nullptr);
+      std::lock_guard lock(mu_);
+      --in_flight_;
+      if (queue_.empty() && in_flight_ == 0 && !pending_.empty()) Plan();
+      if (!got) continue;
+      fetched_ += r.read.bytes();
+      if (r.early) early_ += r.read.bytes();
+      ++requests_;
+      done_.push_back(std::move(r));
+    }
+  }
+
+  ObjectStore& store_;
+  const Manifest& m_;
+  const uint64_t max_bytes_;
+  std::mutex mu_;
+  std::condition_variable work_;
+  std::vector<uint8_t> taken_;   // guarded by mu_
+  std::vector<size_t> pending_;  // guarded by mu_
+  uint64_t pending_bytes_ = 0;   // guarded by mu_
+  uint64_t planned_bytes_ = 0;   // guarded by mu_
+  std::deque<Read> queue_;       // guarded by mu_
+  std::vector<Read> done_;       // guarded by mu_
+  uint64_t fetched_ = 0;         // guarded by mu_
+  uint64_t requests_ = 0;        // guarded by mu_
+  uint64_t early_ = 0;           // guarded by mu_
+  unsigned in_flight_ = 0;       // guarded by mu_
+  bool scanning_ = true;         // guarded by mu_
+  bool finishing_ = false;       // guarded by mu_
+  std::vector<std::thread> pool_;
+};
+
 // Restores every frame of `m` into `fd` (already sized), or, with
 // `in_place`, updates the existing file `fd` into it by writing only the
 // frames it does not already hold at their offsets.
@@ -295,8 +435,18 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
   std::atomic<uint64_t> aligned_bytes{0};
   std::mutex progress_mu;  // progress is reported from one thread at a time
   std::unique_ptr<SeedIndex> seed;
+  // The store's reads start while the seeds are scanned (without a disk
+  // cache: with one, its claims decide who fetches what).
+  std::unique_ptr<Prefetch> prefetch;
+  if (!seeds.empty() && cache == nullptr) {
+    prefetch = std::make_unique<Prefetch>(
+        store, m, std::max<uint64_t>(4 * options.memory_budget, 64ull << 20));
+  }
   if (!seeds.empty()) {
     SeedScanOptions so;
+    if (prefetch != nullptr) {
+      so.on_missing = [&](std::vector<size_t> frames) { prefetch->Add(frames, false); };
+    }
     so.always = explicit_seeds;
     so.max_scan_bytes = std::max<uint64_t>(1, kSeedDirScanFactor * m.size);
     so.threads = threads;
@@ -367,6 +517,21 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
         plan[i] = From::kHeld;
       }
     }
+  }
+
+  // What the plan fetches: reads the scan asked for that no longer hold
+  // any of it are dropped, and the rest is read now, while the seeds are
+  // copied.
+  if (prefetch != nullptr) {
+    std::vector<uint8_t> wanted(n, 0);
+    std::vector<size_t> rest;
+    for (size_t i = 0; i < n; ++i) {
+      if (plan[i] != From::kFetch) continue;
+      wanted[i] = 1;
+      rest.push_back(i);
+    }
+    prefetch->Keep(wanted);
+    prefetch->Add(rest, true);
   }
 
   // 3. In place: read the endangered chunks first (each distinct chunk
@@ -618,6 +783,62 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     for (unsigned t = 0; t < std::min<size_t>(workers, runs.size()); ++t) pool.emplace_back(worker);
     for (auto& t : pool) t.join();
   };
+  if (prefetch != nullptr) {
+    // The frames read already, decoded and checked here; the rest (a read
+    // that failed, a frame the seed no longer held, what did not fit in
+    // memory) fetched below.
+    prefetch->Finish();
+    result->store_requests += prefetch->requests();
+    result->fetched_bytes += prefetch->fetched_bytes();
+    result->early_fetched_bytes = prefetch->early_bytes();
+    std::vector<Prefetch::Read>& reads = prefetch->done();
+    std::unordered_map<size_t, size_t> read_of;  // frame -> its read
+    for (size_t r = 0; r < reads.size(); ++r) {
+      for (size_t i : reads[r].frames) read_of.emplace(i, r);
+    }
+    std::vector<std::vector<size_t>> from_read(reads.size());
+    std::vector<size_t> rest;
+    for (size_t i : order) {
+      auto it = read_of.find(i);
+      if (it == read_of.end()) {
+        rest.push_back(i);
+      } else {
+        from_read[it->second].push_back(i);
+      }
+    }
+    std::atomic<size_t> next{0};
+    uint64_t max_decoded = 0;
+    for (const std::vector<size_t>& frames : from_read) {
+      for (size_t i : frames) max_decoded = std::max<uint64_t>(max_decoded, m.frames[i].length);
+    }
+    run_pool(
+        [&] {
+          Buffer scratch = Buffer::Allocate(static_cast<size_t>(max_decoded));
+          while (!stop.load()) {
+            if (cancelled()) return fail(CancelledError("get"));
+            const size_t r = next.fetch_add(1);
+            if (r >= reads.size()) return;
+            const Prefetch::Read& read = reads[r];
+            const std::string key = PackKey(m.packs[read.read.pack]);
+            uint64_t written = 0;
+            for (size_t i : from_read[r]) {
+              const FrameRef& f = m.frames[i];
+              auto plain = DecodeVerifiedView(
+                  StoredOf(f),
+                  read.bytes.span().subspan(f.stored_offset - read.read.begin, f.stored_length),
+                  {scratch.mutable_data(), scratch.size()}, key);
+              if (!plain) return fail(plain.error());
+              if (Status st = PwriteAll(fd, *plain, f.offset, path); !st) return fail(st.error());
+              written += f.length;
+            }
+            progress(written);
+          }
+        },
+        reads.size());
+    if (first_error) return Fail(*first_error);
+    reads.clear();
+    order = std::move(rest);
+  }
   fetch(std::move(order), cache != nullptr);
   if (first_error) return Fail(*first_error);
   if (!deferred.empty()) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -68,7 +69,10 @@ Status ScanIsland(int fd, const std::string& name, const Chunker& chunker, uint6
 // A sample of the frames is probed at their own offsets first; the aligned
 // pass runs when at least this share of them matched (a seed cut like the
 // file: an older version, the target). Below it, the seed is simply cut.
+// At most kProbes of them, one in kProbeEvery or fewer (the probe runs in
+// one thread before the pass).
 constexpr unsigned kProbeEvery = 16;
+constexpr size_t kProbes = 256;
 constexpr double kAlignedShare = 0.25;
 // Bytes of consecutive frames one aligned-pass task reads at once: small
 // enough that the bytes pread copies out of the page cache are still in the
@@ -132,10 +136,13 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
     };
 
     // 1. A seed cut like the file needs no cutting where nothing moved: the
-    // file's own chunks are checked at their own offsets, in parallel.
-    std::vector<std::pair<uint64_t, uint64_t>> covered;  // ranges matched, in order
+    // file's own chunks are checked at their own offsets, in parallel. A
+    // sample is probed first; in place (nothing to write) its hits count
+    // as checked and are not read again.
+    std::vector<uint8_t> hit(m.frames.size(), 0);  // found at its own offset in this seed
     size_t probes = 0, hits = 0;
-    for (size_t i = 0; i < m.frames.size(); i += kProbeEvery) {
+    const size_t probe_every = std::max<size_t>(kProbeEvery, m.frames.size() / kProbes);
+    for (size_t i = 0; i < m.frames.size(); i += probe_every) {
       if (!wanted(i)) continue;
       const FrameRef& f = m.frames[i];
       if (block.size() < f.length) block.resize(f.length);
@@ -143,8 +150,71 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
       ++probes;
       if (PreadAll(fd.get(), buf, f.offset, path) && ChunkHash(m.chunk_hash, buf) == f.chunk) {
         ++hits;
+        if (options.write_fd < 0) hit[i] = 1;
       }
     }
+
+    // 2. The rest is cut like put cuts a file, to find the chunks that
+    // moved (island by island; a file system that cannot tell holes from
+    // data is one island). Between two covered ranges, the cut starts where
+    // one ends (a chunk boundary in both files) and runs until the first
+    // chunk that reaches into the next. With the aligned pass, this runs in
+    // its own thread behind it, gap by gap as the pass settles the frames
+    // around each gap.
+    auto on_chunk = [&](uint64_t offset, std::span<const uint8_t> bytes) {
+      index->scanned_ += bytes.size();
+      if (IsAllZero(bytes)) return;  // holes are never fetched anyway
+      ChunkId id = ChunkHash(m.chunk_hash, bytes);
+      if (needed.count(id) == 0) return;
+      index->map_.emplace(id, Source{file, offset});
+      if (own != nullptr) {
+        const size_t i = m.FindFrame(offset);
+        if (i < m.frames.size() && m.frames[i].offset == offset &&
+            m.frames[i].length == bytes.size() && !m.frames[i].zero && m.frames[i].chunk == id) {
+          (*own)[i] = 1;
+        }
+      }
+    };
+    // Cuts [gap, gap_end); `more`: a covered range follows at gap_end.
+    auto scan_gap = [&](uint64_t gap, uint64_t gap_end, bool more) -> Status {
+      uint64_t pos = gap;
+      while (pos < gap_end) {
+        uint64_t end = gap_end;
+        if (auto extent = NextDataExtent(fd.get(), pos, gap_end, kMinSkippedHole)) {
+          pos = extent->first;
+          end = extent->second;
+          if (pos >= gap_end) break;
+        }
+        // The last island of a gap runs into the covered range after it,
+        // up to one chunk, so that the chunk across the boundary is whole.
+        const bool last = end >= gap_end && more;
+        const uint64_t limit = last ? std::min<uint64_t>(size, end + chunker->max_size()) : end;
+        HB_TRY(ScanIsland(fd.get(), path, *chunker, pos, limit - pos, block, cancel, on_chunk,
+                          last ? gap_end : UINT64_MAX));
+        pos = end;
+      }
+      return OkStatus();
+    };
+    // The frames of the file in [gap, gap_end) this seed lacks, for
+    // on_missing (one seed only: another might hold them).
+    const bool report = options.on_missing && paths.size() == 1;
+    std::unordered_map<ChunkId, uint32_t, Hash256Hasher> uses;  // frames per chunk
+    if (report) {
+      for (const FrameRef& f : m.frames) {
+        if (!f.zero) ++uses[f.chunk];
+      }
+    }
+    auto report_missing = [&](uint64_t gap, uint64_t gap_end) {
+      if (!report || gap >= gap_end) return;
+      std::vector<size_t> missing;
+      for (size_t i = m.FindFrame(gap); i < m.frames.size() && m.frames[i].offset < gap_end; ++i) {
+        const FrameRef& f = m.frames[i];
+        if (f.zero || hit[i] || aligned[i] || uses[f.chunk] != 1) continue;
+        if (index->map_.count(f.chunk) == 0) missing.push_back(i);
+      }
+      if (!missing.empty()) options.on_missing(std::move(missing));
+    };
+
     if (probes > 0 && hits >= kAlignedShare * static_cast<double>(probes)) {
       // Cloning needs the destination's block size; off once refused.
       uint64_t write_block = 0;
@@ -155,33 +225,44 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
       }
       // Batches of consecutive wanted frames, each read with one pread.
       std::vector<std::pair<size_t, size_t>> batches;
+      std::vector<uint32_t> batch_of(m.frames.size(), UINT32_MAX);
+      uint64_t probed_bytes = 0;  // probe hits taken as they are
       for (size_t i = 0; i < m.frames.size();) {
-        if (!wanted(i)) {
+        if (hit[i]) probed_bytes += m.frames[i].length;
+        if (!wanted(i) || hit[i]) {
           ++i;
           continue;
         }
         size_t j = i + 1;
-        while (j < m.frames.size() && wanted(j) &&
+        while (j < m.frames.size() && wanted(j) && !hit[j] &&
                m.frames[j].offset + m.frames[j].length - m.frames[i].offset <= kAlignedBatch) {
           ++j;
         }
+        for (size_t k = i; k < j; ++k) batch_of[k] = static_cast<uint32_t>(batches.size());
         batches.emplace_back(i, j);
         i = j;
       }
       std::atomic<size_t> next{0};
+      std::atomic<bool> stop{false};
       std::mutex mu;
-      std::optional<Error> error;   // guarded by mu
-      std::vector<size_t> matched;  // guarded by mu
-      uint64_t bytes = 0;           // guarded by mu
+      std::condition_variable settled;                     // a batch is done, or stop
+      std::vector<uint8_t> batch_done(batches.size(), 0);  // guarded by mu
+      std::optional<Error> error;                          // guarded by mu
+      uint64_t bytes = probed_bytes;                       // guarded by mu
+      auto fail = [&](Error e) {
+        {
+          std::lock_guard lock(mu);
+          if (!error) error = std::move(e);
+        }
+        stop.store(true);
+        settled.notify_all();
+      };
       auto worker = [&] {
         std::vector<uint8_t> buf, check;
         std::vector<size_t> mine;
         uint64_t read = 0;
-        auto fail = [&](Error e) {
-          std::lock_guard lock(mu);
-          if (!error) error = std::move(e);
-        };
         for (;;) {
+          if (stop.load()) break;
           const size_t b = next.fetch_add(1);
           if (b >= batches.size()) break;
           if (cancel != nullptr && cancel->cancelled()) {
@@ -197,18 +278,17 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
             break;
           }
           read += end - begin;
-          const size_t before = mine.size();
+          mine.clear();
           for (size_t i = first; i < last; ++i) {
             const FrameRef& f = m.frames[i];
             std::span<const uint8_t> bytes_of(buf.data() + (f.offset - begin), f.length);
             if (ChunkHash(m.chunk_hash, bytes_of) == f.chunk) mine.push_back(i);
           }
-          if (options.write_fd < 0) continue;
           // Write what matched, run by run of adjacent chunks, from the bytes
           // just checked; the block-aligned middle of a run is cloned when
           // the file system shares extents.
           bool failed = false;
-          for (size_t k = before; k < mine.size() && !failed;) {
+          for (size_t k = 0; options.write_fd >= 0 && k < mine.size() && !failed;) {
             size_t e = k + 1;
             while (e < mine.size() && mine[e] == mine[e - 1] + 1) ++e;
             const uint64_t rb = m.frames[mine[k]].offset;
@@ -232,80 +312,70 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
             failed = !(put(rb, a) && put(z, re) && (z > a || put(a, z)));
             k = e;
           }
+          // Frames the aligned writer already wrote stay written even if a
+          // later frame failed: they are marked before the error is returned.
+          for (size_t i : mine) hit[i] = 1;
+          {
+            std::lock_guard lock(mu);
+            batch_done[b] = 1;
+          }
+          settled.notify_all();
           if (failed) break;
-          if (options.on_written) {
+          if (options.write_fd >= 0 && options.on_written) {
             uint64_t n = 0;
-            for (size_t k = before; k < mine.size(); ++k) n += m.frames[mine[k]].length;
+            for (size_t i : mine) n += m.frames[i].length;
             options.on_written(n);
           }
         }
         std::lock_guard lock(mu);
-        matched.insert(matched.end(), mine.begin(), mine.end());
         bytes += read;
+      };
+      // The cut of the gaps, behind the pass: a gap is cut as soon as the
+      // frame after it is known to be covered, so the two overlap.
+      auto scanner = [&]() -> Status {
+        uint64_t gap = 0;
+        bool in_run = false;
+        for (size_t i = 0; i < m.frames.size(); ++i) {
+          const uint32_t b = batch_of[i];
+          if (b != UINT32_MAX) {
+            std::unique_lock lock(mu);
+            settled.wait(lock, [&] { return batch_done[b] != 0 || stop.load(); });
+            if (batch_done[b] == 0) return OkStatus();  // the pass failed: its error counts
+          }
+          if (hit[i] && !in_run) {
+            HB_TRY(scan_gap(gap, m.frames[i].offset, true));
+            report_missing(gap, m.frames[i].offset);
+            in_run = true;
+          } else if (!hit[i] && in_run) {
+            gap = m.frames[i].offset;
+            in_run = false;
+          }
+        }
+        if (in_run) gap = m.size;
+        HB_TRY(scan_gap(gap, size, false));
+        report_missing(gap, std::max(size, m.size));
+        return OkStatus();
       };
       std::vector<std::thread> pool;
       const unsigned threads = std::max(1u, options.threads);
       for (unsigned t = 0; t < std::min<size_t>(threads, batches.size()); ++t) {
         pool.emplace_back(worker);
       }
+      Status cut = scanner();
+      if (!cut) fail(cut.error());
       for (auto& t : pool) t.join();
-      index->scanned_ += bytes;
       index->aligned_ += bytes;
-      // Frames the aligned writer already wrote stay written even if a later
-      // frame failed: they are marked before the error is returned.
-      std::sort(matched.begin(), matched.end());
-      for (size_t i : matched) {
+      index->scanned_ += bytes;
+      for (size_t i = 0; i < m.frames.size(); ++i) {
+        if (!hit[i]) continue;
         found_at_own(i);
         if (options.done != nullptr && options.write_fd >= 0) (*options.done)[i] = 1;
-        const FrameRef& f = m.frames[i];
-        if (!covered.empty() && covered.back().second == f.offset) {
-          covered.back().second += f.length;
-        } else {
-          covered.emplace_back(f.offset, f.offset + f.length);
-        }
       }
       if (error) return Fail(*error);
-    }
-
-    // 2. The rest is cut like put cuts a file, to find the chunks that
-    // moved (island by island; a file system that cannot tell holes from
-    // data is one island). Between two covered ranges, the cut starts where
-    // one ends (a chunk boundary in both files) and runs until the first
-    // chunk that reaches into the next.
-    auto on_chunk = [&](uint64_t offset, std::span<const uint8_t> bytes) {
-      index->scanned_ += bytes.size();
-      if (IsAllZero(bytes)) return;  // holes are never fetched anyway
-      ChunkId id = ChunkHash(m.chunk_hash, bytes);
-      if (needed.count(id) == 0) return;
-      index->map_.emplace(id, Source{file, offset});
-      if (own != nullptr) {
-        const size_t i = m.FindFrame(offset);
-        if (i < m.frames.size() && m.frames[i].offset == offset &&
-            m.frames[i].length == bytes.size() && !m.frames[i].zero && m.frames[i].chunk == id) {
-          (*own)[i] = 1;
-        }
-      }
-    };
-    uint64_t gap = 0;
-    for (size_t c = 0; c <= covered.size(); ++c) {
-      const uint64_t gap_end = c < covered.size() ? covered[c].first : size;
-      uint64_t pos = gap;
-      while (pos < gap_end) {
-        uint64_t end = gap_end;
-        if (auto extent = NextDataExtent(fd.get(), pos, gap_end, kMinSkippedHole)) {
-          pos = extent->first;
-          end = extent->second;
-          if (pos >= gap_end) break;
-        }
-        // The last island of a gap runs into the covered range after it,
-        // up to one chunk, so that the chunk across the boundary is whole.
-        const bool last = end >= gap_end && c < covered.size();
-        const uint64_t limit = last ? std::min<uint64_t>(size, end + chunker->max_size()) : end;
-        HB_TRY(ScanIsland(fd.get(), path, *chunker, pos, limit - pos, block, cancel, on_chunk,
-                          last ? gap_end : UINT64_MAX));
-        pos = end;
-      }
-      if (c < covered.size()) gap = covered[c].second;
+    } else {
+      std::fill(hit.begin(), hit.end(), 0);
+      HB_TRY(scan_gap(0, size, false));
+      report_missing(0, std::max(size, m.size));
     }
     index->names_.push_back(path);
     index->files_.push_back(std::move(fd));

@@ -56,6 +56,15 @@ struct SeedScanOptions {
   std::function<void(uint64_t)> on_written;
   // When set (sized to the frame count), marks the frames written so.
   std::vector<uint8_t>* done = nullptr;
+  // When set and there is one seed: called (from a scanning thread, while
+  // the scan goes on) with frames the seed very likely lacks, so that their
+  // fetch can start before the scan ends. A frame is reported once the
+  // ranges around it are scanned: it is not at its own offset, the cut of
+  // the gap it lies in did not find it, and its chunk occurs nowhere else in
+  // the file (so no later part of the scan can find it at its own offset).
+  // Only a chunk that moved far (into another gap) is reported and then
+  // still found: a fetch too many, never a wrong byte.
+  std::function<void(std::vector<size_t>)> on_missing;
 };
 
 class SeedIndex {

@@ -235,5 +235,57 @@ TEST(SeedTest, AlignedSeedIsReadOnceAndOnlyEditsAreFetched) {
   EXPECT_EQ(r->held_bytes, 0u);
 }
 
+// The store's reads start while the seed is scanned: the frames the seed
+// lacks are fetched early, and still only those (a chunk that only moved is
+// found by the cut of its gap and not fetched). A seed rewritten during the
+// scan only costs fetches: the output is v6 exactly.
+TEST(SeedTest, FetchOverlapsTheScanAndStaysExact) {
+  Versions v;
+  const DiffReport d = DiffManifests(v.Load("v5"), v.Load("v6"));
+  GetOptions o = Quiet();
+  o.seeds = {WriteFile(v.dir, "seed", v.v5)};
+  auto r = Get(v.store, "v6", v.dir.path() + "/out", o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(ReadFile(v.dir.path() + "/out"), v.v6);
+  EXPECT_GT(r->early_fetched_bytes, 0u);
+  EXPECT_LE(r->early_fetched_bytes, r->fetched_bytes);
+  // What diff predicts, plus at most 64 KiB of gap per read.
+  EXPECT_GE(r->fetched_bytes, d.fetch_bytes);
+  EXPECT_LE(r->fetched_bytes, d.fetch_bytes + r->store_requests * (64u << 10));
+  // In place, the same.
+  const std::string target = WriteFile(v.dir, "target", v.v5);
+  GetOptions p = Quiet();
+  p.in_place = true;
+  r = Get(v.store, "v6", target, p);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(ReadFile(target), v.v6);
+  EXPECT_GT(r->early_fetched_bytes, 0u);
+  EXPECT_LE(r->fetched_bytes, d.fetch_bytes + r->store_requests * (64u << 10));
+
+  // A seed where nothing moved, rewritten after the first batch of the
+  // aligned pass: the rest of the pass and the cut find nothing, and what
+  // the seed lost is fetched, most of it while the scan still runs.
+  const std::string a5 = MakeData(8 << 20, 15);
+  std::string a6 = a5;
+  for (size_t at : {100000u, 2500000u, 4000000u, 7000000u}) a6.replace(at, 50, MakeData(50, at));
+  ASSERT_TRUE(Put(v.store, WriteFile(v.dir, "a6", a6), SmallPut("a6", "cdc")));
+  const std::string seed = WriteFile(v.dir, "seed2", a5);
+  GetOptions c = Quiet();
+  c.threads = 1;
+  c.seeds = {seed};
+  bool clobbered = false;
+  c.progress = [&](const Progress&) {
+    if (clobbered) return;
+    clobbered = true;
+    WriteFile(v.dir, "seed2", MakeData(a5.size(), 98));
+  };
+  r = Get(v.store, "a6", v.dir.path() + "/out2", c);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(clobbered);
+  EXPECT_EQ(ReadFile(v.dir.path() + "/out2"), a6);
+  EXPECT_GT(r->early_fetched_bytes, 4u << 20);
+  EXPECT_LT(r->seeded_bytes, 4u << 20);
+}
+
 }  // namespace
 }  // namespace hugeblob
