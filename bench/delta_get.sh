@@ -30,7 +30,7 @@
 # Environment: HB_BENCH_SIZE (default 4G; e.g. 1G), ROUNDS (3), LATENCY
 # (30), HB_BENCH_WORK (default /tmp/hb-bench-delta; kept), HB_BENCH_S3=0
 # skips S3, HB_BENCH_CASYNC=0 skips casync (its seeded extract takes
-# minutes a round). Results: a Markdown table on stdout and in
+# minutes a round), HB_BENCH_MOUNT=0 skips the mount after a restart. Results: a Markdown table on stdout and in
 # bench/out/delta_get-<size>-<time>.md, raw rows in the .tsv beside it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -159,7 +159,7 @@ rm -f "$OUT"
 
 # --- a second mount after a restart (S3) ---------------------------------------------------
 MOUNT_NOTE=""
-if [ "$S3_ON" = 1 ] && [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
+if [ "$S3_ON" = 1 ] && [ "${HB_BENCH_MOUNT:-1}" = 1 ] && [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
   MNT=$WORK/mnt
   mkdir -p "$MNT"
   rm -rf "$WORK/mcache"

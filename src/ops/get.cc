@@ -255,8 +255,8 @@ bool Overlaps(const std::vector<std::pair<uint64_t, uint64_t>>& spans, uint64_t 
 
 // The store's reads of a seeded restore, started while the seed is still
 // being scanned. The scan reports (SeedScanOptions::on_missing) the frames
-// the seed lacks gap by gap; they are planned into ranged reads (at once
-// when no read is under way, else once a few MiB gathered or a read ended)
+// the seed lacks gap by gap; they are planned into ranged reads (once
+// 512 KiB gathered while no read is under way, else once 4 MiB did)
 // and fetched by kPrefetchThreads threads into memory, as stored;
 // once the scan is done, the rest of what the plan fetches is added at
 // once, so the store's reads also overlap the copies from the seed. At most
@@ -295,7 +295,7 @@ class Prefetch {
     }
     // While reads are under way, frames gather into larger reads; with none
     // (the first report, or the store keeps up) they go at once.
-    if (flush || pending_bytes_ >= kPrefetchBatch || (queue_.empty() && in_flight_ == 0)) Plan();
+    if (flush || pending_bytes_ >= kPrefetchBatch || Idle()) Plan();
   }
   // Reads not started yet whose frames are all unwanted now are dropped.
   void Keep(const std::vector<uint8_t>& wanted) {
@@ -325,9 +325,15 @@ class Prefetch {
  private:
   static constexpr unsigned kPrefetchThreads = 4;
   static constexpr uint64_t kPrefetchBatch = 4ull << 20;
+  static constexpr uint64_t kPrefetchIdleBatch = 512ull << 10;
+  static constexpr size_t kSlab = 16u << 20;
   static constexpr uint64_t kMaxRequest = 8ull << 20;
   static constexpr uint64_t kMaxGap = 64ull << 10;
 
+  // No read under way, and enough gathered to be worth one (mu_ held).
+  bool Idle() const {
+    return queue_.empty() && in_flight_ == 0 && pending_bytes_ >= kPrefetchIdleBatch;
+  }
   void Plan() {  // mu_ held
     SortForReading(m_.frames, &pending_);
     for (const PlannedRead& r : PlanReads(m_.frames, pending_, kMaxRequest, kMaxGap)) {
@@ -358,12 +364,27 @@ class Prefetch {
         queue_.pop_front();
         ++in_flight_;
       }
-      r.bytes = Buffer::Allocate(static_cast<size_t>(r.read.bytes()));
-      Status got = ReadRangeInto(store_, PackKey(m_.packs[r.read.pack]), r.read, r.bytes,
-                                 {r.bytes.mutable_data(), r.bytes.size()}, nullptr);
+      const size_t size = static_cast<size_t>(r.read.bytes());
+      Buffer slab;
+      size_t at = 0;
+      {
+        // Reads are carved out of slabs of kSlab bytes (huge pages: a fault
+        // per 2 MiB, not per 4 KiB) rather than allocated one by one.
+        std::lock_guard lock(mu_);
+        if (slab_.empty() || slab_.size() - slab_used_ < size) {
+          slab_ = Buffer::Allocate(std::max<size_t>(kSlab, size));
+          slab_used_ = 0;
+        }
+        slab = slab_;
+        at = slab_used_;
+        slab_used_ += size;
+      }
+      r.bytes = slab.Slice(at, size);
+      Status got = ReadRangeInto(store_, PackKey(m_.packs[r.read.pack]), r.read, slab,
+                                 {slab.mutable_data() + at, size}, nullptr);
       std::lock_guard lock(mu_);
       --in_flight_;
-      if (queue_.empty() && in_flight_ == 0 && !pending_.empty()) Plan();
+      if (Idle()) Plan();
       if (!got) continue;
       fetched_ += r.read.bytes();
       if (r.early) early_ += r.read.bytes();
@@ -388,6 +409,8 @@ class Prefetch {
   uint64_t early_ = 0;           // guarded by mu_
   unsigned in_flight_ = 0;       // guarded by mu_
   bool scanning_ = true;         // guarded by mu_
+  Buffer slab_;                  // guarded by mu_
+  size_t slab_used_ = 0;         // guarded by mu_
   bool finishing_ = false;       // guarded by mu_
   std::vector<std::thread> pool_;
 };

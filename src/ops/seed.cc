@@ -26,10 +26,13 @@ namespace {
 
 // Reads [pos, pos + limit) of `fd` block by block and cuts it with `chunker`
 // (the island ends the last chunk), calling `chunk(offset, bytes)`; stops
-// after the first chunk that ends at or past `stop_after`.
+// after the first chunk that ends at or past `stop_after`. `chunk` returns
+// where the cut goes on: the chunk's end, or further when the callback took
+// care of the bytes up to there itself (a chunk boundary: see on_chunk in
+// SeedIndex::Build).
 Status ScanIsland(int fd, const std::string& name, const Chunker& chunker, uint64_t pos,
                   uint64_t limit, std::vector<uint8_t>& block, const CancelToken* cancel,
-                  const std::function<void(uint64_t, std::span<const uint8_t>)>& chunk,
+                  const std::function<uint64_t(uint64_t, std::span<const uint8_t>)>& chunk,
                   uint64_t stop_after = UINT64_MAX) {
   size_t fill = 0;  // bytes of `block` holding data not cut yet, starting at `base`
   uint64_t base = pos;
@@ -50,13 +53,29 @@ Status ScanIsland(int fd, const std::string& name, const Chunker& chunker, uint6
     left -= got;
     const bool eof = got < want || left == 0;
     size_t at = 0;
+    bool jumped = false;  // past what `block` holds
     while (at < fill) {
       size_t n = chunker.NextCut({block.data() + at, fill - at}, eof);
       if (n == 0) break;
-      chunk(base + at, {block.data() + at, n});
+      const uint64_t next = chunk(base + at, {block.data() + at, n});
       at += n;
       if (base + at >= stop_after) return OkStatus();
+      if (next <= base + at) continue;
+      if (next >= stop_after) return OkStatus();
+      if (next <= base + fill) {
+        at = static_cast<size_t>(next - base);
+        continue;
+      }
+      const uint64_t skip = next - (base + fill);
+      if (eof || skip >= left) return OkStatus();  // past the island's end
+      left -= skip;
+      base = next;
+      fill = 0;
+      at = 0;
+      jumped = true;
+      break;
     }
+    if (jumped) continue;
     if (eof) return OkStatus();
     std::memmove(block.data(), block.data() + at, fill - at);
     base += at;
@@ -89,8 +108,12 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
                                                     const SeedScanOptions& options) {
   auto index = std::make_unique<SeedIndex>();
   std::unordered_set<ChunkId, Hash256Hasher> needed;
-  for (const FrameRef& f : m.frames) {
-    if (!f.zero) needed.insert(f.chunk);
+  std::unordered_map<ChunkId, size_t, Hash256Hasher> frame_of;  // the first frame of each chunk
+  for (size_t i = 0; i < m.frames.size(); ++i) {
+    const FrameRef& f = m.frames[i];
+    if (f.zero) continue;
+    needed.insert(f.chunk);
+    frame_of.emplace(f.chunk, i);
   }
   HB_TRY(ValidateChunkerParams(m.chunker));
   std::unique_ptr<Chunker> chunker = MakeChunker(m.chunker);
@@ -161,19 +184,49 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
     // chunk that reaches into the next. With the aligned pass, this runs in
     // its own thread behind it, gap by gap as the pass settles the frames
     // around each gap.
-    auto on_chunk = [&](uint64_t offset, std::span<const uint8_t> bytes) {
-      index->scanned_ += bytes.size();
-      if (IsAllZero(bytes)) return;  // holes are never fetched anyway
-      ChunkId id = ChunkHash(m.chunk_hash, bytes);
-      if (needed.count(id) == 0) return;
+    // A chunk of the file found at `offset` of the seed is most likely
+    // followed there by the file's next chunks (a region shifted by an
+    // insertion or a deletion): those are checked where they would be, by
+    // their ids, and the cut goes on after the last that matched (a chunk
+    // boundary in both files, like the end of a covered range) instead of
+    // cutting and hashing bytes whose cut is known already.
+    std::vector<uint8_t> follow;
+    uint64_t island_end = 0;  // of the island being cut
+    auto take = [&](size_t i, uint64_t offset) {
+      const ChunkId& id = m.frames[i].chunk;
       index->map_.emplace(id, Source{file, offset});
-      if (own != nullptr) {
-        const size_t i = m.FindFrame(offset);
-        if (i < m.frames.size() && m.frames[i].offset == offset &&
-            m.frames[i].length == bytes.size() && !m.frames[i].zero && m.frames[i].chunk == id) {
-          (*own)[i] = 1;
+      if (own != nullptr) {  // the file has this chunk right here (maybe at another frame too)
+        const size_t j = m.FindFrame(offset);
+        if (j < m.frames.size() && m.frames[j].offset == offset &&
+            m.frames[j].length == m.frames[i].length && !m.frames[j].zero &&
+            m.frames[j].chunk == id) {
+          (*own)[j] = 1;
         }
       }
+    };
+    auto on_chunk = [&](uint64_t offset, std::span<const uint8_t> bytes) -> uint64_t {
+      index->scanned_ += bytes.size();
+      const uint64_t end = offset + bytes.size();
+      if (IsAllZero(bytes)) return end;  // holes are never fetched anyway
+      ChunkId id = ChunkHash(m.chunk_hash, bytes);
+      auto it = frame_of.find(id);
+      if (it == frame_of.end()) return end;
+      size_t i = it->second;
+      if (m.frames[i].length != bytes.size()) return end;
+      take(i, offset);
+      uint64_t at = end;
+      for (++i; i < m.frames.size(); ++i) {
+        const FrameRef& f = m.frames[i];
+        if (f.zero || at + f.length > island_end) break;
+        if (follow.size() < f.length) follow.resize(f.length);
+        std::span<uint8_t> buf(follow.data(), f.length);
+        if (!PreadAll(fd.get(), buf, at, path)) break;
+        index->scanned_ += f.length;
+        if (ChunkHash(m.chunk_hash, buf) != f.chunk) break;
+        take(i, at);
+        at += f.length;
+      }
+      return at;
     };
     // Cuts [gap, gap_end); `more`: a covered range follows at gap_end.
     auto scan_gap = [&](uint64_t gap, uint64_t gap_end, bool more) -> Status {
@@ -189,6 +242,7 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
         // up to one chunk, so that the chunk across the boundary is whole.
         const bool last = end >= gap_end && more;
         const uint64_t limit = last ? std::min<uint64_t>(size, end + chunker->max_size()) : end;
+        island_end = limit;
         HB_TRY(ScanIsland(fd.get(), path, *chunker, pos, limit - pos, block, cancel, on_chunk,
                           last ? gap_end : UINT64_MAX));
         pos = end;
@@ -335,9 +389,11 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
       auto scanner = [&]() -> Status {
         uint64_t gap = 0;
         bool in_run = false;
+        uint32_t settled_batch = UINT32_MAX;  // known done
         for (size_t i = 0; i < m.frames.size(); ++i) {
           const uint32_t b = batch_of[i];
-          if (b != UINT32_MAX) {
+          if (b != UINT32_MAX && b != settled_batch) {
+            settled_batch = b;
             std::unique_lock lock(mu);
             settled.wait(lock, [&] { return batch_done[b] != 0 || stop.load(); });
             if (batch_done[b] == 0) return OkStatus();  // the pass failed: its error counts

@@ -241,12 +241,19 @@ TEST(SeedTest, AlignedSeedIsReadOnceAndOnlyEditsAreFetched) {
 // scan only costs fetches: the output is v6 exactly.
 TEST(SeedTest, FetchOverlapsTheScanAndStaysExact) {
   Versions v;
-  const DiffReport d = DiffManifests(v.Load("v5"), v.Load("v6"));
+  // v7: v5 with four 400 KB stretches rewritten and 70000 bytes inserted
+  // at 3 MiB (the rest shifts).
+  std::string v7 = v.v5;
+  for (size_t at : {500000u, 2000000u, 4500000u, 7000000u})
+    v7.replace(at, 400000, MakeData(400000, at));
+  v7.insert(3 << 20, MakeData(70000, 77));
+  ASSERT_TRUE(Put(v.store, WriteFile(v.dir, "v7", v7), SmallPut("v7", "cdc")));
+  const DiffReport d = DiffManifests(v.Load("v5"), v.Load("v7"));
   GetOptions o = Quiet();
   o.seeds = {WriteFile(v.dir, "seed", v.v5)};
-  auto r = Get(v.store, "v6", v.dir.path() + "/out", o);
+  auto r = Get(v.store, "v7", v.dir.path() + "/out", o);
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(ReadFile(v.dir.path() + "/out"), v.v6);
+  EXPECT_EQ(ReadFile(v.dir.path() + "/out"), v7);
   EXPECT_GT(r->early_fetched_bytes, 0u);
   EXPECT_LE(r->early_fetched_bytes, r->fetched_bytes);
   // What diff predicts, plus at most 64 KiB of gap per read.
@@ -256,10 +263,11 @@ TEST(SeedTest, FetchOverlapsTheScanAndStaysExact) {
   const std::string target = WriteFile(v.dir, "target", v.v5);
   GetOptions p = Quiet();
   p.in_place = true;
-  r = Get(v.store, "v6", target, p);
+  r = Get(v.store, "v7", target, p);
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(ReadFile(target), v.v6);
+  EXPECT_EQ(ReadFile(target), v7);
   EXPECT_GT(r->early_fetched_bytes, 0u);
+  EXPECT_GE(r->fetched_bytes, d.fetch_bytes);
   EXPECT_LE(r->fetched_bytes, d.fetch_bytes + r->store_requests * (64u << 10));
 
   // A seed where nothing moved, rewritten after the first batch of the
