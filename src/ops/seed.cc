@@ -366,6 +366,12 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
             failed = !(put(rb, a) && put(z, re) && (z > a || put(a, z)));
             k = e;
           }
+          // Start writing the batch back now, so that the fsync at the end
+          // waits for the last batches only, not for the whole file.
+          if (options.write_fd >= 0 && !mine.empty() && !failed) {
+            (void)::sync_file_range(options.write_fd, static_cast<off_t>(begin),
+                                    static_cast<off_t>(end - begin), SYNC_FILE_RANGE_WRITE);
+          }
           // Frames the aligned writer already wrote stay written even if a
           // later frame failed: they are marked before the error is returned.
           for (size_t i : mine) hit[i] = 1;
