@@ -3,7 +3,8 @@
 # tests/s3_latency_proxy.py, which logs every request):
 #  1. a seeded get of a version with scattered edits and an insertion
 #     fetches only the new chunks (pack bytes in the proxy's log = what
-#     `diff` predicts, far below the file) and is byte-identical;
+#     `diff` predicts, far below the file) and is byte-identical; the
+#     reads start while the seed is still scanned (early_fetched_bytes);
 #  2. get --in-place killed with SIGKILL while it writes (waited for: the
 #     target stops matching the old version), leaves a mixed file; the same
 #     command again finishes it, byte-identical;
@@ -100,6 +101,11 @@ runs=$(pack_gets_since "$n")
 check "only the new chunks were fetched ($wire bytes in $runs GETs, diff predicts $predicted)" \
   test "$wire" -ge "$predicted" -a "$wire" -le $((predicted + runs * (64 << 10)))
 check "which is a small part of the file" test "$wire" -lt $(((32 << 20) / 3))
+# The reads started while the seed was scanned (the 4 MiB of new data at
+# least), and are part of what the proxy counted above.
+early=$(json_get early_fetched_bytes <<<"$res")
+check "the store's reads overlapped the seed scan ($early of $wire bytes early)" \
+  test "$early" -ge $((4 << 20)) -a "$early" -le "$wire"
 
 # --- 2. get --in-place, killed and run again ---------------------------------------------
 cp "$WORK/v5" "$WORK/target"
