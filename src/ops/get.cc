@@ -279,7 +279,15 @@ class Prefetch {
       : store_(store), m_(m), max_bytes_(max_bytes), taken_(m.frames.size(), 0) {
     for (unsigned t = 0; t < kPrefetchThreads; ++t) pool_.emplace_back([this] { Work(); });
   }
-  ~Prefetch() { Finish(); }
+  // Left early (an error, a cancel): reads not started yet are dropped;
+  // those under way are waited for.
+  ~Prefetch() {
+    {
+      std::lock_guard lock(mu_);
+      queue_.clear();
+    }
+    Finish();
+  }
 
   // Frames to read; the ones added before are skipped. Planned once
   // kPrefetchBatch stored bytes are pending, or now with `flush` (the scan
