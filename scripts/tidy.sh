@@ -9,11 +9,11 @@
 #   scripts/tidy.sh src/repo/packs.cc     # these files
 #   HB_TIDY_BASE=all scripts/tidy.sh      # every file (a few minutes)
 #
-# The base, unless HB_TIDY_BASE names one: the newest commit older than
-# HB_TIDY_HOURS (default 6) hours before HEAD's commit time, i.e. the work of
-# the last session on a clean clone of main (which has no other base to
-# compare with). A changed header is checked through the files that include
-# it directly. The compile commands come from a configure-only tree
+# The base, unless HB_TIDY_BASE names one: the commit in .ci/tidy-base, the
+# last one CI checked (a session writes the landed HEAD there when it starts;
+# docs/ci.md). A clean clone of main has no other base to compare with. If
+# that commit is not in the history (a shallow clone), the last commit's
+# files. A changed header is checked through one source that includes it. The compile commands come from a configure-only tree
 # (build-tidy: no unity sources, nothing compiled).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,12 +35,12 @@ else
   if [ "$base" = all ]; then
     mapfile -t changed < <(git ls-files 'src/*.cc' 'src/*.h' 'include/*.h' 'python/*.cc' 'examples/*.cc')
   else
+    if [ -z "$base" ] && [ -f .ci/tidy-base ]; then
+      base=$(tr -d '[:space:]' <.ci/tidy-base)
+      git merge-base --is-ancestor "$base" HEAD 2>/dev/null || base=""
+    fi
     if [ -z "$base" ]; then
-      head_time=$(git log -1 --format=%ct HEAD)
-      base=$(git rev-list -1 --before="@$((head_time - ${HB_TIDY_HOURS:-6} * 3600))" HEAD || true)
-      if [ -z "$base" ]; then  # a shallow clone, or a young history: the last commit
-        base=$(git rev-parse -q --verify HEAD~1 || git hash-object -t tree /dev/null)
-      fi
+      base=$(git rev-parse -q --verify HEAD~1 || git hash-object -t tree /dev/null)
     fi
     echo "tidy: files changed since $(git log -1 --format='%h (%ci)' "$base" 2>/dev/null || echo "$base")" >&2
     mapfile -t changed < <(git diff --name-only --diff-filter=AMR "$base" HEAD --)
@@ -50,13 +50,17 @@ else
     is_ours "$f" || continue
     [ -f "$f" ] || continue
     if [[ "$f" == *.h ]]; then
-      # A header is checked through the sources that include it directly
-      # (include paths are relative to src/ or include/).
+      # A header is checked through one source that includes it: its own
+      # .cc when there is one, else the first that includes it directly
+      # (clang-tidy reports a header's warnings from any of them).
+      if [ -f "${f%.h}.cc" ]; then
+        seen[${f%.h}.cc]=1
+        continue
+      fi
       inc=${f#src/}
       inc=${inc#include/}
-      while IFS= read -r user; do
-        [ -n "$user" ] && seen[$user]=1
-      done < <(git grep -l -F "#include \"$inc\"" -- 'src/*.cc' 'python/*.cc' 'examples/*.cc' || true)
+      user=$(git grep -l -F "#include \"$inc\"" -- 'src/*.cc' 'python/*.cc' 'examples/*.cc' | head -1 || true)
+      [ -n "$user" ] && seen[$user]=1
     elif [[ "$f" == src/* || "$f" == python/* || "$f" == examples/* ]]; then
       seen[$f]=1
     fi
