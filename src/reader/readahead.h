@@ -42,7 +42,7 @@ struct Manifest;
 
 class Readahead {
  public:
-  static constexpr uint64_t kSlack = 128 * 1024;
+  static constexpr uint64_t kSlack = uint64_t{128} << 10;
   static constexpr unsigned kTrigger = 2;
 
   // Windows of [min_bytes, max_bytes]; max_bytes == 0 disables read-ahead.
