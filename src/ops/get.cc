@@ -476,7 +476,7 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
   if (!seeds.empty()) {
     SeedScanOptions so;
     if (prefetch != nullptr) {
-      so.on_missing = [&](std::vector<size_t> frames) { prefetch->Add(frames, false); };
+      so.on_missing = [&](const std::vector<size_t>& frames) { prefetch->Add(frames, false); };
     }
     so.always = explicit_seeds;
     so.max_scan_bytes = std::max<uint64_t>(1, kSeedDirScanFactor * m.size);

@@ -266,7 +266,7 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
         if (f.zero || hit[i] || aligned[i] || uses[f.chunk] != 1) continue;
         if (index->map_.count(f.chunk) == 0) missing.push_back(i);
       }
-      if (!missing.empty()) options.on_missing(std::move(missing));
+      if (!missing.empty()) options.on_missing(missing);
     };
 
     if (probes > 0 && hits >= kAlignedShare * static_cast<double>(probes)) {

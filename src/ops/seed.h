@@ -64,7 +64,7 @@ struct SeedScanOptions {
   // the file (so no later part of the scan can find it at its own offset).
   // Only a chunk that moved far (into another gap) is reported and then
   // still found: a fetch too many, never a wrong byte.
-  std::function<void(std::vector<size_t>)> on_missing;
+  std::function<void(const std::vector<size_t>&)> on_missing;
 };
 
 class SeedIndex {
