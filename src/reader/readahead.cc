@@ -32,7 +32,8 @@ uint64_t Readahead::Observe(uint64_t offset, uint64_t length) {
   // threads must not serialise on this cache line more than necessary.
   const uint64_t prev = last_end_.load(std::memory_order_relaxed);
   const uint64_t end = offset + length;
-  const bool near = prev != UINT64_MAX && offset + kSlack >= prev && offset <= prev + kSlack;
+  const uint64_t slack = SlackFor(length);
+  const bool near = prev != UINT64_MAX && offset + slack >= prev && offset <= prev + slack;
   if (!near) {
     last_end_.store(end, std::memory_order_relaxed);
     if (streak_.load(std::memory_order_relaxed) != 0) streak_.store(0, std::memory_order_relaxed);
@@ -89,10 +90,11 @@ void Readahead::Start(ContextImpl& ctx, const std::shared_ptr<const BlobSource>&
                       uint64_t window) {
   const std::vector<FrameRef>& frames = src->manifest->frames;
   const uint64_t size = src->manifest->size;
-  if (window == 0 || end == 0 || end >= size) return;
-  if (window > local_max_bytes_ && !Remote(ctx)) window = local_max_bytes_;
-  // The frame holding the last byte read is the reader's own business.
-  const size_t next = FrameAt(frames, end - 1) + 1;
+  if (window == 0 || end >= size || frames.empty()) return;
+  window = Cap(ctx, window);
+  // The frame holding the last byte read is the reader's own business (at
+  // 0, from Continue, nothing was read here yet).
+  const size_t next = end == 0 ? 0 : FrameAt(frames, end - 1) + 1;
   const uint64_t stop = std::min(end + window, size);
   const size_t last = std::min(FrameAt(frames, stop - 1) + 1, next + max_chunks_);
   if (next >= last) return;
@@ -100,6 +102,21 @@ void Readahead::Start(ContextImpl& ctx, const std::shared_ptr<const BlobSource>&
   if (first >= claimed_last) return;
   const size_t started = PrefetchFrames(ctx, src, first, claimed_last);
   if (started < claimed_last) Unclaim(started, claimed_last);
+}
+
+void Readahead::Continue(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& src,
+                         uint64_t streak_bytes, uint64_t ahead) {
+  if (max_bytes_ == 0) return;
+  // Primed only while nothing was read here: as if the stream had read up
+  // to byte 0 of this file, one read short of the trigger.
+  uint64_t unread = UINT64_MAX;
+  if (last_end_.compare_exchange_strong(unread, 0, std::memory_order_relaxed) || unread == 0) {
+    streak_bytes_.store(
+        std::max(std::min(streak_bytes, max_bytes_), streak_bytes_.load(std::memory_order_relaxed)),
+        std::memory_order_relaxed);
+    streak_.store(kTrigger - 1, std::memory_order_relaxed);
+  }
+  if (ahead > 0) Start(ctx, src, 0, std::min(ahead, max_bytes_));
 }
 
 }  // namespace hugeblob
