@@ -19,7 +19,8 @@
 //
 // Claim hands out each frame index at most once per streak, so overlapping
 // windows of consecutive reads are not fetched twice, and in batches of at
-// least half a window, so that they coalesce into large store reads. A
+// least half a window (a quarter on a remote store, whose window is larger),
+// so that they coalesce into large store reads. A
 // caller that could not start all of a claimed batch (the background-fetch
 // byte bound was reached) gives the rest back with Unclaim, so a later read
 // fetches it instead of leaving it to the reader's own, synchronous, miss.
@@ -83,8 +84,8 @@ class Readahead {
 
   // Narrows the frame range [first, last) to the frames not handed out yet
   // in this streak and marks them handed out. Empty (first == last) if none,
-  // or if fewer than half of [first, last) are new.
-  std::pair<size_t, size_t> Claim(size_t first, size_t last);
+  // or if fewer than 1/parts of [first, last) are new.
+  std::pair<size_t, size_t> Claim(size_t first, size_t last, unsigned parts = 2);
 
   // Gives back the frames from `from` on of a range Claim handed out up to
   // `until`, if nothing was claimed since.

@@ -118,6 +118,18 @@ TEST(ReadaheadTest, ClaimHandsOutEachFrameOnceInHalfWindows) {
   EXPECT_EQ(ra.Claim(0, 2), (std::pair<size_t, size_t>(0, 2)));
 }
 
+TEST(ReadaheadTest, ClaimInQuartersOnARemoteStore) {
+  // A remote store's larger window goes out in quarters: fetching resumes
+  // once the reader has moved a quarter of the window on, not half.
+  Readahead ra(64 * kKiB, 64 * kMiB, 1024);
+  EXPECT_EQ(ra.Claim(0, 16, 4), (std::pair<size_t, size_t>(0, 16)));
+  auto none = ra.Claim(2, 18, 4);
+  EXPECT_EQ(none.first, none.second);
+  EXPECT_EQ(ra.Claim(4, 20, 4), (std::pair<size_t, size_t>(16, 20)));
+  none = ra.Claim(8, 24, 2);  // in halves, a quarter is not enough
+  EXPECT_EQ(none.first, none.second);
+}
+
 TEST(ReadaheadTest, UnclaimGivesBackWhatCouldNotStart) {
   Readahead ra(64 * kKiB, 4 * kMiB, 1024);
   EXPECT_EQ(ra.Claim(0, 10), (std::pair<size_t, size_t>(0, 10)));
