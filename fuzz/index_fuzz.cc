@@ -9,6 +9,7 @@
 
 #include "format/envelope.h"
 #include "format/index.h"
+#include "format/index_codec.h"
 #include "fuzz_util.h"
 
 namespace hugeblob {

@@ -18,6 +18,7 @@
 
 #include "format/envelope.h"
 #include "format/manifest.h"
+#include "format/manifest_codec.h"
 #include "fuzz_util.h"
 
 namespace hugeblob {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "format/pack.h"
+#include "format/pack_codec.h"
 #include "fuzz_util.h"
 
 namespace hugeblob {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "format/manifest.h"
+#include "format/manifest_codec.h"
 #include "fuzz_util.h"
 
 namespace hugeblob {

@@ -18,6 +18,8 @@ cp -r "$ROOT/src" "$ROOT/include" "$WORK/"
 # test double; a new folder nobody placed in the graph.
 echo '#include "ops/load.h"' >>"$WORK/src/util/fs.cc"
 echo '#include "testing/wrapper_store.h"' >>"$WORK/src/reader/fetcher.cc"
+# ops decoding a pack trailer itself instead of through the repository layer.
+echo '#include "format/pack_codec.h"' >>"$WORK/src/ops/admin.cc"
 mkdir "$WORK/src/newlayer" && echo '#include "util/fs.h"' >"$WORK/src/newlayer/x.cc"
 out=$("$PY" "$ROOT/scripts/check_layers.py" "$GRAPH" "$WORK" 2>&1)
 rc=$?
@@ -27,6 +29,8 @@ grep -q 'src/util/fs.cc:[0-9]*: #include "ops/load.h": layer util may not includ
   fail "the upward include is not named"
 grep -q 'src/reader/fetcher.cc:[0-9]*: #include "testing/wrapper_store.h": testing is test-only' <<<"$out" ||
   fail "the product including a test double is not named"
+grep -q 'src/ops/admin.cc:[0-9]*: #include "format/pack_codec.h": layer ops may not include layer format_codec' <<<"$out" ||
+  fail "ops including the format's codec is not named"
 grep -q 'src/newlayer/x.cc: belongs to no layer' <<<"$out" || fail "a file outside every layer is not named"
 [ $fails -eq 0 ] && echo "layer_check: all passed"
 [ $fails -eq 0 ]

@@ -5,6 +5,7 @@
 
 #include "format/bytes.h"
 #include "format/envelope.h"
+#include "format/index_codec.h"
 #include "format/pack.h"
 
 namespace hugeblob {

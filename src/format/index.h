@@ -28,10 +28,4 @@ struct IndexEntry {
 
 inline constexpr uint32_t kIndexVersion = 1;
 
-// Entries are stored sorted by (pack, offset); the encoding is deterministic
-// for a given set of entries.
-Result<Buffer> EncodeIndex(std::vector<IndexEntry> entries);
-// `name` is used in error messages ("index/ab12...: checksum mismatch").
-Result<std::vector<IndexEntry>> DecodeIndex(std::span<const uint8_t> bytes, std::string_view name);
-
 }  // namespace hugeblob

@@ -8,6 +8,7 @@
 
 #include "format/envelope.h"
 #include "format/format_test_util.h"
+#include "format/index_codec.h"
 
 namespace hugeblob {
 namespace {

@@ -8,6 +8,7 @@
 #include "format/bytes.h"
 #include "format/envelope.h"
 #include "format/layout.h"
+#include "format/manifest_codec.h"
 
 namespace hugeblob {
 namespace {

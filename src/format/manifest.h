@@ -171,20 +171,6 @@ class ContentDigest {
 };
 Hash256 ContentDigestOf(const std::vector<FrameRef>& frames);
 
-// A segmented manifest must carry its digest (it cannot be computed from
-// frames it does not hold); an inline one gets it computed when absent.
-Result<Buffer> EncodeManifest(const Manifest& manifest);
-// `name` is used in error messages.
-Result<Manifest> DecodeManifest(std::span<const uint8_t> bytes, std::string_view name);
-
-// Segment objects. Encoding checks the segment is well-formed (a leaf's
-// frames contiguous from ref.offset); decoding checks it is exactly what its
-// parent said: level, bytes, frames, data bytes, and frame lengths within
-// the manifest's chunker.
-Result<Buffer> EncodeSegment(const Segment& segment, HashAlgo chunk_hash);
-Result<Segment> DecodeSegment(std::span<const uint8_t> bytes, const SegmentExpectation& expect,
-                              std::string_view name);
-
 // A ref is a small text object naming a manifest:
 //   hugeblob-ref 1\nmanifest <hex>\nsize <bytes>\ncreated <unix>\nadded <bytes>\nshared <bytes>\n
 // `added` is the stored (compressed) bytes this put wrote to the store,
@@ -204,7 +190,5 @@ struct Ref {
 };
 // The data bytes of a manifest: its size less its zero frames.
 uint64_t DataBytes(const Manifest& m);
-Buffer EncodeRef(const Ref& ref);
-Result<Ref> DecodeRef(std::span<const uint8_t> bytes, std::string_view name);
 
 }  // namespace hugeblob

@@ -6,6 +6,7 @@
 
 #include "format/envelope.h"
 #include "format/format_test_util.h"
+#include "format/manifest_codec.h"
 
 namespace hugeblob {
 namespace {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "format/bytes.h"
+#include "format/pack_codec.h"
 
 namespace hugeblob {
 namespace {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "format/format_test_util.h"
+#include "format/pack_codec.h"
 
 namespace hugeblob {
 namespace {

@@ -10,7 +10,6 @@
 #include <unordered_set>
 
 #include "codec/codec.h"
-#include "format/envelope.h"
 #include "format/index.h"
 #include "format/layout.h"
 #include "format/manifest.h"
@@ -213,11 +212,10 @@ namespace {
 // most kRunBytes and decoded one at a time, and every run reserves its bytes
 // plus its largest decoded frame from this budget before allocating (a frame
 // is at most kMaxFrameLength, so any run fits). Trailers are streamed in
-// pieces of kTrailerPiece. With 4 threads, peak RSS stays far below 256 MiB.
+// pieces of about 1 MiB (PackTrailerStream). With 4 threads, peak RSS stays far below 256 MiB.
 constexpr uint64_t kVerifyBudget = 160ull << 20;
 constexpr uint64_t kRunBytes = 8ull << 20;
 constexpr uint64_t kRunGap = 64ull << 10;
-constexpr uint64_t kTrailerPiece = kPackEntrySize * 21400;  // ~1 MiB of whole entries
 // Problems reported per pack before "and N more" (a lost pack would
 // otherwise print one line per frame).
 constexpr int kProblemsPerPack = 10;
@@ -452,7 +450,6 @@ void Verifier::CheckPack(const Hash256& id, std::vector<Claim> claims, bool whol
     return;
   }
   CountBytes(raw_footer.size());
-  const Buffer* footer_bytes = &raw_footer;
   std::sort(claims.begin(), claims.end(),
             [](const Claim& a, const Claim& b) { return a.offset < b.offset; });
   auto claim_problem = [&](const Claim& c, const std::string& why) {
@@ -460,60 +457,50 @@ void Verifier::CheckPack(const Hash256& id, std::vector<Claim> claims, bool whol
             std::to_string(c.offset) + ": " + why);
   };
 
-  // The trailer, streamed: hashed for the id and the checksum, decoded entry
-  // by entry, claims matched in offset order, frames checked in batches.
-  const uint64_t frames_end = size - footer->trailer_length;
-  const uint64_t entries_bytes = footer->trailer_length - kPackFooterSize;
-  Sha256 id_hash;
-  Sha256 sum_hash;
+  // The trailer, streamed (the repository layer decodes each entry and
+  // checks the checksum and the id): claims matched in offset order, frames
+  // checked in batches.
+  PackTrailerStream trailer(*store_, ObjectInfo{key, size, 0}, *footer, std::move(raw_footer));
+  uint64_t counted = trailer.bytes_read();
   size_t ci = 0;
-  uint64_t prev_end = 0;
   bool entries_ok = true;
   std::vector<PackEntry> batch;
   uint64_t batch_bytes = 0;
   std::vector<uint8_t> scratch;
-  for (uint64_t pos = 0; pos < entries_bytes; pos += kTrailerPiece) {
+  while (true) {
     if (Cancelled()) return;
-    const uint64_t n = std::min(kTrailerPiece, entries_bytes - pos);
-    auto piece = store_->GetRange(key, frames_end + pos, n);
-    if (!piece) {
-      Failed(piece.error());
-      return;
-    }
-    CountBytes(piece->size());
-    if (piece->size() != n) {
-      problem(key + ": trailer is truncated (object changed while read?)");
-      return;
-    }
-    id_hash.Update(piece->span());
-    sum_hash.Update(piece->span());
-    for (uint64_t at = 0; entries_ok && at < n; at += kPackEntrySize) {
-      const auto index = static_cast<uint32_t>((pos + at) / kPackEntrySize);
-      auto e =
-          DecodePackEntry(piece->span().subspan(at, kPackEntrySize), index, frames_end, &prev_end);
-      if (!e) {
-        problem(key + ": " + e.error().message() + needed_by());
-        entries_ok = false;
-        break;
+    auto entries = trailer.Next();
+    CountBytes(trailer.bytes_read() - counted);
+    counted = trailer.bytes_read();
+    if (!entries) {
+      if (!IsDamage(entries.error())) {
+        Failed(entries.error());
+        return;
       }
+      problem(entries.error().message() + needed_by());
+      entries_ok = false;
+      break;
+    }
+    if (entries->empty()) break;
+    for (const PackEntry& e : *entries) {
       bool wanted = whole;
-      for (; ci < claims.size() && claims[ci].offset < e->offset; ++ci) {
+      for (; ci < claims.size() && claims[ci].offset < e.offset; ++ci) {
         claim_problem(claims[ci], "the pack has no frame there");
       }
-      for (; ci < claims.size() && claims[ci].offset == e->offset; ++ci) {
+      for (; ci < claims.size() && claims[ci].offset == e.offset; ++ci) {
         const Claim& c = claims[ci];
-        if (c.chunk != e->chunk || c.stored_length != e->stored_length || c.length != e->length ||
-            c.codec != e->codec) {
-          claim_problem(c, "the pack holds chunk " + e->chunk.Short() + " (" +
-                               std::to_string(e->stored_length) + " stored, " +
-                               std::to_string(e->length) + " bytes) there");
+        if (c.chunk != e.chunk || c.stored_length != e.stored_length || c.length != e.length ||
+            c.codec != e.codec) {
+          claim_problem(c, "the pack holds chunk " + e.chunk.Short() + " (" +
+                               std::to_string(e.stored_length) + " stored, " +
+                               std::to_string(e.length) + " bytes) there");
         } else {
           wanted = true;
         }
       }
       if (!wanted) continue;
-      batch.push_back(*e);
-      batch_bytes += e->stored_length;
+      batch.push_back(e);
+      batch_bytes += e.stored_length;
       if (batch_bytes >= kRunBytes || batch.size() >= 4096) {
         CheckFrames(key, batch, &scratch, &reported);
         batch.clear();
@@ -525,13 +512,15 @@ void Verifier::CheckPack(const Hash256& id, std::vector<Claim> claims, bool whol
   if (entries_ok) {
     for (; ci < claims.size(); ++ci) claim_problem(claims[ci], "the pack has no frame there");
   }
-  id_hash.Update(footer_bytes->span());
-  sum_hash.Update(footer_bytes->span().subspan(0, 16));
-  const Hash256 sum = sum_hash.Finish();
-  if (std::memcmp(sum.bytes.data(), footer_bytes->data() + 16, 8) != 0) {
-    problem(key + ": pack trailer: checksum mismatch");
-  } else if (id_hash.Finish() != id) {
-    problem(key + ": trailer does not match the pack id");
+  Status sealed = trailer.Finish(id);
+  CountBytes(trailer.bytes_read() - counted);
+  if (!sealed) {
+    if (!IsDamage(sealed.error())) {
+      Failed(sealed.error());
+      return;
+    }
+    // A truncated trailer was already reported by Next().
+    if (entries_ok || !trailer.truncated()) problem(sealed.error().message());
   }
   if (reported > kProblemsPerPack) {
     Problem(key + ": and " + std::to_string(reported - kProblemsPerPack) + " more problems");

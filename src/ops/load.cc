@@ -1,6 +1,5 @@
 #include "ops/load.h"
 
-#include "format/envelope.h"
 #include "format/layout.h"
 #include "reader/object_cache.h"
 #include "repo/refs.h"

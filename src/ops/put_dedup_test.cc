@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "format/index.h"
+#include "format/index_codec.h"
 #include "format/layout.h"
 #include "hugeblob/hugeblob.h"
 #include "ops/gc_test_util.h"

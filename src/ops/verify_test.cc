@@ -7,9 +7,12 @@
 #include <vector>
 
 #include "format/index.h"
+#include "format/index_codec.h"
 #include "format/layout.h"
 #include "format/manifest.h"
+#include "format/manifest_codec.h"
 #include "format/pack.h"
+#include "format/pack_codec.h"
 #include "hugeblob/hugeblob.h"
 #include "ops/gc_test_util.h"
 #include "ops/load.h"

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "format/manifest_codec.h"
 #include "reader/blob_reader.h"
 #include "reader/context.h"
 #include "reader/reader_test_util.h"

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "format/layout.h"
+#include "format/manifest_codec.h"
 #include "reader/blob_reader.h"
 #include "reader/reader_test_util.h"
 #include "repo/manifests.h"

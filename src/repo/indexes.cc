@@ -1,3 +1,4 @@
+#include "format/index_codec.h"
 #include "repo/indexes.h"
 
 #include <string>

@@ -1,3 +1,4 @@
+#include "format/manifest_codec.h"
 #include "repo/manifests.h"
 
 #include <spdlog/spdlog.h>

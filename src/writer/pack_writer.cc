@@ -1,3 +1,4 @@
+#include "format/pack_codec.h"
 #include "writer/pack_writer.h"
 
 #include <chrono>
