@@ -533,20 +533,12 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     }
     const uint64_t for_requests = options.memory_budget * 7 / 8 -
                                   std::min(options.memory_budget / 2, threads * largest_chunk);
-    // From a remote store (S3), half packs, four in flight instead of three
-    // whole ones, for less memory: one connection moves a few tens of MB/s
-    // whatever the request size, so what a restore gets from S3 grows with
-    // the requests in flight (aws s3 cp keeps ten), while a half pack (~8
-    // MiB) still spends most of its time moving data rather than waiting
-    // for its first byte. At most two GETs per pack.
-    const bool remote = store.url().rfind("file://", 0) != 0;
-    ReadShape shape = ShapeReads(nullptr, total, pack_bytes, for_requests, remote ? 4 : 2, 16);
-    if (remote && pack_bytes > 0 && shape.max_request * 2 < pack_bytes) {
-      // Never below half a pack: at most two GETs per pack.
-      shape.max_request = (pack_bytes + 1) / 2;
-      shape.window = static_cast<unsigned>(
-          std::clamp<uint64_t>(for_requests / shape.max_request, 1, shape.window));
-    }
+    // Whole packs even from S3, where more, smaller requests in flight
+    // might move more (one connection moves a few tens of MB/s): the issue
+    // bounds get at 2 GETs per pack in all, metadata included, and half
+    // packs made 62 pack GETs + 7 for metadata for a file of 31 packs
+    // (tried 2026-12-02: no faster on a loaded machine either).
+    const ReadShape shape = ShapeReads(nullptr, total, pack_bytes, for_requests, 2, 16);
     const std::vector<PlannedRead> runs =
         PlanReads(m.frames, frames, shape.max_request, shape.max_gap);
     uint64_t max_run = 0;
