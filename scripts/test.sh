@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, builds and runs the whole test suite (what CI runs; docs/ci.md):
-#   release  RelWithDebInfo build (-O2 -g1): unit tests, CLI round trips, S3
-#            (s3rver), FUSE; the benchmark programs compile (-O0, not run)
+#   release  RelWithDebInfo build (-O2 -g1): clang-tidy on the changed files
+#            (scripts/tidy.sh), unit tests, CLI round trips, S3 (s3rver),
+#            FUSE; the benchmark programs compile (-O0, not run)
 #   asan     ASan+UBSan build: unit tests and the end-to-end scripts in quick
 #            mode (HB_QUICK=1)
 #   tsan     ThreadSanitizer build of the layers with concurrency stress tests
@@ -78,6 +79,10 @@ if want release; then
   step "build (RelWithDebInfo)"
   BUILD_DIR=build scripts/build.sh -DHB_UNITY_BUILD=ON -DHB_BUILD_TESTS=ON -DHB_BUILD_BENCH=OFF -DHB_BENCH_COMPILE_CHECK=ON -DHB_SANITIZE=
   done_step "release build"
+  # clang-tidy on the C++ files the last session changed (scripts/tidy.sh).
+  step "clang-tidy (changed files)"
+  scripts/tidy.sh
+  done_step "clang-tidy"
   step "tests"
   ctest --test-dir build --output-on-failure -j"$CTEST_J" --timeout 1200 | tee -a "$log"
   done_step "release tests"

@@ -102,7 +102,11 @@ Error ErrnoError(int err, std::string_view what);
 // HB_ASSIGN_OR_RETURN(auto buf, store.Get(key));
 #define HB_ASSIGN_OR_RETURN(lhs, expr) \
   HB_ASSIGN_OR_RETURN_IMPL_(HB_CONCAT_(hb_result_, __LINE__), lhs, expr)
+// `tmp` names a variable and `lhs` may be a declaration ("auto x"):
+// neither can be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define HB_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)            \
   auto tmp = (expr);                                         \
   if (!tmp) return ::tl::unexpected(std::move(tmp).error()); \
   lhs = std::move(*tmp)
+// NOLINTEND(bugprone-macro-parentheses)

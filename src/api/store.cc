@@ -217,7 +217,7 @@ Result<PutResult> Store::Put(const std::string& path, const PutOptions& options)
 }
 
 Result<PutResult> Store::PutFd(int fd, const PutOptions& options) const {
-  struct stat st;
+  struct stat st {};
   if (fd < 0 || ::fstat(fd, &st) != 0) {
     return Fail(ErrorCode::kInvalidArgument,
                 "put " + options.name + ": file descriptor " + std::to_string(fd) + " is not open");

@@ -188,7 +188,7 @@ TEST(FixedChunkerTest, EdgeSizes) {
   EXPECT_EQ(c->NextCut(all, true), 4096u);
 
   EXPECT_EQ(CutAll(*c, all), (std::vector<size_t>{4096, 4096, 4096, 1}));
-  EXPECT_EQ(CutAll(*c, all.first(2 * 4096)), (std::vector<size_t>{4096, 4096}));
+  EXPECT_EQ(CutAll(*c, all.first(size_t{2} * 4096)), (std::vector<size_t>{4096, 4096}));
   EXPECT_TRUE(CutAll(*c, all.first(0)).empty());
 }
 
@@ -221,7 +221,7 @@ TEST(FastCdcTest, BoundsRespected) {
     ChunkerParams p = ChunkerParams::For(ChunkerKind::kFastCdc, avg);
     if (p.min_size < 64) p.min_size = 64;
     auto c = Make(p);
-    auto data = SeededBytes(avg * 200, avg);
+    auto data = SeededBytes(size_t{avg} * 200, avg);
     auto lens = CutAll(*c, data);
     ASSERT_FALSE(lens.empty());
     EXPECT_EQ(std::accumulate(lens.begin(), lens.end(), size_t{0}), data.size());

@@ -130,7 +130,7 @@ std::optional<int> CheckThreadsArg(unsigned threads, const char* option) {
 
 std::string FormatTime(int64_t unix_seconds) {
   time_t t = static_cast<time_t>(unix_seconds);
-  struct tm tm_utc;
+  struct tm tm_utc {};
   gmtime_r(&t, &tm_utc);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
@@ -162,8 +162,10 @@ std::string Base64(std::string_view in) {
 std::string OwnerLabel(uint32_t uid, uint32_t gid) {
   std::string label = std::to_string(uid) + ":" + std::to_string(gid);
   char buf[4096];
-  struct passwd pw, *pwp = nullptr;
-  struct group gr, *grp = nullptr;
+  struct passwd pw {};
+  struct passwd* pwp = nullptr;
+  struct group gr {};
+  struct group* grp = nullptr;
   const bool user = ::getpwuid_r(uid, &pw, buf, sizeof buf, &pwp) == 0 && pwp != nullptr;
   std::string user_name = user ? pw.pw_name : "?";
   const bool group = ::getgrgid_r(gid, &gr, buf, sizeof buf, &grp) == 0 && grp != nullptr;

@@ -136,7 +136,7 @@ std::string Bash(const CLI::App& app) {
   return s;
 }
 
-std::string ZshQuote(std::string text) {
+std::string ZshQuote(const std::string& text) {
   std::string out;
   for (char c : text) {
     if (c == '\'') {
@@ -270,7 +270,7 @@ std::string Markdown(const CLI::App& app) {
   return s;
 }
 
-std::string Roff(std::string text) {
+std::string Roff(const std::string& text) {
   std::string out;
   bool line_start = true;
   for (char c : text) {

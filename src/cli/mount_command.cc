@@ -97,7 +97,7 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
   // names the command that clears it.
   // (stat of a dead mount's root may be answered from the attribute cache;
   // a lookup inside it reaches the missing daemon.)
-  struct stat st;
+  struct stat st {};
   const std::string probe = a.mountpoint + "/.hugeblob-probe-" + std::to_string(::getpid());
   const bool stale = (::stat(a.mountpoint.c_str(), &st) != 0 && errno == ENOTCONN) ||
                      (::access(probe.c_str(), F_OK) != 0 && errno == ENOTCONN);
@@ -138,7 +138,7 @@ int RunMountCommand(const GlobalOptions& g, const MountArgs& a) {
   }
   // The disk cache keeps up to a quarter of the fd limit open (one fd per
   // hot entry): let the daemon use what it is allowed, up to 64Ki.
-  struct rlimit rl;
+  struct rlimit rl {};
   if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
     rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 65536);
     (void)::setrlimit(RLIMIT_NOFILE, &rl);

@@ -517,8 +517,9 @@ TEST(RefTest, AddedAndShared) {
   ASSERT_TRUE(future) << future.error().message();
   EXPECT_EQ(future->added_bytes, 8u);
   EXPECT_EQ(future->shared_bytes, 9u);
-  for (std::string bad : {head + "added 01\n", head + "added 1\nadded 2\n", head + "shared\n",
-                          head + "added 1", head + " x\n", head + "added -1\n"}) {
+  for (const std::string& bad :
+       {head + "added 01\n", head + "added 1\nadded 2\n", head + "shared\n", head + "added 1",
+        head + " x\n", head + "added -1\n"}) {
     auto d = decode(bad);
     ASSERT_FALSE(d) << bad;
     EXPECT_EQ(d.error().code(), ErrorCode::kCorruption);

@@ -40,7 +40,7 @@ class BlobFsTest : public ::testing::Test {
   }
 
   Buffer Put(const std::string& name, size_t size, uint64_t seed) {
-    Buffer data = MakeData(size, 64 * 1024, seed);
+    Buffer data = MakeData(size, size_t{64} * 1024, seed);
     auto m = StoreBlob(*store_, name, data, BlobLayout{});
     EXPECT_TRUE(m) << m.error().message();
     return data;
@@ -204,10 +204,10 @@ TEST_F(BlobFsTest, AMissingPackIsAnIoErrorNotACrash) {
 
 TEST_F(BlobFsTest, SeekDataAndHoleFollowZeroChunks) {
   // 64 KiB chunks: data, hole, hole, data.
-  Buffer data = Buffer::Allocate(4 * 65536);
+  Buffer data = Buffer::Allocate(size_t{4} * 65536);
   std::memset(data.mutable_data(), 0, data.size());
   std::memset(data.mutable_data(), 'a', 65536);
-  std::memset(data.mutable_data() + 3 * 65536, 'b', 65536);
+  std::memset(data.mutable_data() + size_t{3} * 65536, 'b', 65536);
   ASSERT_TRUE(StoreBlob(*store_, "sparse", data, BlobLayout{}));
   auto fs = Make();
   auto f = fs->Open(Resolve(*fs, "sparse")->ino);
@@ -216,7 +216,7 @@ TEST_F(BlobFsTest, SeekDataAndHoleFollowZeroChunks) {
   EXPECT_EQ(*fs->SeekData(**f, 65536, /*hole=*/false), 3u * 65536);
   EXPECT_EQ(*fs->SeekData(**f, 3 * 65536 + 5, /*hole=*/false), 3u * 65536 + 5);
   EXPECT_EQ(*fs->SeekData(**f, 3 * 65536 + 5, /*hole=*/true), 4u * 65536);
-  EXPECT_EQ(fs->SeekData(**f, 4 * 65536, false).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(fs->SeekData(**f, int64_t{4} * 65536, false).error().code(), ErrorCode::kNotFound);
 }
 
 TEST_F(BlobFsTest, ConcurrentLookupsAndReadsDuringRefreshes) {

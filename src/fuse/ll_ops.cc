@@ -150,7 +150,7 @@ void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     auto h = std::make_unique<DirHandle>();
     h->entries = std::move(*entries);
     fi->fh = reinterpret_cast<uint64_t>(h.get());
-    if (fuse_reply_open(req, fi) == 0) h.release();
+    if (fuse_reply_open(req, fi) == 0) (void)h.release();  // FUSE owns it now (fi->fh)
   });
 }
 
@@ -198,7 +198,7 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fi->fh = reinterpret_cast<uint64_t>(h.get());
     fi->keep_cache = 1;  // immutable content: pages cached by an earlier open stay valid
     fi->noflush = 1;     // nothing to flush on close
-    if (fuse_reply_open(req, fi) == 0) h.release();
+    if (fuse_reply_open(req, fi) == 0) (void)h.release();  // FUSE owns it now (fi->fh)
   });
 }
 

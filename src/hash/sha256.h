@@ -29,7 +29,8 @@ struct Hash256 {
   }
 
   friend bool operator==(const Hash256&, const Hash256&) = default;
-  friend auto operator<=>(const Hash256&, const Hash256&) = default;
+  friend auto operator<=>(const Hash256&, const Hash256&) =
+      default;  // NOLINT(modernize-use-nullptr): clang-tidy 14 misreads <=>
 };
 using ChunkId = Hash256;
 

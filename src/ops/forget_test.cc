@@ -71,7 +71,8 @@ TEST(ForgetTest, KeepLastUnlimitedAndWithinRelativeToNewest) {
   ForgetPolicy within;
   within.keep_within.hours = 2;
   // Newest at 10h; cutoff 8h (exclusive).
-  EXPECT_EQ(Kept(ApplyForgetPolicy(within, Timeline({3600 * 7, 3600 * 8, 3600 * 9, 3600 * 10}))),
+  EXPECT_EQ(Kept(ApplyForgetPolicy(within, Timeline({int64_t{3600} * 7, int64_t{3600} * 8,
+                                                     int64_t{3600} * 9, int64_t{3600} * 10}))),
             "3,4");
 }
 

@@ -192,7 +192,7 @@ TEST(DiskCacheClaimTest, OneFetcherPerChunkAcrossOpenCaches) {
   // Released means free again, and no claim file is left behind.
   ASSERT_EQ(b->TryClaim(id, &cb), DiskCache::ClaimState::kClaimed);
   cb.Release();
-  struct stat st;
+  struct stat st {};
   EXPECT_NE(::stat(b->ClaimPathFor(id).c_str(), &st), 0);
 }
 

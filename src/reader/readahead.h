@@ -45,9 +45,9 @@ struct Manifest;
 
 class Readahead {
  public:
-  static constexpr uint64_t kSlack = 128 * 1024;
+  static constexpr uint64_t kSlack = uint64_t{128} << 10;
   static constexpr uint64_t kSlackReads = 8;
-  static constexpr uint64_t kMaxSlack = 8ull << 20;
+  static constexpr uint64_t kMaxSlack = uint64_t{8} << 20;
   static constexpr unsigned kTrigger = 2;
 
   // How far from the previous end a read of `length` bytes may start and

@@ -19,7 +19,7 @@ namespace hugeblob {
 namespace {
 
 constexpr uint64_t kKiB = 1024;
-constexpr uint64_t kMiB = 1024 * 1024;
+constexpr uint64_t kMiB = uint64_t{1} << 20;
 
 TEST(ReadaheadTest, SmallReadsStartAtOneChunkAndGrowWithTheStream) {
   Readahead ra(64 * kKiB, 1 * kMiB, 1024);
@@ -203,7 +203,7 @@ class ReadaheadReaderTest : public ::testing::Test {
   }
   uint64_t PackGets() const { return counting_->calls(StoreOp::kGetRange); }
   // The frame holding byte `off` (fixed 64 KiB chunks).
-  size_t FrameOf(uint64_t off) const { return static_cast<size_t>(off / (64 * 1024)); }
+  size_t FrameOf(uint64_t off) const { return static_cast<size_t>(off / (uint64_t{64} * 1024)); }
   bool Cached(ContextImpl& ctx, size_t frame) const {
     return ctx.memory().Contains(manifest_.frames[frame].chunk);
   }

@@ -158,13 +158,14 @@ INSTANTIATE_TEST_SUITE_P(
 class ReaderTest : public ::testing::Test {
  protected:
   void Build(size_t size, BlobLayout layout = {}, bool holes_and_dups = false,
-             std::string name = "f") {
+             const std::string& name = "f") {
     data_ = MakeData(size, layout.chunk, 1, holes_and_dups);
     auto m = StoreBlob(*mem_, name, data_, layout);
     ASSERT_TRUE(m) << m.error().ToString();
     manifest_ = *m;
   }
-  std::unique_ptr<BlobReader> Open(std::shared_ptr<ReaderContext> ctx, std::string name = "f") {
+  std::unique_ptr<BlobReader> Open(std::shared_ptr<ReaderContext> ctx,
+                                   const std::string& name = "f") {
     auto r = OpenReader(std::move(ctx), counting_, name);
     counting_->Reset();
     return r;

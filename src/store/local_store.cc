@@ -357,7 +357,7 @@ Status Walk(const std::string& root, const std::string& rel, const std::string& 
     std::string_view name = e->d_name;
     if (name == "." || name == ".." || !name.starts_with(stem)) continue;
     if (skip_tmp && name == kTmpDirName) continue;
-    struct stat st;
+    struct stat st {};
     if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) continue;  // deleted while we list
       result = Fail(ErrnoError(errno, "stat " + dir + "/" + std::string(name)));
@@ -496,7 +496,7 @@ Result<ScopedFd> OpenObject(const std::string& root, const std::string& key,
   int raw = OpenBeneath(root, key, O_RDONLY | O_NONBLOCK);
   if (raw < 0) return Fail(OpenError(errno, "get " + path));
   ScopedFd fd(raw);
-  struct stat st;
+  struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return Fail(ErrnoError(errno, "stat " + path));
   HB_TRY(CheckObjectType(st, "get " + path));
   *size = static_cast<uint64_t>(st.st_size);
@@ -586,7 +586,7 @@ Result<ObjectInfo> LocalStore::Head(std::string_view key) {
     int raw = OpenBeneath(root, k, O_PATH);
     if (raw < 0) return Fail(OpenError(errno, "head " + path));
     ScopedFd fd(raw);
-    struct stat st;
+    struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return Fail(ErrnoError(errno, "head " + path));
     HB_TRY(CheckObjectType(st, "head " + path));
     return ObjectInfo{k, static_cast<uint64_t>(st.st_size),
@@ -856,7 +856,7 @@ Result<ObjectStore::TempCleanup> LocalStore::CleanTemporaries(int64_t older_than
     }
     if (!candidate) continue;
     const std::string path = dir + "/" + name;
-    struct stat st;
+    struct stat st {};
     if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (st.st_mtime >= older_than_unix) continue;
     if (!dry_run && ::unlink(path.c_str()) != 0) {

@@ -192,7 +192,7 @@ Result<std::vector<MultipartUpload>> MemoryStore::ListMultipart(std::string_view
   return out;
 }
 
-void MemoryStore::Overwrite(std::string_view key, Buffer bytes) {
+void MemoryStore::Overwrite(std::string_view key, const Buffer& bytes) {
   std::lock_guard lock(mu_);
   // A new block, not a write into the old one: readers holding slices of the
   // old object keep seeing the bytes they were given.

@@ -31,7 +31,7 @@ class MemoryStore : public ObjectStore {
   Result<std::vector<MultipartUpload>> ListMultipart(std::string_view prefix) override;
 
   // Test access: replace an object's bytes in place (to simulate corruption).
-  void Overwrite(std::string_view key, Buffer bytes);
+  void Overwrite(std::string_view key, const Buffer& bytes);
 
  private:
   struct Part {

@@ -96,7 +96,7 @@ Status EnsureConfig(ObjectStore& store, const std::string& where, StoreOpenMode 
 // is written into it, and without walking it (it may be someone's $HOME).
 // Without kCreate, a missing directory is "no store", and nothing is made.
 Status PrecheckLocalDir(const std::string& path, StoreOpenMode mode) {
-  struct stat st;
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) {
       if (mode == StoreOpenMode::kExisting) return Fail(NoStore(path));

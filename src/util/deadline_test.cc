@@ -28,7 +28,7 @@ struct Pipe {
   ScopedFd r, w;
 };
 
-auto BlockingRead(std::shared_ptr<Pipe> p) {
+auto BlockingRead(const std::shared_ptr<Pipe>& p) {
   return [p]() -> Result<int> {
     char c;
     ssize_t n = ::read(p->r.get(), &c, 1);

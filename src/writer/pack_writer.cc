@@ -1,10 +1,10 @@
-#include "format/pack_codec.h"
 #include "writer/pack_writer.h"
 
 #include <chrono>
 #include <cstring>
 
 #include "format/layout.h"
+#include "format/pack_codec.h"
 #include "hash/sha256.h"
 #include "repo/indexes.h"
 #include "util/cancel.h"
@@ -67,7 +67,7 @@ std::optional<Error> PackWriter::error() const {
   return error_;
 }
 
-void PackWriter::SetError(Error e) {
+void PackWriter::SetError(const Error& e) {
   // The owner hears of the first error before anyone can see it: a Flush
   // or Finish that returns it never races a callback still running.
   {

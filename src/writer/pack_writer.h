@@ -128,7 +128,7 @@ class PackWriter {
   void SealBuffer();
 
   bool Stopped() const;
-  void SetError(Error e);
+  void SetError(const Error& e);
   std::optional<Error> error() const;
   void UploaderLoop();
   Status RecordUploaded(const PackJob& job);

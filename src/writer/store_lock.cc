@@ -148,7 +148,7 @@ Status StoreLock::Write() {
   return store_->Put(key_, Buffer::Copy(std::string_view(text)));
 }
 
-Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(std::shared_ptr<ObjectStore> store,
+Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::shared_ptr<ObjectStore>& store,
                                                       LockKind kind, std::string purpose,
                                                       LockTiming timing) {
   HB_ASSIGN_OR_RETURN(std::string rnd, RandomHex(16));

@@ -61,7 +61,7 @@ class StoreLock {
   // other lock) if a fresh lock of the opposing kind exists: gc for a put,
   // put or another gc for a gc. `purpose` ("put vm/1") goes into the object
   // so that a refusal can say who holds the store.
-  static Result<std::unique_ptr<StoreLock>> Acquire(std::shared_ptr<ObjectStore> store,
+  static Result<std::unique_ptr<StoreLock>> Acquire(const std::shared_ptr<ObjectStore>& store,
                                                     LockKind kind, std::string purpose,
                                                     LockTiming timing = {});
   ~StoreLock();  // Release(), errors only logged

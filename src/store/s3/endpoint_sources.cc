@@ -176,7 +176,7 @@ MaybeCredentials FromInstanceMetadata(const ChainConfig& config, HttpClient& htt
   const std::string where = "EC2 instance metadata at " + endpoint;
 
   auto call = [&](const std::string& method, const std::string& path,
-                  std::vector<std::string> headers) -> Result<HttpResponse> {
+                  const std::vector<std::string>& headers) -> Result<HttpResponse> {
     for (int attempt = 1;; ++attempt) {
       HttpRequest req;
       req.method = method;

@@ -17,9 +17,9 @@ namespace {
 // connection, and a server keeps only so many per client).
 constexpr size_t kMaxIdleHandles = 64;
 // The largest receive buffer curl accepts; fewer, larger writes into our Buffer.
-constexpr long kReceiveBuffer = 512 * 1024;
+constexpr long kReceiveBuffer = 512L * 1024;
 // The largest upload buffer curl accepts (2 MiB); fewer read callbacks.
-constexpr long kUploadBuffer = 2 * 1024 * 1024;
+constexpr long kUploadBuffer = 2L * 1024 * 1024;
 // An error body is a small XML document; anything larger is not one.
 constexpr uint64_t kMaxSpill = 64ull << 20;
 

@@ -22,7 +22,7 @@ const Credentials kSuiteCreds{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAM
 constexpr const char* kSuiteDate = "20150830T123600Z";
 
 SigningInput SuiteRequest(std::string method, std::string uri, KeyValues query = {},
-                          KeyValues extra_headers = {}) {
+                          const KeyValues& extra_headers = {}) {
   SigningInput in;
   in.method = std::move(method);
   in.canonical_uri = std::move(uri);
@@ -119,8 +119,8 @@ TEST(SigV4Suite, DuplicateHeaderKey) {
 const Credentials kS3DocCreds{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                               ""};
 
-SigningInput S3DocRequest(std::string method, std::string uri, KeyValues query, KeyValues headers,
-                          std::string payload_hash) {
+SigningInput S3DocRequest(std::string method, std::string uri, KeyValues query,
+                          const KeyValues& headers, std::string payload_hash) {
   SigningInput in;
   in.method = std::move(method);
   in.canonical_uri = std::move(uri);
