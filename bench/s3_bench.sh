@@ -101,7 +101,7 @@ measure() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$lat" "$tool" "$job" "$round" "$wall" "$rss" "$gets" "$reqs" "$ok" >>"$RAW"
   # Which lines of the proxy's log this command made, for bench/s3_timeline.py.
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$lat" "$tool" "$job" "$round" "$before" "$after" >>"$SPANS"
-  echo "  $lat ms $tool $job: ${wall}s, $gets GET / $reqs requests, $((rss / 1024)) MiB RSS$([[ $ok = 1 ]] || echo ', FAILED')" >&2
+  echo "  $lat ms $tool $job: ${wall}s, $gets GET / $reqs requests, $((rss / 1024)) MiB RSS, load $(cut -d' ' -f1 /proc/loadavg)$([[ $ok = 1 ]] || echo ', FAILED')" >&2
   return 0
 }
 same() {  # same FILE: marks the last raw row failed if FILE differs from the input
@@ -217,6 +217,33 @@ for key in sorted(order, key=lambda k: (k[0], ["hugeblob", "aws", "rclone"].inde
     print(f"| {key[0]} ms | {key[1]} | {key[2]} | {wall:.1f} s | {size / 1048576 / wall:.0f} | "
           f"{int(statistics.median(x[2] for x in v))} | {int(statistics.median(x[3] for x in v))} | "
           f"{max(x[1] for x in v) // 1024} MiB | {sum(x[4] for x in v)}/{len(v)} |")
+# Speed against `aws s3 cp` of the original file: aws's download time over
+# hugeblob's, as the median of the per-round ratios (a round runs both on
+# the same machine state) and over the medians.
+rounds = defaultdict(dict)
+for line in open(raw):
+    lat, tool, job, rnd, wall, rss, gets, reqs, ok = line.rstrip("\n").split("\t")
+    rounds[(int(lat), tool, job)][int(rnd)] = float(wall)
+lines = []
+for lat in sorted({k[0] for k in order}):
+    aws = rounds.get((lat, "aws", "download"))
+    if not aws:
+        continue
+    for job in ("get", "copy", "mount-read"):
+        hb = rounds.get((lat, "hugeblob", job))
+        if not hb:
+            continue
+        per = [aws[r] / hb[r] for r in sorted(hb) if r in aws and hb[r] > 0]
+        if not per:
+            continue
+        mid = statistics.median(aws.values()) / statistics.median(hb.values())
+        lines.append(f"| {lat} ms | {job} | {statistics.median(per):.2f}x | {mid:.2f}x | "
+                     + " / ".join(f"{x:.2f}" for x in per) + " |")
+if lines:
+    print()
+    print("| latency | hugeblob job | x aws s3 cp (median of rounds) | x aws (of medians) | rounds |")
+    print("| --- | --- | --- | --- | --- |")
+    print("\n".join(lines))
 EOF
 } | tee "$REPORT"
 echo

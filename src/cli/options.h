@@ -54,10 +54,12 @@ struct CacheOptions {
   // without --cache-dir or --no-disk-cache; `memory_default` is the memory
   // cache the command uses without --memory-cache.
   void Add(CLI::App* cmd, const std::string& disk_default,
-           const std::string& memory_default = "64M");
+           const std::string& memory_default = "64M; 128M for S3 stores");
   // disk_default: the disk cache is on unless --no-disk-cache (--cache-dir
   // turns it on). local_store: the store is cheap to read (file://), so a
-  // chunk is admitted to the disk cache on its second load, not its first.
+  // chunk is admitted to the disk cache on its second load, not its first;
+  // otherwise (S3) reads get more in flight: a 128 MiB memory cache, read-ahead
+  // up to 64 MiB and 8 fetch threads unless --memory-cache says otherwise.
   Result<ReaderOptions> ToReaderOptions(bool disk_default, bool local_store) const;
 };
 

@@ -729,6 +729,11 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     }
     const uint64_t for_requests = options.memory_budget * 7 / 8 -
                                   std::min(options.memory_budget / 2, threads * largest_chunk);
+    // Whole packs even from S3, where more, smaller requests in flight
+    // might move more (one connection moves a few tens of MB/s): the issue
+    // bounds get at 2 GETs per pack in all, metadata included, and half
+    // packs made 62 pack GETs + 7 for metadata for a file of 31 packs
+    // (tried 2026-12-02: no faster on a loaded machine either).
     const ReadShape shape = ShapeReads(nullptr, total, pack_bytes, for_requests, 2, 16);
     const std::vector<PlannedRead> runs =
         PlanReads(m.frames, frames, shape.max_request, shape.max_gap);

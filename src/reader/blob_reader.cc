@@ -179,6 +179,10 @@ class BlobReaderImpl final : public BlobReader {
     PrefetchFrames(*ctx_, src_, first, std::min(last, m_.frames.size()));
   }
 
+  void ContinueStream(uint64_t streak_bytes, uint64_t ahead) override {
+    readahead_.Continue(*ctx_, src_, streak_bytes, ahead);
+  }
+
  private:
   // Bytes [in, in + out.size()) of frame `f` from the disk cache, if it
   // holds the chunk and this process verified that entry before.

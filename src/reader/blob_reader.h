@@ -86,6 +86,16 @@ class BlobReader {
   // Hint that frames [first, last) will be read soon: starts fetching them in
   // the background within the memory bound (used by get and read-ahead).
   virtual void Prefetch(size_t first, size_t last) = 0;
+
+  // A sequential stream that has read `streak_bytes` elsewhere is about to
+  // reach this file's byte 0 (a segmented file's next leaf): read-ahead
+  // goes on here with that stream's window instead of starting small, and
+  // the first `ahead` bytes start fetching now (see Readahead::Continue).
+  // A hint; by default nothing.
+  virtual void ContinueStream(uint64_t streak_bytes, uint64_t ahead) {
+    (void)streak_bytes;
+    (void)ahead;
+  }
 };
 
 }  // namespace hugeblob

@@ -4,6 +4,7 @@
 
 #include "reader/context.h"
 #include "reader/fetcher.h"
+#include "reader/readahead.h"
 
 namespace hugeblob {
 
@@ -28,8 +29,16 @@ uint64_t MaxGapBytes(ContextImpl& ctx) {
 // (so a request spends at least 2/3 of its time moving data), within
 // [kMinParallelRunBytes, max_coalesce_bytes]. 1 MiB on loopback and local
 // disks; the full 8 MiB on S3 at tens of ms per request.
+//
+// On a remote store (no recent request answered in under
+// Readahead::kRemoteLatency: S3 never answers under its round trip) always
+// the full max_coalesce_bytes: the break-even fit comes out low when the
+// client is short of CPU (a loaded machine stretches every transfer), and
+// read-ahead then cut each batch into ~2 MiB requests, each paying the whole
+// wait. Parallelism comes from the batches in flight, not from small runs.
 uint64_t MinRunBytes(ContextImpl& ctx) {
   const uint64_t cap = std::max<uint64_t>(1, ctx.options().max_coalesce_bytes);
+  if (ctx.counters().cost.min_seconds() >= Readahead::kRemoteLatency) return cap;
   const uint64_t worth = 2 * ctx.counters().cost.BreakEvenBytes();
   return std::min(std::max(worth, kMinParallelRunBytes), cap);
 }

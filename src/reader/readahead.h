@@ -1,8 +1,10 @@
 // Sequential-pattern detection and read-ahead for one BlobReader.
 //
-// A read is sequential if it starts within kSlack bytes of where the
-// previous read ended (FUSE and a kernel's own read-ahead deliver
-// sequential reads slightly out of order, from several threads). After
+// A read is sequential if it starts near where the previous read ended:
+// within kSlack bytes, or within kSlackReads reads of its own length (FUSE
+// and a kernel's own read-ahead deliver sequential reads out of order, from
+// several threads: with 1 MiB requests and 8 MiB of kernel read-ahead, the
+// read at 2 MiB often comes before the one at 1 MiB). After
 // kTrigger sequential reads in a row, Observe returns a read-ahead window in
 // bytes: twice what the stream has read so far (at least `min_bytes`, at
 // most `max_bytes`), so it grows with the stream the way the kernel's does.
@@ -17,7 +19,8 @@
 //
 // Claim hands out each frame index at most once per streak, so overlapping
 // windows of consecutive reads are not fetched twice, and in batches of at
-// least half a window, so that they coalesce into large store reads. A
+// least half a window (a quarter on a remote store, whose window is larger),
+// so that they coalesce into large store reads. A
 // caller that could not start all of a claimed batch (the background-fetch
 // byte bound was reached) gives the rest back with Unclaim, so a later read
 // fetches it instead of leaving it to the reader's own, synchronous, miss.
@@ -43,7 +46,15 @@ struct Manifest;
 class Readahead {
  public:
   static constexpr uint64_t kSlack = uint64_t{128} << 10;
+  static constexpr uint64_t kSlackReads = 8;
+  static constexpr uint64_t kMaxSlack = uint64_t{8} << 20;
   static constexpr unsigned kTrigger = 2;
+
+  // How far from the previous end a read of `length` bytes may start and
+  // still count as sequential.
+  static uint64_t SlackFor(uint64_t length) {
+    return std::max(kSlack, std::min(kSlackReads * length, kMaxSlack));
+  }
 
   // Windows of [min_bytes, max_bytes]; max_bytes == 0 disables read-ahead.
   // max_chunks also bounds a window, in frames (0 disables it too). Start
@@ -73,8 +84,8 @@ class Readahead {
 
   // Narrows the frame range [first, last) to the frames not handed out yet
   // in this streak and marks them handed out. Empty (first == last) if none,
-  // or if fewer than half of [first, last) are new.
-  std::pair<size_t, size_t> Claim(size_t first, size_t last);
+  // or if fewer than 1/parts of [first, last) are new.
+  std::pair<size_t, size_t> Claim(size_t first, size_t last, unsigned parts = 2);
 
   // Gives back the frames from `from` on of a range Claim handed out up to
   // `until`, if nothing was claimed since.
@@ -87,6 +98,27 @@ class Readahead {
   // (PrefetchFrames), giving back what the byte bound did not let start.
   void Start(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& src, uint64_t end,
              uint64_t window);
+
+  // Continues here a sequential stream that has read `streak_bytes`
+  // elsewhere and is about to reach this file's byte 0 (the next leaf of a
+  // segmented file): unless this file has been read since it was opened,
+  // its first read counts as the next read of that stream, with the
+  // stream's window rather than a fresh small one. Then claims and starts
+  // the fetch of this file's first `ahead` bytes (the part of the stream's
+  // window past the previous leaf's end), as Start does.
+  void Continue(ContextImpl& ctx, const std::shared_ptr<const BlobSource>& src,
+                uint64_t streak_bytes, uint64_t ahead);
+
+  // `window` (from Observe) as Start uses it: held to local_max_bytes unless
+  // the store is measured to be remote.
+  uint64_t Cap(ContextImpl& ctx, uint64_t window) const {
+    return window > local_max_bytes_ && !Remote(ctx) ? local_max_bytes_ : window;
+  }
+
+  // Bytes the current sequential streak has read (0 before any read).
+  uint64_t streak_bytes() const { return streak_bytes_.load(std::memory_order_relaxed); }
+  // Whether the last read continued a streak of at least kTrigger reads.
+  bool streaming() const { return streak_.load(std::memory_order_relaxed) >= kTrigger; }
 
   // The read-ahead of a reader of manifest `m` on context `ctx`: windows
   // from one average chunk up to ReaderOptions::readahead_bytes and a

@@ -68,6 +68,25 @@ TEST(ReadaheadTest, SmallReorderingStillSequential) {
   EXPECT_EQ(ra.Observe(262144, 65536), 2 * 327680u);  // the stream goes on
 }
 
+TEST(ReadaheadTest, ReorderingScalesWithTheReadSize) {
+  // FUSE with 1 MiB reads and 8 MiB of kernel read-ahead: several reads are
+  // in flight at once, and the one at 4 MiB may come before those at 2 and
+  // 3 MiB. That is still one stream (it used to reset it, and with it the
+  // window, every few reads).
+  Readahead big(64 * kKiB, 32 * kMiB, 1024);
+  EXPECT_EQ(big.Observe(0, kMiB), 0u);
+  EXPECT_EQ(big.Observe(kMiB, kMiB), 0u);
+  EXPECT_EQ(big.Observe(4 * kMiB, kMiB), 2 * 5 * kMiB);  // skipped two: counted as read
+  EXPECT_EQ(big.Observe(2 * kMiB, kMiB), 0u);            // late ones: no reset
+  EXPECT_EQ(big.Observe(3 * kMiB, kMiB), 0u);
+  EXPECT_EQ(big.Observe(5 * kMiB, kMiB), 2 * 6 * kMiB);
+  // Beyond kSlackReads reads of its size, or kMaxSlack, a read is a jump.
+  EXPECT_EQ(big.Observe(6 * kMiB + Readahead::kMaxSlack + 1, kMiB), 0u);
+  // Small reads keep the small slack: 4 KiB reads 1 MiB apart are random.
+  Readahead small(64 * kKiB, 32 * kMiB, 1024);
+  for (uint64_t i = 0; i < 10; ++i) EXPECT_EQ(small.Observe(i * kMiB, 4096), 0u);
+}
+
 TEST(ReadaheadTest, ThreadsRereadingOneSpotAreNotAStream) {
   Readahead ra(64 * kKiB, 4 * kMiB, 1024);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(ra.Observe(1 << 20, 4096), 0u);
@@ -97,6 +116,18 @@ TEST(ReadaheadTest, ClaimHandsOutEachFrameOnceInHalfWindows) {
   ra.Observe(0, 10);
   ra.Observe(1 << 30, 10);
   EXPECT_EQ(ra.Claim(0, 2), (std::pair<size_t, size_t>(0, 2)));
+}
+
+TEST(ReadaheadTest, ClaimInQuartersOnARemoteStore) {
+  // A remote store's larger window goes out in quarters: fetching resumes
+  // once the reader has moved a quarter of the window on, not half.
+  Readahead ra(64 * kKiB, 64 * kMiB, 1024);
+  EXPECT_EQ(ra.Claim(0, 16, 4), (std::pair<size_t, size_t>(0, 16)));
+  auto none = ra.Claim(2, 18, 4);
+  EXPECT_EQ(none.first, none.second);
+  EXPECT_EQ(ra.Claim(4, 20, 4), (std::pair<size_t, size_t>(16, 20)));
+  none = ra.Claim(8, 24, 2);  // in halves, a quarter is not enough
+  EXPECT_EQ(none.first, none.second);
 }
 
 TEST(ReadaheadTest, UnclaimGivesBackWhatCouldNotStart) {

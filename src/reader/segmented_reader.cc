@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "reader/readahead.h"
 #include "repo/manifests.h"
 
 namespace hugeblob {
@@ -17,10 +18,6 @@ namespace {
 
 // Leaves kept per open file: about 80 KiB of frame table each.
 constexpr size_t kLeavesKept = 8;
-// A sequential reader in the last quarter of a leaf gets the next leaf
-// loaded and its first chunks fetched, so read-ahead does not stall at the
-// boundary.
-constexpr uint64_t kNextLeafFraction = 4;
 
 struct Leaf {
   SegmentRef ref;
@@ -36,7 +33,8 @@ class SegmentedReader final : public BlobReader {
       : ctx_(std::move(ctx)),
         store_(std::move(store)),
         top_(std::move(top)),
-        label_(std::move(label)) {
+        label_(std::move(label)),
+        stream_(Readahead::For(*ctx_, *top_)) {
     frames_ = top_->frame_count();
   }
 
@@ -71,11 +69,13 @@ class SegmentedReader final : public BlobReader {
   Result<size_t> pread(uint64_t offset, std::span<uint8_t> out) override {
     if (offset >= top_->size || out.empty()) return size_t{0};
     const size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), top_->size - offset));
+    const uint64_t window = stream_.Observe(offset, n);
     size_t done = 0;
     LeafPtr leaf;
     while (done < n) {
       HB_ASSIGN_OR_RETURN(leaf, LeafAt(offset + done));
       const uint64_t in = offset + done - leaf->ref.offset;
+      Entering(*leaf, in, n);
       const size_t want = static_cast<size_t>(std::min<uint64_t>(n - done, leaf->ref.length - in));
       HB_ASSIGN_OR_RETURN(size_t got, leaf->reader->pread(in, out.subspan(done, want)));
       if (got != want) {
@@ -84,7 +84,7 @@ class SegmentedReader final : public BlobReader {
       }
       done += got;
     }
-    AfterRead(*leaf, offset, n);
+    AfterRead(*leaf, offset + n, window);
     return n;
   }
 
@@ -92,11 +92,13 @@ class SegmentedReader final : public BlobReader {
     BufferChain out;
     if (offset >= top_->size || length == 0) return out;
     const uint64_t end = offset + std::min<uint64_t>(length, top_->size - offset);
+    const uint64_t window = stream_.Observe(offset, end - offset);
     uint64_t pos = offset;
     LeafPtr leaf;
     while (pos < end) {
       HB_ASSIGN_OR_RETURN(leaf, LeafAt(pos));
       const uint64_t in = pos - leaf->ref.offset;
+      Entering(*leaf, in, end - offset);
       const uint64_t want = std::min(end - pos, leaf->ref.length - in);
       HB_ASSIGN_OR_RETURN(BufferChain part, leaf->reader->ReadRange(in, want));
       if (part.size() != want) {
@@ -106,7 +108,7 @@ class SegmentedReader final : public BlobReader {
       for (const Buffer& b : part.pieces()) out.Append(b);
       pos += want;
     }
-    AfterRead(*leaf, offset, end - offset);
+    AfterRead(*leaf, end, window);
     return out;
   }
 
@@ -289,26 +291,31 @@ class SegmentedReader final : public BlobReader {
     return leaves_.front();
   }
 
-  // Sequential reading near the end of a leaf: load the next leaf and start
-  // fetching its first chunks (up to the read-ahead window).
-  void AfterRead(const Leaf& leaf, uint64_t offset, uint64_t n) {
-    const uint64_t end = offset + n;
-    const uint64_t prev = last_end_.exchange(end, std::memory_order_relaxed);
-    const uint64_t leaf_end = leaf.ref.offset + leaf.ref.length;
-    if (prev != offset || end >= top_->size || end > leaf_end ||
-        leaf_end - end > leaf.ref.length / kNextLeafFraction) {
-      return;
+  // The stream reaches a leaf at its byte `in` with a read of `length`
+  // bytes: if the read goes on a sequential stream, the leaf's read-ahead
+  // goes on with it (its own streak would start from nothing: small windows
+  // at the start of every leaf). Nothing if it was told already.
+  void Entering(const Leaf& leaf, uint64_t in, uint64_t length) {
+    if (in < Readahead::SlackFor(length) && stream_.streaming()) {
+      leaf.reader->ContinueStream(stream_.streak_bytes(), 0);
     }
-    if (prefetched_leaf_.exchange(leaf_end, std::memory_order_relaxed) == leaf_end) return;
+  }
+
+  // After a sequential read that ended at byte `end` with a read-ahead
+  // window of `window` bytes (the stream's, across leaves): when the window
+  // reaches past the end of the leaf, the next leaf is loaded and the part
+  // of the window that falls into it starts fetching through that leaf's
+  // read-ahead (claimed there, so nothing is fetched twice), which then
+  // goes on with the stream's window.
+  void AfterRead(const Leaf& leaf, uint64_t end, uint64_t window) {
+    window = stream_.Cap(*ctx_, window);
+    const uint64_t leaf_end = leaf.ref.offset + leaf.ref.length;
+    if (window == 0 || end >= top_->size || end > leaf_end) return;
+    const uint64_t before = leaf_end - end;
+    if (before >= window) return;
     auto next = LeafAt(leaf_end);
-    if (!next) return;
-    const ReaderOptions& o = ctx_->options();
-    if (o.readahead_chunks == 0 || o.readahead_bytes == 0) return;
-    // Enough frames for the read-ahead window, at the chunker's average size.
-    const uint64_t avg = std::max<uint64_t>(top_->chunker.avg_size, 1);
-    const size_t count = static_cast<size_t>(
-        std::min<uint64_t>(o.readahead_chunks, std::max<uint64_t>(o.readahead_bytes / avg / 4, 1)));
-    (*next)->reader->Prefetch(0, count);
+    if (!next) return;  // a hint: the read itself reports the error
+    (*next)->reader->ContinueStream(stream_.streak_bytes(), window - before);
   }
 
   void Count(uint64_t bytes) const {
@@ -326,8 +333,9 @@ class SegmentedReader final : public BlobReader {
   // By level and offset (the first segment of each level starts at 0).
   mutable std::map<std::pair<uint8_t, uint64_t>, std::shared_ptr<const Segment>> inner_;
   mutable std::list<LeafPtr> leaves_;  // most recently used first
-  std::atomic<uint64_t> last_end_{UINT64_MAX};
-  std::atomic<uint64_t> prefetched_leaf_{UINT64_MAX};
+  // Follows the sequential stream across leaves (only Observe is used: the
+  // leaves' own read-ahead fetches).
+  Readahead stream_;
 };
 
 }  // namespace
