@@ -257,7 +257,8 @@ bool Overlaps(const std::vector<std::pair<uint64_t, uint64_t>>& spans, uint64_t 
 // being scanned. The scan reports (SeedScanOptions::on_missing) the frames
 // the seed lacks gap by gap; they are planned into ranged reads (once
 // 512 KiB gathered while no read is under way, else once 4 MiB did)
-// and fetched by kPrefetchThreads threads into memory, as stored;
+// and fetched by kPrefetchThreads threads (twice that from a remote store)
+// into memory, as stored;
 // once the scan is done, the rest of what the plan fetches is added at
 // once, so the store's reads also overlap the copies from the seed. At most
 // `max_bytes` are held: frames beyond that are fetched afterwards as
@@ -277,7 +278,13 @@ class Prefetch {
 
   Prefetch(ObjectStore& store, const Manifest& m, uint64_t max_bytes)
       : store_(store), m_(m), max_bytes_(max_bytes), taken_(m.frames.size(), 0) {
-    for (unsigned t = 0; t < kPrefetchThreads; ++t) pool_.emplace_back([this] { Work(); });
+    // A remote store (S3) waits tens of ms before each request's first
+    // byte and moves each connection's bytes at a bounded rate: twice the
+    // requests in flight there.
+    const bool local =
+        store.url().rfind("file://", 0) == 0 || store.url().rfind("mem://", 0) == 0;
+    const unsigned threads = local ? kPrefetchThreads : 2 * kPrefetchThreads;
+    for (unsigned t = 0; t < threads; ++t) pool_.emplace_back([this] { Work(); });
   }
   // Left early (an error, a cancel): reads not started yet are dropped;
   // those under way are waited for.
