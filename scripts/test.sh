@@ -89,8 +89,10 @@ if want release; then
 fi
 
 if want asan; then
+  # At -O0: ASan+UBSan compiles in 60% of the CPU time of -O1 (the largest
+  # unity source: 34 s vs 55 s), and the tests it runs are in quick mode.
   step "build (ASan+UBSan)"
-  BUILD_DIR=build-asan scripts/build.sh -DHB_UNITY_BUILD=ON -DHB_SANITIZE=address -DHB_BUILD_TESTS=ON -DHB_BUILD_BENCH=OFF -DHB_BENCH_COMPILE_CHECK=OFF
+  BUILD_DIR=build-asan scripts/build.sh -DHB_UNITY_BUILD=ON -DHB_SANITIZE=address -DHB_SANITIZE_OPT=-O0 -DHB_BUILD_TESTS=ON -DHB_BUILD_BENCH=OFF -DHB_BENCH_COMPILE_CHECK=OFF
   done_step "asan build"
   step "tests under ASan+UBSan"
   HB_QUICK=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -8,6 +8,7 @@
 #   HB_TIDY_BASE=origin/main scripts/tidy.sh   # a branch: what it changes
 #   scripts/tidy.sh src/repo/packs.cc     # these files
 #   HB_TIDY_BASE=all scripts/tidy.sh      # every file (a few minutes)
+#   HB_TIDY_TESTS=1 scripts/tidy.sh       # test sources too (CI leaves them out)
 #
 # The base, unless HB_TIDY_BASE names one: the commit in .ci/tidy-base, the
 # last one CI checked (a session writes the landed HEAD there when it starts;
@@ -49,6 +50,11 @@ else
   for f in "${changed[@]}"; do
     is_ours "$f" || continue
     [ -f "$f" ] || continue
+    # The product's code only, unless HB_TIDY_TESTS=1: a test source costs
+    # twice the CPU of a product one (gtest), and CI time is the budget.
+    if [ "${HB_TIDY_TESTS:-0}" != 1 ] && [[ "$f" == *_test.cc || "$f" == *test_util.h || "$f" == src/testing/* ]]; then
+      continue
+    fi
     if [[ "$f" == *.h ]]; then
       # A header is checked through one source that includes it: its own
       # .cc when there is one, else the first that includes it directly
@@ -59,7 +65,8 @@ else
       fi
       inc=${f#src/}
       inc=${inc#include/}
-      user=$(git grep -l -F "#include \"$inc\"" -- 'src/*.cc' 'python/*.cc' 'examples/*.cc' | head -1 || true)
+      user=$(git grep -l -F "#include \"$inc\"" -- 'src/*.cc' 'python/*.cc' 'examples/*.cc' |
+        grep -v -E '_test\.cc$|^src/testing/' | head -1 || true)
       [ -n "$user" ] && seen[$user]=1
     elif [[ "$f" == src/* || "$f" == python/* || "$f" == examples/* ]]; then
       seen[$f]=1
