@@ -8,7 +8,7 @@
 #   tsan     ThreadSanitizer build of the layers with concurrency stress tests
 #            (reader and its caches, the put pipeline, queues and pools): the
 #            tests labelled "stress" only
-#   fuzz     each decoder's fuzzer briefly (FUZZ_SECONDS, default 10)
+#   fuzz     each decoder's fuzzer briefly (FUZZ_SECONDS, default 6)
 # HB_STAGES picks stages (default "release asan tsan fuzz"), e.g.
 # HB_STAGES=tsan scripts/test.sh; HB_SKIP_ASAN=1, HB_SKIP_TSAN=1 and
 # HB_SKIP_FUZZ=1 skip one. Each stage builds in its own directory (build,
@@ -124,7 +124,7 @@ if want fuzz; then
   step "fuzzers"
   # In CI a fixed seed keeps the run repeatable; locally each run explores anew.
   if [ "${CI:-}" = true ]; then export FUZZ_SEED=${FUZZ_SEED:-1}; fi
-  FUZZ_SECONDS=${FUZZ_SECONDS:-10} scripts/fuzz.sh
+  FUZZ_SECONDS=${FUZZ_SECONDS:-6} scripts/fuzz.sh
   done_step "fuzz (build + run)"
 fi
 
