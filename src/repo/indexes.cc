@@ -1,9 +1,9 @@
-#include "format/index_codec.h"
 #include "repo/indexes.h"
 
 #include <string>
 
 #include "format/envelope.h"
+#include "format/index_codec.h"
 #include "format/layout.h"
 
 namespace hugeblob {

@@ -1,4 +1,3 @@
-#include "format/manifest_codec.h"
 #include "repo/manifests.h"
 
 #include <spdlog/spdlog.h>
@@ -12,6 +11,7 @@
 
 #include "format/envelope.h"
 #include "format/layout.h"
+#include "format/manifest_codec.h"
 #include "hash/sha256.h"
 
 namespace hugeblob {

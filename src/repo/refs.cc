@@ -1,4 +1,3 @@
-#include "format/manifest_codec.h"
 #include "repo/refs.h"
 
 #include <algorithm>
@@ -7,6 +6,7 @@
 #include <map>
 
 #include "format/layout.h"
+#include "format/manifest_codec.h"
 #include "util/fs.h"
 #include "util/thread_pool.h"
 
