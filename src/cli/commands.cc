@@ -219,8 +219,6 @@ Result<std::shared_ptr<ObjectStore>> GlobalOptions::OpenStore(StoreOpenMode mode
   return hugeblob::OpenStore(store, mode);
 }
 
-bool IsLocalStore(const ObjectStore& store) { return store.url().rfind("file://", 0) == 0; }
-
 Result<ReaderOptions> CacheOptions::ToReaderOptions(bool disk_default, bool local_store) const {
   ReaderOptions r;
   r.disk_cache = disk_default;

@@ -10,6 +10,7 @@
 #include "hugeblob/error.h"
 #include "hugeblob/reader.h"
 #include "hugeblob/store.h"
+#include "store/local_store.h"
 
 namespace CLI {
 class App;
@@ -63,8 +64,7 @@ struct CacheOptions {
   Result<ReaderOptions> ToReaderOptions(bool disk_default, bool local_store) const;
 };
 
-// A store that is cheap to read: a local directory (file://).
-bool IsLocalStore(const ObjectStore& store);
+// IsLocalStore: store/local_store.h.
 
 // Parses a size option value; the error names the option.
 Result<uint64_t> SizeArg(const std::string& text, const char* option);

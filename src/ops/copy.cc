@@ -12,6 +12,7 @@
 #include "ops/load.h"
 #include "repo/frames.h"
 #include "repo/refs.h"
+#include "store/local_store.h"
 #include "util/cancel.h"
 #include "util/units.h"
 #include "writer/chunk_index.h"
@@ -99,7 +100,7 @@ Status Copier::Configure() {
   // byte while the other's frames were being verified, and copy took 10-20%
   // longer than get. At most three GETs per pack (aws s3 cp makes one per
   // 8 MiB of the original file: 128 for the benchmark's 1 GiB, against 93).
-  const bool remote = src_->url().rfind("file://", 0) != 0;
+  const bool remote = !IsLocalStore(*src_);
   shape_ = ShapeReads(nullptr, 0, pack_size + pack_size / 32, for_reads, 2, 16);
   if (remote) {
     const uint64_t third = std::max<uint64_t>((pack_size + pack_size / 16 + 2) / 3, 1ull << 20);
@@ -112,7 +113,7 @@ Status Copier::Configure() {
   // Reading a few frames the destination already has between two it lacks
   // costs less than a request on a remote store (1 MiB moves in ~10 ms at
   // 100 MB/s; an S3 request costs 10-50 ms); on a local one it is waste.
-  shape_.max_gap = src_->url().rfind("file://", 0) == 0 ? (64ull << 10) : (1ull << 20);
+  shape_.max_gap = remote ? (1ull << 20) : (64ull << 10);
   return OkStatus();
 }
 

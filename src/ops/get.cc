@@ -38,6 +38,7 @@
 #include "ops/seed.h"
 #include "reader/disk_cache.h"
 #include "repo/frames.h"
+#include "store/local_store.h"
 #include "util/cancel.h"
 #include "util/fs.h"
 #include "util/thread_pool.h"
@@ -281,8 +282,7 @@ class Prefetch {
     // A remote store (S3) waits tens of ms before each request's first
     // byte and moves each connection's bytes at a bounded rate: twice the
     // requests in flight there.
-    const bool local = store.url().rfind("file://", 0) == 0 || store.url().rfind("mem://", 0) == 0;
-    const unsigned threads = local ? kPrefetchThreads : 2 * kPrefetchThreads;
+    const unsigned threads = IsLocalStore(store) ? kPrefetchThreads : 2 * kPrefetchThreads;
     for (unsigned t = 0; t < threads; ++t) pool_.emplace_back([this] { Work(); });
   }
   // Left early (an error, a cancel): reads not started yet are dropped;

@@ -22,6 +22,11 @@
 
 namespace hugeblob {
 
+// Whether `store` is a local directory (file://): what decides, wherever
+// reads are shaped, between a disk and a store that charges tens of ms per
+// request (S3). Wrappers report their base store's URL.
+inline bool IsLocalStore(const ObjectStore& store) { return store.url().rfind("file://", 0) == 0; }
+
 class LocalStore : public ObjectStore {
  public:
   // Creates `root` if it does not exist. The read deadline comes from
