@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <future>
 #include <map>
 
 #include "format/layout.h"
@@ -109,8 +110,15 @@ Status ValidateNewName(std::string_view name) {
 
 Result<std::vector<Version>> ListVersions(ObjectStore& store, const std::string& name) {
   std::vector<Version> out;
-  // The previous release's ref, if any.
-  auto head = store.Head(RefKey(name));
+  // The previous release's ref, if any: asked beside the listing, not
+  // before it (one round trip to a remote store instead of two, on the
+  // path of every get, cat and stat). The future's destructor waits for
+  // the HEAD on every return below.
+  std::future<Result<ObjectInfo>> asked =
+      std::async(std::launch::async, [&store, key = RefKey(name)] { return store.Head(key); });
+  const std::string prefix = VersionsPrefix(name);
+  auto listed = store.List(prefix);
+  auto head = asked.get();
   if (head) {
     Version v;
     v.name = name;
@@ -122,9 +130,8 @@ Result<std::vector<Version>> ListVersions(ObjectStore& store, const std::string&
   } else if (head.error().code() != ErrorCode::kNotFound) {
     return Fail(head.error());
   }
-  const std::string prefix = VersionsPrefix(name);
-  HB_ASSIGN_OR_RETURN(auto listed, store.List(prefix));
-  for (const ObjectInfo& o : listed) {
+  if (!listed) return Fail(listed.error());
+  for (const ObjectInfo& o : *listed) {
     std::string n, stamp;
     if (!SplitVersionKey(o.key, &n, &stamp) || n != name) continue;
     Version v;
