@@ -15,12 +15,8 @@
 # run (not timed); `sync` runs before each timed step.
 #   local store:  hugeblob get --seed v5.img (to a new file), get --in-place
 #                 of a copy of v5.img (the copy is made before the clock
-#                 starts), get --in-place of a copy of v5 as `hugeblob get`
-#                 restored it (the user's case: it records the version it
-#                 holds, user.hugeblob.manifest, so the chunks v5 lacks are
-#                 fetched while the file is checked; `cp --preserve=xattr`
-#                 keeps the record), full get; casync extract --seed=v5.img,
-#                 and casync extract without a seed
+#                 starts), full get; casync extract --seed=v5.img, and
+#                 casync extract without a seed
 #   S3 (s3rver behind tests/s3_latency_proxy.py, LATENCY ms per request;
 #   the two versions sent there with `hugeblob copy`): the same three
 #                 hugeblob gets; fetched bytes and requests from the proxy's
@@ -121,9 +117,7 @@ run_case() {
   local c=$1 t0 t1 res n
   rm -f "$OUT"
   case $c in
-    *inplace) cp --sparse=always "$V5" "$OUT" ;;
-    s3-*inplace-got) cp --sparse=always --preserve=xattr "$V5GOT_S3" "$OUT" ;;
-    *inplace-got) cp --sparse=always --preserve=xattr "$V5GOT" "$OUT" ;;
+    *inplace*) cp --sparse=always "$V5" "$OUT" ;;
   esac
   sync
   local store=$LOCAL env=() lines=0
@@ -135,7 +129,7 @@ run_case() {
   t0=$(now)
   case $c in
     *hb-seed) res=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --seed "$V5" | hb_json) ;;
-    *hb-inplace | *hb-inplace-got) res=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --in-place | hb_json) ;;
+    *hb-inplace) res=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --in-place | hb_json) ;;
     *hb-full) res=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" | hb_json) ;;
     casync-seed) casync extract --store="$CASTR" --seed="$V5" "$SERIES/casync-v6.caibx" "$OUT"; res="- - - -" ;;
     casync-full) casync extract --store="$CASTR" "$SERIES/casync-v6.caibx" "$OUT"; res="- - - -" ;;
@@ -147,22 +141,9 @@ run_case() {
   echo "$(elapsed "$t0" "$t1") $res"
 }
 
-# v5 as `hugeblob get` restores it, once from each store (not timed): the
-# version it records is that store's manifest id (copy packs anew, so the
-# two stores' ids differ).
-V5GOT=$WORK/v5-got.img
-V5GOT_S3=$WORK/v5-got-s3.img
-if ! python3 -c 'import os,sys; os.getxattr(sys.argv[1], "user.hugeblob.manifest")' "$V5GOT" 2>/dev/null; then
-  rm -f "$V5GOT"
-  "$HB" -q --store "$LOCAL" get img/v5 "$V5GOT"
-fi
-if [ "$S3_ON" = 1 ]; then
-  rm -f "$V5GOT_S3"
-  "$HB" -q --store "$S3" get img/v5 "$V5GOT_S3"
-fi
-cases=(hb-seed hb-inplace hb-inplace-got hb-full)
+cases=(hb-seed hb-inplace hb-full)
 [ "$CASYNC" = 0 ] || cases+=(casync-seed casync-full)
-[ "$S3_ON" = 1 ] && cases+=(s3-hb-seed s3-hb-inplace s3-hb-inplace-got s3-hb-full)
+[ "$S3_ON" = 1 ] && cases+=(s3-hb-seed s3-hb-inplace s3-hb-full)
 echo -e "round\tcase\tseconds\tfetched_bytes\trequests\theld_bytes\tseeded_bytes" >"$RAW"
 echo "== v5 -> v6 of the $SIZE series ($(nproc) cores, shared and noisy): v6 added $added bytes to the store"
 for r in $(seq 1 "$ROUNDS"); do
@@ -233,9 +214,7 @@ names = {"hb-seed": "hugeblob get --seed v5 (local store)", "hb-inplace": "hugeb
          "hb-full": "hugeblob get, no seed (local store)", "casync-seed": "casync extract --seed=v5 (local casync store)",
          "casync-full": "casync extract, no seed (local casync store)",
          "s3-hb-seed": f"hugeblob get --seed v5 (S3, {latency} ms)", "s3-hb-inplace": f"hugeblob get --in-place (S3, {latency} ms)",
-         "s3-hb-full": f"hugeblob get, no seed (S3, {latency} ms)",
-         "hb-inplace-got": "hugeblob get --in-place of v5 as get restored it (local store)",
-         "s3-hb-inplace-got": f"hugeblob get --in-place of v5 as get restored it (S3, {latency} ms)"}
+         "s3-hb-full": f"hugeblob get, no seed (S3, {latency} ms)"}
 print(f"\nv5 -> v6 of the {label} image series ({size / 2**30:.2f} GiB), medians of {rounds} rounds; "
       f"v6 added {added / 2**20:.1f} MiB to the store\n")
 print("| case | seconds (median) | fetched MiB | x added | requests | held MiB | x faster than a full get |")

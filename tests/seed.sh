@@ -112,52 +112,6 @@ check "in the same file (same inode)" test "$(stat -c %i "$WORK/inplace")" = "$i
 check "writing only what differs" test "$(json_get in_place_bytes <<< "$res")" -gt $((1 << 20))
 expect_error "--in-place is for a file" "regular file" "$HB" get v6 - --in-place
 
-# A file restored by get records the version it holds (user.hugeblob.manifest),
-# and a later get --in-place of it fetches what that version lacks from the
-# start, while the file is checked. The record is a hint: a false or broken
-# one changes no byte, and put --xattrs does not store it.
-xattr() {  # xattr FILE [VALUE]: prints the record, or sets it to VALUE
-  python3 - "$@" <<'PY'
-import os, sys
-if len(sys.argv) > 2:
-    os.setxattr(sys.argv[1], "user.hugeblob.manifest", sys.argv[2].encode())
-else:
-    try:
-        print(os.getxattr(sys.argv[1], "user.hugeblob.manifest").decode())
-    except OSError:
-        print("none")
-PY
-}
-if python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.probe", b"1")' "$WORK/v5" 2>/dev/null; then
-  v5id=$("$HB" --json stat v5 | json_get manifest)
-  v6id=$("$HB" --json stat v6 | json_get manifest)
-  "$HB" -q get v5 "$WORK/known"
-  check "get records the version it restored" test "$(xattr "$WORK/known")" = "$v5id"
-  res=$("$HB" --json get v6 "$WORK/known" --in-place)
-  check "an update of it names that version" test "$(json_get seed_restored_from <<< "$res")" = "$v5id"
-  check "and fetched what v5 lacks while checking the file" \
-    test "$(json_get early_fetched_bytes <<< "$res")" -gt 0
-  check "the update restores v6" cmp "$WORK/known" "$WORK/v6"
-  check "and the file now records v6" test "$(xattr "$WORK/known")" = "$v6id"
-  res=$("$HB" --json get v6 "$WORK/known" --in-place)
-  check "updating it again fetches nothing" test "$(json_get fetched_bytes <<< "$res")" = 0
-  # False records: v5's bytes claiming to be v6, and a broken record.
-  cp "$WORK/v5" "$WORK/liar"
-  xattr "$WORK/liar" "$v6id"
-  "$HB" -q get v6 "$WORK/liar" --in-place
-  check "a file whose record lies is still updated exactly" cmp "$WORK/liar" "$WORK/v6"
-  cp "$WORK/v5" "$WORK/broken"
-  xattr "$WORK/broken" "not a manifest id"
-  "$HB" -q get v6 "$WORK/broken2" --seed "$WORK/broken"
-  check "a broken record is ignored" cmp "$WORK/broken2" "$WORK/v6"
-  "$HB" -q put "$WORK/known" --name known --xattrs
-  "$HB" -q get known "$WORK/known2" --xattrs
-  check "put --xattrs leaves the record out (the copy records its own version)" \
-    test "$(xattr "$WORK/known2")" = "$("$HB" --json stat known | json_get manifest)"
-else
-  echo "skip: no user extended attributes on $WORK"
-fi
-
 # --cache: a get fills the shared cache, and the next one reads it.
 res=$("$HB" --json get v6 "$WORK/c1" --cache --no-seed)
 res=$("$HB" --json get v6 "$WORK/c2" --cache --no-seed)

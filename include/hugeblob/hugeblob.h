@@ -171,11 +171,6 @@ struct GetResult {
   uint64_t store_requests = 0;       // ranged reads of packs
   uint64_t early_fetched_bytes = 0;  // of fetched_bytes: reads started while seeds were scanned
   uint64_t seed_files = 0;           // seed files scanned
-  // The first seed (with in_place or a seeded target: the target) was
-  // restored by get and records from which version: that version's manifest
-  // id, hex (empty: no such record). The chunks it lacks were fetched from
-  // the start, while the seed was checked (counted in early_fetched_bytes).
-  std::string seed_restored_from;
   uint64_t cloned_bytes = 0;         // of seeded_bytes: shared extents (reflinks)
   uint64_t cached_bytes = 0;         // bytes read from the disk cache
   uint64_t in_place_bytes = 0;       // in_place: bytes already right, not written

@@ -470,8 +470,7 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
                  "{\"name\":%s,\"out\":%s,\"size\":%llu,\"holes\":%llu,\"seeded_bytes\":%llu,"
                  "\"seed_scanned_bytes\":%llu,\"seed_aligned_bytes\":%llu,\"seed_changed_chunks\":%"
                  "llu,\"fetched_bytes\":%llu,\"early_fetched_bytes\":%llu,"
-                 "\"store_requests\":%llu,\"seed_files\":%llu,\"seed_restored_from\":%s,"
-                 "\"cloned_bytes\":%llu,"
+                 "\"store_requests\":%llu,\"seed_files\":%llu,\"cloned_bytes\":%llu,"
                  "\"cached_bytes\":%llu,\"in_place_bytes\":%llu,\"held_bytes\":%llu,"
                  "\"claim_waits\":%llu,\"owner_restored\":%s,\"xattrs_restored\":%llu,"
                  "\"metadata_warnings\":%s,\"seconds\":%.3f}\n",
@@ -481,9 +480,7 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
                  (unsigned long long)r->seed_aligned_bytes,
                  (unsigned long long)r->seed_changed_chunks, (unsigned long long)r->fetched_bytes,
                  (unsigned long long)r->early_fetched_bytes, (unsigned long long)r->store_requests,
-                 (unsigned long long)r->seed_files,
-                 r->seed_restored_from.empty() ? "null" : JsonString(r->seed_restored_from).c_str(),
-                 (unsigned long long)r->cloned_bytes,
+                 (unsigned long long)r->seed_files, (unsigned long long)r->cloned_bytes,
                  (unsigned long long)r->cached_bytes, (unsigned long long)r->in_place_bytes,
                  (unsigned long long)r->held_bytes, (unsigned long long)r->claim_waits,
                  r->owner_restored ? "true" : "false", (unsigned long long)r->xattrs_restored,

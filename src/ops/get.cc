@@ -27,9 +27,6 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
-
-#include <spdlog/spdlog.h>
 
 #include "codec/codec.h"
 #include "format/layout.h"
@@ -455,7 +452,7 @@ class Prefetch {
 Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::string& path,
                      const GetOptions& options, const std::string& label,
                      const std::vector<std::string>& seeds, size_t explicit_seeds, bool in_place,
-                     const std::optional<Hash256>& base, GetResult* result) {
+                     GetResult* result) {
   const unsigned threads = options.threads == 0 ? 4 : options.threads;
   auto cancelled = [&] { return options.cancel != nullptr && options.cancel->cancelled(); };
   const size_t n = m.frames.size();
@@ -482,33 +479,6 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     prefetch = std::make_unique<Prefetch>(
         store, m, std::max<uint64_t>(4 * options.memory_budget, 64ull << 20));
   }
-  // The first seed records the version it was restored from (`base`, see
-  // kRestoredFromXattr): the chunks that version lacks are what the seed
-  // very likely lacks too, so their reads start now, beside the scan, not
-  // when the scan gets to them. A hint only: a chunk the scan finds after
-  // all was fetched for nothing, and one of them whose read has not started
-  // is dropped (Prefetch::Keep below).
-  std::jthread hinted;
-  if (base && prefetch != nullptr) {
-    hinted = std::jthread([&store, &m, &prefetch, id = *base, label] {
-      auto b = LoadManifest(store, id);
-      if (!b) {
-        spdlog::debug("{}: the seed's recorded version {} is not loadable here: {}", label,
-                      id.Short(), b.error().message());
-        return;
-      }
-      std::unordered_set<ChunkId, Hash256Hasher> have;
-      have.reserve(b->frames.size());
-      for (const FrameRef& f : b->frames) {
-        if (!f.zero) have.insert(f.chunk);
-      }
-      std::vector<size_t> lacking;
-      for (size_t i = 0; i < m.frames.size(); ++i) {
-        if (!m.frames[i].zero && have.count(m.frames[i].chunk) == 0) lacking.push_back(i);
-      }
-      prefetch->Add(lacking, false);
-    });
-  }
   if (!seeds.empty()) {
     SeedScanOptions so;
     if (prefetch != nullptr) {
@@ -532,7 +502,6 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
       so.done = &written;
     }
     HB_ASSIGN_OR_RETURN(seed, SeedIndex::Build(m, seeds, options.cancel, so));
-    if (hinted.joinable()) hinted.join();
     result->seed_scanned_bytes = seed->scanned_bytes();
     result->seed_aligned_bytes = seed->aligned_bytes();
     result->seed_files = seed->files();
@@ -977,7 +946,6 @@ Status ApplyMetadata(int fd, const Manifest& m, const std::string& path, const G
     warn("no extended attributes recorded (put without --xattrs)");
   } else if (options.restore_xattrs) {
     for (const Xattr& x : *m.xattrs) {
-      if (x.name == kRestoredFromXattr) continue;  // this copy's, set by get itself
       const int err = WriteXattr(fd, x.name, x.value);
       if (err == 0) {
         ++result->xattrs_restored;
@@ -1015,8 +983,7 @@ Status ApplyMetadata(int fd, const Manifest& m, const std::string& path, const G
 Result<GetResult> UpdateInPlace(ObjectStore& store, const Manifest& m, const std::string& name,
                                 const std::string& out, const struct stat& before,
                                 const GetOptions& options, const std::vector<std::string>& seeds,
-                                size_t explicit_seeds, const Hash256& manifest_id,
-                                const std::optional<Hash256>& base, GetResult result) {
+                                size_t explicit_seeds, GetResult result) {
   ScopedFd fd(::open(out.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return Fail(ErrnoError(errno, "open " + out));
   struct stat st;
@@ -1036,12 +1003,9 @@ Result<GetResult> UpdateInPlace(ObjectStore& store, const Manifest& m, const std
       return Fail(ErrnoError(errno, "extend " + out));
     }
   }
-  // What the file records having been restored from stops being true with
-  // the first write (an interrupted update leaves a mix).
-  (void)RemoveXattr(fd.get(), kRestoredFromXattr);
   const std::string label = "'" + name + "'";
   Status run = RestoreFrames(store, m, fd.get(), out, options, label, seeds, explicit_seeds,
-                             /*in_place=*/true, base, &result);
+                             /*in_place=*/true, &result);
   if (!run) {
     const std::string again =
         out +
@@ -1071,7 +1035,6 @@ Result<GetResult> UpdateInPlace(ObjectStore& store, const Manifest& m, const std
                                               label + " " + m.sha256->Hex());
     }
   }
-  (void)WriteXattr(fd.get(), kRestoredFromXattr, manifest_id.Hex());
   if (options.restore_metadata) HB_TRY(ApplyMetadata(fd.get(), m, out, options, &result));
   if (::fsync(fd.get()) != 0) return Fail(ErrnoError(errno, "fsync " + out));
   HB_TRY(fd.Close(out));
@@ -1083,9 +1046,7 @@ Result<GetResult> UpdateInPlace(ObjectStore& store, const Manifest& m, const std
 Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::string& name,
                       const std::string& out, const GetOptions& options) {
   HB_ASSIGN_OR_RETURN(auto context, ReaderContext::Create(options.reader));
-  Hash256 manifest_id;
-  HB_ASSIGN_OR_RETURN(auto reader,
-                      OpenBlobReader(context, store, name, /*whole_table=*/true, &manifest_id));
+  HB_ASSIGN_OR_RETURN(auto reader, OpenBlobReader(context, store, name, /*whole_table=*/true));
   BlobReader* r = reader.get();
   const Manifest& m = r->manifest();
   if (options.in_place && (out == "-" || options.to_device)) {
@@ -1169,18 +1130,8 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
       if (std::find(seeds.begin(), seeds.end(), p) == seeds.end()) seeds.push_back(std::move(p));
     }
   }
-  // The version the first seed was restored from, if it says (a hint).
-  std::optional<Hash256> base;
-  if (!seeds.empty()) {
-    const std::string recorded = ReadRestoredFrom(seeds.front());
-    if (auto id = Hash256::FromHex(recorded); !recorded.empty() && id) {
-      result.seed_restored_from = recorded;
-      if (*id != manifest_id) base = *id;  // the same version: nothing to fetch early
-    }
-  }
   if (options.in_place && exists) {
-    return UpdateInPlace(*store, m, name, out, st, options, seeds, explicit_seeds, manifest_id,
-                         base, result);
+    return UpdateInPlace(*store, m, name, out, st, options, seeds, explicit_seeds, result);
   }
   if (exists && !options.force) {
     return Fail(ErrorCode::kAlreadyExists,
@@ -1214,19 +1165,15 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
     run = restorer.Run(fetch, sink);
   } else {
     run = RestoreFrames(*store, m, raw_fd, tmp, options, "'" + name + "'", seeds, explicit_seeds,
-                        /*in_place=*/false, base, &result);
+                        /*in_place=*/false, &result);
   }
   if (!run)
     return fail(run.error().code() == ErrorCode::kCancelled
                     ? Error(ErrorCode::kCancelled,
                             "get " + name + " interrupted; nothing was written to " + out)
                     : run.error());
-  // Which version this file holds (a hint for a later get --in-place or
-  // --seed; before the mode, which may take away the write permission that
-  // user.* attributes need), then the file's permission bits and
-  // modification time, as recorded by put (set on the temporary file, so
-  // they arrive with the rename).
-  (void)WriteXattr(raw_fd, kRestoredFromXattr, manifest_id.Hex());
+  // The file's permission bits and modification time, as recorded by put
+  // (set on the temporary file, so they arrive with the rename).
   if (options.restore_metadata) {
     if (Status st = ApplyMetadata(raw_fd, m, tmp, options, &result); !st) return fail(st.error());
   }

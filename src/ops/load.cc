@@ -25,13 +25,11 @@ Result<Manifest> LoadManifestOfRef(ObjectStore& store, const std::string& name, 
 
 Result<std::unique_ptr<BlobReader>> OpenBlobReader(std::shared_ptr<ReaderContext> context,
                                                    std::shared_ptr<ObjectStore> store,
-                                                   const std::string& name, bool whole_table,
-                                                   Hash256* manifest_id) {
+                                                   const std::string& name, bool whole_table) {
   // The manifest (and its segments) through the disk cache, when there is one.
   store = WithObjectCache(std::move(store), context);
   HB_ASSIGN_OR_RETURN(Ref ref, LoadRef(*store, name));
   HB_ASSIGN_OR_RETURN(Manifest m, LoadManifestOfRef(*store, name, ref, nullptr, !whole_table));
-  if (manifest_id != nullptr) *manifest_id = ref.manifest;
   return BlobReader::Open(std::move(context), std::move(store),
                           std::make_shared<const Manifest>(std::move(m)), "'" + name + "'");
 }

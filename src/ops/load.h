@@ -28,11 +28,9 @@ Result<Manifest> LoadManifestOfRef(ObjectStore& store, const std::string& name, 
 // A BlobReader on `name`, through LoadRef and LoadManifestOfRef: with the
 // manifest's top only (the reader loads the segments it reads), or with the
 // whole frame table (`whole_table`: get, which walks every frame).
-// `manifest_id`, when given, gets the id of the manifest opened.
 Result<std::unique_ptr<BlobReader>> OpenBlobReader(std::shared_ptr<ReaderContext> context,
                                                    std::shared_ptr<ObjectStore> store,
                                                    const std::string& name,
-                                                   bool whole_table = false,
-                                                   Hash256* manifest_id = nullptr);
+                                                   bool whole_table = false);
 
 }  // namespace hugeblob

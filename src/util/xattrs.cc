@@ -36,7 +36,7 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadXattrs(
     const size_t end = names.find('\0', pos);
     const std::string name = names.substr(pos, end == std::string::npos ? end : end - pos);
     pos = end == std::string::npos ? names.size() : end + 1;
-    if (name.empty() || name == kRestoredFromXattr) continue;
+    if (name.empty()) continue;
     std::string value;
     bool read = false;
     for (int attempt = 0; attempt < 8 && !read; ++attempt) {
@@ -63,16 +63,6 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadXattrs(
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-std::string ReadRestoredFrom(const std::string& path) {
-  char value[64];
-  const ssize_t got = ::lgetxattr(path.c_str(), kRestoredFromXattr, value, sizeof(value));
-  return got > 0 ? std::string(value, static_cast<size_t>(got)) : std::string();
-}
-
-int RemoveXattr(int fd, const std::string& name) {
-  return ::fremovexattr(fd, name.c_str()) == 0 ? 0 : errno;
 }
 
 int WriteXattr(int fd, const std::string& name, const std::string& value) {
