@@ -476,7 +476,7 @@ TEST(ManifestTest, FindFrame) {
 }
 
 TEST(RefTest, RoundTripAndText) {
-  Ref ref{Filled(0xcd), 123456789, 1700000000};
+  Ref ref{Filled(0xcd), 123456789, 1700000000, 0, 0, std::nullopt};
   Buffer b = EncodeRef(ref);
   EXPECT_EQ(b.view(), "hugeblob-ref 1\nmanifest " + Filled(0xcd).Hex() +
                           "\nsize 123456789\ncreated 1700000000\nadded 0\nshared 0\n");
@@ -486,8 +486,10 @@ TEST(RefTest, RoundTripAndText) {
   EXPECT_EQ(r->size, ref.size);
   EXPECT_EQ(r->created_unix, ref.created_unix);
 
-  for (Ref edge : {Ref{Filled(0), 0, 0}, Ref{Filled(1), UINT64_MAX, INT64_MIN},
-                   Ref{Filled(2), 1, INT64_MAX}, Ref{Filled(3), 1, -1}}) {
+  for (Ref edge : {Ref{Filled(0), 0, 0, 0, 0, std::nullopt},
+                   Ref{Filled(1), UINT64_MAX, INT64_MIN, 0, 0, std::nullopt},
+                   Ref{Filled(2), 1, INT64_MAX, 0, 0, std::nullopt},
+                   Ref{Filled(3), 1, -1, 0, 0, std::nullopt}}) {
     auto d = DecodeRef(EncodeRef(edge).span(), "e");
     ASSERT_TRUE(d) << EncodeRef(edge).view();
     EXPECT_EQ(d->size, edge.size);
@@ -496,7 +498,7 @@ TEST(RefTest, RoundTripAndText) {
 }
 
 TEST(RefTest, AddedAndShared) {
-  Ref ref{Filled(0xab), 1000, 1700000000, 600, 400};
+  Ref ref{Filled(0xab), 1000, 1700000000, 600, 400, std::nullopt};
   Buffer b = EncodeRef(ref);
   EXPECT_EQ(b.view(), "hugeblob-ref 1\nmanifest " + Filled(0xab).Hex() +
                           "\nsize 1000\ncreated 1700000000\nadded 600\nshared 400\n");
@@ -527,7 +529,7 @@ TEST(RefTest, AddedAndShared) {
 }
 
 TEST(RefTest, DataBytes) {
-  Ref ref{Filled(0xab), 1000, 1700000000, 600, 400};
+  Ref ref{Filled(0xab), 1000, 1700000000, 600, 400, std::nullopt};
   ref.data_bytes = 250;
   Buffer b = EncodeRef(ref);
   EXPECT_EQ(b.view(), "hugeblob-ref 1\nmanifest " + Filled(0xab).Hex() +
