@@ -8,6 +8,7 @@
 
 #include "format/layout.h"
 #include "format/manifest_codec.h"
+#include "store/local_store.h"
 #include "util/fs.h"
 #include "util/thread_pool.h"
 
@@ -110,15 +111,22 @@ Status ValidateNewName(std::string_view name) {
 
 Result<std::vector<Version>> ListVersions(ObjectStore& store, const std::string& name) {
   std::vector<Version> out;
-  // The previous release's ref, if any: asked beside the listing, not
-  // before it (one round trip to a remote store instead of two, on the
-  // path of every get, cat and stat). The future's destructor waits for
-  // the HEAD on every return below.
-  std::future<Result<ObjectInfo>> asked =
-      std::async(std::launch::async, [&store, key = RefKey(name)] { return store.Head(key); });
+  // The previous release's ref, if any. From a remote store it is asked
+  // beside the listing, not before it: one round trip instead of two on
+  // the path of every get, cat and stat (a local store answers both from
+  // the disk cache faster than a thread starts).
   const std::string prefix = VersionsPrefix(name);
-  auto listed = store.List(prefix);
-  auto head = asked.get();
+  Result<ObjectInfo> head = Fail(ErrorCode::kNotFound, "");
+  Result<std::vector<ObjectInfo>> listed = std::vector<ObjectInfo>{};
+  if (IsLocalStore(store)) {
+    head = store.Head(RefKey(name));
+    listed = store.List(prefix);
+  } else {
+    std::future<Result<ObjectInfo>> asked =
+        std::async(std::launch::async, [&store, key = RefKey(name)] { return store.Head(key); });
+    listed = store.List(prefix);
+    head = asked.get();
+  }
   if (head) {
     Version v;
     v.name = name;
