@@ -113,8 +113,8 @@ Result<std::vector<Version>> ListVersions(ObjectStore& store, const std::string&
   std::vector<Version> out;
   // The previous release's ref, if any. From a remote store it is asked
   // beside the listing, not before it: one round trip instead of two on
-  // the path of every get, cat and stat (a local store answers both from
-  // the disk cache faster than a thread starts).
+  // the path of every get, cat and stat (a local store answers both, a
+  // stat and a directory read, faster than a thread starts).
   const std::string prefix = VersionsPrefix(name);
   Result<ObjectInfo> head = Fail(ErrorCode::kNotFound, "");
   Result<std::vector<ObjectInfo>> listed = std::vector<ObjectInfo>{};
