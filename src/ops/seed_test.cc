@@ -54,19 +54,28 @@ struct Versions {
   }
 };
 
-TEST(SeedTest, SeedThatChangesDuringTheGetCostsAFetchNotAWrongByte) {
-  Versions v;
-  const std::string seed = WriteFile(v.dir, "seed", v.v5);
+// Options of a one-thread get seeded from dir/name (holding `bytes`) that
+// rewrite the seed with other bytes (MakeData with `other`) at the first
+// progress report, that is after the first bytes taken from it;
+// *clobbered tells that it happened.
+GetOptions ClobberingSeed(const TempDir& dir, const std::string& name, const std::string& bytes,
+                          uint32_t other, bool* clobbered) {
   GetOptions o = Quiet();
   o.threads = 1;
-  o.seeds = {seed};
-  bool clobbered = false;
-  // After the first chunk copied from the seed, the seed is rewritten.
-  o.progress = [&](const Progress&) {
-    if (clobbered) return;
-    clobbered = true;
-    WriteFile(v.dir, "seed", MakeData(v.v5.size(), 99));
+  o.seeds = {WriteFile(dir, name, bytes)};
+  *clobbered = false;
+  o.progress = [&dir, name, size = bytes.size(), other, clobbered](const Progress&) {
+    if (*clobbered) return;
+    *clobbered = true;
+    WriteFile(dir, name, MakeData(size, other));
   };
+  return o;
+}
+
+TEST(SeedTest, SeedThatChangesDuringTheGetCostsAFetchNotAWrongByte) {
+  Versions v;
+  bool clobbered = false;
+  GetOptions o = ClobberingSeed(v.dir, "seed", v.v5, 99, &clobbered);
   auto r = Get(v.store, "v6", v.dir.path() + "/out", o);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_TRUE(clobbered);
@@ -277,16 +286,8 @@ TEST(SeedTest, FetchOverlapsTheScanAndStaysExact) {
   std::string a6 = a5;
   for (size_t at : {100000u, 2500000u, 4000000u, 7000000u}) a6.replace(at, 50, MakeData(50, at));
   ASSERT_TRUE(Put(v.store, WriteFile(v.dir, "a6", a6), SmallPut("a6", "cdc")));
-  const std::string seed = WriteFile(v.dir, "seed2", a5);
-  GetOptions c = Quiet();
-  c.threads = 1;
-  c.seeds = {seed};
   bool clobbered = false;
-  c.progress = [&](const Progress&) {
-    if (clobbered) return;
-    clobbered = true;
-    WriteFile(v.dir, "seed2", MakeData(a5.size(), 98));
-  };
+  GetOptions c = ClobberingSeed(v.dir, "seed2", a5, 98, &clobbered);
   r = Get(v.store, "a6", v.dir.path() + "/out2", c);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_TRUE(clobbered);

@@ -115,18 +115,13 @@ Result<std::vector<Version>> ListVersions(ObjectStore& store, const std::string&
   // beside the listing, not before it: one round trip instead of two on
   // the path of every get, cat and stat (a local store answers both, a
   // stat and a directory read, faster than a thread starts).
-  const std::string prefix = VersionsPrefix(name);
-  Result<ObjectInfo> head = Fail(ErrorCode::kNotFound, "");
-  Result<std::vector<ObjectInfo>> listed = std::vector<ObjectInfo>{};
-  if (IsLocalStore(store)) {
-    head = store.Head(RefKey(name));
-    listed = store.List(prefix);
-  } else {
-    std::future<Result<ObjectInfo>> asked =
+  std::future<Result<ObjectInfo>> asked;
+  if (!IsLocalStore(store)) {
+    asked =
         std::async(std::launch::async, [&store, key = RefKey(name)] { return store.Head(key); });
-    listed = store.List(prefix);
-    head = asked.get();
   }
+  auto listed = store.List(VersionsPrefix(name));
+  auto head = asked.valid() ? asked.get() : store.Head(RefKey(name));
   if (head) {
     Version v;
     v.name = name;
