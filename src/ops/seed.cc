@@ -19,6 +19,7 @@
 #include "hash/blake3.h"
 #include "hash/sha256.h"
 #include "util/cancel.h"
+#include "util/mapped.h"
 #include "util/zeros.h"
 
 namespace hugeblob {
@@ -311,8 +312,16 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
         stop.store(true);
         settled.notify_all();
       };
+      // Nothing is written from the bytes of an in-place check: they are
+      // hashed in place in the page cache, not copied out first. (Bytes that
+      // are written must be the bytes checked, so a copy is read then; and
+      // SHA-256's OpenSSL context could not be left midway on SIGBUS.)
+      std::unique_ptr<FileMapping> mapping;
+      if (options.write_fd < 0 && m.chunk_hash == HashAlgo::kBlake3) {
+        mapping = FileMapping::Map(fd.get(), size);
+      }
       auto worker = [&] {
-        std::vector<uint8_t> buf, check;
+        std::vector<uint8_t> buf, check, matched;
         std::vector<size_t> mine;
         uint64_t read = 0;
         for (;;) {
@@ -326,18 +335,41 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
           const auto [first, last] = batches[b];
           const uint64_t begin = m.frames[first].offset;
           const uint64_t end = m.frames[last - 1].offset + m.frames[last - 1].length;
-          buf.resize(end - begin);
-          if (Status rd = PreadAll(fd.get(), buf, begin, path); !rd) {
-            fail(rd.error());
-            break;
+          mine.clear();
+          bool checked = false;
+          if (mapping != nullptr) {
+            // Hashed where the page cache holds it; read again with pread
+            // below if the seed shrank meanwhile (that read says so).
+            const std::span<const uint8_t> view = mapping->Populate(begin, end - begin);
+            if (!view.empty()) {
+              matched.assign(last - first, 0);
+              auto hash_batch = [&] {
+                for (size_t i = first; i < last; ++i) {
+                  const FrameRef& f = m.frames[i];
+                  matched[i - first] =
+                      ChunkHash(m.chunk_hash, view.subspan(f.offset - begin, f.length)) == f.chunk;
+                }
+              };
+              checked = CatchSigbus(view, hash_batch);
+              mapping->Release(begin, end - begin);
+              for (size_t i = first; checked && i < last; ++i) {
+                if (matched[i - first] != 0) mine.push_back(i);
+              }
+            }
+          }
+          if (!checked) {
+            buf.resize(end - begin);
+            if (Status rd = PreadAll(fd.get(), buf, begin, path); !rd) {
+              fail(rd.error());
+              break;
+            }
+            for (size_t i = first; i < last; ++i) {
+              const FrameRef& f = m.frames[i];
+              std::span<const uint8_t> bytes_of(buf.data() + (f.offset - begin), f.length);
+              if (ChunkHash(m.chunk_hash, bytes_of) == f.chunk) mine.push_back(i);
+            }
           }
           read += end - begin;
-          mine.clear();
-          for (size_t i = first; i < last; ++i) {
-            const FrameRef& f = m.frames[i];
-            std::span<const uint8_t> bytes_of(buf.data() + (f.offset - begin), f.length);
-            if (ChunkHash(m.chunk_hash, bytes_of) == f.chunk) mine.push_back(i);
-          }
           // Write what matched, run by run of adjacent chunks, from the bytes
           // just checked; the block-aligned middle of a run is cloned when
           // the file system shares extents.

@@ -1,0 +1,125 @@
+#include "util/mapped.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14
+#endif
+
+namespace hugeblob {
+namespace {
+
+uint64_t PageSize() {
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+// The guarded range of this thread, if any. initial-exec: the handler reads
+// it, and a TLS block allocated lazily (a dlopen'ed module's default) could
+// call malloc inside a signal handler.
+struct Guard {
+  sigjmp_buf env;
+  uintptr_t begin;
+  uintptr_t end;
+  Guard* outer;  // a guarded call this one runs inside
+};
+__attribute__((tls_model("initial-exec"))) thread_local Guard* t_guard = nullptr;
+
+struct sigaction g_previous;  // written once, before the handler can run
+
+void OnSigbus(int sig, siginfo_t* info, void* context) {
+  const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  for (Guard* g = t_guard; g != nullptr && info->si_code > 0; g = g->outer) {
+    if (addr >= g->begin && addr < g->end) siglongjmp(g->env, 1);
+  }
+  // Not ours: what would have happened without this handler.
+  if ((g_previous.sa_flags & SA_SIGINFO) != 0 && g_previous.sa_sigaction != nullptr) {
+    g_previous.sa_sigaction(sig, info, context);
+    return;
+  }
+  if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) {
+    g_previous.sa_handler(sig);
+    return;
+  }
+  // The default action: a fault repeats when the handler returns and then
+  // ends the process with SIGBUS; a signal sent by kill is sent again.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(SIGBUS, &dfl, nullptr);
+  if (info->si_code <= 0) ::raise(sig);
+}
+
+void InstallHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = OnSigbus;
+    // SA_NODEFER: the jump out leaves the signal mask as it was, so
+    // sigsetjmp need not save it (a system call per guarded call).
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &g_previous);
+  });
+}
+
+}  // namespace
+
+std::unique_ptr<FileMapping> FileMapping::Map(int fd, uint64_t size) {
+  if (size == 0) return nullptr;
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return nullptr;
+  return std::unique_ptr<FileMapping>(new FileMapping(static_cast<uint8_t*>(p), size));
+}
+
+FileMapping::~FileMapping() { ::munmap(base_, size_); }
+
+std::span<const uint8_t> FileMapping::Populate(uint64_t offset, uint64_t length) const {
+  if (offset > size_ || length > size_ - offset || length == 0) return {};
+  const uint64_t page = PageSize();
+  const uint64_t first = offset / page * page;
+  if (::madvise(base_ + first, offset + length - first, MADV_POPULATE_READ) != 0) return {};
+  return {base_ + offset, length};
+}
+
+void FileMapping::Release(uint64_t offset, uint64_t length) const {
+  if (offset > size_ || length > size_ - offset) return;
+  // Every page the range touches, and the rest of the 64 KiB blocks it
+  // touches: a fault maps the cached pages around it too ("fault-around",
+  // /sys/kernel/mm/... fault_around_bytes, 64 KiB by default), and those
+  // would stay mapped. A page another thread still reads is simply faulted
+  // in again there.
+  constexpr uint64_t kAround = 64 << 10;
+  const uint64_t first = offset / kAround * kAround;
+  const uint64_t last = std::min(size_, (offset + length + kAround - 1) / kAround * kAround);
+  if (last > first) ::madvise(base_ + first, last - first, MADV_DONTNEED);
+}
+
+namespace internal {
+
+bool CatchSigbusImpl(const void* begin, size_t length, void (*fn)(void*), void* arg) {
+  InstallHandler();
+  Guard guard;
+  guard.begin = reinterpret_cast<uintptr_t>(begin);
+  guard.end = guard.begin + length;
+  guard.outer = t_guard;
+  if (sigsetjmp(guard.env, 0) != 0) {
+    t_guard = guard.outer;
+    return false;
+  }
+  t_guard = &guard;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  fn(arg);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t_guard = guard.outer;
+  return true;
+}
+
+}  // namespace internal
+}  // namespace hugeblob
