@@ -13,12 +13,14 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -501,7 +503,13 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
       };
       so.done = &written;
     }
+    const auto scan_start = std::chrono::steady_clock::now();
     HB_ASSIGN_OR_RETURN(seed, SeedIndex::Build(m, seeds, options.cancel, so));
+    spdlog::info(
+        "scanned {} of {} seed file(s) in {:.2f} s ({} at their own offsets)",
+        FormatSize(seed->scanned_bytes()), seed->files(),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - scan_start).count(),
+        FormatSize(seed->aligned_bytes()));
     result->seed_scanned_bytes = seed->scanned_bytes();
     result->seed_aligned_bytes = seed->aligned_bytes();
     result->seed_files = seed->files();
