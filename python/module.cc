@@ -219,15 +219,42 @@ class PyStore {
     return PutDict(name, Check(std::move(r)));
   }
 
-  void Get(const std::string& name, const std::string& out, bool force) {
+  // As `hugeblob get`: seeds and seed_dirs are local files whose chunks are
+  // taken instead of fetched (each checked against its id), in_place
+  // updates an existing `out` where it stands. Returns where the bytes came
+  // from.
+  py::dict Get(const std::string& name, py::object out, bool force,
+               const std::vector<py::object>& seeds, const std::vector<py::object>& seed_dirs,
+               bool seed_target, bool in_place) {
     GetOptions o;
     o.force = force;
+    o.seed_target = seed_target;
+    o.in_place = in_place;
+    py::object fspath = py::module_::import("os").attr("fspath");
+    for (const py::object& s : seeds) o.seeds.push_back(py::str(fspath(s)));
+    for (const py::object& s : seed_dirs) o.seed_dirs.push_back(py::str(fspath(s)));
+    const std::string path = py::str(fspath(out));
     Result<GetResult> r = GetResult{};
     {
       py::gil_scoped_release release;
-      r = store_.Get(name, out, o);
+      r = store_.Get(name, path, o);
     }
-    Check(std::move(r));
+    const GetResult g = Check(std::move(r));
+    py::dict d;
+    d["name"] = name;
+    d["out"] = path;
+    d["size"] = g.size;
+    d["holes"] = g.holes;
+    d["fetched_bytes"] = g.fetched_bytes;
+    d["store_requests"] = g.store_requests;
+    d["seeded_bytes"] = g.seeded_bytes;
+    d["seed_scanned_bytes"] = g.seed_scanned_bytes;
+    d["seed_files"] = g.seed_files;
+    d["cloned_bytes"] = g.cloned_bytes;
+    d["cached_bytes"] = g.cached_bytes;
+    d["in_place_bytes"] = g.in_place_bytes;
+    d["metadata_warnings"] = g.metadata_warnings;
+    return d;
   }
 
   std::vector<py::dict> Ls(const std::string& prefix) {
@@ -443,7 +470,10 @@ PYBIND11_MODULE(_core, m) {
            py::arg("memory_cache_bytes") = uint64_t{64} << 20)
       .def_property_readonly("url", &PyStore::url)
       .def("put", &PyStore::Put, py::arg("src"), py::arg("name"), py::arg("sha256") = false)
-      .def("get", &PyStore::Get, py::arg("name"), py::arg("out"), py::arg("force") = false)
+      .def("get", &PyStore::Get, py::arg("name"), py::arg("out"), py::arg("force") = false,
+           py::kw_only(), py::arg("seeds") = std::vector<py::object>{},
+           py::arg("seed_dirs") = std::vector<py::object>{}, py::arg("seed_target") = true,
+           py::arg("in_place") = false)
       .def("ls", &PyStore::Ls, py::arg("prefix") = "")
       .def("versions", &PyStore::Versions, py::arg("name"))
       .def("stat", &PyStore::Stat, py::arg("name"))

@@ -125,6 +125,17 @@ class Store(_Store):
     socket, io.BytesIO, anything with readinto or read) and returns a dict
     (size, digest, manifest, chunks, ...). ls(), stat(name), remove(name),
     verify(name=None) and get(name, out) are the CLI's commands.
+
+    get(name, out, force=False, *, seeds=(), seed_dirs=(), seed_target=True,
+    in_place=False) restores `name` atomically into the path `out` and
+    returns where its bytes came from (fetched_bytes, seeded_bytes,
+    in_place_bytes, ...). seeds are local files (an older version) whose
+    chunks are taken instead of fetched, each checked against its id;
+    seed_dirs are directories of such files. With force, an existing `out`
+    is replaced and is the first seed (seed_target=False: not). in_place
+    updates an existing `out` where it stands, writing only what differs:
+    not atomic (an interrupted update leaves a mix; the same call again
+    finishes it), for files too large to hold twice.
     """
 
     def open(self, name: str) -> File:

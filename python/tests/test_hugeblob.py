@@ -40,6 +40,45 @@ def test_put_ls_get(store, data, tmp_path):
     assert out.read_bytes() == body
 
 
+def test_get_from_seeds_and_in_place(store, tmp_path):
+    """A new version restored from the old one on disk fetches only what
+    changed; in place, only what differs is written."""
+    rnd = random.Random(5)
+    v1 = rnd.randbytes(12 * MB)
+    v2 = bytearray(v1)
+    v2[3 * MB:3 * MB + 4096] = rnd.randbytes(4096)  # an edit
+    v2[8 * MB:8 * MB] = rnd.randbytes(10000)  # an insertion
+    v2 = bytes(v2)
+    (tmp_path / "v1").write_bytes(v1)
+    (tmp_path / "v2").write_bytes(v2)
+    store.put(str(tmp_path / "v1"), "f")
+    store.put(str(tmp_path / "v2"), "f")
+
+    full = store.get("f", tmp_path / "full")  # os.PathLike too
+    assert full["fetched_bytes"] >= len(v2) and full["seeded_bytes"] == 0
+
+    r = store.get("f", tmp_path / "seeded", seeds=[tmp_path / "v1"])
+    assert (tmp_path / "seeded").read_bytes() == v2
+    assert r["seed_files"] == 1
+    assert r["seeded_bytes"] > 8 * MB
+    assert r["fetched_bytes"] < 3 * MB
+
+    target = tmp_path / "target"
+    shutil.copyfile(tmp_path / "v1", target)
+    r = store.get("f", str(target), in_place=True)
+    assert target.read_bytes() == v2
+    assert r["in_place_bytes"] > 2 * MB
+    assert r["fetched_bytes"] < 3 * MB
+    again = store.get("f", str(target), in_place=True)
+    assert again["fetched_bytes"] == 0 and again["in_place_bytes"] == len(v2)
+
+    # The target is a seed of a forced get unless seed_target=False.
+    r = store.get("f", str(target), force=True, seed_target=False)
+    assert r["seeded_bytes"] == 0 and target.read_bytes() == v2
+    with pytest.raises(FileNotFoundError):
+        store.get("f", tmp_path / "x", seed_dirs=[tmp_path / "no-such-dir"])
+
+
 def test_file_reads_seeks_and_preads(store, data):
     path, body = data
     store.put(str(path), "f")

@@ -1,5 +1,6 @@
 #include "util/mapped.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -21,22 +22,40 @@ uint64_t PageSize() {
   return page;
 }
 
-// The guarded range of this thread, if any. initial-exec: the handler reads
-// it, and a TLS block allocated lazily (a dlopen'ed module's default) could
-// call malloc inside a signal handler.
 struct Guard {
   sigjmp_buf env;
   uintptr_t begin;
   uintptr_t end;
   Guard* outer;  // a guarded call this one runs inside
 };
-__attribute__((tls_model("initial-exec"))) thread_local Guard* t_guard = nullptr;
+
+// The guarded calls under way, by thread: a fixed table rather than a
+// thread_local, because the handler reads it, and a thread_local of a
+// module loaded with dlopen (the Python bindings) is allocated on first use
+// with malloc, which a signal handler must not call (and initial-exec TLS
+// does not fit there: "cannot allocate memory in static TLS block").
+// pthread_self() reads a register.
+constexpr size_t kSlots = 256;
+struct Slot {
+  std::atomic<pthread_t> owner{0};  // 0: free
+  std::atomic<Guard*> guard{nullptr};
+};
+Slot g_slots[kSlots];
+
+Slot* SlotOf(pthread_t self) {
+  for (Slot& s : g_slots) {
+    if (s.owner.load(std::memory_order_acquire) == self) return &s;
+  }
+  return nullptr;
+}
 
 struct sigaction g_previous;  // written once, before the handler can run
 
 void OnSigbus(int sig, siginfo_t* info, void* context) {
   const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
-  for (Guard* g = t_guard; g != nullptr && info->si_code > 0; g = g->outer) {
+  Slot* slot = info->si_code > 0 ? SlotOf(::pthread_self()) : nullptr;
+  Guard* g = slot != nullptr ? slot->guard.load(std::memory_order_acquire) : nullptr;
+  for (; g != nullptr; g = g->outer) {
     if (addr >= g->begin && addr < g->end) siglongjmp(g->env, 1);
   }
   // Not ours: what would have happened without this handler.
@@ -105,20 +124,34 @@ namespace internal {
 
 bool CatchSigbusImpl(const void* begin, size_t length, void (*fn)(void*), void* arg) {
   InstallHandler();
+  const pthread_t self = ::pthread_self();
+  Slot* slot = SlotOf(self);  // set: a guarded call inside another
+  const bool claimed = slot == nullptr;
+  for (size_t i = 0; slot == nullptr && i < kSlots; ++i) {
+    pthread_t free_slot = 0;
+    if (g_slots[i].owner.compare_exchange_strong(free_slot, self, std::memory_order_acq_rel)) {
+      slot = &g_slots[i];
+    }
+  }
+  if (slot == nullptr) return false;  // kSlots threads at once: the caller reads another way
   Guard guard;
   guard.begin = reinterpret_cast<uintptr_t>(begin);
   guard.end = guard.begin + length;
-  guard.outer = t_guard;
-  if (sigsetjmp(guard.env, 0) != 0) {
-    t_guard = guard.outer;
-    return false;
+  guard.outer = slot->guard.load(std::memory_order_relaxed);
+  auto leave = [&] {
+    slot->guard.store(guard.outer, std::memory_order_release);
+    if (claimed) slot->owner.store(0, std::memory_order_release);
+  };
+  if (sigsetjmp(guard.env, 0) == 0) {
+    slot->guard.store(&guard, std::memory_order_release);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    fn(arg);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    leave();
+    return true;
   }
-  t_guard = &guard;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  fn(arg);
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  t_guard = guard.outer;
-  return true;
+  leave();  // back from the handler
+  return false;
 }
 
 }  // namespace internal

@@ -50,7 +50,9 @@ bool CatchSigbusImpl(const void* begin, size_t length, void (*fn)(void*), void* 
 }
 
 // Runs fn(), which reads mapped bytes within `range`; returns false instead
-// of dying when such a read raises SIGBUS (the mapped file shrank). fn must
+// of dying when such a read raises SIGBUS (the mapped file shrank), and
+// also without running fn when 256 threads are in such calls already (the
+// caller then reads the bytes another way). fn must
 // not own objects with destructors or take locks: on SIGBUS it is left
 // midway with a non-local jump. The first call installs a SIGBUS handler
 // for the process that passes every other SIGBUS on to the handler that was
