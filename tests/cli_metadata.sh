@@ -90,6 +90,19 @@ if [ $XATTRS = 1 ]; then
   check "get --json: xattrs_restored" test "$(json_get xattrs_restored <<<"$out")" = 3
 fi
 check "get --json: no warnings" test "$(json_get metadata_warnings <<<"$out")" = "[]"
+if [ $XATTRS = 1 ]; then
+  # In place over a file with attributes of its own: the version's are set,
+  # a user.* one it lacks is removed, as a fresh restore would leave it.
+  "$HB" --store "$S" get full "$WORK/inplace" -q
+  setx "$WORK/inplace" user.stale 01
+  setx "$WORK/inplace" user.comment 02
+  out=$("$HB" --store "$S" --json get full "$WORK/inplace" --in-place --xattrs)
+  check "get --in-place --xattrs: the version's attributes, no others" \
+    test "$(listx "$WORK/inplace")" = "user.bin user.comment user.empty"
+  check "... with the version's values" test "$(getx "$WORK/inplace" user.comment)" = "$(printf 'hello world' | od -An -tx1 | tr -d ' \n')"
+  check "get --json: xattrs_removed" test "$(json_get xattrs_removed <<<"$out")" = 1
+  check "... bytes unchanged" cmp "$WORK/f" "$WORK/inplace"
+fi
 check "get without --owner: restoring user's" bash -c "'$HB' --store '$S' get full '$WORK/g4' -q && test \"\$(stat -c %u '$WORK/g4')\" = $(id -u)"
 if [ $XATTRS = 1 ]; then
   check "get without --xattrs sets none" test -z "$(listx "$WORK/g4")"

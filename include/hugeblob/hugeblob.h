@@ -153,6 +153,9 @@ struct GetOptions {
   // attributes anyone who can write the file, others what the kernel
   // allows. What cannot be restored leaves a warning in
   // GetResult::metadata_warnings; the restore of the bytes never fails for it.
+  // In place, the target's user.* attributes that the version lacks are
+  // removed too, so that it ends as a fresh restore would (other
+  // namespaces, security labels and ACLs, belong to the system and stay).
   bool restore_owner = false;
   bool restore_xattrs = false;
   ReaderOptions reader;  // cache settings (get turns the disk cache off by default)
@@ -178,6 +181,7 @@ struct GetResult {
   uint64_t claim_waits = 0;          // chunks another process was fetching (then cached)
   bool owner_restored = false;       // restore_owner: the recorded owner was set
   uint64_t xattrs_restored = 0;      // restore_xattrs: attributes set
+  uint64_t xattrs_removed = 0;       // restore_xattrs, in_place: user.* ones the version lacks
   // What restore_owner / restore_xattrs could not restore, and why.
   std::vector<std::string> metadata_warnings;
 };

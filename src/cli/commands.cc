@@ -473,7 +473,7 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
                  "\"store_requests\":%llu,\"seed_files\":%llu,\"cloned_bytes\":%llu,"
                  "\"cached_bytes\":%llu,\"in_place_bytes\":%llu,\"held_bytes\":%llu,"
                  "\"claim_waits\":%llu,\"owner_restored\":%s,\"xattrs_restored\":%llu,"
-                 "\"metadata_warnings\":%s,\"seconds\":%.3f}\n",
+                 "\"xattrs_removed\":%llu,\"metadata_warnings\":%s,\"seconds\":%.3f}\n",
                  JsonString(a.name).c_str(), JsonString(a.out).c_str(), (unsigned long long)r->size,
                  (unsigned long long)r->holes, (unsigned long long)r->seeded_bytes,
                  (unsigned long long)r->seed_scanned_bytes,
@@ -484,7 +484,7 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
                  (unsigned long long)r->cached_bytes, (unsigned long long)r->in_place_bytes,
                  (unsigned long long)r->held_bytes, (unsigned long long)r->claim_waits,
                  r->owner_restored ? "true" : "false", (unsigned long long)r->xattrs_restored,
-                 warnings.c_str(), secs);
+                 (unsigned long long)r->xattrs_removed, warnings.c_str(), secs);
   } else if (a.out != "-" || !g.Chatty()) {
     // With "-" standard output is the data: the summary goes to stderr.
     std::string line = fmt::format("{} -> {}: {} in {:.1f}s, verified", Escaped(a.name),

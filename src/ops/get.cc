@@ -934,7 +934,7 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
 // bits), attributes (user.* needs write permission, which the mode may
 // take away), mode, and the time last (the others change only ctime).
 Status ApplyMetadata(int fd, const Manifest& m, const std::string& path, const GetOptions& options,
-                     GetResult* result) {
+                     bool in_place, GetResult* result) {
   auto warn = [&](const std::string& what) { result->metadata_warnings.push_back(what); };
   if (options.restore_owner && !m.owner) {
     warn("no owner recorded (put without --owner): the file is owned by the restoring user");
@@ -963,6 +963,26 @@ Status ApplyMetadata(int fd, const Manifest& m, const std::string& path, const G
         if (x.name.rfind("user.", 0) == 0) break;
       } else {
         warn("extended attribute " + x.name + " not restored: " + std::strerror(err));
+      }
+    }
+    // An existing file updated in place may carry user attributes of an
+    // older version (or set since): a fresh restore would not have them.
+    if (in_place) {
+      std::vector<std::string> unreadable;
+      auto present = ReadXattrs(fd, path, &unreadable);
+      if (!present) return Fail(present.error());
+      for (const auto& [name, value] : *present) {
+        if (name.rfind("user.", 0) != 0) continue;
+        const bool recorded = std::any_of(m.xattrs->begin(), m.xattrs->end(),
+                                          [&](const Xattr& x) { return x.name == name; });
+        if (recorded) continue;
+        const int err = RemoveXattr(fd, name);
+        if (err == 0) {
+          ++result->xattrs_removed;
+        } else if (err != ENODATA) {
+          warn("extended attribute " + name +
+               " (not in this version) not removed: " + std::strerror(err));
+        }
       }
     }
   }
@@ -1043,7 +1063,7 @@ Result<GetResult> UpdateInPlace(ObjectStore& store, const Manifest& m, const std
                                               label + " " + m.sha256->Hex());
     }
   }
-  if (options.restore_metadata) HB_TRY(ApplyMetadata(fd.get(), m, out, options, &result));
+  if (options.restore_metadata) HB_TRY(ApplyMetadata(fd.get(), m, out, options, true, &result));
   if (::fsync(fd.get()) != 0) return Fail(ErrnoError(errno, "fsync " + out));
   HB_TRY(fd.Close(out));
   return result;
@@ -1183,7 +1203,8 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
   // The file's permission bits and modification time, as recorded by put
   // (set on the temporary file, so they arrive with the rename).
   if (options.restore_metadata) {
-    if (Status st = ApplyMetadata(raw_fd, m, tmp, options, &result); !st) return fail(st.error());
+    if (Status st = ApplyMetadata(raw_fd, m, tmp, options, false, &result); !st)
+      return fail(st.error());
   }
   if (::fsync(raw_fd) != 0) return fail(ErrnoError(errno, "fsync " + tmp));
   Status closed = fd.Close(tmp);

@@ -69,4 +69,8 @@ int WriteXattr(int fd, const std::string& name, const std::string& value) {
   return ::fsetxattr(fd, name.c_str(), value.data(), value.size(), 0) == 0 ? 0 : errno;
 }
 
+int RemoveXattr(int fd, const std::string& name) {
+  return ::fremovexattr(fd, name.c_str()) == 0 ? 0 : errno;
+}
+
 }  // namespace hugeblob

@@ -21,5 +21,8 @@ Result<std::vector<std::pair<std::string, std::string>>> ReadXattrs(
 
 // Sets one attribute on `fd`; the errno of fsetxattr, 0 on success.
 int WriteXattr(int fd, const std::string& name, const std::string& value);
+// Removes one attribute from `fd`; the errno of fremovexattr, 0 on success
+// (ENODATA: it was not there).
+int RemoveXattr(int fd, const std::string& name);
 
 }  // namespace hugeblob
