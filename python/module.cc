@@ -49,7 +49,7 @@ class PyReader {
 
   // Reads up to len(buffer) bytes at `offset` into a writable buffer
   // (bytearray, memoryview, numpy array): no copy through a bytes object.
-  size_t ReadInto(uint64_t offset, py::buffer b) {
+  size_t ReadInto(uint64_t offset, const py::buffer& b) {
     py::buffer_info info = b.request(/*writable=*/true);
     std::span<uint8_t> out(static_cast<uint8_t*>(info.ptr),
                            static_cast<size_t>(info.size * info.itemsize));
@@ -223,7 +223,7 @@ class PyStore {
   // taken instead of fetched (each checked against its id), in_place
   // updates an existing `out` where it stands. Returns where the bytes came
   // from.
-  py::dict Get(const std::string& name, py::object out, bool force,
+  py::dict Get(const std::string& name, const py::object& out, bool force,
                const std::vector<py::object>& seeds, const std::vector<py::object>& seed_dirs,
                bool seed_target, bool in_place) {
     GetOptions o;

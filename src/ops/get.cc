@@ -971,7 +971,8 @@ Status ApplyMetadata(int fd, const Manifest& m, const std::string& path, const G
       std::vector<std::string> unreadable;
       auto present = ReadXattrs(fd, path, &unreadable);
       if (!present) return Fail(present.error());
-      for (const auto& [name, value] : *present) {
+      for (const auto& attr : *present) {
+        const std::string& name = attr.first;
         if (name.rfind("user.", 0) != 0) continue;
         const bool recorded = std::any_of(m.xattrs->begin(), m.xattrs->end(),
                                           [&](const Xattr& x) { return x.name == name; });

@@ -332,7 +332,8 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
             fail(CancelledError("get"));
             break;
           }
-          const auto [first, last] = batches[b];
+          const size_t first = batches[b].first;
+          const size_t last = batches[b].second;
           const uint64_t begin = m.frames[first].offset;
           const uint64_t end = m.frames[last - 1].offset + m.frames[last - 1].length;
           mine.clear();
