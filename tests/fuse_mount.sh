@@ -120,6 +120,14 @@ if ! mount_fg "$MNT" "$LOG"; then
   finish
 fi
 pass "mounted"
+# The kernel's read-ahead for the mount is raised (root and a writable
+# sysfs only); its device number comes from mountinfo, not from a stat of
+# the mountpoint (which the daemon itself would have to answer).
+dev=$(awk -v m="$MNT" '$5 == m {d = $3} END {print d}' /proc/self/mountinfo)
+if [ "$(id -u)" = 0 ] && [ -n "$dev" ] && [ -w "/sys/class/bdi/$dev/read_ahead_kb" ]; then
+  check "kernel read-ahead of the mount raised to 8 MiB" \
+    poll_until 30 grep -qx 8192 "/sys/class/bdi/$dev/read_ahead_kb"
+fi
 
 check "ls shows the names as files and directories" \
   bash -c "[ -f '$MNT/top-level' ] && [ -d '$MNT/in' ] && [ -f '$MNT/in/random' ]"

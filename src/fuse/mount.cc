@@ -8,7 +8,6 @@
 #include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +15,8 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -75,6 +76,35 @@ Result<std::string> CheckMountpoint(const std::string& path) {
   return std::string(resolved);
 }
 
+// The device number ("major:minor") of the file system mounted last at
+// `mountpoint`, from /proc/self/mountinfo. Not from stat(mountpoint): that
+// is a request to this very daemon, and a daemon killed (kill -9) while
+// one of its threads waits for such an answer never ends; its zombie holds
+// the mount until the connection is aborted (fuse_mount.sh's crash test
+// hung that way under ASan, whose slower start left the stat in flight).
+std::string MountedDevice(const std::string& mountpoint) {
+  // mountinfo escapes space, tab, newline and backslash as \ooo.
+  std::string escaped;
+  for (char c : mountpoint) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\\') {
+      char oct[5];
+      std::snprintf(oct, sizeof oct, "\\%03o", static_cast<unsigned char>(c));
+      escaped += oct;
+    } else {
+      escaped += c;
+    }
+  }
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line, device;
+  while (std::getline(in, line)) {
+    // "ID PARENT MAJOR:MINOR ROOT MOUNTPOINT OPTIONS ..."
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    if (fields >> id >> parent >> dev >> root >> point && point == escaped) device = dev;
+  }
+  return device;
+}
+
 // A FUSE file system gets the kernel's default read-ahead (128 KiB), far
 // below the chunk size; raise its bdi's so buffered sequential reads arrive
 // as full 1 MiB requests (max_read), several at a time: kKernelReadaheadKb
@@ -84,10 +114,9 @@ Result<std::string> CheckMountpoint(const std::string& path) {
 // sysfs.
 constexpr int kKernelReadaheadKb = 8192;
 void RaiseReadahead(const std::string& mountpoint) {
-  struct stat st;
-  if (::stat(mountpoint.c_str(), &st) != 0) return;
-  std::string path = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
-                     std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
+  const std::string device = MountedDevice(mountpoint);
+  if (device.empty()) return;
+  const std::string path = "/sys/class/bdi/" + device + "/read_ahead_kb";
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) return;
   std::fputs(std::to_string(kKernelReadaheadKb).c_str(), f);
