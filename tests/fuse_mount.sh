@@ -112,6 +112,15 @@ touch "$WORK/plainfile"
 expect_error "mountpoint that is a file" "not a directory" "$HB" mount "$WORK/plainfile"
 # Background mode reports the error before detaching (non-zero exit).
 expect_error "background mount of a bad mountpoint fails up front" "No such file" "$HB" mount "$WORK/nope"
+# What the daemon reads itself may not be under the mountpoint: the mount
+# would hide it, and each read would be a request to the daemon itself.
+mkdir -p "$WORK/under"
+"$HB" --store "$WORK/under/store" init -q
+expect_error "a local store inside the mountpoint" "the store .*under/store is inside the mountpoint" \
+  "$HB" --store "$WORK/under/store" mount "$WORK/under" -f
+expect_error "a disk cache inside the mountpoint (not made yet)" \
+  "the disk cache .*under/c/d is inside the mountpoint" "$HB" mount "$WORK/under" -f --cache-dir "$WORK/under/c/d"
+check "... and nothing was mounted" bash -c "! mountpoint -q '$WORK/under'"
 
 # --- mount and read ------------------------------------------------------------
 LOG=$WORK/mount.log

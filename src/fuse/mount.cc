@@ -15,6 +15,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -23,6 +24,8 @@
 
 #include "fuse/filesystem.h"
 #include "fuse/ll_ops.h"  // libfuse, with FUSE_USE_VERSION set
+#include "reader/disk_cache.h"
+#include "store/local_store.h"
 #include "util/cancel.h"
 
 namespace hugeblob {
@@ -123,6 +126,44 @@ void RaiseReadahead(const std::string& mountpoint) {
   if (std::fclose(f) != 0) spdlog::debug("mount: cannot raise read-ahead in {}", path);
 }
 
+// `path` resolved through its nearest existing ancestor (a cache directory
+// may not exist yet), or "" if the working directory is unknown.
+std::string ResolveExisting(const std::string& path) {
+  std::string head = path;
+  if (head.empty() || head[0] != '/') {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd) == nullptr) return "";
+    head = std::string(cwd) + "/" + head;
+  }
+  std::string tail;
+  for (;;) {
+    char resolved[PATH_MAX];
+    if (::realpath(head.c_str(), resolved) != nullptr) {
+      std::string out(resolved);
+      return out == "/" && !tail.empty() ? tail : out + tail;
+    }
+    const size_t slash = head.find_last_of('/');  // never npos: head is absolute
+    tail = head.substr(slash) + tail;
+    head = slash == 0 ? "/" : head.substr(0, slash);
+  }
+}
+
+// A directory the daemon itself reads (a local store, the disk cache) must
+// not be the mountpoint or under it: the mount hides it, and each of its
+// reads would be a request to this very daemon.
+Status CheckOutsideMount(const std::string& mountpoint, const std::string& path,
+                         const std::string& what) {
+  if (path.empty()) return OkStatus();
+  const std::string resolved = ResolveExisting(path);
+  if (resolved.empty()) return OkStatus();
+  if (resolved == mountpoint || mountpoint == "/" || resolved.rfind(mountpoint + "/", 0) == 0) {
+    return Fail(ErrorCode::kInvalidArgument, "mount: " + what + " " + path +
+                                                 " is inside the mountpoint " + mountpoint +
+                                                 ": the mount would hide it; mount elsewhere");
+  }
+  return OkStatus();
+}
+
 // Owns the libfuse session, so every exit path unmounts and frees it.
 class Session {
  public:
@@ -144,6 +185,15 @@ Status RunMount(const MountOptions& options) {
   std::shared_ptr<ObjectStore> store = options.store;
   if (store == nullptr) {
     HB_ASSIGN_OR_RETURN(store, OpenStore(options.store_url));
+  }
+  if (IsLocalStore(*store)) {
+    HB_TRY(CheckOutsideMount(mountpoint, store->url().substr(std::strlen("file://")), "the store"));
+  }
+  if (options.reader.disk_cache) {
+    HB_TRY(CheckOutsideMount(mountpoint,
+                             options.reader.disk_cache_dir.empty() ? DiskCache::DefaultDir()
+                                                                   : options.reader.disk_cache_dir,
+                             "the disk cache"));
   }
   fuse::FsOptions fs_options;
   fs_options.refresh_interval = options.refresh_interval;
