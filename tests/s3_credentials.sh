@@ -45,8 +45,10 @@ FAILS=0
 pass() { echo "ok: $*"; }
 fail() { FAILS=$((FAILS + 1)); echo "FAIL: $*" >&2; }
 
-# Starts a server that prints "PORT n" and waits for that line (a state, not a sleep).
-start_server() {  # start_server NAME command...
+# Starts a server that prints "PORT n" and waits for that line (a state, not a
+# sleep). Not in a $(...) subshell: the PID must reach PIDS in this shell, or
+# the cleanup never stops the server.
+start_server() {  # start_server NAME command...: sets PORT
   local name=$1; shift
   "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   PIDS+=($!)
@@ -55,10 +57,8 @@ start_server() {  # start_server NAME command...
     kill -0 "${PIDS[-1]}" 2>/dev/null || break
     sleep 0.05
   done
-  local port
-  port="$(sed -n 's/^PORT //p' "$WORK/$name.out")"
-  [[ -n "$port" ]] || { cat "$WORK/$name.err" >&2; echo "FAIL: $name did not start"; exit 1; }
-  echo "$port"
+  PORT="$(sed -n 's/^PORT //p' "$WORK/$name.out")"
+  [[ -n "$PORT" ]] || { cat "$WORK/$name.err" >&2; echo "FAIL: $name did not start"; exit 1; }
 }
 
 ENV_LINES="$("$ROOT/scripts/s3rver.sh" start "$WORK/s3rver")" || { echo "FAIL: could not start s3rver"; exit 1; }
@@ -69,16 +69,18 @@ S3RVER_ENDPOINT="$AWS_ENDPOINT_URL"
 echo "web-identity-token-$$" >"$WORK/wi-token"
 echo "container-token-$$" >"$WORK/container-token"
 FAKE_LOG="$WORK/fake.jsonl"
-FAKE_PORT="$(start_server fake "$PY" "$ROOT/tests/fake_aws_server.py" serve --log "$FAKE_LOG" \
+start_server fake "$PY" "$ROOT/tests/fake_aws_server.py" serve --log "$FAKE_LOG" \
   --lifetime "$LIFETIME" --web-identity-token-file "$WORK/wi-token" \
   --source-key SOURCEKEY --source-secret source-secret \
-  --container-token "container-token-$$" --issue-secret fake-issued-secret)"
+  --container-token "container-token-$$" --issue-secret fake-issued-secret
+FAKE_PORT=$PORT
 FAKE="http://127.0.0.1:$FAKE_PORT"
 WIRE="$WORK/wire.jsonl"
 # A small delay per request, so that a put and a get span a credential
 # lifetime or two.
-PROXY_PORT="$(start_server proxy "$PY" "$ROOT/tests/s3_fault_proxy.py" --upstream "$S3RVER_ENDPOINT" \
-  --record "$WIRE" --check-token-expiry --delay 0.1)"
+start_server proxy "$PY" "$ROOT/tests/s3_fault_proxy.py" --upstream "$S3RVER_ENDPOINT" \
+  --record "$WIRE" --check-token-expiry --delay 0.1
+PROXY_PORT=$PORT
 PROXY="http://127.0.0.1:$PROXY_PORT"
 echo "s3rver at $S3RVER_ENDPOINT, proxy at $PROXY, fake AWS endpoints at $FAKE"
 

@@ -37,13 +37,15 @@ ENV_LINES="$("$ROOT/scripts/s3rver.sh" start "$WORK/s3rver")" || { echo "FAIL: c
 eval "$ENV_LINES"
 S3RVER_ENDPOINT="$AWS_ENDPOINT_URL"
 
-start_proxy() {  # start_proxy NAME extra-args...: prints the port
+# Not in a $(...) subshell: the PID must reach PIDS in this shell, or the
+# cleanup never stops the proxy (each run used to leave three behind).
+start_proxy() {  # start_proxy NAME extra-args...: sets PROXY_PORTS[NAME]
   local name=$1; shift
   python3 "$ROOT/tests/s3_fault_proxy.py" --upstream "$S3RVER_ENDPOINT" --record "$WORK/$name.jsonl" \
     "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   PIDS+=($!)
   for _ in $(seq 1 200); do grep -q '^PORT ' "$WORK/$name.out" 2>/dev/null && break; sleep 0.05; done
-  sed -n 's/^PORT //p' "$WORK/$name.out"
+  PROXY_PORTS[$name]=$(sed -n 's/^PORT //p' "$WORK/$name.out")
 }
 
 export AWS_SHARED_CREDENTIALS_FILE="$WORK/none" AWS_CONFIG_FILE="$WORK/none" AWS_EC2_METADATA_DISABLED=true
@@ -98,8 +100,8 @@ EOF
 }
 
 declare -A PROXY_PORTS
-PROXY_PORTS[abort]="$(start_proxy abort --emulate-abort --delay 0.3)"
-PROXY_PORTS[noabort]="$(start_proxy noabort --delay 0.3)"
+start_proxy abort --emulate-abort --delay 0.3
+start_proxy noabort --delay 0.3
 
 for sig in INT TERM; do
   want=$([[ $sig == INT ]] && echo 130 || echo 143)
@@ -129,7 +131,7 @@ fi
 # A server that goes silent when the abort is sent: the exit is bounded by
 # the cleanup deadline (HB_S3_CLEANUP_TIMEOUT=3 here), and the warning says
 # the abort could not be delivered, naming the upload.
-PROXY_PORTS[silent]="$(start_proxy silent --silent-abort --delay 0.3)"
+start_proxy silent --silent-abort --delay 0.3
 HB_S3_CLEANUP_TIMEOUT=3 interrupt "silent-abort" INT 130 silent
 ms=$(cat "$WORK/silent-abort.ms" 2>/dev/null || echo 999999)
 # Each upload in flight is aborted within 3 s; two may be in flight, one
