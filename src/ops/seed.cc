@@ -164,18 +164,80 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
     // sample is probed first; in place (nothing to write) its hits count
     // as checked and are not read again.
     std::vector<uint8_t> hit(m.frames.size(), 0);  // found at its own offset in this seed
-    size_t probes = 0, hits = 0;
+    // Nothing is written from the bytes of an in-place check: they are
+    // hashed in place in the page cache, not copied out first. (Bytes that
+    // are written must be the bytes checked, so a copy is read then; and
+    // SHA-256's OpenSSL context could not be left midway on SIGBUS.)
+    std::unique_ptr<FileMapping> mapping;
+    if (options.write_fd < 0 && m.chunk_hash == HashAlgo::kBlake3) {
+      mapping = FileMapping::Map(fd.get(), size);
+    }
+    // Whether frames [first, last) of the file, which lie back to back, are
+    // at their own offsets in this seed (a flag per frame in `matched`):
+    // through the mapping, or else read into `buf`, which then holds their
+    // bytes (always so when the caller writes them: there is no mapping).
+    auto check_own = [&](size_t first, size_t last, std::vector<uint8_t>& buf,
+                         std::vector<uint8_t>& matched) -> Status {
+      const uint64_t begin = m.frames[first].offset;
+      const uint64_t end = m.frames[last - 1].offset + m.frames[last - 1].length;
+      matched.assign(last - first, 0);
+      if (mapping != nullptr) {
+        // If the seed shrank meanwhile, read again with pread below (that
+        // read says so).
+        const std::span<const uint8_t> view = mapping->Populate(begin, end - begin);
+        if (!view.empty()) {
+          auto hash_all = [&] {
+            for (size_t i = first; i < last; ++i) {
+              const FrameRef& f = m.frames[i];
+              matched[i - first] =
+                  ChunkHash(m.chunk_hash, view.subspan(f.offset - begin, f.length)) == f.chunk;
+            }
+          };
+          const bool done = CatchSigbus(view, hash_all);
+          mapping->Release(begin, end - begin);
+          if (done) return OkStatus();
+          matched.assign(last - first, 0);
+        }
+      }
+      buf.resize(end - begin);
+      HB_TRY(PreadAll(fd.get(), buf, begin, path));
+      for (size_t i = first; i < last; ++i) {
+        const FrameRef& f = m.frames[i];
+        std::span<const uint8_t> bytes_of(buf.data() + (f.offset - begin), f.length);
+        matched[i - first] = ChunkHash(m.chunk_hash, bytes_of) == f.chunk;
+      }
+      return OkStatus();
+    };
+
+    // The probe, spread over the threads of the pass (a seed that cannot be
+    // read there counts as not matching: the pass or the cut says why).
+    std::vector<size_t> probed;
     const size_t probe_every = std::max<size_t>(kProbeEvery, m.frames.size() / kProbes);
     for (size_t i = 0; i < m.frames.size(); i += probe_every) {
-      if (!wanted(i)) continue;
-      const FrameRef& f = m.frames[i];
-      if (block.size() < f.length) block.resize(f.length);
-      std::span<uint8_t> buf(block.data(), f.length);
-      ++probes;
-      if (PreadAll(fd.get(), buf, f.offset, path) && ChunkHash(m.chunk_hash, buf) == f.chunk) {
-        ++hits;
-        if (options.write_fd < 0) hit[i] = 1;
-      }
+      if (wanted(i)) probed.push_back(i);
+    }
+    std::vector<uint8_t> probe_hit(probed.size(), 0);
+    {
+      std::atomic<size_t> next{0};
+      auto probe = [&] {
+        std::vector<uint8_t> buf, matched;
+        for (size_t k = next.fetch_add(1); k < probed.size(); k = next.fetch_add(1)) {
+          if (check_own(probed[k], probed[k] + 1, buf, matched)) probe_hit[k] = matched[0];
+        }
+      };
+      std::vector<std::thread> pool;
+      const size_t helpers =
+          std::min<size_t>(std::max(1u, options.threads), probed.size() / 16 + 1);
+      for (size_t t = 1; t < helpers; ++t) pool.emplace_back(probe);
+      probe();
+      for (auto& t : pool) t.join();
+    }
+    const size_t probes = probed.size();
+    size_t hits = 0;
+    for (size_t k = 0; k < probed.size(); ++k) {
+      if (probe_hit[k] == 0) continue;
+      ++hits;
+      if (options.write_fd < 0) hit[probed[k]] = 1;
     }
 
     // 2. The rest is cut like put cuts a file, to find the chunks that
@@ -312,14 +374,6 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
         stop.store(true);
         settled.notify_all();
       };
-      // Nothing is written from the bytes of an in-place check: they are
-      // hashed in place in the page cache, not copied out first. (Bytes that
-      // are written must be the bytes checked, so a copy is read then; and
-      // SHA-256's OpenSSL context could not be left midway on SIGBUS.)
-      std::unique_ptr<FileMapping> mapping;
-      if (options.write_fd < 0 && m.chunk_hash == HashAlgo::kBlake3) {
-        mapping = FileMapping::Map(fd.get(), size);
-      }
       auto worker = [&] {
         std::vector<uint8_t> buf, check, matched;
         std::vector<size_t> mine;
@@ -337,38 +391,12 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
           const uint64_t begin = m.frames[first].offset;
           const uint64_t end = m.frames[last - 1].offset + m.frames[last - 1].length;
           mine.clear();
-          bool checked = false;
-          if (mapping != nullptr) {
-            // Hashed where the page cache holds it; read again with pread
-            // below if the seed shrank meanwhile (that read says so).
-            const std::span<const uint8_t> view = mapping->Populate(begin, end - begin);
-            if (!view.empty()) {
-              matched.assign(last - first, 0);
-              auto hash_batch = [&] {
-                for (size_t i = first; i < last; ++i) {
-                  const FrameRef& f = m.frames[i];
-                  matched[i - first] =
-                      ChunkHash(m.chunk_hash, view.subspan(f.offset - begin, f.length)) == f.chunk;
-                }
-              };
-              checked = CatchSigbus(view, hash_batch);
-              mapping->Release(begin, end - begin);
-              for (size_t i = first; checked && i < last; ++i) {
-                if (matched[i - first] != 0) mine.push_back(i);
-              }
-            }
+          if (Status rd = check_own(first, last, buf, matched); !rd) {
+            fail(rd.error());
+            break;
           }
-          if (!checked) {
-            buf.resize(end - begin);
-            if (Status rd = PreadAll(fd.get(), buf, begin, path); !rd) {
-              fail(rd.error());
-              break;
-            }
-            for (size_t i = first; i < last; ++i) {
-              const FrameRef& f = m.frames[i];
-              std::span<const uint8_t> bytes_of(buf.data() + (f.offset - begin), f.length);
-              if (ChunkHash(m.chunk_hash, bytes_of) == f.chunk) mine.push_back(i);
-            }
+          for (size_t i = first; i < last; ++i) {
+            if (matched[i - first] != 0) mine.push_back(i);
           }
           read += end - begin;
           // Write what matched, run by run of adjacent chunks, from the bytes
