@@ -162,6 +162,24 @@ py::dict PutDict(const std::string& name, const PutResult& p) {
   return d;
 }
 
+py::dict GetDict(const std::string& name, const std::string& out, const GetResult& g) {
+  py::dict d;
+  d["name"] = name;
+  d["out"] = out;
+  d["size"] = g.size;
+  d["holes"] = g.holes;
+  d["fetched_bytes"] = g.fetched_bytes;
+  d["store_requests"] = g.store_requests;
+  d["seeded_bytes"] = g.seeded_bytes;
+  d["seed_scanned_bytes"] = g.seed_scanned_bytes;
+  d["seed_files"] = g.seed_files;
+  d["cloned_bytes"] = g.cloned_bytes;
+  d["cached_bytes"] = g.cached_bytes;
+  d["in_place_bytes"] = g.in_place_bytes;
+  d["metadata_warnings"] = g.metadata_warnings;
+  return d;
+}
+
 py::dict InfoDict(const BlobInfo& b) {
   py::dict d;
   d["name"] = b.name;
@@ -239,22 +257,7 @@ class PyStore {
       py::gil_scoped_release release;
       r = store_.Get(name, path, o);
     }
-    const GetResult g = Check(std::move(r));
-    py::dict d;
-    d["name"] = name;
-    d["out"] = path;
-    d["size"] = g.size;
-    d["holes"] = g.holes;
-    d["fetched_bytes"] = g.fetched_bytes;
-    d["store_requests"] = g.store_requests;
-    d["seeded_bytes"] = g.seeded_bytes;
-    d["seed_scanned_bytes"] = g.seed_scanned_bytes;
-    d["seed_files"] = g.seed_files;
-    d["cloned_bytes"] = g.cloned_bytes;
-    d["cached_bytes"] = g.cached_bytes;
-    d["in_place_bytes"] = g.in_place_bytes;
-    d["metadata_warnings"] = g.metadata_warnings;
-    return d;
+    return GetDict(name, path, Check(std::move(r)));
   }
 
   std::vector<py::dict> Ls(const std::string& prefix) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -10,7 +11,6 @@
 #include <thread>
 #include <vector>
 
-#include "testing/temp_dir.h"
 #include "util/fs.h"
 
 namespace hugeblob {
@@ -18,13 +18,14 @@ namespace {
 
 constexpr size_t kSize = 1 << 20;
 
-// A file of kSize bytes (byte i is i % 251), open for reading and writing.
-ScopedFd MakeFile(const TempDir& dir) {
-  const std::string path = dir.path() + "/f";
-  ScopedFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+// A file of kSize bytes (byte i is i % 251), open for reading and writing:
+// a memfd, so that a death test's child (which runs the test again and dies)
+// leaves no file behind.
+ScopedFd MakeFile() {
+  ScopedFd fd(::memfd_create("hb-mapped-test", MFD_CLOEXEC));
   std::vector<uint8_t> bytes(kSize);
   for (size_t i = 0; i < kSize; ++i) bytes[i] = static_cast<uint8_t>(i % 251);
-  EXPECT_TRUE(PwriteAll(fd.get(), bytes, 0, path));
+  EXPECT_TRUE(PwriteAll(fd.get(), bytes, 0, "memfd"));
   return fd;
 }
 
@@ -35,8 +36,7 @@ uint64_t Sum(std::span<const uint8_t> bytes) {
 }
 
 TEST(FileMappingTest, PopulatedRangeHoldsTheFileBytes) {
-  TempDir dir;
-  ScopedFd fd = MakeFile(dir);
+  ScopedFd fd = MakeFile();
   auto map = FileMapping::Map(fd.get(), kSize);
   ASSERT_NE(map, nullptr);
   std::span<const uint8_t> view = map->Populate(5000, 70000);
@@ -59,8 +59,7 @@ TEST(FileMappingTest, PopulatedRangeHoldsTheFileBytes) {
 }
 
 TEST(FileMappingTest, ShrunkFileIsAFailedCallNotADeadProcess) {
-  TempDir dir;
-  ScopedFd fd = MakeFile(dir);
+  ScopedFd fd = MakeFile();
   auto map = FileMapping::Map(fd.get(), kSize);
   ASSERT_NE(map, nullptr);
   std::span<const uint8_t> view = map->Populate(0, kSize);
@@ -91,8 +90,7 @@ TEST(FileMappingTest, ShrunkFileIsAFailedCallNotADeadProcess) {
 }
 
 TEST(FileMappingTest, GuardedCallsNest) {
-  TempDir dir;
-  ScopedFd fd = MakeFile(dir);
+  ScopedFd fd = MakeFile();
   auto map = FileMapping::Map(fd.get(), kSize);
   ASSERT_NE(map, nullptr);
   std::span<const uint8_t> view = map->Populate(0, kSize);
@@ -116,11 +114,16 @@ TEST(FileMappingTest, GuardedCallsNest) {
 // handler: the default action ends the process; a handler installed before
 // is called. (Death tests run in a fresh process, where the first guarded
 // call installs the handler over the one set up just before it.)
-void UnguardedFault(const FileMapping& map, int fd) {
+// Run in a death test's child: maps the file, installs the handler with a
+// guarded call, shrinks the file and reads past its end unguarded.
+void UnguardedFault() {
+  ScopedFd fd = MakeFile();
+  auto map = FileMapping::Map(fd.get(), kSize);
+  if (map == nullptr) _exit(4);
   auto nothing = [] {};
-  std::span<const uint8_t> view = map.Populate(0, kSize);
+  std::span<const uint8_t> view = map->Populate(0, kSize);
   CatchSigbus(view.first(1), nothing);
-  if (::ftruncate(fd, 4096) != 0) _exit(3);
+  if (::ftruncate(fd.get(), 4096) != 0) _exit(3);
   volatile uint64_t sum = Sum(view);
   (void)sum;
   _exit(0);
@@ -128,31 +131,23 @@ void UnguardedFault(const FileMapping& map, int fd) {
 
 TEST(FileMappingDeathTest, UnguardedFaultStillKills) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  TempDir dir;
-  ScopedFd fd = MakeFile(dir);
-  auto map = FileMapping::Map(fd.get(), kSize);
-  ASSERT_NE(map, nullptr);
   EXPECT_EXIT(
       {
         ::signal(SIGBUS, SIG_DFL);  // not a sanitizer's report
-        UnguardedFault(*map, fd.get());
+        UnguardedFault();
       },
       ::testing::KilledBySignal(SIGBUS), "");
 }
 
 TEST(FileMappingDeathTest, UnguardedFaultGoesToTheHandlerBefore) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  TempDir dir;
-  ScopedFd fd = MakeFile(dir);
-  auto map = FileMapping::Map(fd.get(), kSize);
-  ASSERT_NE(map, nullptr);
   EXPECT_EXIT(
       {
         struct sigaction sa {};
         sa.sa_flags = SA_SIGINFO;
         sa.sa_sigaction = [](int, siginfo_t*, void*) { _exit(42); };
         ::sigaction(SIGBUS, &sa, nullptr);
-        UnguardedFault(*map, fd.get());
+        UnguardedFault();
       },
       ::testing::ExitedWithCode(42), "");
 }
