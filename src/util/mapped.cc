@@ -84,7 +84,10 @@ void InstallHandler() {
     // sigsetjmp need not save it (a system call per guarded call).
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    ::sigaction(SIGBUS, &sa, &g_previous);
+    // The handler before is read first: it is there to be called as soon
+    // as ours is installed.
+    ::sigaction(SIGBUS, nullptr, &g_previous);
+    ::sigaction(SIGBUS, &sa, nullptr);
   });
 }
 
