@@ -4,10 +4,12 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <mutex>
 
 #ifndef MADV_POPULATE_READ
@@ -97,7 +99,7 @@ std::unique_ptr<FileMapping> FileMapping::Map(int fd, uint64_t size) {
   if (size == 0) return nullptr;
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) return nullptr;
-  return std::unique_ptr<FileMapping>(new FileMapping(static_cast<uint8_t*>(p), size));
+  return std::unique_ptr<FileMapping>(new FileMapping(fd, static_cast<uint8_t*>(p), size));
 }
 
 FileMapping::~FileMapping() { ::munmap(base_, size_); }
@@ -121,6 +123,13 @@ void FileMapping::Release(uint64_t offset, uint64_t length) const {
   const uint64_t first = offset / kAround * kAround;
   const uint64_t last = std::min(size_, (offset + length + kAround - 1) / kAround * kAround);
   if (last > first) ::madvise(base_ + first, last - first, MADV_DONTNEED);
+}
+
+bool FileMapping::Cached(uint64_t offset) const {
+  uint8_t byte;
+  struct iovec iov = {&byte, 1};
+  const ssize_t n = ::preadv2(fd_, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT);
+  return n == 1 || (n < 0 && errno != EAGAIN);
 }
 
 namespace internal {

@@ -23,8 +23,9 @@ namespace hugeblob {
 
 class FileMapping {
  public:
-  // Maps the first `size` bytes of `fd` (opened for reading), or null when
-  // the kernel refuses (the caller reads with pread instead).
+  // Maps the first `size` bytes of `fd` (opened for reading; it must stay
+  // open while the mapping is used), or null when the kernel refuses (the
+  // caller reads with pread instead).
   static std::unique_ptr<FileMapping> Map(int fd, uint64_t size);
   ~FileMapping();
   FileMapping(const FileMapping&) = delete;
@@ -38,9 +39,18 @@ class FileMapping {
   // Drops the pages of [offset, offset + length) from this process (they
   // stay in the page cache), so that the resident size stays bounded.
   void Release(uint64_t offset, uint64_t length) const;
+  // Whether the page cache holds the byte at `offset` (a read of it that
+  // must not wait: preadv2 with RWF_NOWAIT). A range that is not cached is
+  // better read with pread: filling the mapping's page tables waits for
+  // each missing page in turn, where pread starts the kernel's read-ahead
+  // (a cold in-place update of the 4 GiB series took 3.0 s through the
+  // mapping against 2.6 s with pread). True where the file system cannot
+  // tell.
+  bool Cached(uint64_t offset) const;
 
  private:
-  FileMapping(uint8_t* base, uint64_t size) : base_(base), size_(size) {}
+  FileMapping(int fd, uint8_t* base, uint64_t size) : fd_(fd), base_(base), size_(size) {}
+  int fd_;
   uint8_t* base_;
   uint64_t size_;
 };

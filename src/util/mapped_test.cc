@@ -52,6 +52,9 @@ TEST(FileMappingTest, PopulatedRangeHoldsTheFileBytes) {
   // Released pages are read again from the page cache when touched.
   map->Release(5000, 70000);
   EXPECT_EQ(Sum(map->Populate(5000, 70000)), want);
+  // Just written: in the page cache.
+  EXPECT_TRUE(map->Cached(0));
+  EXPECT_TRUE(map->Cached(kSize - 1));
   // Outside the mapping, or empty: nothing.
   EXPECT_TRUE(map->Populate(kSize - 10, 11).empty());
   EXPECT_TRUE(map->Populate(0, 0).empty());
