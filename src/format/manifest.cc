@@ -89,7 +89,7 @@ constexpr uint64_t kMaxOwnerXattrs = 10 + 5 + kMaxXattrTotal * (1 + 6);
 constexpr uint64_t kMinFixed = 1 + 32 + 1 + 3 + 1;
 constexpr uint64_t kMaxFixed = 10 + 1 + 32 + 1 + 32 + 5 + 10 + 1 + 15 + 10;
 constexpr uint64_t kMinFrame = 2;
-constexpr uint64_t kMaxFrame = 1 + 5 + 32 + 5 + 10 + 5;
+[[maybe_unused]] constexpr uint64_t kMaxFrame = 1 + 5 + 32 + 5 + 10 + 5;
 constexpr uint64_t kMaxFrames = kMaxMetadataBodySize / kMinFrame;
 
 // Matches the chunker's own ceiling; frame lengths are checked against the
@@ -354,7 +354,7 @@ Status DecodeChildren(ByteReader& r, uint64_t count, uint64_t base, const std::s
   return OkStatus();
 }
 
-constexpr uint64_t kMinChild = 3 + 32;
+[[maybe_unused]] constexpr uint64_t kMinChild = 3 + 32;
 constexpr uint64_t kMaxChild = 30 + 32;
 // A segment holds at most this many frames or children; writers use far
 // fewer (repo/manifests.h), this only bounds what a decoder accepts.
