@@ -471,8 +471,9 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
   // that are where they belong already.
   std::vector<uint8_t> own(in_place ? n : 0, 0);
   std::vector<uint8_t> written(n, 0);
-  std::atomic<uint64_t> aligned_bytes{0};
-  std::mutex progress_mu;  // progress is reported from one thread at a time
+  std::atomic<uint64_t> aligned_bytes{0};   // new file: written from a seed during its scan
+  std::atomic<uint64_t> in_place_found{0};  // in place: found right during the scan
+  std::mutex progress_mu;                   // progress is reported from one thread at a time
   std::unique_ptr<SeedIndex> seed;
   // The store's reads start while the seeds are scanned (without a disk
   // cache: with one, its claims decide who fetches what).
@@ -491,6 +492,16 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     so.threads = threads;
     if (in_place) {
       so.at_own_offset = &own;
+      // The check of the target is most of an update's time: its progress
+      // is the bytes found already right (counted again, with the holes,
+      // once the plan is made, so the count only grows).
+      so.on_own_offset = [&](uint64_t bytes) {
+        const uint64_t now = in_place_found.fetch_add(bytes) + bytes;
+        if (options.progress) {
+          std::lock_guard lock(progress_mu);
+          options.progress(Progress{now, m.size, 0});
+        }
+      };
     } else {
       so.write_fd = fd;
       so.write_name = path;

@@ -444,10 +444,13 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
           }
           settled.notify_all();
           if (failed) break;
-          if (options.write_fd >= 0 && options.on_written) {
+          const auto& report = options.write_fd >= 0
+                                   ? options.on_written
+                                   : (own != nullptr ? options.on_own_offset : nullptr);
+          if (report && !mine.empty()) {
             uint64_t n = 0;
             for (size_t i : mine) n += m.frames[i].length;
-            options.on_written(n);
+            report(n);
           }
         }
         std::lock_guard lock(mu);

@@ -41,6 +41,9 @@ struct SeedScanOptions {
   // whose chunk the FIRST path holds at the frame's own offset: what an
   // in-place update need not write.
   std::vector<uint8_t>* at_own_offset = nullptr;
+  // With at_own_offset: called (from the pass's threads) with the bytes of
+  // each batch of such frames as they are found, for progress.
+  std::function<void(uint64_t)> on_own_offset;
   // Threads of the aligned pass (below).
   unsigned threads = 4;
   // A seed cut like the file (an older version, the target itself) is first

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "hash/blake3.h"
 #include "ops/diff.h"
 #include "ops/gc_test_util.h"
@@ -101,12 +103,20 @@ TEST(SeedTest, InPlaceWritesOnlyWhatDiffersAndHoldsShiftedChunks) {
   EXPECT_GT(r->seeded_bytes, 4u << 20);
   // Only the new chunks are fetched.
   EXPECT_LT(r->fetched_bytes, 2u << 20);
-  // Again: nothing left to write.
+  // Again: nothing left to write. Progress moves during the check of the
+  // target (most of an update's time), not only once the plan is made:
+  // its first report is one batch of the check, and the reports only grow.
+  std::vector<uint64_t> reports;
+  o.progress = [&](const Progress& p) { reports.push_back(p.done); };
   auto again = Get(v.store, "v6", target, o);
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(again->fetched_bytes, 0u);
   EXPECT_EQ(again->seeded_bytes, 0u);
   EXPECT_EQ(ReadFile(target), v.v6);
+  ASSERT_GE(reports.size(), 2u);
+  EXPECT_LE(reports.front(), 1u << 20);
+  EXPECT_TRUE(std::is_sorted(reports.begin(), reports.end()));
+  EXPECT_EQ(reports.back(), v.v6.size());
 }
 
 TEST(SeedTest, InPlaceShrinksGrowsAndRefusesAStream) {
