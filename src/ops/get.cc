@@ -471,9 +471,12 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
   // that are where they belong already.
   std::vector<uint8_t> own(in_place ? n : 0, 0);
   std::vector<uint8_t> written(n, 0);
-  std::atomic<uint64_t> aligned_bytes{0};   // new file: written from a seed during its scan
-  std::atomic<uint64_t> in_place_found{0};  // in place: found right during the scan
-  std::mutex progress_mu;                   // progress is reported from one thread at a time
+  // Bytes the scan settles: written from a seed into a new file, or, in
+  // place, found already right (the check of the target is most of an
+  // update's time; those bytes are counted again, with the holes, once the
+  // plan is made, so the count only grows).
+  std::atomic<uint64_t> scan_settled{0};
+  std::mutex progress_mu;  // progress is reported from one thread at a time
   std::unique_ptr<SeedIndex> seed;
   // The store's reads start while the seeds are scanned (without a disk
   // cache: with one, its claims decide who fetches what).
@@ -490,28 +493,20 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     so.always = explicit_seeds;
     so.max_scan_bytes = std::max<uint64_t>(1, kSeedDirScanFactor * m.size);
     so.threads = threads;
+    auto settled = [&](uint64_t bytes) {
+      const uint64_t now = scan_settled.fetch_add(bytes) + bytes;
+      if (options.progress) {
+        std::lock_guard lock(progress_mu);
+        options.progress(Progress{now, m.size, 0});
+      }
+    };
     if (in_place) {
       so.at_own_offset = &own;
-      // The check of the target is most of an update's time: its progress
-      // is the bytes found already right (counted again, with the holes,
-      // once the plan is made, so the count only grows).
-      so.on_own_offset = [&](uint64_t bytes) {
-        const uint64_t now = in_place_found.fetch_add(bytes) + bytes;
-        if (options.progress) {
-          std::lock_guard lock(progress_mu);
-          options.progress(Progress{now, m.size, 0});
-        }
-      };
+      so.on_own_offset = settled;
     } else {
       so.write_fd = fd;
       so.write_name = path;
-      so.on_written = [&](uint64_t bytes) {
-        const uint64_t now = aligned_bytes.fetch_add(bytes) + bytes;
-        if (options.progress) {
-          std::lock_guard lock(progress_mu);
-          options.progress(Progress{now, m.size, 0});
-        }
-      };
+      so.on_written = settled;
       so.done = &written;
     }
     const auto scan_start = std::chrono::steady_clock::now();
@@ -725,7 +720,7 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
   }
   if (first_error) return Fail(*first_error);
   held.clear();
-  result->seeded_bytes = seeded.load() + aligned_bytes.load();
+  result->seeded_bytes = seeded.load() + (in_place ? 0 : scan_settled.load());
   result->cloned_bytes = cloned.load() + (seed != nullptr ? seed->cloned_bytes() : 0);
   result->cached_bytes = cached.load();
   result->seed_changed_chunks += changed.load();
@@ -979,8 +974,7 @@ Status ApplyMetadata(int fd, const Manifest& m, const std::string& path, const G
     // An existing file updated in place may carry user attributes of an
     // older version (or set since): a fresh restore would not have them.
     if (in_place) {
-      std::vector<std::string> unreadable;
-      auto present = ReadXattrs(fd, path, &unreadable);
+      auto present = ReadXattrs(fd, path, nullptr);
       if (!present) return Fail(present.error());
       for (const auto& attr : *present) {
         const std::string& name = attr.first;
