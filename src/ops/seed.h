@@ -44,8 +44,11 @@ struct SeedScanOptions {
   // With at_own_offset: called (from the pass's threads) with the bytes of
   // each batch of such frames as they are found, for progress.
   std::function<void(uint64_t)> on_own_offset;
-  // Threads of the aligned pass (below).
+  // Threads of the aligned pass (below), and of the cut of a seed that is
+  // not cut like the file, which runs in segments of segment_bytes (at
+  // least four of the chunker's largest chunks).
   unsigned threads = 4;
+  uint64_t segment_bytes = 64ull << 20;
   // A seed cut like the file (an older version, the target itself) is first
   // checked chunk by chunk at the file's own offsets, in parallel; only the
   // ranges where that finds nothing are cut to find chunks that moved. With

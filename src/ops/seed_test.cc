@@ -136,6 +136,43 @@ TEST(SeedTest, InPlaceShrinksGrowsAndRefusesAStream) {
   EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
 }
 
+// A seed not cut like the file (here: v5 behind a short insertion, so no
+// chunk is at its own offset) is cut in segments, in parallel: each
+// segment's cut starts a little early and falls in step with the file's cut
+// points before its segment begins, so it finds every chunk one cut finds.
+TEST(SeedTest, ShiftedSeedIsCutInParallelSegmentsAndFindsWhatOneCutFinds) {
+  Versions v;
+  const std::string path = WriteFile(v.dir, "shifted", MakeData(3333, 42) + v.v5);
+  const Manifest m = v.Load("v5");
+  SeedScanOptions one;
+  one.threads = 1;
+  SeedScanOptions many;
+  many.threads = 4;
+  many.segment_bytes = 1 << 20;  // 9 segments
+  auto a = SeedIndex::Build(m, {path}, nullptr, one);
+  ASSERT_TRUE(a) << a.error().message();
+  auto b = SeedIndex::Build(m, {path}, nullptr, many);
+  ASSERT_TRUE(b) << b.error().message();
+  EXPECT_EQ((*a)->aligned_bytes(), 0u);
+  EXPECT_EQ((*b)->aligned_bytes(), 0u);
+  // Each segment's lead is cut twice: the parallel cut ran.
+  EXPECT_GT((*b)->scanned_bytes(), (*a)->scanned_bytes());
+  size_t frames = 0, by_one = 0, by_many = 0;
+  std::vector<uint8_t> buf;
+  for (const FrameRef& f : m.frames) {
+    if (f.zero) continue;
+    ++frames;
+    if ((*a)->Find(f.chunk) != nullptr) ++by_one;
+    const SeedIndex::Source* src = (*b)->Find(f.chunk);
+    if (src == nullptr) continue;
+    ++by_many;
+    buf.resize(f.length);
+    EXPECT_TRUE((*b)->Read(*src, buf, m.chunk_hash, f.chunk)) << "frame at " << f.offset;
+  }
+  EXPECT_GE(by_one, frames - 1);  // all but the first, which the insertion cut short
+  EXPECT_EQ(by_many, by_one);
+}
+
 TEST(SeedTest, SeedDirFindsTheOldVersionAndSkipsTheRest) {
   Versions v;
   TempDir seeds;
