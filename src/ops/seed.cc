@@ -195,7 +195,7 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
       if (mapping != nullptr && mapping->Cached(end - 1)) {
         // If the seed shrank meanwhile, read again with pread below (that
         // read says so).
-        const std::span<const uint8_t> view = mapping->Populate(begin, end - begin);
+        const std::span<const uint8_t> view = mapping->View(begin, end - begin);
         if (!view.empty()) {
           auto hash_all = [&] {
             for (size_t i = first; i < last; ++i) {

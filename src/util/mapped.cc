@@ -12,17 +12,8 @@
 #include <cerrno>
 #include <mutex>
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22  // Linux 5.14
-#endif
-
 namespace hugeblob {
 namespace {
-
-uint64_t PageSize() {
-  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  return page;
-}
 
 struct Guard {
   sigjmp_buf env;
@@ -44,7 +35,9 @@ struct Slot {
 };
 Slot g_slots[kSlots];
 
-Slot* SlotOf(pthread_t self) {
+// Not inlined into CatchSigbusImpl: its loop variables would then live
+// across sigsetjmp (-Wclobbered), though nothing reads them after the jump.
+[[gnu::noinline]] Slot* SlotOf(pthread_t self) {
   for (Slot& s : g_slots) {
     if (s.owner.load(std::memory_order_acquire) == self) return &s;
   }
@@ -104,11 +97,8 @@ std::unique_ptr<FileMapping> FileMapping::Map(int fd, uint64_t size) {
 
 FileMapping::~FileMapping() { ::munmap(base_, size_); }
 
-std::span<const uint8_t> FileMapping::Populate(uint64_t offset, uint64_t length) const {
+std::span<const uint8_t> FileMapping::View(uint64_t offset, uint64_t length) const {
   if (offset > size_ || length > size_ - offset || length == 0) return {};
-  const uint64_t page = PageSize();
-  const uint64_t first = offset / page * page;
-  if (::madvise(base_ + first, offset + length - first, MADV_POPULATE_READ) != 0) return {};
   return {base_ + offset, length};
 }
 

@@ -31,11 +31,15 @@ class FileMapping {
   FileMapping(const FileMapping&) = delete;
   FileMapping& operator=(const FileMapping&) = delete;
 
-  // The bytes [offset, offset + length), their page tables filled at once
-  // (one call, not a page fault per page), or an empty span when that fails
-  // (the file shrank: read it with pread to get the error). Read them only
-  // inside CatchSigbus: the file may still shrink afterwards.
-  std::span<const uint8_t> Populate(uint64_t offset, uint64_t length) const;
+  // The bytes [offset, offset + length) (empty when outside the mapping or
+  // empty). Read them only inside CatchSigbus: the file may shrink under
+  // the mapping at any time. The first read of a page maps it and the
+  // cached pages around it (fault-around: 16 pages per fault by default).
+  // That is cheaper than filling the page tables up front with
+  // MADV_POPULATE_READ, which walks and marks every page: on the 4 GiB
+  // series, hashing 2.6 GB of a cached file on 2 threads took 0.10-0.14 s
+  // of system time against 0.15-0.22 s, for the same number of faults.
+  std::span<const uint8_t> View(uint64_t offset, uint64_t length) const;
   // Drops the pages of [offset, offset + length) from this process (they
   // stay in the page cache), so that the resident size stays bounded.
   void Release(uint64_t offset, uint64_t length) const;

@@ -35,11 +35,11 @@ uint64_t Sum(std::span<const uint8_t> bytes) {
   return s;
 }
 
-TEST(FileMappingTest, PopulatedRangeHoldsTheFileBytes) {
+TEST(FileMappingTest, ViewHoldsTheFileBytes) {
   ScopedFd fd = MakeFile();
   auto map = FileMapping::Map(fd.get(), kSize);
   ASSERT_NE(map, nullptr);
-  std::span<const uint8_t> view = map->Populate(5000, 70000);
+  std::span<const uint8_t> view = map->View(5000, 70000);
   ASSERT_EQ(view.size(), 70000u);
   EXPECT_EQ(view[0], 5000 % 251);
   EXPECT_EQ(view[69999], (5000 + 69999) % 251);
@@ -51,13 +51,13 @@ TEST(FileMappingTest, PopulatedRangeHoldsTheFileBytes) {
   EXPECT_EQ(sum, want);
   // Released pages are read again from the page cache when touched.
   map->Release(5000, 70000);
-  EXPECT_EQ(Sum(map->Populate(5000, 70000)), want);
+  EXPECT_EQ(Sum(map->View(5000, 70000)), want);
   // Just written: in the page cache.
   EXPECT_TRUE(map->Cached(0));
   EXPECT_TRUE(map->Cached(kSize - 1));
   // Outside the mapping, or empty: nothing.
-  EXPECT_TRUE(map->Populate(kSize - 10, 11).empty());
-  EXPECT_TRUE(map->Populate(0, 0).empty());
+  EXPECT_TRUE(map->View(kSize - 10, 11).empty());
+  EXPECT_TRUE(map->View(0, 0).empty());
   EXPECT_EQ(FileMapping::Map(fd.get(), 0), nullptr);
 }
 
@@ -65,7 +65,7 @@ TEST(FileMappingTest, ShrunkFileIsAFailedCallNotADeadProcess) {
   ScopedFd fd = MakeFile();
   auto map = FileMapping::Map(fd.get(), kSize);
   ASSERT_NE(map, nullptr);
-  std::span<const uint8_t> view = map->Populate(0, kSize);
+  std::span<const uint8_t> view = map->View(0, kSize);
   ASSERT_EQ(view.size(), kSize);
   ASSERT_EQ(::ftruncate(fd.get(), 4096), 0);  // another process shrinks the file
   uint64_t sum = 0;
@@ -87,16 +87,19 @@ TEST(FileMappingTest, ShrunkFileIsAFailedCallNotADeadProcess) {
   bool other = true;
   std::thread([&] { other = CatchSigbus(view, read); }).join();
   EXPECT_FALSE(other);
-  // Populating past the new end fails rather than faulting.
-  EXPECT_TRUE(map->Populate(8192, 4096).empty());
-  EXPECT_EQ(map->Populate(0, 4096).size(), 4096u);
+  // A view past the new end is still given (the mapping's size), and its
+  // read is a caught fault too.
+  std::span<const uint8_t> tail = map->View(8192, 4096);
+  ASSERT_EQ(tail.size(), 4096u);
+  auto read_tail = [&] { sum = Sum(tail); };
+  EXPECT_FALSE(CatchSigbus(tail, read_tail));
 }
 
 TEST(FileMappingTest, GuardedCallsNest) {
   ScopedFd fd = MakeFile();
   auto map = FileMapping::Map(fd.get(), kSize);
   ASSERT_NE(map, nullptr);
-  std::span<const uint8_t> view = map->Populate(0, kSize);
+  std::span<const uint8_t> view = map->View(0, kSize);
   ASSERT_EQ(::ftruncate(fd.get(), 4096), 0);
   // The fault is in the outer call's range, not the inner one's: the outer
   // call fails, the inner one never returns.
@@ -124,7 +127,7 @@ void UnguardedFault() {
   auto map = FileMapping::Map(fd.get(), kSize);
   if (map == nullptr) _exit(4);
   auto nothing = [] {};
-  std::span<const uint8_t> view = map->Populate(0, kSize);
+  std::span<const uint8_t> view = map->View(0, kSize);
   CatchSigbus(view.first(1), nothing);
   if (::ftruncate(fd.get(), 4096) != 0) _exit(3);
   volatile uint64_t sum = Sum(view);
