@@ -267,11 +267,20 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
     // One cut's buffers and what it found: chunks of the file at offsets of
     // this seed, taken (in file order, so the first place a chunk was found
     // is the one kept) once the cut is over.
+    struct Found {
+      size_t frame;
+      uint64_t offset;  // in the seed
+      bool written;     // to options.write_fd by the cut
+    };
     struct Cut {
       std::vector<uint8_t> block, follow;
       uint64_t island_end = 0;  // of the island being cut
       uint64_t scanned = 0;
-      std::vector<std::pair<size_t, uint64_t>> found;  // frame, offset in the seed
+      std::vector<Found> found;
+      // Set: each frame found is written to options.write_fd at once, from
+      // the bytes just hashed, by the cut that claims it first.
+      std::atomic<uint8_t>* claims = nullptr;
+      std::optional<Error> error;  // of such a write
     };
     auto take = [&](size_t i, uint64_t offset) {
       const ChunkId& id = m.frames[i].chunk;
@@ -286,10 +295,30 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
       }
     };
     auto take_found = [&](Cut& c) {
-      for (const auto& [i, offset] : c.found) take(i, offset);
+      for (const Found& f : c.found) {
+        take(f.frame, f.offset);
+        if (f.written) (*options.done)[f.frame] = 1;
+      }
       index->scanned_ += c.scanned;
       c.found.clear();
       c.scanned = 0;
+    };
+    // Writes frame i of the file from `bytes` (hashed already) if `c` writes
+    // and no other cut claimed it; whether it did.
+    auto write_found = [&](Cut& c, size_t i, std::span<const uint8_t> bytes) {
+      if (c.claims == nullptr || c.error) return false;
+      uint8_t free_claim = 0;
+      if (!c.claims[i].compare_exchange_strong(free_claim, 1)) return false;
+      const FrameRef& f = m.frames[i];
+      if (Status w = PwriteAll(options.write_fd, bytes, f.offset, options.write_name); !w) {
+        c.error = w.error();
+        return false;
+      }
+      // Its writeback starts now: the final fsync waits for less.
+      (void)::sync_file_range(options.write_fd, static_cast<off_t>(f.offset),
+                              static_cast<off_t>(f.length), SYNC_FILE_RANGE_WRITE);
+      if (options.on_written) options.on_written(f.length);
+      return true;
     };
     auto on_chunk = [&](Cut& c, uint64_t offset, std::span<const uint8_t> bytes) -> uint64_t {
       c.scanned += bytes.size();
@@ -301,7 +330,7 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
       if (it == frame_of.end()) return end;
       size_t i = it->second;
       if (m.frames[i].length != bytes.size()) return end;
-      c.found.emplace_back(i, offset);
+      c.found.push_back({i, offset, write_found(c, i, bytes)});
       uint64_t at = end;
       for (++i; i < m.frames.size(); ++i) {
         const FrameRef& f = m.frames[i];
@@ -311,7 +340,7 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
         if (!PreadAll(fd.get(), buf, at, path)) break;
         c.scanned += f.length;
         if (ChunkHash(m.chunk_hash, buf) != f.chunk) break;
-        c.found.emplace_back(i, at);
+        c.found.push_back({i, at, write_found(c, i, buf)});
         at += f.length;
       }
       return at;
@@ -337,6 +366,7 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
         c.island_end = limit;
         HB_TRY(ScanIsland(fd.get(), path, *chunker, pos, limit - pos, c.block, cancel, chunk,
                           last ? gap_end : UINT64_MAX));
+        if (c.error) return Fail(*c.error);
         pos = end;
       }
       return OkStatus();
@@ -350,15 +380,29 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
     // The whole seed, in segments cut in parallel, like desync cuts a file
     // (a seed not cut like the file: another file, another chunker, an
     // insertion near the start). Each segment's cut starts a little before
-    // it, by kSegmentLead, and runs to the first chunk that reaches the next
-    // segment: a cut started at an arbitrary offset falls in step with the
-    // file's cut points within a chunk or two, so the lead is where it does,
-    // and only a chunk that a cut failed to fall in step for is missed
-    // (a fetch too many, never a wrong byte).
+    // it (two of the largest chunks) and runs to the first chunk that
+    // reaches the next segment: a cut started at an arbitrary offset falls
+    // in step with the file's cut points within a chunk or two, so the lead
+    // is where it does, and only a chunk that a cut failed to fall in step
+    // for is missed (a fetch too many, never a wrong byte). Writing a new
+    // file, each chunk found is written at once from the bytes the cut
+    // hashed (so the seed is read once, as in the aligned pass), by the cut
+    // that finds it first.
     auto cut_all = [&]() -> Status {
+      std::unique_ptr<std::atomic<uint8_t>[]> claims;
+      if (options.write_fd >= 0 && options.done != nullptr) {
+        claims = std::make_unique<std::atomic<uint8_t>[]>(m.frames.size());
+        for (size_t i = 0; i < m.frames.size(); ++i) claims[i] = (*options.done)[i];
+      }
       const uint64_t segment = std::max<uint64_t>(options.segment_bytes, 4 * chunker->max_size());
       const unsigned threads = std::max(1u, options.threads);
-      if (threads == 1 || size < 2 * segment) return cut_gap(0, size, false);
+      if (threads == 1 || size < 2 * segment) {
+        Cut c;
+        c.claims = claims.get();
+        Status st = scan_gap(c, 0, size, false);
+        take_found(c);
+        return st;
+      }
       const uint64_t lead = 2 * uint64_t{chunker->max_size()};
       const size_t segments = static_cast<size_t>((size + segment - 1) / segment);
       std::vector<Cut> results(segments);  // what each segment found (no buffers)
@@ -368,6 +412,7 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
       std::optional<Error> error;  // guarded by mu
       auto work = [&] {
         Cut c;
+        c.claims = claims.get();
         for (size_t k = next.fetch_add(1); k < segments && !stop.load(); k = next.fetch_add(1)) {
           const uint64_t from = k * segment;
           const uint64_t to = std::min<uint64_t>(size, from + segment);
