@@ -15,7 +15,9 @@
 # run (not timed); `sync` runs before each timed step.
 #   local store:  hugeblob get --seed v5.img (to a new file), get --in-place
 #                 of a copy of v5.img (the copy is made before the clock
-#                 starts), full get; casync extract --seed=v5.img, and
+#                 starts), full get, get --seed of v5 behind a 1000-byte
+#                 insertion (no chunk at its own offset: the seed is cut);
+#                 casync extract --seed=v5.img, with the shifted seed, and
 #                 casync extract without a seed
 #   S3 (s3rver behind tests/s3_latency_proxy.py, LATENCY ms per request;
 #   the two versions sent there with `hugeblob copy`): the same three
@@ -69,6 +71,12 @@ CASTR=$SERIES/casync.castr
 V5=$SERIES/v5.img
 V6=$SERIES/v6.img
 OUT=$WORK/out.img
+# v5 behind a 1000-byte insertion at its start: no chunk at its own offset,
+# so the seed is cut whole (in parallel segments) to find what it shares.
+SHIFTED=$WORK/v5-shifted.img
+if [ "$(stat -c %s "$SHIFTED" 2>/dev/null)" != "$(($(stat -c %s "$V5") + 1000))" ]; then
+  { python3 -c "print(('inserted ' * 112)[:1000], end='')"; cat "$V5"; } >"$SHIFTED"
+fi
 export XDG_CACHE_HOME=$WORK/xdg-cache  # the disk cache stays off (get's default); never the user's
 added=$("$HB" --json --store "$LOCAL" stat img/v6 | python3 -c 'import json,sys; print(json.load(sys.stdin)["added_bytes"])')
 size=$(stat -c %s "$V6")
@@ -132,9 +140,11 @@ run_case() {
   t0=$(now)
   case $c in
     *hb-seed) json=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --seed "$V5") ;;
+    hb-shifted) json=$("$HB" --json --store "$store" get img/v6 "$OUT" --seed "$SHIFTED") ;;
     *hb-inplace) json=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --in-place) ;;
     *hb-full) json=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT") ;;
     casync-seed) casync extract --store="$CASTR" --seed="$V5" "$SERIES/casync-v6.caibx" "$OUT" ;;
+    casync-shifted) casync extract --store="$CASTR" --seed="$SHIFTED" "$SERIES/casync-v6.caibx" "$OUT" ;;
     casync-full) casync extract --store="$CASTR" "$SERIES/casync-v6.caibx" "$OUT" ;;
   esac
   t1=$(now)
@@ -145,8 +155,8 @@ run_case() {
   echo "$(elapsed "$t0" "$t1") $res"
 }
 
-cases=(hb-seed hb-inplace hb-full)
-[ "$CASYNC" = 0 ] || cases+=(casync-seed casync-full)
+cases=(hb-seed hb-inplace hb-full hb-shifted)
+[ "$CASYNC" = 0 ] || cases+=(casync-seed casync-full casync-shifted)
 [ "$S3_ON" = 1 ] && cases+=(s3-hb-seed s3-hb-inplace s3-hb-full)
 echo -e "round\tcase\tseconds\tfetched_bytes\trequests\theld_bytes\tseeded_bytes" >"$RAW"
 echo "== v5 -> v6 of the $SIZE series ($(nproc) cores, shared and noisy): v6 added $added bytes to the store"
@@ -217,6 +227,8 @@ reqs = lambda c: col(c, "requests")
 names = {"hb-seed": "hugeblob get --seed v5 (local store)", "hb-inplace": "hugeblob get --in-place (local store)",
          "hb-full": "hugeblob get, no seed (local store)", "casync-seed": "casync extract --seed=v5 (local casync store)",
          "casync-full": "casync extract, no seed (local casync store)",
+         "hb-shifted": "hugeblob get --seed v5 behind a 1000-byte insertion (local store)",
+         "casync-shifted": "casync extract --seed=v5 behind a 1000-byte insertion (local casync store)",
          "s3-hb-seed": f"hugeblob get --seed v5 (S3, {latency} ms)", "s3-hb-inplace": f"hugeblob get --in-place (S3, {latency} ms)",
          "s3-hb-full": f"hugeblob get, no seed (S3, {latency} ms)"}
 print(f"\nv5 -> v6 of the {label} image series ({size / 2**30:.2f} GiB), medians of {rounds} rounds; "
