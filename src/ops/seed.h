@@ -56,7 +56,9 @@ struct SeedScanOptions {
   // written there at once from the bytes just checked, so the seed is read
   // once: runs of adjacent chunks, their block-aligned middle cloned
   // (FICLONERANGE, then read back and compared) where the file system
-  // shares extents. on_written(bytes) is then called from those threads.
+  // shares extents. A seed cut whole (see segment_bytes) writes each chunk
+  // it finds there at once too, from the bytes its cut hashed (with `done`
+  // set). on_written(bytes) is then called from those threads.
   int write_fd = -1;
   std::string write_name;  // for errors
   std::function<void(uint64_t)> on_written;
