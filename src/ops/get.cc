@@ -29,6 +29,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "codec/codec.h"
 #include "format/layout.h"
@@ -237,6 +238,7 @@ enum class From : uint8_t {
   kDone,   // nothing to write: a hole in a fresh file, or in place already
   kHole,   // in place: zeros over data (punched)
   kHeld,   // in place: a chunk of the target that a write would destroy, read first
+  kMove,   // in place: a chunk the target holds at another offset, moved in order
   kSeed,   // copied from a seed
   kFetch,  // from the disk cache, else the store
 };
@@ -248,12 +250,96 @@ constexpr int64_t kClaimWaitMs = 60000;
 // first), or until every chunk is found.
 constexpr uint64_t kSeedDirScanFactor = 2;
 
-// Whether [begin, end) overlaps one of `spans` (sorted, disjoint).
-bool Overlaps(const std::vector<std::pair<uint64_t, uint64_t>>& spans, uint64_t begin,
-              uint64_t end) {
-  auto it = std::upper_bound(spans.begin(), spans.end(), std::make_pair(begin, UINT64_MAX));
-  if (it != spans.begin() && std::prev(it)->second > begin) return true;
-  return it != spans.end() && it->first < end;
+// In place: the order in which the chunks the target holds at other
+// offsets (the kSeed frames whose source is the target: a region shifted by
+// an insertion or a deletion, a block moved) are copied within it, so that
+// each is read before any other such copy overwrites its bytes. Copy u goes
+// before copy v when u reads what v writes: a shift is a chain (after an
+// insertion, from the end back; after a deletion, from the start on, like
+// memmove). Copies in a cycle (two blocks swapped) cannot all be ordered:
+// one is read first and held in memory, which breaks the cycle, while the
+// distinct chunks held stay within `hold` bytes; beyond that it is fetched.
+// Every other write (holes, held and fetched chunks, other seeds) comes
+// after all the copies: none of them reads the target. Sets the ordered
+// frames' plan to kMove, the others' to kHeld or kFetch, and returns the
+// order.
+std::vector<size_t> OrderMoves(const Manifest& m, const SeedIndex& seed, std::vector<From>& plan,
+                               uint64_t hold) {
+  std::vector<size_t> frame;  // of each copy
+  std::vector<uint64_t> src;  // its offset in the target
+  uint64_t longest = 0;
+  for (size_t i = 0; i < m.frames.size(); ++i) {
+    if (plan[i] != From::kSeed) continue;
+    const SeedIndex::Source* from = seed.Find(m.frames[i].chunk);
+    if (from->file != 0) continue;
+    frame.push_back(i);
+    src.push_back(from->offset);
+    longest = std::max<uint64_t>(longest, m.frames[i].length);
+  }
+  const size_t n = frame.size();
+  if (n == 0) return {};
+  auto length = [&](size_t k) { return uint64_t{m.frames[frame[k]].length}; };
+  // u -> v: u reads what v writes. The copies by source offset find, for
+  // each write, the reads it overlaps.
+  std::vector<uint32_t> by_src(n);
+  for (size_t k = 0; k < n; ++k) by_src[k] = static_cast<uint32_t>(k);
+  std::sort(by_src.begin(), by_src.end(), [&](uint32_t a, uint32_t b) { return src[a] < src[b]; });
+  std::vector<std::vector<uint32_t>> after(n);  // after[u]: the copies that wait for u
+  std::vector<uint32_t> waits(n, 0);            // copies v waits for
+  for (size_t v = 0; v < n; ++v) {
+    const uint64_t begin = m.frames[frame[v]].offset;
+    const uint64_t end = begin + length(v);
+    auto it = std::lower_bound(by_src.begin(), by_src.end(), end,
+                               [&](uint32_t k, uint64_t at) { return src[k] < at; });
+    while (it != by_src.begin()) {
+      const uint32_t u = *--it;
+      if (src[u] + longest <= begin) break;  // every read further left ends before `begin`
+      if (u != v && src[u] + length(u) > begin) {
+        after[u].push_back(static_cast<uint32_t>(v));
+        ++waits[v];
+      }
+    }
+  }
+  // Kahn's order; when only cycles are left, the next copy in file order is
+  // held (or fetched) and so no longer waited for.
+  std::vector<size_t> order;
+  order.reserve(n);
+  std::vector<uint8_t> settled(n, 0);
+  std::vector<uint32_t> ready;
+  for (size_t k = 0; k < n; ++k) {
+    if (waits[k] == 0) ready.push_back(static_cast<uint32_t>(k));
+  }
+  auto release = [&](uint32_t u) {
+    settled[u] = 1;
+    for (uint32_t v : after[u]) {
+      if (--waits[v] == 0) ready.push_back(v);
+    }
+  };
+  std::unordered_set<ChunkId, Hash256Hasher> held;
+  uint64_t held_bytes = 0;
+  size_t next_stuck = 0;
+  while (order.size() + held.size() < n) {
+    // Depth-first order: a chain is walked copy after copy.
+    while (!ready.empty()) {
+      const uint32_t u = ready.back();
+      ready.pop_back();
+      order.push_back(frame[u]);
+      plan[frame[u]] = From::kMove;
+      release(u);
+    }
+    while (next_stuck < n && settled[next_stuck]) ++next_stuck;
+    if (next_stuck == n) break;
+    const uint32_t u = static_cast<uint32_t>(next_stuck);
+    const ChunkId& id = m.frames[frame[u]].chunk;
+    if (held.count(id) != 0 || held_bytes + length(u) <= hold) {
+      if (held.insert(id).second) held_bytes += length(u);
+      plan[frame[u]] = From::kHeld;
+    } else {
+      plan[frame[u]] = From::kFetch;
+    }
+    release(u);
+  }
+  return order;
 }
 
 // The store's reads of a seeded restore, started while the seed is still
@@ -548,27 +634,11 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
       plan[i] = From::kSeed;
     }
   }
-  if (in_place) {
-    // Ranges about to be written; a chunk of the target inside one must be
-    // read before any write.
-    std::vector<std::pair<uint64_t, uint64_t>> writes;
-    for (size_t i = 0; i < n; ++i) {
-      if (plan[i] == From::kDone) continue;
-      const FrameRef& f = m.frames[i];
-      if (!writes.empty() && writes.back().second == f.offset) {
-        writes.back().second += f.length;
-      } else {
-        writes.emplace_back(f.offset, f.offset + f.length);
-      }
-    }
-    for (size_t i = 0; i < n; ++i) {
-      if (plan[i] != From::kSeed) continue;
-      const SeedIndex::Source* src = seed->Find(m.frames[i].chunk);
-      if (src->file == 0 && Overlaps(writes, src->offset, src->offset + m.frames[i].length)) {
-        plan[i] = From::kHeld;
-      }
-    }
-  }
+  // In place: the chunks the target holds elsewhere are moved in an order
+  // that reads each before it is overwritten (see OrderMoves).
+  const uint64_t hold = std::max<uint64_t>(4 * options.memory_budget, 64ull << 20);
+  std::vector<size_t> moves;
+  if (in_place && seed != nullptr) moves = OrderMoves(m, *seed, plan, hold);
 
   // What the plan fetches: reads the scan asked for that no longer hold
   // any of it are dropped, and the rest is read now, while the seeds are
@@ -585,10 +655,9 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     prefetch->Add(rest, true);
   }
 
-  // 3. In place: read the endangered chunks first (each distinct chunk
-  // once), within `hold` bytes; the rest are fetched.
+  // 3. In place: read the chunks that break a cycle of moves first (each
+  // distinct chunk once), within `hold` bytes; the rest are fetched.
   std::unordered_map<ChunkId, std::vector<uint8_t>, Hash256Hasher> held;
-  const uint64_t hold = std::max<uint64_t>(4 * options.memory_budget, 64ull << 20);
   {
     uint64_t held_bytes = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -637,7 +706,68 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     for (auto& t : pool) t.join();
   };
 
-  // 4. Local sources: holes, held chunks, seeds, the disk cache. What fails
+  // 4. In place: the moves, in their order, a window of the memory budget
+  // at a time: the window's chunks are read (and checked against their ids) in
+  // parallel, then written in parallel. By the order, no chunk is
+  // overwritten before it is read, in an earlier window or in this one. A
+  // chunk that no longer matches is fetched, after every move.
+  std::atomic<uint64_t> seeded{0}, cloned{0}, cached{0}, changed{0};
+  if (!moves.empty()) {
+    uint64_t window = options.memory_budget;
+    for (size_t i : moves) window = std::max<uint64_t>(window, m.frames[i].length);
+    Buffer buf = Buffer::Allocate(static_cast<size_t>(window));
+    std::vector<uint64_t> at;     // of each chunk of the window in `buf`
+    std::vector<uint8_t> intact;  // whether it matched its id
+    for (size_t a = 0; a < moves.size();) {
+      if (cancelled()) return Fail(CancelledError("get"));
+      size_t b = a;
+      uint64_t used = 0;
+      at.clear();
+      while (b < moves.size() && used + m.frames[moves[b]].length <= window) {
+        at.push_back(used);
+        used += m.frames[moves[b]].length;
+        ++b;
+      }
+      intact.assign(b - a, 0);
+      std::atomic<size_t> next{a};
+      run_pool(
+          [&] {
+            for (size_t k = next.fetch_add(1); k < b; k = next.fetch_add(1)) {
+              const FrameRef& f = m.frames[moves[k]];
+              intact[k - a] =
+                  seed->Read(*seed->Find(f.chunk), {buf.mutable_data() + at[k - a], f.length},
+                             f.hash, f.chunk);
+            }
+          },
+          b - a);
+      next.store(a);
+      run_pool(
+          [&] {
+            for (size_t k = next.fetch_add(1); k < b && !stop.load(); k = next.fetch_add(1)) {
+              if (!intact[k - a]) continue;
+              const FrameRef& f = m.frames[moves[k]];
+              if (Status st = PwriteAll(fd, {buf.data() + at[k - a], f.length}, f.offset, path);
+                  !st) {
+                return fail(st.error());
+              }
+              // Its writeback starts now: the final fsync waits for less.
+              (void)::sync_file_range(fd, static_cast<off_t>(f.offset),
+                                      static_cast<off_t>(f.length), SYNC_FILE_RANGE_WRITE);
+              seeded.fetch_add(f.length);
+              progress(f.length);
+            }
+          },
+          b - a);
+      if (first_error) return Fail(*first_error);
+      for (size_t k = a; k < b; ++k) {
+        plan[moves[k]] = intact[k - a] ? From::kDone : From::kFetch;
+        if (!intact[k - a]) changed.fetch_add(1);
+      }
+      a = b;
+    }
+  }
+
+  // 5. Local sources: holes, held chunks, seeds, the disk cache. What fails
   // here (a seed that changed, a cache miss) goes to the store.
   std::vector<size_t> local;
   for (size_t i = 0; i < n; ++i) {
@@ -648,7 +778,6 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
   for (size_t i = 0; i < n; ++i) {
     if (plan[i] == From::kFetch && cache == nullptr) order.push_back(i);
   }
-  std::atomic<uint64_t> seeded{0}, cloned{0}, cached{0}, changed{0};
   {
     std::atomic<size_t> next{0};
     auto worker = [&] {
@@ -725,7 +854,7 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
   result->cached_bytes = cached.load();
   result->seed_changed_chunks += changed.load();
 
-  // 5. The store. With a disk cache, each fetched chunk is also written to
+  // 6. The store. With a disk cache, each fetched chunk is also written to
   // it, and a run whose chunks another process is fetching right now (a
   // claim on one of them is held) is put off: after our own fetches, those
   // chunks are taken from the cache once their claims go, and fetched only
