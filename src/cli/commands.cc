@@ -1115,8 +1115,9 @@ int Main(int argc, char** argv) {
       "Update an existing output where it stands, writing only the ranges that differ (no "
       "temporary copy: for files too large to hold twice; no --force needed). NOT atomic: "
       "if interrupted, the output holds a mix of old and new bytes until the same command is "
-      "run again, which finishes it. Chunks of the output that other offsets need are read "
-      "before anything is overwritten (up to 256M in memory; the rest is fetched)");
+      "run again, which finishes it. Chunks of the output that other offsets need are moved "
+      "in an order that reads each before it is overwritten (a shifted region like memmove); "
+      "a cycle of moves holds one chunk in memory (up to 4x --memory in all; beyond, fetched)");
   get_cmd->add_flag("--cache", get.use_cache,
                     "Use the shared disk cache (--cache-dir, default $XDG_CACHE_HOME/hugeblob): "
                     "chunks found there are not fetched, fetched ones are added; processes "
