@@ -16,12 +16,14 @@
 #   local store:  hugeblob get --seed v5.img (to a new file), get --in-place
 #                 of a copy of v5.img (the copy is made before the clock
 #                 starts), full get, get --seed of v5 behind a 1000-byte
-#                 insertion (no chunk at its own offset: the seed is cut);
+#                 insertion (no chunk at its own offset: the seed is cut),
+#                 get --in-place over a copy of that (every chunk moves);
 #                 casync extract --seed=v5.img, with the shifted seed, and
 #                 casync extract without a seed
 #   S3 (s3rver behind tests/s3_latency_proxy.py, LATENCY ms per request;
 #   the two versions sent there with `hugeblob copy`): the same three
-#                 hugeblob gets; fetched bytes and requests from the proxy's
+#                 hugeblob gets and the shifted in-place update; fetched
+#                 bytes and requests from the proxy's
 #                 log. (casync reads a local store here: it has no S3 store.)
 #
 # Then (S3 only, needs /dev/fuse) a mount after a restart: `mount` with a
@@ -125,6 +127,7 @@ run_case() {
   local c=$1 t0 t1 res n
   rm -f "$OUT"
   case $c in
+    *inplace-shifted) cp "$SHIFTED" "$OUT" ;;
     *inplace*) cp --sparse=always "$V5" "$OUT" ;;
   esac
   sync
@@ -141,7 +144,7 @@ run_case() {
   case $c in
     *hb-seed) json=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --seed "$V5") ;;
     hb-shifted) json=$("$HB" --json --store "$store" get img/v6 "$OUT" --seed "$SHIFTED") ;;
-    *hb-inplace) json=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --in-place) ;;
+    *hb-inplace | *hb-inplace-shifted) json=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --in-place) ;;
     *hb-full) json=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT") ;;
     casync-seed) casync extract --store="$CASTR" --seed="$V5" "$SERIES/casync-v6.caibx" "$OUT" ;;
     casync-shifted) casync extract --store="$CASTR" --seed="$SHIFTED" "$SERIES/casync-v6.caibx" "$OUT" ;;
@@ -155,9 +158,9 @@ run_case() {
   echo "$(elapsed "$t0" "$t1") $res"
 }
 
-cases=(hb-seed hb-inplace hb-full hb-shifted)
+cases=(hb-seed hb-inplace hb-full hb-shifted hb-inplace-shifted)
 [ "$CASYNC" = 0 ] || cases+=(casync-seed casync-full casync-shifted)
-[ "$S3_ON" = 1 ] && cases+=(s3-hb-seed s3-hb-inplace s3-hb-full)
+[ "$S3_ON" = 1 ] && cases+=(s3-hb-seed s3-hb-inplace s3-hb-full s3-hb-inplace-shifted)
 echo -e "round\tcase\tseconds\tfetched_bytes\trequests\theld_bytes\tseeded_bytes" >"$RAW"
 echo "== v5 -> v6 of the $SIZE series ($(nproc) cores, shared and noisy): v6 added $added bytes to the store"
 for r in $(seq 1 "$ROUNDS"); do
@@ -228,6 +231,8 @@ names = {"hb-seed": "hugeblob get --seed v5 (local store)", "hb-inplace": "hugeb
          "hb-full": "hugeblob get, no seed (local store)", "casync-seed": "casync extract --seed=v5 (local casync store)",
          "casync-full": "casync extract, no seed (local casync store)",
          "hb-shifted": "hugeblob get --seed v5 behind a 1000-byte insertion (local store)",
+         "hb-inplace-shifted": "hugeblob get --in-place over v5 behind a 1000-byte insertion (local store)",
+         "s3-hb-inplace-shifted": f"hugeblob get --in-place over v5 behind a 1000-byte insertion (S3, {latency} ms)",
          "casync-shifted": "casync extract --seed=v5 behind a 1000-byte insertion (local casync store)",
          "s3-hb-seed": f"hugeblob get --seed v5 (S3, {latency} ms)", "s3-hb-inplace": f"hugeblob get --in-place (S3, {latency} ms)",
          "s3-hb-full": f"hugeblob get, no seed (S3, {latency} ms)"}
