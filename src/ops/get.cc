@@ -284,8 +284,7 @@ std::vector<size_t> OrderMoves(const Manifest& m, const SeedIndex& seed, std::ve
   std::vector<uint32_t> by_src(n);
   for (size_t k = 0; k < n; ++k) by_src[k] = static_cast<uint32_t>(k);
   std::sort(by_src.begin(), by_src.end(), [&](uint32_t a, uint32_t b) { return src[a] < src[b]; });
-  std::vector<std::vector<uint32_t>> after(n);  // after[u]: the copies that wait for u
-  std::vector<uint32_t> waits(n, 0);            // copies v waits for
+  std::vector<std::pair<uint32_t, uint32_t>> edges;  // u, v
   for (size_t v = 0; v < n; ++v) {
     const uint64_t begin = m.frames[frame[v]].offset;
     const uint64_t end = begin + length(v);
@@ -294,12 +293,22 @@ std::vector<size_t> OrderMoves(const Manifest& m, const SeedIndex& seed, std::ve
     while (it != by_src.begin()) {
       const uint32_t u = *--it;
       if (src[u] + longest <= begin) break;  // every read further left ends before `begin`
-      if (u != v && src[u] + length(u) > begin) {
-        after[u].push_back(static_cast<uint32_t>(v));
-        ++waits[v];
-      }
+      if (u != v && src[u] + length(u) > begin) edges.emplace_back(u, static_cast<uint32_t>(v));
     }
   }
+  // The copies waiting for u: after[first[u], first[u + 1]) (one array for
+  // all, not a vector per copy: a 1 TiB file has millions of chunks).
+  std::vector<uint32_t> first(n + 1, 0), after(edges.size()), waits(n, 0);
+  for (const auto& e : edges) {
+    ++first[e.first + 1];
+    ++waits[e.second];
+  }
+  for (size_t k = 0; k < n; ++k) first[k + 1] += first[k];
+  {
+    std::vector<uint32_t> fill(first.begin(), first.end() - 1);
+    for (const auto& e : edges) after[fill[e.first]++] = e.second;
+  }
+  edges = {};
   // Kahn's order; when only cycles are left, the next copy in file order is
   // held (or fetched) and so no longer waited for.
   std::vector<size_t> order;
@@ -311,14 +320,15 @@ std::vector<size_t> OrderMoves(const Manifest& m, const SeedIndex& seed, std::ve
   }
   auto release = [&](uint32_t u) {
     settled[u] = 1;
-    for (uint32_t v : after[u]) {
-      if (--waits[v] == 0) ready.push_back(v);
+    for (uint32_t k = first[u]; k < first[u + 1]; ++k) {
+      // (A copy held or fetched is settled before nothing waits for it.)
+      if (--waits[after[k]] == 0 && !settled[after[k]]) ready.push_back(after[k]);
     }
   };
   std::unordered_set<ChunkId, Hash256Hasher> held;
   uint64_t held_bytes = 0;
   size_t next_stuck = 0;
-  while (order.size() + held.size() < n) {
+  for (;;) {
     // Depth-first order: a chain is walked copy after copy.
     while (!ready.empty()) {
       const uint32_t u = ready.back();
