@@ -134,6 +134,36 @@ mount_round() {  # mount_round LABEL LOG_REGEX [global options...]
 mount_round "store deadline" "packs/[0-9a-f]{2}/[0-9a-f]+.*no answer after 2 s"
 mount_round "mount watchdog" "of 'f': the store has not answered in [0-9.]+ s; failing the read with EIO" --read-timeout 0
 
+# No deadline anywhere (the store's reads and the mount's requests wait
+# forever), both worker threads (--threads 2) waiting on reads stuck in the
+# kernel: Ctrl-C (SIGINT) still unmounts and ends the daemon. The stop wakes
+# a worker with a lookup, which only a worker that gave up its store read can
+# answer: the SIGINT cancels the process's token, which the store's waits
+# poll.
+"$HB" --store "$M" --read-timeout 0 mount "$MNT" -f -v --read-timeout 0 --no-disk-cache --threads 2 \
+  2>"$WORK/mount-int.log" &
+mpid=$!
+cleanup_hooks+=("fusermount3 -u '$MNT' 2>/dev/null; kill -9 $mpid 2>/dev/null")
+if wait_for "the mount (no deadline)" 60 mountpoint -q "$MNT"; then
+  before=$(stalls)
+  readers=()
+  for k in 0 1 2 3 4 5 6 7; do
+    dd if="$MNT/f" of=/dev/null bs=64k count=1 skip=$((k * 5)) 2>/dev/null &
+    readers+=($!)
+  done
+  wait_for "the mount's reads to block" 30 bash -c "[ \$(grep -c '^stalled read' '$LOG') -gt $before ]"
+  kill -INT "$mpid"
+  if poll_until 30 gone "$mpid"; then
+    wait "$mpid"
+    rc=$?
+    check "SIGINT ends a mount whose reads are all stuck, with no deadline (rc $rc)" test "$rc" = 0
+    check "the mountpoint is unmounted" bash -c "! mountpoint -q '$MNT'"
+  else
+    fail "a mount with every read stuck ignored SIGINT for 30 s"
+  fi
+  for p in "${readers[@]}"; do poll_until 30 gone "$p" || kill -9 "$p" 2>/dev/null; done
+fi
+
 fusermount3 -u "$M"
 wait_for "stallfs to exit" 30 gone "$SFPID"
 finish
