@@ -198,7 +198,17 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fi->fh = reinterpret_cast<uint64_t>(h.get());
     fi->keep_cache = 1;  // immutable content: pages cached by an earlier open stay valid
     fi->noflush = 1;     // nothing to flush on close
-    if (fuse_reply_open(req, fi) == 0) (void)h.release();  // FUSE owns it now (fi->fh)
+    // Listed before the reply: its release may come right after it.
+    {
+      std::lock_guard lock(c.open_mu);
+      c.open_files.insert(fi->fh);
+    }
+    if (fuse_reply_open(req, fi) == 0) {
+      (void)h.release();  // FUSE owns it now (fi->fh)
+    } else {
+      std::lock_guard lock(c.open_mu);
+      c.open_files.erase(fi->fh);
+    }
   });
 }
 
@@ -291,6 +301,11 @@ void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
 }
 
 void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  {
+    OpsContext& c = Ctx(req);
+    std::lock_guard lock(c.open_mu);
+    c.open_files.erase(fi->fh);
+  }
   delete reinterpret_cast<FileHandle*>(fi->fh);
   fuse_reply_err(req, 0);
 }
@@ -385,6 +400,12 @@ fuse_lowlevel_ops MakeOps() {
 const fuse_lowlevel_ops& LowLevelOps() {
   static const fuse_lowlevel_ops ops = MakeOps();
   return ops;
+}
+
+void CloseOpenFiles(OpsContext& c) {
+  std::lock_guard lock(c.open_mu);
+  for (uint64_t fh : c.open_files) delete reinterpret_cast<FileHandle*>(fh);
+  c.open_files.clear();
 }
 
 }  // namespace hugeblob::fuse

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <unordered_set>
 
 #include "fuse/filesystem.h"
 #include "fuse/read_deadline.h"
@@ -52,8 +53,17 @@ struct OpsContext {
   std::atomic<uint64_t> reads{0};
   std::atomic<uint64_t> read_bytes{0};
   ReadDeadlines* deadlines = nullptr;  // null: reads wait as long as the store takes
+  // The file handles the kernel holds (fi->fh of each open file; its
+  // release frees it). A daemon stopped while programs still hold files
+  // open (Ctrl-C) gets no release for them: CloseOpenFiles frees those.
+  std::mutex open_mu;
+  std::unordered_set<uint64_t> open_files;  // guarded by open_mu
 };
 
 const fuse_lowlevel_ops& LowLevelOps();
+
+// Frees the handles of files still open once the session is over (its
+// loop has returned: no callback runs any more).
+void CloseOpenFiles(OpsContext& c);
 
 }  // namespace hugeblob::fuse

@@ -319,6 +319,7 @@ Status RunMount(const MountOptions& options) {
   done.store(true);
   watcher.join();
   readahead.join();
+  fuse::CloseOpenFiles(ctx);  // files programs still held when the daemon stopped
   spdlog::info("mount: {} unmounted ({} reads, {} bytes)", mountpoint, ctx.reads.load(),
                ctx.read_bytes.load());
   // rc > 0 is the signal that ended the loop: a normal way to stop.
