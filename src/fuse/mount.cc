@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -126,36 +127,18 @@ void RaiseReadahead(const std::string& mountpoint) {
   if (std::fclose(f) != 0) spdlog::debug("mount: cannot raise read-ahead in {}", path);
 }
 
-// `path` resolved through its nearest existing ancestor (a cache directory
-// may not exist yet), or "" if the working directory is unknown.
-std::string ResolveExisting(const std::string& path) {
-  std::string head = path;
-  if (head.empty() || head[0] != '/') {
-    char cwd[PATH_MAX];
-    if (::getcwd(cwd, sizeof cwd) == nullptr) return "";
-    head = std::string(cwd) + "/" + head;
-  }
-  std::string tail;
-  for (;;) {
-    char resolved[PATH_MAX];
-    if (::realpath(head.c_str(), resolved) != nullptr) {
-      std::string out(resolved);
-      return out == "/" && !tail.empty() ? tail : out + tail;
-    }
-    const size_t slash = head.find_last_of('/');  // never npos: head is absolute
-    tail = head.substr(slash) + tail;
-    head = slash == 0 ? "/" : head.substr(0, slash);
-  }
-}
-
 // A directory the daemon itself reads (a local store, the disk cache) must
 // not be the mountpoint or under it: the mount hides it, and each of its
 // reads would be a request to this very daemon.
 Status CheckOutsideMount(const std::string& mountpoint, const std::string& path,
                          const std::string& what) {
   if (path.empty()) return OkStatus();
-  const std::string resolved = ResolveExisting(path);
-  if (resolved.empty()) return OkStatus();
+  // Resolved through its nearest existing ancestor: a cache directory may
+  // not exist yet.
+  std::error_code ec;
+  const std::string resolved =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec).string();
+  if (ec || resolved.empty()) return OkStatus();
   if (resolved == mountpoint || mountpoint == "/" || resolved.rfind(mountpoint + "/", 0) == 0) {
     return Fail(ErrorCode::kInvalidArgument, "mount: " + what + " " + path +
                                                  " is inside the mountpoint " + mountpoint +

@@ -371,7 +371,7 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
       }
       return OkStatus();
     };
-    Cut cut;  // the gaps of the aligned pass, one after the other
+    Cut cut;  // the gaps of the aligned pass one after the other, or a small seed whole
     auto cut_gap = [&](uint64_t gap, uint64_t gap_end, bool more) -> Status {
       Status st = scan_gap(cut, gap, gap_end, more);
       take_found(cut);
@@ -397,11 +397,8 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
       const uint64_t segment = std::max<uint64_t>(options.segment_bytes, 4 * chunker->max_size());
       const unsigned threads = std::max(1u, options.threads);
       if (threads == 1 || size < 2 * segment) {
-        Cut c;
-        c.claims = claims.get();
-        Status st = scan_gap(c, 0, size, false);
-        take_found(c);
-        return st;
+        cut.claims = claims.get();
+        return cut_gap(0, size, false);
       }
       const uint64_t lead = 2 * uint64_t{chunker->max_size()};
       const size_t segments = static_cast<size_t>((size + segment - 1) / segment);
