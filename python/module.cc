@@ -176,6 +176,11 @@ py::dict GetDict(const std::string& name, const std::string& out, const GetResul
   d["cloned_bytes"] = g.cloned_bytes;
   d["cached_bytes"] = g.cached_bytes;
   d["in_place_bytes"] = g.in_place_bytes;
+  d["recorded_bytes"] = g.recorded_bytes;
+  d["held_bytes"] = g.held_bytes;
+  d["seed_aligned_bytes"] = g.seed_aligned_bytes;
+  d["seed_changed_chunks"] = g.seed_changed_chunks;
+  d["seed_recorded_files"] = g.seed_recorded_files;
   d["metadata_warnings"] = g.metadata_warnings;
   return d;
 }
@@ -243,11 +248,12 @@ class PyStore {
   // from.
   py::dict Get(const std::string& name, const py::object& out, bool force,
                const std::vector<py::object>& seeds, const std::vector<py::object>& seed_dirs,
-               bool seed_target, bool in_place) {
+               bool seed_target, bool in_place, bool verify_target) {
     GetOptions o;
     o.force = force;
     o.seed_target = seed_target;
     o.in_place = in_place;
+    o.verify_target = verify_target;
     py::object fspath = py::module_::import("os").attr("fspath");
     for (const py::object& s : seeds) o.seeds.push_back(py::str(fspath(s)));
     for (const py::object& s : seed_dirs) o.seed_dirs.push_back(py::str(fspath(s)));
@@ -476,7 +482,7 @@ PYBIND11_MODULE(_core, m) {
       .def("get", &PyStore::Get, py::arg("name"), py::arg("out"), py::arg("force") = false,
            py::kw_only(), py::arg("seeds") = std::vector<py::object>{},
            py::arg("seed_dirs") = std::vector<py::object>{}, py::arg("seed_target") = true,
-           py::arg("in_place") = false)
+           py::arg("in_place") = false, py::arg("verify_target") = false)
       .def("ls", &PyStore::Ls, py::arg("prefix") = "")
       .def("versions", &PyStore::Versions, py::arg("name"))
       .def("stat", &PyStore::Stat, py::arg("name"))

@@ -127,7 +127,7 @@ class Store(_Store):
     verify(name=None) and get(name, out) are the CLI's commands.
 
     get(name, out, force=False, *, seeds=(), seed_dirs=(), seed_target=True,
-    in_place=False) restores `name` atomically into the path `out` and
+    in_place=False, verify_target=False) restores `name` atomically into the path `out` and
     returns where its bytes came from (fetched_bytes, seeded_bytes,
     in_place_bytes, ...). seeds are local files (an older version) whose
     chunks are taken instead of fetched, each checked against its id;
@@ -135,7 +135,10 @@ class Store(_Store):
     is replaced and is the first seed (seed_target=False: not). in_place
     updates an existing `out` where it stands, writing only what differs:
     not atomic (an interrupted update leaves a mix; the same call again
-    finishes it), for files too large to hold twice.
+    finishes it), for files too large to hold twice. A file get wrote and
+    nothing changed since (its size and times, as hugeblob recorded them) is
+    not read again where it holds what `name` needs (recorded_bytes);
+    verify_target=True reads and checks it all the same.
     """
 
     def open(self, name: str) -> File:

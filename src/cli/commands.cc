@@ -402,6 +402,7 @@ struct GetArgs {
   std::vector<std::string> seed_dirs;
   bool no_seed = false;
   bool in_place = false;
+  bool verify_target = false;
   bool use_cache = false;
   bool no_metadata = false;
   bool owner = false;
@@ -422,6 +423,7 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
   o.seed_dirs = a.seed_dirs;
   o.seed_target = !a.no_seed;
   o.in_place = a.in_place;
+  o.verify_target = a.verify_target;
   if (a.in_place && (a.out == "-" || a.to_device)) {
     return UsageError("--in-place updates a regular file (not standard output or a device)");
   }
@@ -472,7 +474,7 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
                  "llu,\"fetched_bytes\":%llu,\"early_fetched_bytes\":%llu,"
                  "\"store_requests\":%llu,\"seed_files\":%llu,\"cloned_bytes\":%llu,"
                  "\"cached_bytes\":%llu,\"in_place_bytes\":%llu,\"held_bytes\":%llu,"
-                 "\"claim_waits\":%llu,\"owner_restored\":%s,\"xattrs_restored\":%llu,"
+                 "\"recorded_bytes\":%llu,\"seed_recorded_files\":%llu,\"claim_waits\":%llu,\"owner_restored\":%s,\"xattrs_restored\":%llu,"
                  "\"xattrs_removed\":%llu,\"metadata_warnings\":%s,\"seconds\":%.3f}\n",
                  JsonString(a.name).c_str(), JsonString(a.out).c_str(), (unsigned long long)r->size,
                  (unsigned long long)r->holes, (unsigned long long)r->seeded_bytes,
@@ -482,14 +484,21 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
                  (unsigned long long)r->early_fetched_bytes, (unsigned long long)r->store_requests,
                  (unsigned long long)r->seed_files, (unsigned long long)r->cloned_bytes,
                  (unsigned long long)r->cached_bytes, (unsigned long long)r->in_place_bytes,
-                 (unsigned long long)r->held_bytes, (unsigned long long)r->claim_waits,
+                 (unsigned long long)r->held_bytes, (unsigned long long)r->recorded_bytes,
+                 (unsigned long long)r->seed_recorded_files, (unsigned long long)r->claim_waits,
                  r->owner_restored ? "true" : "false", (unsigned long long)r->xattrs_restored,
                  (unsigned long long)r->xattrs_removed, warnings.c_str(), secs);
   } else if (a.out != "-" || !g.Chatty()) {
     // With "-" standard output is the data: the summary goes to stderr.
     std::string line = fmt::format("{} -> {}: {} in {:.1f}s, verified", Escaped(a.name),
                                    Escaped(a.out), FormatSize(r->size), secs);
-    if (a.in_place) line += fmt::format("; {} already in place", FormatSize(r->in_place_bytes));
+    if (a.in_place) {
+      line += fmt::format("; {} already in place", FormatSize(r->in_place_bytes));
+      if (r->recorded_bytes > 0) {
+        line += fmt::format(" ({} of it unread: unchanged since hugeblob wrote it)",
+                            FormatSize(r->recorded_bytes));
+      }
+    }
     if (r->seed_scanned_bytes > 0 || r->cached_bytes > 0) {
       line += fmt::format("; {} from seeds, {} from the cache, {} fetched in {} requests",
                           FormatSize(r->seeded_bytes), FormatSize(r->cached_bytes),
@@ -1118,6 +1127,13 @@ int Main(int argc, char** argv) {
       "run again, which finishes it. Chunks of the output that other offsets need are moved "
       "in an order that reads each before it is overwritten (a shifted region like memmove); "
       "a cycle of moves holds one chunk in memory (up to 4x --memory in all; beyond, fetched)");
+  get_cmd->add_flag(
+      "--verify-target", get.verify_target,
+      "Read and check every byte of an existing output. By default, an output unchanged since "
+      "a get wrote it (hugeblob's record of it in $XDG_CACHE_HOME/hugeblob/files: its size and "
+      "modification and change times to the nanosecond, which every write moves) is not read "
+      "where it already holds what NAME needs; this catches damage below the file system too "
+      "(a failing disk, writes to the raw device)");
   get_cmd->add_flag("--cache", get.use_cache,
                     "Use the shared disk cache (--cache-dir, default $XDG_CACHE_HOME/hugeblob): "
                     "chunks found there are not fetched, fetched ones are added; processes "

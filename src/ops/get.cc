@@ -37,6 +37,7 @@
 #include "hash/blake3.h"
 #include "hash/sha256.h"
 #include "hugeblob/hugeblob.h"
+#include "ops/file_record.h"
 #include "ops/load.h"
 #include "ops/seed.h"
 #include "reader/disk_cache.h"
@@ -550,7 +551,7 @@ class Prefetch {
 Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::string& path,
                      const GetOptions& options, const std::string& label,
                      const std::vector<std::string>& seeds, size_t explicit_seeds, bool in_place,
-                     GetResult* result) {
+                     GetResult* result, const std::vector<FrameRef>* target_record = nullptr) {
   const unsigned threads = options.threads == 0 ? 4 : options.threads;
   auto cancelled = [&] { return options.cancel != nullptr && options.cancel->cancelled(); };
   const size_t n = m.frames.size();
@@ -587,6 +588,9 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
       so.on_missing = [&](const std::vector<size_t>& frames) { prefetch->Add(frames, false); };
     }
     so.always = explicit_seeds;
+    so.record_dir = FileRecordDir(options.reader.disk_cache_dir);
+    so.verify_first = options.verify_target;
+    so.first_record = target_record;
     so.max_scan_bytes = std::max<uint64_t>(1, kSeedDirScanFactor * m.size);
     so.threads = threads;
     auto settled = [&](uint64_t bytes) {
@@ -608,13 +612,23 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     const auto scan_start = std::chrono::steady_clock::now();
     HB_ASSIGN_OR_RETURN(seed, SeedIndex::Build(m, seeds, options.cancel, so));
     spdlog::info(
-        "scanned {} of {} seed file(s) in {:.2f} s ({} at their own offsets)",
+        "scanned {} of {} seed file(s) in {:.2f} s ({} at their own offsets; {} known from "
+        "hugeblob's record of it{})",
         FormatSize(seed->scanned_bytes()), seed->files(),
         std::chrono::duration<double>(std::chrono::steady_clock::now() - scan_start).count(),
-        FormatSize(seed->aligned_bytes()));
+        FormatSize(seed->aligned_bytes()), seed->recorded_files(),
+        in_place ? ", " + FormatSize(seed->recorded_bytes()) + " in place unread" : "");
     result->seed_scanned_bytes = seed->scanned_bytes();
     result->seed_aligned_bytes = seed->aligned_bytes();
     result->seed_files = seed->files();
+    result->seed_recorded_files = seed->recorded_files();
+    result->recorded_bytes = seed->recorded_bytes();
+  }
+  // In place, the target's record goes before its first byte changes: an
+  // update that stops halfway leaves no record of what is no longer there.
+  if (in_place) {
+    struct stat st;
+    if (::fstat(fd, &st) == 0) RemoveFileRecord(FileRecordDir(options.reader.disk_cache_dir), st);
   }
 
   // 2. The plan.
@@ -1170,6 +1184,12 @@ Result<GetResult> UpdateInPlace(ObjectStore& store, const Manifest& m, const std
     return Fail(ErrorCode::kIOError, out + ": another get --in-place is updating it");
   }
   const uint64_t old_size = static_cast<uint64_t>(st.st_size);
+  // What the target holds, if a get wrote it and it has not changed since
+  // (read before the target grows: that moves its times).
+  std::optional<std::vector<FrameRef>> record;
+  if (!options.verify_target) {
+    record = ReadFileRecord(FileRecordDir(options.reader.disk_cache_dir), st);
+  }
   if (m.size > old_size) {
     HB_TRY(CheckFreeSpace(Dirname(out), m.size - old_size));
     if (::ftruncate(fd.get(), static_cast<off_t>(m.size)) != 0) {
@@ -1178,7 +1198,7 @@ Result<GetResult> UpdateInPlace(ObjectStore& store, const Manifest& m, const std
   }
   const std::string label = "'" + name + "'";
   Status run = RestoreFrames(store, m, fd.get(), out, options, label, seeds, explicit_seeds,
-                             /*in_place=*/true, &result);
+                             /*in_place=*/true, &result, record ? &*record : nullptr);
   if (!run) {
     const std::string again =
         out +
@@ -1210,6 +1230,8 @@ Result<GetResult> UpdateInPlace(ObjectStore& store, const Manifest& m, const std
   }
   if (options.restore_metadata) HB_TRY(ApplyMetadata(fd.get(), m, out, options, true, &result));
   if (::fsync(fd.get()) != 0) return Fail(ErrnoError(errno, "fsync " + out));
+  // What the file holds now, for the next get (ops/file_record.h).
+  WriteFileRecord(FileRecordDir(options.reader.disk_cache_dir), fd.get(), m);
   HB_TRY(fd.Close(out));
   return result;
 }
@@ -1352,6 +1374,8 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
       return fail(st.error());
   }
   if (::fsync(raw_fd) != 0) return fail(ErrnoError(errno, "fsync " + tmp));
+  struct stat written;
+  if (::fstat(raw_fd, &written) != 0) return fail(ErrnoError(errno, "stat " + tmp));
   Status closed = fd.Close(tmp);
   if (!closed) return fail(closed.error());
   // The target may have been replaced while we restored: still only a
@@ -1363,6 +1387,16 @@ Result<GetResult> Get(const std::shared_ptr<ObjectStore>& store, const std::stri
   }
   if (::rename(tmp.c_str(), out.c_str()) != 0) return fail(ErrnoError(errno, "rename to " + out));
   HB_TRY(FsyncDir(dir));
+  // What the file holds, for the next get (ops/file_record.h), taken after
+  // the rename (which moves the change time); the file replaced is gone.
+  const std::string records = FileRecordDir(options.reader.disk_cache_dir);
+  if (exists) RemoveFileRecord(records, st);
+  ScopedFd done(::open(out.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat now;
+  if (done.valid() && ::fstat(done.get(), &now) == 0 && now.st_dev == written.st_dev &&
+      now.st_ino == written.st_ino) {
+    WriteFileRecord(records, done.get(), m);
+  }
   return result;
 }
 

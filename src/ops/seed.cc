@@ -18,6 +18,7 @@
 #include "chunking/chunker.h"
 #include "hash/blake3.h"
 #include "hash/sha256.h"
+#include "ops/file_record.h"
 #include "util/cancel.h"
 #include "util/mapped.h"
 #include "util/zeros.h"
@@ -155,6 +156,59 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
     const uint64_t size = static_cast<uint64_t>(st.st_size);
     const uint32_t file = static_cast<uint32_t>(index->files_.size());
     std::vector<uint8_t>* own = p == 0 ? options.at_own_offset : nullptr;
+    // A seed hugeblob has a record of (and that did not change since): its
+    // chunks are known without reading it (when the record covers exactly
+    // the file and names chunks as this manifest does; else it is scanned).
+    std::optional<std::vector<FrameRef>> record;
+    const std::vector<FrameRef>* known = nullptr;
+    if (p == 0 && options.first_record != nullptr) {
+      known = options.first_record;
+    } else if (!options.record_dir.empty() && !(p == 0 && options.verify_first)) {
+      record = ReadFileRecord(options.record_dir, st);
+      if (record) known = &*record;
+    }
+    if (known != nullptr) {
+      const std::vector<FrameRef>& held = *known;
+      uint64_t end = 0;
+      bool usable = true;
+      for (const FrameRef& f : held) {
+        usable = usable && f.offset == end && (f.zero || f.hash == m.chunk_hash);
+        end += f.length;
+      }
+      if (usable && end <= size) {
+        // Own offsets first: a chunk also found elsewhere is read, for a
+        // move, from where nothing overwrites it.
+        if (own != nullptr) {
+          uint64_t bytes = 0;
+          size_t j = 0;  // the held frames, walked alongside the file's
+          for (size_t i = 0; i < m.frames.size(); ++i) {
+            const FrameRef& f = m.frames[i];
+            while (j < held.size() && held[j].offset < f.offset) ++j;
+            if (j == held.size()) break;
+            const FrameRef& h = held[j];
+            if (f.zero || h.zero || h.offset != f.offset || h.length != f.length ||
+                h.chunk != f.chunk) {
+              continue;
+            }
+            (*own)[i] = 1;
+            aligned[i] = 1;
+            index->map_.emplace(f.chunk, Source{file, f.offset});
+            bytes += f.length;
+          }
+          index->recorded_ += bytes;
+          if (options.on_own_offset && bytes != 0) options.on_own_offset(bytes);
+        }
+        for (const FrameRef& f : held) {
+          if (!f.zero && needed.count(f.chunk) != 0) {
+            index->map_.emplace(f.chunk, Source{file, f.offset});
+          }
+        }
+        ++index->recorded_files_;
+        index->names_.push_back(path);
+        index->files_.push_back(std::move(fd));
+        continue;
+      }
+    }
     // Frames still worth looking for at their own offset in this seed.
     auto wanted = [&](size_t i) {
       const FrameRef& f = m.frames[i];

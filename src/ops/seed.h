@@ -73,6 +73,19 @@ struct SeedScanOptions {
   // Only a chunk that moved far (into another gap) is reported and then
   // still found: a fetch too many, never a wrong byte.
   std::function<void(const std::vector<size_t>&)> on_missing;
+  // When set: a seed hugeblob has a record of in this directory (see
+  // ops/file_record.h), unchanged since, is not read. Every chunk the
+  // manifest needs that the record lists is taken at the offset listed (and
+  // checked when used, like any seed chunk), and with at_own_offset the
+  // frames the record lists at their own offset with the same length and
+  // id are marked, unread: the record vouches for them. verify_first: the
+  // first path is read all the same (get --verify-target).
+  std::string record_dir;
+  bool verify_first = false;
+  // The first path's record, read by the caller before it grew the file
+  // (an in-place update extends its target first: the record then covers
+  // a prefix, and the rest is a hole). Used instead of looking it up.
+  const std::vector<FrameRef>* first_record = nullptr;
 };
 
 class SeedIndex {
@@ -119,6 +132,9 @@ class SeedIndex {
   uint64_t cloned_bytes() const { return cloned_.load(); }  // by CloneChecked (not CopyTo)
   uint64_t scanned_bytes() const { return scanned_; }       // seed bytes read and hashed
   uint64_t aligned_bytes() const { return aligned_; }       // of those, checked at own offsets
+  // in place: bytes of frames marked at their own offset by a record, unread
+  uint64_t recorded_bytes() const { return recorded_; }
+  size_t recorded_files() const { return recorded_files_; }  // seeds known by their record
   size_t chunks() const { return map_.size(); }             // distinct needed chunks found
   size_t files() const { return files_.size(); }            // seed files scanned
   const std::string& name(uint32_t file) const { return names_[file]; }
@@ -129,6 +145,8 @@ class SeedIndex {
   std::unordered_map<ChunkId, Source, Hash256Hasher> map_;
   uint64_t scanned_ = 0;
   uint64_t aligned_ = 0;
+  uint64_t recorded_ = 0;
+  size_t recorded_files_ = 0;
   bool CloneFromFd(int src_fd, uint64_t offset, std::span<const uint8_t> expected, int dst_fd,
                    const std::string& dst_name, std::vector<uint8_t>& scratch) const;
   // Cleared after the first FICLONERANGE the destination's file system refuses.

@@ -11,6 +11,7 @@
 
 #include "hash/blake3.h"
 #include "ops/diff.h"
+#include "ops/file_record.h"
 #include "ops/gc_test_util.h"
 #include "ops/load.h"
 #include "reader/disk_cache.h"
@@ -21,10 +22,14 @@ namespace {
 
 using namespace testing_gc;
 
+// Records of restored files (ops/file_record.h) go to this process's own
+// directory, not the user's cache.
 GetOptions Quiet() {
+  static const TempDir records;
   GetOptions o;
   o.force = true;
   o.reader.disk_cache = false;
+  o.reader.disk_cache_dir = records.path();
   return o;
 }
 
@@ -136,15 +141,20 @@ TEST(SeedTest, InPlaceWritesOnlyWhatDiffersAndMovesShiftedChunksInOrder) {
   EXPECT_GT(r->seeded_bytes, 4u << 20);
   // Only the new chunks are fetched.
   EXPECT_LT(r->fetched_bytes, 2u << 20);
-  // Again: nothing left to write. Progress moves during the check of the
-  // target (most of an update's time), not only once the plan is made:
-  // its first report is one batch of the check, and the reports only grow.
+  // Again, reading the target all the same (it is unchanged since the get
+  // wrote it, so by default its record would say what it holds): nothing
+  // left to write. Progress moves during the check of the target (most of
+  // an update's time), not only once the plan is made: its first report is
+  // one batch of the check, and the reports only grow.
   std::vector<uint64_t> reports;
   o.progress = [&](const Progress& p) { reports.push_back(p.done); };
+  o.verify_target = true;
   auto again = Get(v.store, "v6", target, o);
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(again->fetched_bytes, 0u);
   EXPECT_EQ(again->seeded_bytes, 0u);
+  EXPECT_EQ(again->recorded_bytes, 0u);
+  EXPECT_GT(again->seed_aligned_bytes, v.v6.size() - (2u << 20));  // all but the zeroed MiB
   EXPECT_EQ(ReadFile(target), v.v6);
   ASSERT_GE(reports.size(), 2u);
   EXPECT_LE(reports.front(), 1u << 20);
@@ -205,6 +215,116 @@ TEST(SeedTest, InPlaceShrinksGrowsAndRefusesAStream) {
   auto bad = Get(v.store, "v6", "-", o);
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+}
+
+// Writes `bytes` to dir/name with a modification time an hour back (as a
+// file put a while ago has), so that a restore of it is recorded (a record
+// needs the restored modification time older than the change time).
+std::string OldFile(const TempDir& dir, const std::string& name, const std::string& bytes) {
+  const std::string path = WriteFile(dir, name, bytes);
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  ::clock_gettime(CLOCK_REALTIME, &times[1]);
+  times[1].tv_sec -= 3600;
+  EXPECT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  return path;
+}
+
+// A file a get wrote and nothing changed since is known by its record: an
+// in-place update does not read the chunks it holds where the new version
+// wants them, and a seed is not scanned. A write, even one that puts the
+// modification time back, moves the change time: the file is read again.
+TEST(SeedTest, UnchangedTargetIsKnownByItsRecordAndAChangedOneIsReadAgain) {
+  TempDir dir;
+  auto store = std::make_shared<MemoryStore>();
+  const std::string v5 = MakeData(8 << 20, 5), v6 = NextVersion(v5);
+  ASSERT_TRUE(Put(store, OldFile(dir, "v5", v5), SmallPut("v5", "cdc")));
+  ASSERT_TRUE(Put(store, OldFile(dir, "v6", v6), SmallPut("v6", "cdc")));
+  GetOptions o = Quiet();
+  const std::string records = FileRecordDir(o.reader.disk_cache_dir);
+  const std::string target = dir.path() + "/target";
+  ASSERT_TRUE(Get(store, "v5", target, o));
+  struct stat st;
+  ASSERT_EQ(::stat(target.c_str(), &st), 0);
+  auto record = ReadFileRecord(records, st);
+  ASSERT_TRUE(record.has_value());
+  auto m5 = LoadManifestOfRef(*store, "v5", *LoadRef(*store, "v5"));
+  ASSERT_TRUE(m5);
+  ASSERT_EQ(record->size(), m5->frames.size());
+  for (size_t i = 0; i < record->size(); ++i) {
+    EXPECT_EQ((*record)[i].offset, m5->frames[i].offset);
+    EXPECT_EQ((*record)[i].zero, m5->frames[i].zero);
+    if (!m5->frames[i].zero) EXPECT_EQ((*record)[i].chunk, m5->frames[i].chunk);
+  }
+
+  // In place, from the record: the chunks in place are not read, the moved
+  // ones are (and checked), only the new ones are fetched.
+  o.in_place = true;
+  auto r = Get(store, "v6", target, o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(ReadFile(target), v6);
+  EXPECT_EQ(r->seed_recorded_files, 1u);
+  EXPECT_EQ(r->seed_scanned_bytes, 0u);
+  EXPECT_GT(r->recorded_bytes, 512u << 10);
+  EXPECT_EQ(r->recorded_bytes, r->in_place_bytes);
+  EXPECT_GT(r->seeded_bytes, 4u << 20);
+  EXPECT_LT(r->fetched_bytes, 2u << 20);
+  // The record now says v6.
+  ASSERT_EQ(::stat(target.c_str(), &st), 0);
+  record = ReadFileRecord(records, st);
+  ASSERT_TRUE(record.has_value());
+  auto m6 = LoadManifestOfRef(*store, "v6", *LoadRef(*store, "v6"));
+  ASSERT_TRUE(m6);
+  EXPECT_EQ(ContentDigestOf(*record), ContentDigestOf(m6->frames));
+
+  // A byte changed and the modification time put back: same size, same
+  // modification time, but the change time moved. The target is read,
+  // and the byte restored.
+  {
+    ScopedFd fd(::open(target.c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_TRUE(fd.valid());
+    const uint8_t bad = static_cast<uint8_t>(v6[3 << 20] ^ 0xff);
+    ASSERT_EQ(::pwrite(fd.get(), &bad, 1, 3 << 20), 1);
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    ASSERT_EQ(::futimens(fd.get(), times), 0);
+  }
+  struct stat changed;
+  ASSERT_EQ(::stat(target.c_str(), &changed), 0);
+  EXPECT_EQ(changed.st_mtim.tv_nsec, st.st_mtim.tv_nsec);
+  EXPECT_EQ(changed.st_size, st.st_size);
+  EXPECT_FALSE(ReadFileRecord(records, changed).has_value());
+  r = Get(store, "v6", target, o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(ReadFile(target), v6);
+  EXPECT_EQ(r->recorded_bytes, 0u);
+  EXPECT_EQ(r->seed_recorded_files, 0u);
+  EXPECT_GT(r->seed_scanned_bytes, 4u << 20);
+  EXPECT_GT(r->fetched_bytes, 0u);  // the chunk with the changed byte
+
+  // verify_target: read all the same, though the record matches again.
+  ASSERT_EQ(::stat(target.c_str(), &st), 0);
+  ASSERT_TRUE(ReadFileRecord(records, st).has_value());
+  o.verify_target = true;
+  r = Get(store, "v6", target, o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->recorded_bytes, 0u);
+  EXPECT_GT(r->seed_scanned_bytes, 4u << 20);
+  EXPECT_EQ(r->fetched_bytes, 0u);
+
+  // A recorded seed of a new file is not scanned either; what is taken from
+  // it is read and checked on the way.
+  GetOptions n = Quiet();
+  const std::string old = dir.path() + "/old";
+  ASSERT_TRUE(Get(store, "v5", old, n));
+  n.seeds = {old};
+  r = Get(store, "v6", dir.path() + "/new", n);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(ReadFile(dir.path() + "/new"), v6);
+  EXPECT_EQ(r->seed_recorded_files, 1u);
+  EXPECT_EQ(r->seed_scanned_bytes, 0u);
+  EXPECT_GT(r->seeded_bytes, 6u << 20);
+  EXPECT_LT(r->fetched_bytes, 2u << 20);
 }
 
 // A seed not cut like the file (here: v5 behind a short insertion, so no
