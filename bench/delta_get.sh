@@ -14,8 +14,11 @@
 # medians over ROUNDS rounds. Every output is compared with v6.img after its
 # run (not timed); `sync` runs before each timed step.
 #   local store:  hugeblob get --seed v5.img (to a new file), get --in-place
-#                 of a copy of v5.img (the copy is made before the clock
-#                 starts), full get, get --seed of v5 behind a 1000-byte
+#                 over v5 as `hugeblob get img/v5` wrote it (unchanged since:
+#                 hugeblob's record of it says what it holds) and over a
+#                 copy of v5.img (cp: every byte is read and checked), both
+#                 made before the clock starts, full get, get --seed of v5
+#                 behind a 1000-byte
 #                 insertion (no chunk at its own offset: the seed is cut),
 #                 get --in-place over a copy of that (every chunk moves);
 #                 casync extract --seed=v5.img, with the shifted seed, and
@@ -128,7 +131,8 @@ run_case() {
   rm -f "$OUT"
   case $c in
     *inplace-shifted) cp "$SHIFTED" "$OUT" ;;
-    *inplace*) cp --sparse=always "$V5" "$OUT" ;;
+    *inplace-copy) cp --sparse=always "$V5" "$OUT" ;;
+    *inplace) "$HB" -q --store "$LOCAL" get img/v5 "$OUT" ;;
   esac
   sync
   local store=$LOCAL env=() lines=0
@@ -144,7 +148,7 @@ run_case() {
   case $c in
     *hb-seed) json=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --seed "$V5") ;;
     hb-shifted) json=$("$HB" --json --store "$store" get img/v6 "$OUT" --seed "$SHIFTED") ;;
-    *hb-inplace | *hb-inplace-shifted) json=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --in-place) ;;
+    *hb-inplace | *hb-inplace-copy | *hb-inplace-shifted) json=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT" --in-place) ;;
     *hb-full) json=$("${env[@]}" "$HB" --json --store "$store" get img/v6 "$OUT") ;;
     casync-seed) casync extract --store="$CASTR" --seed="$V5" "$SERIES/casync-v6.caibx" "$OUT" ;;
     casync-shifted) casync extract --store="$CASTR" --seed="$SHIFTED" "$SERIES/casync-v6.caibx" "$OUT" ;;
@@ -158,9 +162,9 @@ run_case() {
   echo "$(elapsed "$t0" "$t1") $res"
 }
 
-cases=(hb-seed hb-inplace hb-full hb-shifted hb-inplace-shifted)
+cases=(hb-seed hb-inplace hb-inplace-copy hb-full hb-shifted hb-inplace-shifted)
 [ "$CASYNC" = 0 ] || cases+=(casync-seed casync-full casync-shifted)
-[ "$S3_ON" = 1 ] && cases+=(s3-hb-seed s3-hb-inplace s3-hb-full s3-hb-inplace-shifted)
+[ "$S3_ON" = 1 ] && cases+=(s3-hb-seed s3-hb-inplace s3-hb-inplace-copy s3-hb-full s3-hb-inplace-shifted)
 echo -e "round\tcase\tseconds\tfetched_bytes\trequests\theld_bytes\tseeded_bytes" >"$RAW"
 echo "== v5 -> v6 of the $SIZE series ($(nproc) cores, shared and noisy): v6 added $added bytes to the store"
 for r in $(seq 1 "$ROUNDS"); do
@@ -227,14 +231,17 @@ def col(c, k):
     v = [int(r[k]) for r in by[c] if r[k] != "-"]
     return statistics.median(v) if v else None
 reqs = lambda c: col(c, "requests")
-names = {"hb-seed": "hugeblob get --seed v5 (local store)", "hb-inplace": "hugeblob get --in-place (local store)",
+names = {"hb-seed": "hugeblob get --seed v5 (local store)",
+         "hb-inplace": "hugeblob get --in-place over v5 as a get wrote it (local store)",
+         "hb-inplace-copy": "hugeblob get --in-place over a copy of v5 (local store)",
+         "s3-hb-inplace-copy": f"hugeblob get --in-place over a copy of v5 (S3, {latency} ms)",
          "hb-full": "hugeblob get, no seed (local store)", "casync-seed": "casync extract --seed=v5 (local casync store)",
          "casync-full": "casync extract, no seed (local casync store)",
          "hb-shifted": "hugeblob get --seed v5 behind a 1000-byte insertion (local store)",
          "hb-inplace-shifted": "hugeblob get --in-place over v5 behind a 1000-byte insertion (local store)",
          "s3-hb-inplace-shifted": f"hugeblob get --in-place over v5 behind a 1000-byte insertion (S3, {latency} ms)",
          "casync-shifted": "casync extract --seed=v5 behind a 1000-byte insertion (local casync store)",
-         "s3-hb-seed": f"hugeblob get --seed v5 (S3, {latency} ms)", "s3-hb-inplace": f"hugeblob get --in-place (S3, {latency} ms)",
+         "s3-hb-seed": f"hugeblob get --seed v5 (S3, {latency} ms)", "s3-hb-inplace": f"hugeblob get --in-place over v5 as a get wrote it (S3, {latency} ms)",
          "s3-hb-full": f"hugeblob get, no seed (S3, {latency} ms)"}
 print(f"\nv5 -> v6 of the {label} image series ({size / 2**30:.2f} GiB), medians of {rounds} rounds; "
       f"v6 added {added / 2**20:.1f} MiB to the store\n")
