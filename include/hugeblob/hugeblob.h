@@ -188,13 +188,14 @@ struct GetResult {
   uint64_t cloned_bytes = 0;         // of seeded_bytes: shared extents (reflinks)
   uint64_t cached_bytes = 0;         // bytes read from the disk cache
   uint64_t in_place_bytes = 0;       // in_place: bytes already right, not written
-  uint64_t held_bytes = 0;      // in_place: target chunks read first into memory (a cycle of moves)
-  uint64_t recorded_bytes = 0;  // in_place: of in_place_bytes, known from the target's record, unread
+  uint64_t held_bytes = 0;  // in_place: target chunks read first into memory (a cycle of moves)
+  uint64_t recorded_bytes =
+      0;  // in_place: of in_place_bytes, known from the target's record, unread
   uint64_t seed_recorded_files = 0;  // seeds known from hugeblob's record of them, not scanned
-  uint64_t claim_waits = 0;     // chunks another process was fetching (then cached)
-  bool owner_restored = false;  // restore_owner: the recorded owner was set
-  uint64_t xattrs_restored = 0;  // restore_xattrs: attributes set
-  uint64_t xattrs_removed = 0;   // restore_xattrs, in_place: user.* ones the version lacks
+  uint64_t claim_waits = 0;          // chunks another process was fetching (then cached)
+  bool owner_restored = false;       // restore_owner: the recorded owner was set
+  uint64_t xattrs_restored = 0;      // restore_xattrs: attributes set
+  uint64_t xattrs_removed = 0;       // restore_xattrs, in_place: user.* ones the version lacks
   // What restore_owner / restore_xattrs could not restore, and why.
   std::vector<std::string> metadata_warnings;
 };

@@ -474,7 +474,8 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
                  "llu,\"fetched_bytes\":%llu,\"early_fetched_bytes\":%llu,"
                  "\"store_requests\":%llu,\"seed_files\":%llu,\"cloned_bytes\":%llu,"
                  "\"cached_bytes\":%llu,\"in_place_bytes\":%llu,\"held_bytes\":%llu,"
-                 "\"recorded_bytes\":%llu,\"seed_recorded_files\":%llu,\"claim_waits\":%llu,\"owner_restored\":%s,\"xattrs_restored\":%llu,"
+                 "\"recorded_bytes\":%llu,\"seed_recorded_files\":%llu,\"claim_waits\":%llu,"
+                 "\"owner_restored\":%s,\"xattrs_restored\":%llu,"
                  "\"xattrs_removed\":%llu,\"metadata_warnings\":%s,\"seconds\":%.3f}\n",
                  JsonString(a.name).c_str(), JsonString(a.out).c_str(), (unsigned long long)r->size,
                  (unsigned long long)r->holes, (unsigned long long)r->seeded_bytes,

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,6 +56,27 @@ void Prune(const std::string& dir) {
   }
 }
 
+// File systems whose change time moves on every change of a file's bytes,
+// kept by the kernel itself: local ones. Not network file systems (another
+// client's write shows only once attributes are revalidated) nor FUSE or
+// overlays (their times are whatever the daemon or layer says).
+bool TimesAreKept(int fd) {
+  struct statfs fs;
+  if (::fstatfs(fd, &fs) != 0) return false;
+  switch (static_cast<uint64_t>(fs.f_type)) {
+    case EXT4_SUPER_MAGIC:  // ext2, ext3, ext4
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case TMPFS_MAGIC:
+    case F2FS_SUPER_MAGIC:
+    case 0x2fc12fc1:  // ZFS
+    case 0xca451a4e:  // bcachefs
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 std::string FileRecordDir(const std::string& cache_dir) {
@@ -61,8 +84,7 @@ std::string FileRecordDir(const std::string& cache_dir) {
   return root.empty() ? std::string() : root + "/files";
 }
 
-std::optional<std::vector<FrameRef>> ReadFileRecord(const std::string& dir,
-                                                    const struct stat& st) {
+std::optional<std::vector<FrameRef>> ReadFileRecord(const std::string& dir, const struct stat& st) {
   if (dir.empty() || !S_ISREG(st.st_mode)) return std::nullopt;
   auto text = ReadFileToString(dir + "/" + RecordName(st));
   if (!text || text->size() < kMagic.size() + 32) return std::nullopt;
@@ -89,8 +111,7 @@ std::optional<std::vector<FrameRef>> ReadFileRecord(const std::string& dir,
       static_cast<int64_t>(ctime) != Nanos(st.st_ctim)) {
     return std::nullopt;
   }
-  if (algo > static_cast<uint8_t>(HashAlgo::kBlake3) || count > size ||
-      count > r.remaining() / 5) {
+  if (algo > static_cast<uint8_t>(HashAlgo::kBlake3) || count > size || count > r.remaining() / 5) {
     return std::nullopt;
   }
   std::vector<FrameRef> frames(static_cast<size_t>(count));
@@ -118,7 +139,7 @@ bool WriteFileRecord(const std::string& dir, int fd, const Manifest& m) {
   RemoveFileRecord(dir, st);
   // See the header: only a modification time older than the change time
   // moves on every later write.
-  if (Nanos(st.st_mtim) >= Nanos(st.st_ctim)) return false;
+  if (Nanos(st.st_mtim) >= Nanos(st.st_ctim) || !TimesAreKept(fd)) return false;
   if (!MakeDirs(dir)) return false;
   Prune(dir);
   ByteWriter w;

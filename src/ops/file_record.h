@@ -19,7 +19,11 @@
 // the same clock tick as the record; with the two equal, a write in that
 // tick could leave both as they were and the record would vouch for bytes
 // it never saw. A get that restores the modification time put recorded
-// (the default) always meets this.
+// (the default) always meets this. And only on local file systems that
+// keep these times themselves (ext4, XFS, btrfs, tmpfs, F2FS, ZFS,
+// bcachefs): not over NFS or SMB (another client's write shows only once
+// attributes are revalidated), FUSE or overlayfs (their times are what the
+// daemon or the layers say).
 #pragma once
 
 #include <sys/stat.h>

@@ -90,8 +90,8 @@ TEST_F(FileRecordTest, MatchesTheFileAsWrittenAndNothingElse) {
 TEST_F(FileRecordTest, DamagedRecordIsNoRecord) {
   ASSERT_TRUE(WriteFileRecord(records_, fd_.get(), Frames(20000)));
   const struct stat st = Stat();
-  const std::string name = records_ + "/" + std::to_string(st.st_dev) + "-" +
-                           std::to_string(st.st_ino);
+  const std::string name =
+      records_ + "/" + std::to_string(st.st_dev) + "-" + std::to_string(st.st_ino);
   auto bytes = ReadFileToString(name);
   ASSERT_TRUE(bytes);
   std::string flipped = *bytes;

@@ -135,8 +135,8 @@ class SeedIndex {
   // in place: bytes of frames marked at their own offset by a record, unread
   uint64_t recorded_bytes() const { return recorded_; }
   size_t recorded_files() const { return recorded_files_; }  // seeds known by their record
-  size_t chunks() const { return map_.size(); }             // distinct needed chunks found
-  size_t files() const { return files_.size(); }            // seed files scanned
+  size_t chunks() const { return map_.size(); }              // distinct needed chunks found
+  size_t files() const { return files_.size(); }             // seed files scanned
   const std::string& name(uint32_t file) const { return names_[file]; }
 
  private:
