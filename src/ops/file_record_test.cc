@@ -66,7 +66,9 @@ TEST_F(FileRecordTest, MatchesTheFileAsWrittenAndNothingElse) {
     EXPECT_EQ((*frames)[i].offset, m.frames[i].offset);
     EXPECT_EQ((*frames)[i].length, m.frames[i].length);
     EXPECT_EQ((*frames)[i].zero, m.frames[i].zero);
-    if (!m.frames[i].zero) EXPECT_EQ((*frames)[i].chunk, m.frames[i].chunk);
+    if (!m.frames[i].zero) {
+      EXPECT_EQ((*frames)[i].chunk, m.frames[i].chunk);
+    }
   }
   // Any other size, time or inode: no match.
   struct stat st = Stat();

@@ -255,7 +255,9 @@ TEST(SeedTest, UnchangedTargetIsKnownByItsRecordAndAChangedOneIsReadAgain) {
   for (size_t i = 0; i < record->size(); ++i) {
     EXPECT_EQ((*record)[i].offset, m5->frames[i].offset);
     EXPECT_EQ((*record)[i].zero, m5->frames[i].zero);
-    if (!m5->frames[i].zero) EXPECT_EQ((*record)[i].chunk, m5->frames[i].chunk);
+    if (!m5->frames[i].zero) {
+      EXPECT_EQ((*record)[i].chunk, m5->frames[i].chunk);
+    }
   }
 
   // In place, from the record: the chunks in place are not read, the moved
