@@ -601,6 +601,9 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
       }
     };
     if (in_place) {
+      struct stat target;
+      if (::fstat(fd, &target) != 0) return Fail(ErrnoError(errno, "stat " + path));
+      so.first_is = {static_cast<uint64_t>(target.st_dev), static_cast<uint64_t>(target.st_ino)};
       so.at_own_offset = &own;
       so.on_own_offset = settled;
     } else {

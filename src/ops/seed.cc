@@ -153,6 +153,11 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
     if (!S_ISREG(st.st_mode)) {
       return Fail(ErrorCode::kInvalidArgument, "seed " + path + " is not a regular file");
     }
+    if (p == 0 && options.first_is &&
+        (static_cast<uint64_t>(st.st_dev) != options.first_is->first ||
+         static_cast<uint64_t>(st.st_ino) != options.first_is->second)) {
+      return Fail(ErrorCode::kInvalidArgument, path + " was replaced while it was being updated");
+    }
     const uint64_t size = static_cast<uint64_t>(st.st_size);
     const uint32_t file = static_cast<uint32_t>(index->files_.size());
     std::vector<uint8_t>* own = p == 0 ? options.at_own_offset : nullptr;

@@ -18,9 +18,11 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "format/manifest.h"
@@ -86,6 +88,10 @@ struct SeedScanOptions {
   // (an in-place update extends its target first: the record then covers
   // a prefix, and the rest is a hole). Used instead of looking it up.
   const std::vector<FrameRef>* first_record = nullptr;
+  // When set (in place: the target the caller has open and writes), the
+  // first path must still be that file (device, inode), else Build fails:
+  // what it finds there is what the caller will trust.
+  std::optional<std::pair<uint64_t, uint64_t>> first_is;
 };
 
 class SeedIndex {
