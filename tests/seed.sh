@@ -112,6 +112,28 @@ check "in the same file (same inode)" test "$(stat -c %i "$WORK/inplace")" = "$i
 check "writing only what differs" test "$(json_get in_place_bytes <<< "$res")" -gt $((1 << 20))
 expect_error "--in-place is for a file" "regular file" "$HB" get v6 - --in-place
 
+# A file get wrote is known by its record (docs/delta.md): in place, what is
+# already right stays unread. A write, even with the modification time put
+# back, moves the change time: the file is read again. So does --verify-target.
+"$HB" -q get v5 "$WORK/known"
+res=$("$HB" --json get v6 "$WORK/known" --in-place)
+check "get --in-place over a file get wrote turns it into v6" cmp "$WORK/known" "$WORK/v6"
+check "leaving what was right unread ($(json_get recorded_bytes <<<"$res") bytes)" \
+  test "$(json_get recorded_bytes <<<"$res")" = "$(json_get in_place_bytes <<<"$res")" \
+  -a "$(json_get recorded_bytes <<<"$res")" -gt $((1 << 20))
+check "and scanning nothing" test "$(json_get seed_scanned_bytes <<<"$res")" = 0
+mtime=$(stat -c %y "$WORK/known")
+printf 'X' | dd of="$WORK/known" bs=1 seek=12345 conv=notrunc status=none
+touch -d "$mtime" "$WORK/known"
+check "(the modification time is back)" test "$(stat -c %y "$WORK/known")" = "$mtime"
+res=$("$HB" --json get v6 "$WORK/known" --in-place)
+check "a file written since is read again" \
+  test "$(json_get recorded_bytes <<<"$res")" = 0 -a "$(json_get seed_scanned_bytes <<<"$res")" -gt 0
+check "and its changed byte restored" cmp "$WORK/known" "$WORK/v6"
+res=$("$HB" --json get v6 "$WORK/known" --in-place --verify-target)
+check "--verify-target reads a recorded file all the same" \
+  test "$(json_get recorded_bytes <<<"$res")" = 0 -a "$(json_get seed_scanned_bytes <<<"$res")" -gt 0
+
 # --cache: a get fills the shared cache, and the next one reads it.
 res=$("$HB" --json get v6 "$WORK/c1" --cache --no-seed)
 res=$("$HB" --json get v6 "$WORK/c2" --cache --no-seed)
