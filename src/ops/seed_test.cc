@@ -267,8 +267,11 @@ TEST(SeedTest, UnchangedTargetIsKnownByItsRecordAndAChangedOneIsReadAgain) {
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(ReadFile(target), v6);
   EXPECT_EQ(r->seed_recorded_files, 1u);
-  EXPECT_EQ(r->seed_scanned_bytes, 0u);
   EXPECT_GT(r->recorded_bytes, 512u << 10);
+  // (but for a sample of them, one chunk in 64 and at least one: read and
+  // checked; a scan would read all 8 MiB)
+  EXPECT_GT(r->seed_scanned_bytes, 0u);
+  EXPECT_LT(r->seed_scanned_bytes, v6.size() / 8);
   EXPECT_EQ(r->recorded_bytes, r->in_place_bytes);
   EXPECT_GT(r->seeded_bytes, 4u << 20);
   EXPECT_LT(r->fetched_bytes, 2u << 20);
@@ -313,6 +316,22 @@ TEST(SeedTest, UnchangedTargetIsKnownByItsRecordAndAChangedOneIsReadAgain) {
   EXPECT_EQ(r->recorded_bytes, 0u);
   EXPECT_GT(r->seed_scanned_bytes, 4u << 20);
   EXPECT_EQ(r->fetched_bytes, 0u);
+
+  // A record that lies (it says v6; the file holds other bytes of v6's
+  // size): the sample read in place finds out, and the file is scanned.
+  {
+    const std::string liar = OldFile(dir, "liar", MakeData(v6.size(), 77));
+    ScopedFd fd(::open(liar.c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_TRUE(WriteFileRecord(records, fd.get(), *m6));
+    GetOptions l = Quiet();
+    l.in_place = true;
+    r = Get(store, "v6", liar, l);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(ReadFile(liar), v6);
+    EXPECT_EQ(r->recorded_bytes, 0u);
+    EXPECT_EQ(r->seed_recorded_files, 0u);
+  }
 
   // A recorded seed of a new file is not scanned either; what is taken from
   // it is read and checked on the way.
