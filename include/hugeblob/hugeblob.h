@@ -145,15 +145,15 @@ struct GetOptions {
   // recorded SHA-256 is checked by reading the result back.
   bool in_place = false;
   // A file get restores is recorded (its chunk list, device, inode, size
-  // and times, beside the disk cache: $XDG_CACHE_HOME/hugeblob/files). A
-  // seed found unchanged since its record (the same size and modification
-  // and change times to the nanosecond; the kernel moves the change time on
-  // every write) is not read to find its chunks: what is taken from it is
-  // still checked when used, and in place the chunks the record lists where
-  // the version wants them are left unread (GetResult::recorded_bytes), as
-  // restic, borg and git trust a file's times. verify_target: read and
-  // check every byte of an existing target all the same, for damage below
-  // the file system (a disk that rots, writes to the raw device).
+  // and times, beside the disk cache: $XDG_CACHE_HOME/hugeblob/files). In
+  // place, a target found unchanged since its record (the same size and
+  // modification and change times to the nanosecond; the kernel moves the
+  // change time on every write) is not read: the chunks the record lists
+  // where the version wants them are left unread but for a sample
+  // (GetResult::recorded_bytes), as restic, borg and git trust a file's
+  // times; chunks moved within it are still read and checked.
+  // verify_target: read and check every byte of it all the same, for damage
+  // below the file system (a disk that rots, writes to the raw device).
   bool verify_target = false;
   // Give a restored file the permission bits and modification time put
   // recorded (a file, not standard output or a device).
@@ -189,9 +189,9 @@ struct GetResult {
   uint64_t cached_bytes = 0;         // bytes read from the disk cache
   uint64_t in_place_bytes = 0;       // in_place: bytes already right, not written
   uint64_t held_bytes = 0;  // in_place: target chunks read first into memory (a cycle of moves)
-  uint64_t recorded_bytes =
-      0;  // in_place: of in_place_bytes, known from the target's record, unread
-  uint64_t seed_recorded_files = 0;  // seeds known from hugeblob's record of them, not scanned
+  // in_place: of in_place_bytes, known from the target's record, not read
+  uint64_t recorded_bytes = 0;
+  uint64_t seed_recorded_files = 0;  // in_place: 1 if the target was known from its record
   uint64_t claim_waits = 0;          // chunks another process was fetching (then cached)
   bool owner_restored = false;       // restore_owner: the recorded owner was set
   uint64_t xattrs_restored = 0;      // restore_xattrs: attributes set

@@ -135,10 +135,11 @@ class Store(_Store):
     is replaced and is the first seed (seed_target=False: not). in_place
     updates an existing `out` where it stands, writing only what differs:
     not atomic (an interrupted update leaves a mix; the same call again
-    finishes it), for files too large to hold twice. A file get wrote and
-    nothing changed since (its size and times, as hugeblob recorded them) is
-    not read again where it holds what `name` needs (recorded_bytes);
-    verify_target=True reads and checks it all the same.
+    finishes it), for files too large to hold twice. In place, a file get
+    wrote and nothing changed since (its size and times, as hugeblob
+    recorded them) is not read again where it holds what `name` needs, but
+    for a sample (recorded_bytes); verify_target=True reads and checks it
+    all the same.
     """
 
     def open(self, name: str) -> File:

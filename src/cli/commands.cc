@@ -1130,10 +1130,11 @@ int Main(int argc, char** argv) {
       "a cycle of moves holds one chunk in memory (up to 4x --memory in all; beyond, fetched)");
   get_cmd->add_flag(
       "--verify-target", get.verify_target,
-      "Read and check every byte of an existing output. By default, an output unchanged since "
-      "a get wrote it (hugeblob's record of it in $XDG_CACHE_HOME/hugeblob/files: its size and "
-      "modification and change times to the nanosecond, which every write moves) is not read "
-      "where it already holds what NAME needs; this catches damage below the file system too "
+      "With --in-place, read and check every byte of the output. By default, an output "
+      "unchanged since a get wrote it (hugeblob's record of it in $XDG_CACHE_HOME/hugeblob/files: "
+      "its size and modification and change times to the nanosecond, which every write moves) "
+      "is not read where it already holds what NAME needs, but for a sample of its chunks; this "
+      "catches damage below the file system too "
       "(a failing disk, writes to the raw device)");
   get_cmd->add_flag("--cache", get.use_cache,
                     "Use the shared disk cache (--cache-dir, default $XDG_CACHE_HOME/hugeblob): "

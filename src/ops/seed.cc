@@ -166,14 +166,18 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
     const uint64_t size = static_cast<uint64_t>(st.st_size);
     const uint32_t file = static_cast<uint32_t>(index->files_.size());
     std::vector<uint8_t>* own = p == 0 ? options.at_own_offset : nullptr;
-    // A seed hugeblob has a record of (and that did not change since): its
-    // chunks are known without reading it (when the record covers exactly
-    // the file and names chunks as this manifest does; else it is scanned).
+    // An in-place target hugeblob has a record of (and that did not change
+    // since): its chunks are known without reading it (when the record
+    // covers the file and names chunks as this manifest does; else it is
+    // scanned). Only the target: a seed of a new file is read all the same
+    // (every chunk taken is read to be copied), and the aligned pass below
+    // reads it faster than copying chunk by chunk from where a record says
+    // they are (2.7-3.2 s against 1.8-2.2 s, 4 GiB series, new file).
     std::optional<std::vector<FrameRef>> record;
     const std::vector<FrameRef>* known = nullptr;
-    if (p == 0 && options.first_record != nullptr) {
+    if (own != nullptr && options.first_record != nullptr) {
       known = options.first_record;
-    } else if (!options.record_dir.empty() && !(p == 0 && options.verify_first)) {
+    } else if (own != nullptr && !options.record_dir.empty() && !options.verify_first) {
       record = ReadFileRecord(options.record_dir, st);
       if (record) known = &*record;
     }
