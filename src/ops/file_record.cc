@@ -35,6 +35,11 @@ std::string RecordName(const struct stat& st) {
          std::to_string(static_cast<uint64_t>(st.st_ino));
 }
 
+// The largest record of a file of `size` bytes: no chunk is shorter than
+// 64 bytes (the least minimum ValidateChunkerParams accepts) but the last,
+// and no zero frame shorter than a chunk.
+uint64_t MaxRecordBytes(uint64_t size) { return kMagic.size() + 49 + 37 * (size / 64 + 2) + 32; }
+
 // Removes the records modified longest ago until at most kMaxFileRecords - 1
 // remain (room for the one about to be written).
 void Prune(const std::string& dir) {
@@ -86,7 +91,15 @@ std::string FileRecordDir(const std::string& cache_dir) {
 
 std::optional<std::vector<FrameRef>> ReadFileRecord(const std::string& dir, const struct stat& st) {
   if (dir.empty() || !S_ISREG(st.st_mode)) return std::nullopt;
-  auto text = ReadFileToString(dir + "/" + RecordName(st));
+  // Not read at all if larger than a record of the file can be (see
+  // MaxRecordBytes): a stray huge file there costs nothing.
+  const std::string name = dir + "/" + RecordName(st);
+  struct stat rs;
+  if (::stat(name.c_str(), &rs) != 0 || !S_ISREG(rs.st_mode) ||
+      static_cast<uint64_t>(rs.st_size) > MaxRecordBytes(static_cast<uint64_t>(st.st_size))) {
+    return std::nullopt;
+  }
+  auto text = ReadFileToString(name);
   if (!text || text->size() < kMagic.size() + 32) return std::nullopt;
   std::span<const uint8_t> all(reinterpret_cast<const uint8_t*>(text->data()), text->size());
   std::span<const uint8_t> body = all.first(all.size() - 32);
@@ -160,6 +173,7 @@ bool WriteFileRecord(const std::string& dir, int fd, const Manifest& m) {
   Blake3 h;
   h.Update(w.bytes());
   w.Hash(h.Finish());
+  if (w.bytes().size() > MaxRecordBytes(m.size)) return false;
   // No fsync: a record lost or torn in a crash only costs a read of the
   // file (a torn one fails its checksum).
   auto tmp = MakeTempName(dir, "." + RecordName(st));
