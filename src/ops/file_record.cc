@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,16 +42,23 @@ std::string RecordName(const struct stat& st) {
 uint64_t MaxRecordBytes(uint64_t size) { return kMagic.size() + 49 + 37 * (size / 64 + 2) + 32; }
 
 // Removes the records modified longest ago until at most kMaxFileRecords - 1
-// remain (room for the one about to be written).
+// remain (room for the one about to be written), and temporary files an
+// hour old (a writer that died before its rename).
 void Prune(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return;
   std::vector<std::pair<int64_t, std::string>> records;
+  struct timespec now;
+  ::clock_gettime(CLOCK_REALTIME, &now);
   while (struct dirent* e = ::readdir(d)) {
     const std::string name = e->d_name;
-    if (name.empty() || name[0] == '.') continue;
+    if (name.empty() || name == "." || name == "..") continue;
     struct stat st;
     if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (name[0] == '.') {
+      if (st.st_mtim.tv_sec + 3600 < now.tv_sec) ::unlinkat(::dirfd(d), name.c_str(), 0);
+      continue;
+    }
     records.emplace_back(Nanos(st.st_mtim), name);
   }
   ::closedir(d);

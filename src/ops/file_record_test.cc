@@ -129,7 +129,19 @@ TEST_F(FileRecordTest, OldestRecordsArePrunedBeyondTheLimit) {
   for (size_t k = 0; k < kMaxFileRecords + 10; ++k) {
     ASSERT_TRUE(WriteFileAtomic(records_ + "/0-" + std::to_string(k), "x"));
   }
+  // A temporary file of a writer that died an hour ago goes too; a fresh
+  // one (a writer at work) stays.
+  const std::string stale = records_ + "/.0-1.hugeblob-old", fresh = records_ + "/.0-2.new";
+  ASSERT_TRUE(WriteFileAtomic(stale, "x"));
+  ASSERT_TRUE(WriteFileAtomic(fresh, "x"));
+  struct timespec old[2];
+  ::clock_gettime(CLOCK_REALTIME, &old[0]);
+  old[0].tv_sec -= 7200;
+  old[1] = old[0];
+  ASSERT_EQ(::utimensat(AT_FDCWD, stale.c_str(), old, 0), 0);
   ASSERT_TRUE(WriteFileRecord(records_, fd_.get(), Frames(20000)));
+  EXPECT_NE(::access(stale.c_str(), F_OK), 0);
+  EXPECT_EQ(::access(fresh.c_str(), F_OK), 0);
   size_t n = 0;
   for (const auto& e : std::filesystem::directory_iterator(records_)) {
     if (e.path().filename().string()[0] != '.') ++n;
