@@ -2,16 +2,17 @@
 // cache ($XDG_CACHE_HOME/hugeblob/files/<dev>-<inode>), of the chunk list
 // a get wrote into that file and the file's identity and times right after.
 //
-// A later get that finds the file unchanged since (same device, inode,
-// size, modification and change times to the nanosecond) knows its chunks
-// without reading it: an in-place update then leaves the chunks that are
-// where the new version wants them unread, and a seed needs no scan. This
-// is the quick check of restic, borg, git's index and rsync: the kernel
-// updates the change time on every write, truncate, chmod and rename, and
-// nobody can set it back. Its blind spots are theirs: bytes that change
-// below the file system (a disk that rots, a write to the raw device). The
-// chunks a get reads from a seed are still checked against their ids, so
-// the record decides only what is left unread in place.
+// A later get --in-place that finds its target unchanged since (same
+// device, inode, size, modification and change times to the nanosecond)
+// knows its chunks without reading it, and leaves the chunks that are
+// where the new version wants them unread but for a sample (see
+// SeedScanOptions::record_dir). This is the quick check of restic, borg,
+// git's index and rsync: the kernel updates the change time on every
+// write, truncate, chmod and rename, and nobody can set it back. Its blind
+// spots are theirs: bytes that change below the file system (a disk that
+// rots, a write to the raw device). Every chunk a get reads from the
+// target or a seed is still checked against its id, so the record decides
+// only what is left unread in place.
 //
 // A record is written only when the file's modification time is older than
 // its change time. Then any later write moves the modification time (the
