@@ -491,16 +491,20 @@ int RunGet(const GlobalOptions& g, const GetArgs& a) {
                  (unsigned long long)r->xattrs_removed, warnings.c_str(), secs);
   } else if (a.out != "-" || !g.Chatty()) {
     // With "-" standard output is the data: the summary goes to stderr.
-    std::string line = fmt::format("{} -> {}: {} in {:.1f}s, verified", Escaped(a.name),
-                                   Escaped(a.out), FormatSize(r->size), secs);
+    // In place, bytes the target's record vouches for were not read: only
+    // what was written (and checked) is called verified then.
+    std::string line =
+        fmt::format("{} -> {}: {} in {:.1f}s, {}verified", Escaped(a.name), Escaped(a.out),
+                    FormatSize(r->size), secs, r->recorded_bytes > 0 ? "what was written " : "");
     if (a.in_place) {
       line += fmt::format("; {} already in place", FormatSize(r->in_place_bytes));
       if (r->recorded_bytes > 0) {
-        line += fmt::format(" ({} of it unread: unchanged since hugeblob wrote it)",
-                            FormatSize(r->recorded_bytes));
+        line += fmt::format(
+            " ({} of it not read: unchanged since a get wrote it; --verify-target reads it)",
+            FormatSize(r->recorded_bytes));
       }
     }
-    if (r->seed_scanned_bytes > 0 || r->cached_bytes > 0) {
+    if (r->seed_files > 0 || r->cached_bytes > 0) {
       line += fmt::format("; {} from seeds, {} from the cache, {} fetched in {} requests",
                           FormatSize(r->seeded_bytes), FormatSize(r->cached_bytes),
                           FormatSize(r->fetched_bytes), r->store_requests);
