@@ -158,9 +158,9 @@ bool WriteFileRecord(const std::string& dir, int fd, const Manifest& m) {
     return false;
   }
   RemoveFileRecord(dir, st);
-  // See the header: only a modification time older than the change time
-  // moves on every later write.
-  if (Nanos(st.st_mtim) >= Nanos(st.st_ctim) || !TimesAreKept(fd)) return false;
+  // See the header: with the two times equal, a write in the same clock
+  // tick might move neither.
+  if (Nanos(st.st_mtim) == Nanos(st.st_ctim) || !TimesAreKept(fd)) return false;
   if (!MakeDirs(dir)) return false;
   Prune(dir);
   ByteWriter w;

@@ -14,13 +14,15 @@
 // target or a seed is still checked against its id, so the record decides
 // only what is left unread in place.
 //
-// A record is written only when the file's modification time is older than
-// its change time. Then any later write moves the modification time (the
-// kernel sets it to "now" whenever it differs from now), even a write in
-// the same clock tick as the record; with the two equal, a write in that
-// tick could leave both as they were and the record would vouch for bytes
-// it never saw. A get that restores the modification time put recorded
-// (the default) always meets this. And only on local file systems that
+// A record is written only when the file's modification time differs from
+// its change time. A write sets each of the two to "now" when it differs
+// from now: a later write in a later clock tick moves the change time, and
+// one in the tick of the last change (the change time's) moves the
+// modification time. With the two equal, a write in that tick could leave
+// both as they were and the record would vouch for bytes it never saw. A
+// get that restores the modification time put recorded (the default)
+// always meets this (a time from another machine's clock, even ahead of
+// this one, too). And only on local file systems that
 // keep these times themselves (ext4, XFS, btrfs, tmpfs, F2FS, ZFS,
 // bcachefs): not over NFS or SMB (another client's write shows only once
 // attributes are revalidated), FUSE or overlayfs (their times are what the

@@ -119,6 +119,18 @@ TEST_F(FileRecordTest, NotWrittenWhenALaterWriteCouldLeaveTheTimesAsTheyAre) {
   ASSERT_EQ(st.st_mtim.tv_nsec, st.st_ctim.tv_nsec);
   EXPECT_FALSE(WriteFileRecord(records_, fd_.get(), Frames(20000)));
   EXPECT_FALSE(ReadFileRecord(records_, st).has_value());
+  // A modification time ahead of this clock (put on a machine whose clock
+  // runs ahead) differs from the change time too: recorded, and a write
+  // right after moves the times.
+  struct timespec times[2];
+  times[0].tv_nsec = UTIME_OMIT;
+  ::clock_gettime(CLOCK_REALTIME, &times[1]);
+  times[1].tv_sec += 3600;
+  ASSERT_EQ(::futimens(fd_.get(), times), 0);
+  ASSERT_TRUE(WriteFileRecord(records_, fd_.get(), Frames(20000)));
+  ASSERT_TRUE(ReadFileRecord(records_, Stat()).has_value());
+  ASSERT_EQ(::pwrite(fd_.get(), "y", 1, 20), 1);
+  EXPECT_FALSE(ReadFileRecord(records_, Stat()).has_value());
   // Nor for frames that are not the file's size.
   SetUp();
   EXPECT_FALSE(WriteFileRecord(records_, fd_.get(), Frames(19999)));

@@ -219,7 +219,7 @@ TEST(SeedTest, InPlaceShrinksGrowsAndRefusesAStream) {
 
 // Writes `bytes` to dir/name with a modification time an hour back (as a
 // file put a while ago has), so that a restore of it is recorded (a record
-// needs the restored modification time older than the change time).
+// needs the restored modification time to differ from the change time).
 std::string OldFile(const TempDir& dir, const std::string& name, const std::string& bytes) {
   const std::string path = WriteFile(dir, name, bytes);
   struct timespec times[2];
