@@ -6,7 +6,7 @@
 // device, inode, size, modification and change times to the nanosecond)
 // knows its chunks without reading it, and leaves the chunks that are
 // where the new version wants them unread but for a sample (see
-// SeedScanOptions::record_dir). This is the quick check of restic, borg,
+// SeedScanOptions::first_record). This is the quick check of restic, borg,
 // git's index and rsync: the kernel updates the change time on every
 // write, truncate, chmod and rename, and nobody can set it back. Its blind
 // spots are theirs: bytes that change below the file system (a disk that

@@ -588,8 +588,6 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
       so.on_missing = [&](const std::vector<size_t>& frames) { prefetch->Add(frames, false); };
     }
     so.always = explicit_seeds;
-    so.record_dir = FileRecordDir(options.reader.disk_cache_dir);
-    so.verify_first = options.verify_target;
     so.first_record = target_record;
     so.max_scan_bytes = std::max<uint64_t>(1, kSeedDirScanFactor * m.size);
     so.threads = threads;
@@ -626,12 +624,6 @@ Status RestoreFrames(ObjectStore& store, const Manifest& m, int fd, const std::s
     result->seed_files = seed->files();
     result->seed_recorded_files = seed->recorded_files();
     result->recorded_bytes = seed->recorded_bytes();
-  }
-  // In place, the target's record goes before its first byte changes: an
-  // update that stops halfway leaves no record of what is no longer there.
-  if (in_place) {
-    struct stat st;
-    if (::fstat(fd, &st) == 0) RemoveFileRecord(FileRecordDir(options.reader.disk_cache_dir), st);
   }
 
   // 2. The plan.
@@ -1188,11 +1180,13 @@ Result<GetResult> UpdateInPlace(ObjectStore& store, const Manifest& m, const std
   }
   const uint64_t old_size = static_cast<uint64_t>(st.st_size);
   // What the target holds, if a get wrote it and it has not changed since
-  // (read before the target grows: that moves its times).
+  // (read before the target grows: that moves its times). The record goes
+  // before any byte changes: an update that stops halfway leaves no record
+  // of what is no longer there.
+  const std::string records = FileRecordDir(options.reader.disk_cache_dir);
   std::optional<std::vector<FrameRef>> record;
-  if (!options.verify_target) {
-    record = ReadFileRecord(FileRecordDir(options.reader.disk_cache_dir), st);
-  }
+  if (!options.verify_target) record = ReadFileRecord(records, st);
+  RemoveFileRecord(records, st);
   if (m.size > old_size) {
     HB_TRY(CheckFreeSpace(Dirname(out), m.size - old_size));
     if (::ftruncate(fd.get(), static_cast<off_t>(m.size)) != 0) {
@@ -1234,7 +1228,7 @@ Result<GetResult> UpdateInPlace(ObjectStore& store, const Manifest& m, const std
   if (options.restore_metadata) HB_TRY(ApplyMetadata(fd.get(), m, out, options, true, &result));
   if (::fsync(fd.get()) != 0) return Fail(ErrnoError(errno, "fsync " + out));
   // What the file holds now, for the next get (ops/file_record.h).
-  WriteFileRecord(FileRecordDir(options.reader.disk_cache_dir), fd.get(), m);
+  WriteFileRecord(records, fd.get(), m);
   HB_TRY(fd.Close(out));
   return result;
 }

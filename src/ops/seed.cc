@@ -20,7 +20,6 @@
 #include "chunking/chunker.h"
 #include "hash/blake3.h"
 #include "hash/sha256.h"
-#include "ops/file_record.h"
 #include "util/cancel.h"
 #include "util/mapped.h"
 #include "util/zeros.h"
@@ -173,29 +172,22 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
     // (every chunk taken is read to be copied), and the aligned pass below
     // reads it faster than copying chunk by chunk from where a record says
     // they are (2.7-3.2 s against 1.8-2.2 s, 4 GiB series, new file).
-    std::optional<std::vector<FrameRef>> record;
-    const std::vector<FrameRef>* known = nullptr;
     if (own != nullptr && options.first_record != nullptr) {
-      known = options.first_record;
-    } else if (own != nullptr && !options.record_dir.empty() && !options.verify_first) {
-      record = ReadFileRecord(options.record_dir, st);
-      if (record) known = &*record;
-    }
-    if (known != nullptr) {
-      const std::vector<FrameRef>& held = *known;
+      const std::vector<FrameRef>& held = *options.first_record;
       uint64_t end = 0;
       bool usable = true;
       for (const FrameRef& f : held) {
         usable = usable && f.offset == end && (f.zero || f.hash == m.chunk_hash);
         end += f.length;
       }
+      usable = usable && end <= size;
       // In place, the frames the record lists at their own offsets: left
       // unread, but for a sample spread over them (a random phase; one in 64
       // of them, at least one, at most kRecordSamples), read and checked.
       // One that differs (a change below the file system, a record that
       // lies) sends the file to the scan.
       std::vector<size_t> in_place;
-      if (usable && end <= size && own != nullptr) {
+      if (usable) {
         size_t j = 0;  // the held frames, walked alongside the file's
         for (size_t i = 0; i < m.frames.size(); ++i) {
           const FrameRef& f = m.frames[i];
@@ -224,7 +216,7 @@ Result<std::unique_ptr<SeedIndex>> SeedIndex::Build(const Manifest& m,
           index->scanned_ += f.length;
         }
       }
-      if (usable && end <= size) {
+      if (usable) {
         // Own offsets first: a chunk also found elsewhere is read, for a
         // move, from where nothing overwrites it.
         uint64_t bytes = 0;

@@ -75,19 +75,14 @@ struct SeedScanOptions {
   // Only a chunk that moved far (into another gap) is reported and then
   // still found: a fetch too many, never a wrong byte.
   std::function<void(const std::vector<size_t>&)> on_missing;
-  // When set, with at_own_offset: if hugeblob has a record of the first
-  // path in this directory (see ops/file_record.h) and it is unchanged
-  // since, it is not read. Every chunk the manifest needs that the record
-  // lists is taken at the offset listed (and checked when used, like any
-  // seed chunk), and the frames the record lists at their own offset with
-  // the same length and id are marked, unread but for a sample: the record
-  // vouches for them. verify_first: read it all the same (get
-  // --verify-target).
-  std::string record_dir;
-  bool verify_first = false;
-  // The first path's record, read by the caller before it grew the file
-  // (an in-place update extends its target first: the record then covers
-  // a prefix, and the rest is a hole). Used instead of looking it up.
+  // With at_own_offset: what the first path holds, from hugeblob's record
+  // of it (see ops/file_record.h), read by the caller before it grew the
+  // file (an in-place update extends its target first: the record then
+  // covers a prefix, and the rest is a hole). The first path is then not
+  // read: every chunk the manifest needs that the record lists is taken at
+  // the offset listed (and checked when used, like any seed chunk), and the
+  // frames the record lists at their own offset with the same length and id
+  // are marked, unread but for a sample: the record vouches for them.
   const std::vector<FrameRef>* first_record = nullptr;
   // When set (in place: the target the caller has open and writes), the
   // first path must still be that file (device, inode), else Build fails:
